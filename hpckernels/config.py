@@ -1,0 +1,292 @@
+"""Network configuration: load a YAML file, validate it, answer questions about it.
+
+The JSON schema in ``hpckernels/schemas/config.schema.yaml`` is the single
+schema of the project: the Snakemake workflow validates against the same file
+(``workflow/schemas/config.schema.yaml`` is a link to it). This module adds the
+checks a schema cannot express (references between keys, files on disk, dt
+dividing tau, parameters that scipy must accept) and fills defaults.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+import jsonschema
+import numpy as np
+import yaml
+
+from .errors import ConfigError
+
+SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
+
+DEFAULTS = {
+    "simulation": {"g_eff": True, "fir": False},
+    "ensemble": {"realizations": 256, "seed": 1234},
+}
+
+
+def load_schema():
+    """Return the config JSON schema as a dict."""
+    with open(SCHEMA_PATH) as fh:
+        return yaml.safe_load(fh)
+
+
+def dotted(path):
+    """Format a jsonschema path (deque of keys and indices) as ``a.b[2].c``."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<config>"
+
+
+def schema_error(data):
+    """Return the most relevant schema violation of ``data`` as a ConfigError, or None."""
+    validator = jsonschema.Draft202012Validator(load_schema())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(data))
+    if error is None:
+        return None
+    return ConfigError(dotted(error.absolute_path), error.message)
+
+
+def _fill_defaults(data):
+    for section, defaults in DEFAULTS.items():
+        data.setdefault(section, {})
+        for key, value in defaults.items():
+            data[section].setdefault(key, value)
+    for connection in data["connections"]:
+        connection["synapse"].setdefault("current_based", False)
+    for population in data["populations"].values():
+        if "external" in population:
+            population["external"]["synapse"].setdefault("current_based", False)
+        population.setdefault("rotation", {})
+    return data
+
+
+def file_digest(path):
+    """SHA-256 hex digest of a file's bytes."""
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def content_hash(obj):
+    """SHA-256 hex digest of a JSON-serialisable object (key order does not matter)."""
+    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=float)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Pathway:
+    """One connection from presynaptic population ``pre`` (X) to ``post`` (Y)."""
+
+    pre: str
+    post: str
+
+    def __str__(self):
+        return f"{self.pre}->{self.post}"
+
+
+class NetworkConfig:
+    """A validated network config.
+
+    Parameters
+    ----------
+    data : dict
+        The parsed YAML document.
+    base_dir : str or Path
+        Folder against which relative file paths are resolved (the config's folder).
+    source : str
+        Name of the config for messages (usually its path).
+
+    Raises
+    ------
+    ConfigError
+        On the first violation found, naming the key and what is allowed.
+    """
+
+    def __init__(self, data, base_dir=".", source="<config>"):
+        if not isinstance(data, dict):
+            raise ConfigError(source, "the config must be a YAML mapping")
+        error = schema_error(data)
+        if error is not None:
+            raise error
+        self.data = _fill_defaults(copy.deepcopy(data))
+        self.base_dir = Path(base_dir).resolve()
+        self.source = source
+        self._check()
+
+    @classmethod
+    def from_file(cls, path):
+        """Load and validate a YAML config file."""
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(str(path), "config file not found")
+        try:
+            data = yaml.safe_load(path.read_text())
+        except yaml.YAMLError as exc:
+            raise ConfigError(str(path), f"not valid YAML ({exc})".replace("\n", " ")) from None
+        return cls(data, base_dir=path.parent, source=str(path))
+
+    # ----------------------------------------------------------------- access
+    @property
+    def simulation(self):
+        return self.data["simulation"]
+
+    @property
+    def populations(self):
+        return self.data["populations"]
+
+    @property
+    def connections(self):
+        return self.data["connections"]
+
+    @property
+    def probes(self):
+        return self.data["probes"]
+
+    @property
+    def ensemble(self):
+        return self.data["ensemble"]
+
+    @property
+    def n_lags(self):
+        """Number of kernel samples over lags [-tau, tau]."""
+        return 2 * self.n_steps_tau + 1
+
+    @property
+    def n_steps_tau(self):
+        """Number of time steps dt in tau."""
+        return int(round(self.simulation["tau"] / self.simulation["dt"]))
+
+    def path(self, relative):
+        """Absolute path of a file named in the config."""
+        return (self.base_dir / relative).resolve()
+
+    def pathways(self):
+        """All pathways (X, Y) in config order."""
+        return [Pathway(c["pre"], c["post"]) for c in self.connections]
+
+    def connection(self, pre, post):
+        """The connection dict of pathway pre -> post."""
+        for connection in self.connections:
+            if connection["pre"] == pre and connection["post"] == post:
+                return connection
+        known = ", ".join(str(p) for p in self.pathways())
+        raise ConfigError("--pre/--post", f"no connection {pre}->{post} in the config; "
+                                          f"pathways are {known}")
+
+    def connections_into(self, post):
+        """All connections whose postsynaptic population is ``post``."""
+        return [c for c in self.connections if c["post"] == post]
+
+    # --------------------------------------------------------------- hashing
+    def pathway_inputs(self, pre, post, mode="mean-field"):
+        """Everything that determines the kernels of pathway pre -> post.
+
+        The mean conductances of all inputs to ``post`` change its leak when
+        ``g_eff`` is on, so then every connection into ``post`` (and the sizes and
+        rates of their presynaptic populations) is part of the pathway's inputs.
+        Morphology and template files enter by content.
+        """
+        self.connection(pre, post)
+        sim = self.simulation
+        into = self.connections_into(post) if sim["g_eff"] else [self.connection(pre, post)]
+        post_pop = copy.deepcopy(self.populations[post])
+        cell = post_pop["cell"]
+        cell["template"]["file"] = file_digest(self.path(cell["template"]["file"]))
+        cell["morphology"] = file_digest(self.path(cell["morphology"]))
+        inputs = {
+            "pathway": [pre, post],
+            "mode": mode,
+            "simulation": sim,
+            "post": post_pop,
+            "presynaptic": {c["pre"]: {k: self.populations[c["pre"]][k] for k in ("size", "rate")}
+                            for c in into},
+            "connections": into,
+        }
+        if mode == "ensemble":
+            inputs["ensemble"] = self.ensemble
+        return inputs
+
+    def pathway_hash(self, pre, post, mode="mean-field", probe=None):
+        """Content hash of a pathway's inputs (and of one probe, if named)."""
+        inputs = self.pathway_inputs(pre, post, mode)
+        if probe is not None:
+            inputs["probe"] = self.probes[probe]
+        return content_hash(inputs)
+
+    @cached_property
+    def hash(self):
+        """Content hash of the whole config, with referenced files by content."""
+        files = {}
+        for population in self.populations.values():
+            if "cell" in population:
+                for rel in (population["cell"]["template"]["file"],
+                            population["cell"]["morphology"]):
+                    files[rel] = file_digest(self.path(rel))
+        return content_hash({"config": self.data, "files": files})
+
+    # ---------------------------------------------------------------- checks
+    def _check(self):
+        from . import distributions, probes, synapses
+
+        sim = self.simulation
+        steps = sim["tau"] / sim["dt"]
+        if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+            raise ConfigError("simulation.dt", f"{sim['dt']} ms does not divide simulation.tau = "
+                                               f"{sim['tau']} ms into whole steps")
+        names = sorted(self.populations)
+        seen = set()
+        for i, connection in enumerate(self.connections):
+            where = f"connections[{i}]"
+            for role in ("pre", "post"):
+                if connection[role] not in self.populations:
+                    raise ConfigError(f"{where}.{role}",
+                                      f"unknown population '{connection[role]}'; "
+                                      f"populations are {', '.join(names)}")
+            key = (connection["pre"], connection["post"])
+            if key in seen:
+                raise ConfigError(where, f"second connection {key[0]}->{key[1]}; "
+                                         "each pathway may appear once")
+            seen.add(key)
+            for part in ("multapse", "delay"):
+                distributions.frozen(connection[part], f"{where}.{part}")
+            distributions.multapse_pmf(connection["multapse"], f"{where}.multapse")
+            for j, density in enumerate(connection["placement"]["densities"]):
+                distributions.frozen(density, f"{where}.placement.densities[{j}]",
+                                     ignore=("weight",))
+            synapses.check(connection["synapse"], f"{where}.synapse", sim["g_eff"])
+
+        for name in sorted({c["post"] for c in self.connections}):
+            population = self.populations[name]
+            where = f"populations.{name}"
+            for key in ("cell", "position"):
+                if key not in population:
+                    raise ConfigError(f"{where}.{key}",
+                                      f"required: {name} is postsynaptic in a connection")
+            cell = population["cell"]
+            for key, rel in (("cell.template.file", cell["template"]["file"]),
+                             ("cell.morphology", cell["morphology"])):
+                if not self.path(rel).is_file():
+                    raise ConfigError(f"{where}.{key}", f"file not found: {self.path(rel)}")
+            if cell["morphology"].rsplit(".", 1)[-1].lower() not in ("hoc", "asc", "swc", "xml"):
+                raise ConfigError(f"{where}.cell.morphology",
+                                  "allowed morphology formats are .hoc, .asc, .swc, .xml")
+            if "external" in population:
+                synapses.check(population["external"]["synapse"],
+                               f"{where}.external.synapse", sim["g_eff"])
+
+        for name, spec in self.probes.items():
+            probes.check(spec, f"probes.{name}")
+
+
+def linspace_or_array(value):
+    """Turn ``{start, stop, num}`` into ``np.linspace`` and lists into arrays."""
+    if isinstance(value, dict) and set(value) == {"start", "stop", "num"}:
+        return np.linspace(value["start"], value["stop"], int(value["num"]))
+    if isinstance(value, list):
+        return np.asarray(value, dtype=float)
+    return value

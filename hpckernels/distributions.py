@@ -1,0 +1,135 @@
+"""Probability distributions of the config: multapses, delays, synapse placement.
+
+A distribution is given in the config as ``{distribution: <scipy.stats name>,
+**keyword arguments}``. These functions freeze it and derive the discrete forms
+the kernel method needs.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import scipy.stats as st
+
+from .errors import ConfigError
+
+#: Most multapses a connection can have: counts are taken on 1..MAX_MULTAPSE.
+MAX_MULTAPSE = 99
+
+
+def frozen(spec, where="distribution", ignore=()):
+    """Freeze a config distribution.
+
+    Parameters
+    ----------
+    spec : dict
+        ``{"distribution": name, **kwargs}``.
+    where : str
+        Config key for error messages.
+    ignore : tuple of str
+        Keys that are not keyword arguments of the distribution (e.g. ``weight``).
+
+    Returns
+    -------
+    scipy.stats frozen distribution
+    """
+    name = spec["distribution"]
+    kwargs = {k: v for k, v in spec.items() if k != "distribution" and k not in ignore}
+    family = getattr(st, name, None)
+    if not isinstance(family, (st.rv_continuous, st.rv_discrete)):
+        raise ConfigError(f"{where}.distribution", f"unknown distribution '{name}'")
+    try:
+        dist = family(**kwargs)
+        dist.mean()
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(where, f"invalid parameters for {name}: {exc}") from None
+    if not np.isfinite(dist.mean()) and hasattr(dist, "pdf"):
+        raise ConfigError(where, f"parameters {kwargs} give {name} no finite mean")
+    return dist
+
+
+def multapse_pmf(spec, where="multapse"):
+    """Probability of 1..MAX_MULTAPSE synapses per connection.
+
+    A continuous distribution is evaluated (pdf) at the integers 1..MAX_MULTAPSE
+    and renormalised; a discrete one is restricted to that range (pmf) and
+    renormalised, so every connection has at least one synapse.
+
+    Returns
+    -------
+    counts : ndarray of int, shape (MAX_MULTAPSE,)
+    pmf : ndarray of float, shape (MAX_MULTAPSE,)
+    """
+    dist = frozen(spec, where)
+    counts = np.arange(1, MAX_MULTAPSE + 1)
+    weights = dist.pdf(counts) if hasattr(dist.dist, "pdf") and isinstance(
+        dist.dist, st.rv_continuous) else dist.pmf(counts)
+    total = weights.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise ConfigError(where, f"no probability mass on 1..{MAX_MULTAPSE} synapses per "
+                                 "connection")
+    return counts, weights / total
+
+
+def multapse_mean(spec, where="multapse"):
+    """Expected number of synapses per connection (see :func:`multapse_pmf`)."""
+    counts, pmf = multapse_pmf(spec, where)
+    return float(np.sum(counts * pmf))
+
+
+def delay_pmf(spec, dt, n_steps_tau, where="delay"):
+    """Delay distribution on the lag grid [-tau, tau] as weights summing to 1.
+
+    The pdf (or pmf for discrete distributions, with delays in ms on the grid) is
+    evaluated at lags ``k * dt`` for k = -n_steps_tau..n_steps_tau and normalised.
+
+    Parameters
+    ----------
+    spec : dict
+        Delay distribution (ms).
+    dt : float
+        Time step (ms).
+    n_steps_tau : int
+        Steps in tau.
+
+    Returns
+    -------
+    ndarray, shape (2 * n_steps_tau + 1,)
+    """
+    dist = frozen(spec, where)
+    lags = np.linspace(-n_steps_tau * dt, n_steps_tau * dt, 2 * n_steps_tau + 1)
+    weights = dist.pdf(lags) if isinstance(dist.dist, st.rv_continuous) else dist.pmf(lags)
+    total = weights.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise ConfigError(where, "no probability mass on lags within [-tau, tau]")
+    return weights / total
+
+
+def placement_weights(z_mid, densities, depth_spread):
+    """Unnormalised synapse density at segment depths.
+
+    Each density is widened by the population's depth spread: the depth of a
+    synapse on a randomly placed cell is the sum of two independent variables, so
+    the variances add (exact for Gaussians; applied to every density with a
+    ``scale``).
+
+    Parameters
+    ----------
+    z_mid : ndarray
+        Segment midpoint depths (um).
+    densities : list of dict
+        Distributions over depth (um) with an optional mixture ``weight`` (default 1).
+    depth_spread : float
+        Standard deviation of soma depths in the population (um).
+
+    Returns
+    -------
+    ndarray, same shape as ``z_mid``
+    """
+    total = np.zeros_like(z_mid, dtype=float)
+    for density in densities:
+        spec = dict(density)
+        if "scale" in spec:
+            spec["scale"] = float(np.sqrt(spec["scale"] ** 2 + depth_spread ** 2))
+        dist = frozen(spec, "placement.densities", ignore=("weight",))
+        total += dist.pdf(z_mid) * density.get("weight", 1.0)
+    return total

@@ -1,0 +1,283 @@
+"""Kernels of one pathway: mean-field and ensemble share one simulation path.
+
+Both modes build the same linearized cell of the postsynaptic population Y
+(``g_eff`` leak, current-based synapses linearized at ``vrest``) and drive it
+with synaptic events:
+
+* mean-field: one event per segment at lag 0, weighted by the expected number
+  of synapses k_out * p_i one presynaptic spike makes on it; the delay
+  distribution is applied afterwards as a convolution along lags;
+* ensemble: one realization of the synapses made by one presynaptic spike
+  (Binomial number of connected cells, a multapse count per connection, a
+  segment and a delay per synapse), all on the one linearized cell.
+
+The membrane currents of the response (n_segments, lags 0..tau) are then
+mapped to every probe with its transformation matrix.
+"""
+
+from __future__ import annotations
+
+import zlib
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.signal import fftconvolve
+
+from . import cell as cellmod
+from . import distributions, probes, synapses
+from .errors import ConfigError
+
+#: Time (ms) of the presynaptic spike in the simulation. The cell is at rest from
+#: t = 0, so an activation at the first step after 0 loses nothing.
+ACTIVATION_TIME = 0.0
+
+
+@dataclass
+class Response:
+    """Membrane currents after one presynaptic spike.
+
+    Attributes
+    ----------
+    imem : ndarray, shape (n_segments, n_steps_tau + 1)
+        Membrane currents (nA) at lags 0, dt, ..., tau (ms).
+    """
+
+    imem: np.ndarray
+
+
+class PathwayModel:
+    """The linearized cell of pathway X -> Y, ready to be driven by synaptic events.
+
+    Creating it builds the NEURON cell (once per pathway and process).
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    pre, post : str
+        Presynaptic population X and postsynaptic population Y.
+    """
+
+    def __init__(self, config, pre, post):
+        from neuron import h
+
+        self.config = config
+        self.pre, self.post = pre, post
+        self.connection = config.connection(pre, post)
+        sim = config.simulation
+        self.dt = sim["dt"]
+        self.n_steps = config.n_steps_tau
+        tstop = ACTIVATION_TIME + self.n_steps * self.dt
+        self.cell = cellmod.build_cell(config, post, tstop)
+        self.geometry = cellmod.geometry(self.cell)
+        self.leak_shift = (cellmod.apply_effective_leak(config, post, self.cell)
+                           if sim["g_eff"] else np.zeros(self.cell.totnsegs))
+        self.stats = cellmod.ConnectionStatistics(config, self.connection)
+        self.placement = cellmod.placement_pmf(
+            self.cell, self.connection["placement"],
+            config.populations[post]["position"]["scale"])
+        if not self.placement.sum() > 0:
+            raise ConfigError(
+                f"connections[{config.connections.index(self.connection)}].placement",
+                f"no segment of {post}'s cell matches sections "
+                f"{self.connection['placement']['sections']} with non-zero density")
+        # peak current (nA) of one linearized synapse on each segment
+        self.synapse_current = synapses.linearized_weight(
+            self.connection["synapse"], np.full(self.cell.totnsegs, sim["vrest"]))
+
+        # one current-based synapse and one event source per segment
+        mechanism, parameters = synapses.mechanism_parameters(self.connection["synapse"])
+        self._segments = cellmod.segments(self.cell)
+        self._synapses, self._netcons = [], []
+        for seg in self._segments:
+            syn = getattr(h, mechanism)(seg)
+            for key, value in parameters.items():
+                setattr(syn, key, value)
+            self._synapses.append(syn)
+            self._netcons.append(h.NetCon(None, syn))
+        # fast_imem makes i_membrane_ (nA) available for recording
+        h.load_file("stdrun.hoc")
+        h.cvode.use_fast_imem(1)
+        self._recorders = []
+        for seg in self._segments:
+            vec = h.Vector()
+            vec.record(seg._ref_i_membrane_)
+            self._recorders.append(vec)
+        self._pending = []
+        self._handler = h.FInitializeHandler(1, self._queue_events)
+
+    def close(self):
+        """Release the NEURON objects of this pathway.
+
+        Point processes and NetCons that outlive their sections crash NEURON
+        when the next cell is built in the same process (LFPy deletes existing
+        sections), so drop them before building another pathway.
+        """
+        self._handler = None
+        self._netcons, self._synapses, self._recorders, self._segments = [], [], [], []
+        if self.cell is not None:
+            self.cell.strip_hoc_objects()
+            self.cell = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    # ----------------------------------------------------------- simulation
+    def _queue_events(self):
+        # called by NEURON after finitialize cleared the event queue
+        for index, times in self._pending:
+            netcon = self._netcons[index]
+            for t in times:
+                netcon.event(t)
+
+    def simulate(self, weights, event_steps):
+        """Membrane-current response to synaptic events.
+
+        Parameters
+        ----------
+        weights : ndarray, shape (n_segments,)
+            Peak current (nA) of each event on a segment.
+        event_steps : list of ndarray of int
+            For each segment, the lags (in steps of dt, >= 0) of its events;
+            repeated lags are repeated events.
+
+        Returns
+        -------
+        Response
+        """
+        from neuron import h
+
+        h.cvode.active(0)
+        h.cvode.use_fast_imem(1)
+        h.dt = self.dt
+        self._pending = []
+        for index, steps in enumerate(event_steps):
+            self._netcons[index].weight[0] = weights[index]
+            steps = np.asarray(steps)
+            steps = steps[steps <= self.n_steps]
+            if steps.size:
+                self._pending.append(
+                    (index, ACTIVATION_TIME + steps * self.dt))
+        h.finitialize(self.config.simulation["vrest"])
+        h.continuerun(ACTIVATION_TIME + self.n_steps * self.dt)
+        imem = np.array([vec.as_numpy() for vec in self._recorders])
+        start = int(round(ACTIVATION_TIME / self.dt))
+        return Response(imem=imem[:, start:start + self.n_steps + 1].copy())
+
+    def mean_field_response(self):
+        """Response to the expected synapses of one presynaptic spike, all at lag 0."""
+        weights = self.synapse_current * self.stats.outdegree * self.placement
+        return self.simulate(weights, [np.zeros(1, dtype=int)] * self.cell.totnsegs)
+
+    # ------------------------------------------------------------- ensemble
+    def realization_rng(self, seed, index):
+        """Random generator of realization ``index``: depends on seed, pathway and index only."""
+        pathway_key = zlib.crc32(f"{self.pre}->{self.post}".encode())
+        return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(pathway_key, index)))
+
+    def draw_synapses(self, rng):
+        """One realization of the synapses made by a single presynaptic spike.
+
+        Returns
+        -------
+        segments : ndarray of int
+            Segment of each synapse.
+        delay_steps : ndarray of int
+            Delay of each synapse in steps of dt (rounded to the grid).
+        """
+        n_post = self.config.populations[self.post]["size"]
+        connected = rng.binomial(n_post, self.connection["probability"])
+        counts, pmf = distributions.multapse_pmf(self.connection["multapse"])
+        n_synapses = int(rng.choice(counts, size=connected, p=pmf).sum())
+        segments = rng.choice(self.cell.totnsegs, size=n_synapses, p=self.placement)
+        delay = distributions.frozen(self.connection["delay"])
+        delays = np.atleast_1d(delay.rvs(size=n_synapses, random_state=rng))
+        delay_steps = np.rint(delays / self.dt).astype(int)
+        if np.any(delay_steps < 0):
+            raise ConfigError("delay", "a negative delay was drawn; ensemble kernels need a "
+                                       "delay distribution on [0, inf)")
+        return segments, delay_steps
+
+    def realization_response(self, seed, index):
+        """Response of ensemble realization ``index``."""
+        segments, delay_steps = self.draw_synapses(self.realization_rng(seed, index))
+        order = np.argsort(segments, kind="stable")
+        bounds = np.searchsorted(segments[order], np.arange(self.cell.totnsegs + 1))
+        event_steps = [delay_steps[order[a:b]] for a, b in zip(bounds[:-1], bounds[1:])]
+        return self.simulate(self.synapse_current, event_steps)
+
+    # --------------------------------------------------------------- probes
+    def transformation_matrices(self):
+        """{probe name: M (n_channels, n_segments)} for all probes of the config."""
+        return {name: probes.transformation_matrix(spec, self.geometry)
+                for name, spec in self.config.probes.items()}
+
+    def delay_pmf(self):
+        """Delay distribution on the lag grid [-tau, tau], summing to 1."""
+        return distributions.delay_pmf(self.connection["delay"], self.dt, self.n_steps)
+
+
+def kernel_from_response(M, imem, n_steps, delay_pmf=None, fir=False):
+    """Kernel of one probe from a membrane-current response.
+
+    Parameters
+    ----------
+    M : ndarray, shape (n_channels, n_segments)
+        Probe transformation matrix.
+    imem : ndarray, shape (n_segments, n_steps + 1)
+        Membrane currents (nA) at lags 0..tau.
+    n_steps : int
+        Steps in tau.
+    delay_pmf : ndarray, shape (2 n_steps + 1,), optional
+        Delay weights on lags [-tau, tau]; applied as a convolution along lags
+        (mean-field). None when delays were part of the simulation (ensemble).
+    fir : bool
+        Return lags (0, tau] only.
+
+    Returns
+    -------
+    ndarray, shape (n_channels, 2 n_steps + 1), or (n_channels, n_steps) if fir
+        Signal per presynaptic spike at lags -tau..tau; negative lags are zero.
+    """
+    signal = M @ imem
+    n_channels = signal.shape[0]
+    kernel = np.zeros((n_channels, 2 * n_steps + 1))
+    kernel[:, n_steps:] = signal
+    if delay_pmf is not None:
+        # centred ("same") convolution over the lag axis: a delay d moves the
+        # response to later lags by d; mass beyond +tau is cut off.
+        full = fftconvolve(kernel, delay_pmf[None, :], axes=1)
+        kernel = full[:, n_steps:n_steps + 2 * n_steps + 1]
+    # the response at lag 0 is the baseline; then causality: nothing before lag 0
+    kernel = kernel - kernel[:, n_steps, None]
+    kernel[:, :n_steps] = 0.0
+    return kernel[:, n_steps + 1:] if fir else kernel
+
+
+def mean_field_kernels(model):
+    """Mean-field kernels of every probe of the config for one pathway.
+
+    Parameters
+    ----------
+    model : PathwayModel
+
+    Returns
+    -------
+    dict of str to ndarray
+        {probe name: kernel (n_channels, n_lags)}.
+    """
+    response = model.mean_field_response()
+    pmf = model.delay_pmf()
+    fir = model.config.simulation["fir"]
+    return {name: kernel_from_response(M, response.imem, model.n_steps, pmf, fir)
+            for name, M in model.transformation_matrices().items()}
+
+
+def realization_kernels(model, matrices, seed, index):
+    """Kernels of every probe for ensemble realization ``index``."""
+    response = model.realization_response(seed, index)
+    fir = model.config.simulation["fir"]
+    return {name: kernel_from_response(M, response.imem, model.n_steps, None, fir)
+            for name, M in matrices.items()}
