@@ -56,8 +56,8 @@ __all__ = [
     "kernel_lags",
 ]
 
-# Below this FFT length per-block overheads dominate; above it the block no longer
-# fits comfortably in cache-sized working sets (13 channels x 2**16 complex = 13 MB).
+# Below this FFT length per-block Python overheads dominate; longer FFTs gain little
+# speed but grow the per-block working set (13 channels x 2**16 complex = 13 MB).
 _MIN_DEFAULT_NFFT = 2**16
 
 
@@ -241,8 +241,9 @@ def iter_signal_chunks(counts, kernels, *, chunk_size=None, pathways=False, work
     SignalChunk
         Consecutive output blocks of ``chunk_size`` samples (the last may be shorter),
         ``start`` giving the first sample index; their concatenation has ``n_times``
-        samples aligned as described in the module docstring. Block ``b`` is yielded
-        once input up to sample ``(b+1)*chunk_size + half`` has been consumed.
+        samples aligned as described in the module docstring. Block ``b`` is yielded as
+        soon as the input block holding sample ``(b+1)*chunk_size + half - 1`` has been
+        processed (look-ahead of half a kernel).
     """
     h = as_kernel_tensor(kernels)
     n_post, n_pre, n_channels, n_lags = h.shape
@@ -332,10 +333,23 @@ def compute_signal(counts, kernels, *, chunk_size=None, pathways=False, workers=
     """
     h = as_kernel_tensor(kernels)
     n_post, n_pre, n_channels, _ = h.shape
-    totals, parts = [], []
-    for chunk in iter_signal_chunks(
+    chunks = iter_signal_chunks(
         counts, h, chunk_size=chunk_size, pathways=pathways, workers=workers
-    ):
+    )
+    if hasattr(counts, "shape"):
+        # Known length: fill preallocated outputs instead of concatenating, which would
+        # need twice the (possibly GB-sized) output memory.
+        n_times = counts.shape[-1]
+        total = np.empty((n_channels, n_times))
+        parts = np.empty((n_post, n_pre, n_channels, n_times)) if pathways else None
+        for chunk in chunks:
+            stop = chunk.start + chunk.total.shape[-1]
+            total[:, chunk.start : stop] = chunk.total
+            if pathways:
+                parts[..., chunk.start : stop] = chunk.pathways
+        return SignalResult(total, parts)
+    totals, parts = [], []
+    for chunk in chunks:
         totals.append(chunk.total)
         if pathways:
             parts.append(chunk.pathways)

@@ -208,3 +208,9 @@ def test_invalid_kernels_and_counts():
         compute_signal([np.ones((3, 50))], np.ones((1, 2, 1, 5)))
     with pytest.raises(ValueError, match="chunk_size"):
         compute_signal(np.ones((2, 50)), np.ones((1, 2, 1, 5)), chunk_size=0)
+
+
+def test_empty_iterator_input():
+    result = compute_signal(iter([]), np.ones((1, 2, 3, 5)), pathways=True)
+    assert result.total.shape == (3, 0)
+    assert result.pathways.shape == (1, 2, 3, 0)

@@ -84,12 +84,15 @@ def nest3_two_vps(tmp_path, senders, times):
 def test_nest3_ascii_two_vps_glob_and_list(tmp_path, spikes):
     senders, times = spikes
     paths = nest3_two_vps(tmp_path, senders, times)
-    assert paths[0].read_text().startswith(
-        "# NEST version: 3.6.0\n# RecordingBackendASCII version: 2\nsender\ttime_ms\n"
+    assert (
+        paths[0]
+        .read_text()
+        .startswith("# NEST version: 3.6.0\n# RecordingBackendASCII version: 2\nsender\ttime_ms\n")
     )
     ref = expected(senders, times)
-    by_glob = read_nest3_ascii(str(tmp_path / "spike_recorder-101-*.dat"), RANGES,
-                               t_start=0.0, t_stop=T_STOP)
+    by_glob = read_nest3_ascii(
+        str(tmp_path / "spike_recorder-101-*.dat"), RANGES, t_start=0.0, t_stop=T_STOP
+    )
     assert_same(by_glob, ref)
     assert_same(read_nest3_ascii(paths, RANGES), ref)
     assert_same(read_spike_times(paths, RANGES, t_start=0.0, t_stop=T_STOP), ref)

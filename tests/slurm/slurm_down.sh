@@ -18,33 +18,60 @@ export PATH="/usr/sbin:/sbin:$PATH"
 
 log() { echo "slurm_down: $*" >&2; }
 
+# running PID: the process exists and is not a zombie. PID 1 on this machine is not an init
+# that reaps orphans at once (~2 s), so a daemon that has exited stays a zombie for a while.
+running() {
+    local stat
+    stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }" # fields after "(comm) "; the first one is the state
+    [[ "${stat:0:1}" != Z ]]
+}
+
 # Live PID recorded for NAME, or nothing. The command name must match, so a stale pid file
 # whose PID now belongs to something else is ignored.
 recorded_pid() {
     local pidf="$DIR/pids/$1.pid" pid
     [[ -s "$pidf" ]] || return 0
     pid="$(<"$pidf")"
-    [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/comm" ]] || return 0
-    [[ "$(<"/proc/$pid/comm")" == "$1" ]] && echo "$pid"
+    [[ "$pid" =~ ^[0-9]+$ ]] && running "$pid" || return 0
+    [[ "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$1" ]] && echo "$pid"
     return 0
 }
 
-# terminate PID...: SIGTERM, wait up to $TIMEOUT s, then SIGKILL what is still there.
+# terminate GRACE PID...: SIGTERM, wait up to GRACE s, then SIGKILL what is still there.
 terminate() {
+    local grace="$1"; shift
     (($#)) || return 0
     kill -TERM "$@" 2>/dev/null || true
-    local deadline=$((SECONDS + TIMEOUT)) p alive
+    local deadline=$((SECONDS + grace)) p alive
     while :; do
         alive=()
-        for p in "$@"; do [[ -d /proc/$p ]] && alive+=("$p"); done
+        for p in "$@"; do running "$p" && alive+=("$p"); done
         ((${#alive[@]})) || return 0
         if ((SECONDS >= deadline)); then
-            log "still running after ${TIMEOUT}s, sending SIGKILL: ${alive[*]}"
+            log "still running after ${grace}s, sending SIGKILL: ${alive[*]}"
             kill -KILL "${alive[@]}" 2>/dev/null || true
-            sleep 1
+            sleep 0.5
             return 0
         fi
-        sleep 0.2
+        sleep 0.1
+    done
+}
+
+# descendants PID...: all processes below the given ones (job tasks below a slurmstepd).
+descendants() {
+    local -A kids=()
+    local st pid ppid rest
+    for st in /proc/[0-9]*/stat; do
+        rest="$(cat "$st" 2>/dev/null)" || continue
+        pid="${rest%% *}"
+        rest="${rest##*) }"; rest="${rest#* }"; ppid="${rest%% *}"
+        kids[$ppid]+=" $pid"
+    done
+    local queue=("$@") p c
+    while ((${#queue[@]})); do
+        p="${queue[0]}"; queue=("${queue[@]:1}")
+        for c in ${kids[$p]:-}; do echo "$c"; queue+=("$c"); done
     done
 }
 
@@ -56,7 +83,7 @@ marked_pids() {
         pid="${e#/proc/}"; pid="${pid%/environ}"
         [[ "$pid" == "$$" ]] && continue
         # kernel threads and processes that just exited have no readable environ
-        if { tr '\0' '\n' <"$e"; } 2>/dev/null | grep -qxF "HPCK_SLURM_DAEMON=$DIR"; then
+        if grep -qzxF "HPCK_SLURM_DAEMON=$DIR" "$e" 2>/dev/null; then
             echo "$pid"
         fi
     done
@@ -77,23 +104,28 @@ if [[ -d "$DIR/pids" ]]; then
             done
         fi
     fi
-    # Reverse start order: slurmd and slurmctld still report to slurmdbd while stopping,
-    # slurmdbd still writes to MariaDB, and everything authenticates through munged.
-    for name in slurmd slurmctld slurmdbd mariadbd munged; do
-        pid="$(recorded_pid "$name")"
-        if [[ -n "$pid" ]]; then
-            terminate "$pid"
-            stopped=$((stopped + 1))
-        fi
-        rm -f "$DIR/pids/$name.pid"
+    # Reverse start order, in three waves (each daemon takes ~2 s to exit, so stopping the
+    # members of a wave together saves time): slurmctld and slurmd still report to slurmdbd
+    # while stopping, and slurmdbd still writes to MariaDB and authenticates through munged.
+    for wave in "slurmd slurmctld" "slurmdbd" "mariadbd munged"; do
+        pids=()
+        for name in $wave; do
+            pid="$(recorded_pid "$name")"
+            [[ -n "$pid" ]] && pids+=("$pid")
+        done
+        terminate "$TIMEOUT" "${pids[@]}"
+        stopped=$((stopped + ${#pids[@]}))
+        for name in $wave; do rm -f "$DIR/pids/$name.pid"; done
     done
 fi
 
-# Leftovers: job steps, or daemons whose pid file was lost.
+# Leftovers: job steps (slurmstepd and the job's tasks below it) whose slurmd died, or
+# daemons whose pid file was lost. slurmstepd ignores SIGTERM, hence the short grace time.
 mapfile -t left < <(marked_pids)
 if ((${#left[@]})); then
+    mapfile -t left < <(printf '%s\n' "${left[@]}"; descendants "${left[@]}" | sort -un)
     log "stopping leftover processes of this cluster: ${left[*]}"
-    terminate "${left[@]}"
+    terminate 3 "${left[@]}"
     stopped=$((stopped + ${#left[@]}))
 fi
 

@@ -50,13 +50,16 @@ die() {
 }
 
 # pid_alive NAME: true if $DIR/pids/NAME.pid names a live process whose command is NAME
-# (checking the command guards against a stale pid file whose PID was reused).
+# (checking the command guards against a stale pid file whose PID was reused). A zombie is
+# dead: PID 1 here is not an init that reaps orphans at once (it takes ~2 s).
 pid_alive() {
-    local name="$1" pidf="$DIR/pids/$1.pid" pid
+    local name="$1" pidf="$DIR/pids/$1.pid" pid stat
     [[ -s "$pidf" ]] || return 1
     pid="$(<"$pidf")"
-    [[ "$pid" =~ ^[0-9]+$ && -r "/proc/$pid/comm" ]] || return 1
-    [[ "$(<"/proc/$pid/comm")" == "$name" ]]
+    [[ "$pid" =~ ^[0-9]+$ ]] || return 1
+    stat="$(cat "/proc/$pid/stat" 2>/dev/null)" || return 1
+    stat="${stat##*) }" # fields after "(comm) "; the first one is the state
+    [[ "${stat:0:1}" != Z && "$(cat "/proc/$pid/comm" 2>/dev/null)" == "$name" ]]
 }
 
 # wait_for DESCRIPTION DAEMON LOGFILE CMD...: poll CMD until it succeeds; give up after
@@ -85,7 +88,16 @@ start_daemon() {
     # leader and setsid execs the daemon in place: $! is the daemon's own PID.
     env SLURM_CONF="$CONF" HPCK_SLURM_DAEMON="$DIR" setsid "$@" \
         </dev/null >>"$DIR/log/$name.out" 2>&1 &
-    echo $! >"$DIR/pids/$name.pid"
+    local pid=$! i
+    echo "$pid" >"$DIR/pids/$name.pid"
+    # Until the exec chain (bash -> env -> setsid -> daemon) is done, the PID's command is
+    # not yet NAME and pid_alive would call the daemon dead: wait for the exec first.
+    for ((i = 0; i < 100; i++)); do
+        pid_alive "$name" && return 0
+        [[ -d /proc/$pid ]] || break
+        sleep 0.05
+    done
+    die "$name did not start" "$DIR/log/$name.out" "$DIR/log/$name.log"
 }
 
 munge_ok() { munge -n 2>/dev/null | unmunge >/dev/null 2>&1; }
@@ -112,12 +124,11 @@ if [[ -d "$DIR/pids" ]] && cluster_healthy; then
     echo "slurm_up: cluster '$CLUSTER' already up (node $NODE, dir $DIR)"
     exit 0
 fi
-# Half up (a daemon died, or a previous bring-up failed): stop what is left so that every
-# daemon starts from a known state. slurm_down.sh is idempotent and only kills our PIDs.
-if compgen -G "$DIR/pids/*.pid" >/dev/null; then
-    log "cluster in $DIR is not healthy; restarting it"
-    HPCK_SLURM_DIR="$DIR" "$HERE/slurm_down.sh" >&2
-fi
+# Half up (a daemon died, a previous bring-up failed, the scratch dir was deleted under a
+# running cluster): stop what is left so that every daemon starts from a known state.
+# slurm_down.sh is idempotent and only stops processes of this cluster.
+compgen -G "$DIR/pids/*.pid" >/dev/null && log "cluster in $DIR is not healthy; restarting it"
+HPCK_SLURM_DIR="$DIR" bash "$HERE/slurm_down.sh" >/dev/null
 
 # ---------------------------------------------------------------- packages
 need_install=0
@@ -189,8 +200,8 @@ rm -f "$DB_SOCK"
 start_daemon mariadbd mariadbd --no-defaults --user=root --datadir="$DB_DATA" \
     --socket="$DB_SOCK" --pid-file="$DIR/mariadb/mariadbd.pid" \
     --bind-address=127.0.0.1 --port="$DB_PORT" --skip-name-resolve \
-    --log-error="$DIR/log/mariadb.log" --innodb-lock-wait-timeout=900
-wait_for "MariaDB" mariadbd "$DIR/log/mariadb.log" mariadb_ok
+    --log-error="$DIR/log/mariadbd.log" --innodb-lock-wait-timeout=900
+wait_for "MariaDB" mariadbd "$DIR/log/mariadbd.log" mariadb_ok
 # Idempotent, so it also repairs a datadir from an interrupted first run. With
 # skip-name-resolve a TCP client from 127.0.0.1 is 'slurm'@'127.0.0.1', not @'localhost'.
 sql "CREATE DATABASE IF NOT EXISTS slurm_acct_db;
@@ -198,7 +209,7 @@ sql "CREATE DATABASE IF NOT EXISTS slurm_acct_db;
      CREATE USER IF NOT EXISTS '$DB_USER'@'localhost' IDENTIFIED BY '$DB_PASS';
      GRANT ALL ON slurm_acct_db.* TO '$DB_USER'@'127.0.0.1';
      GRANT ALL ON slurm_acct_db.* TO '$DB_USER'@'localhost';" ||
-    die "could not create the slurm_acct_db database/user" "$DIR/log/mariadb.log"
+    die "could not create the slurm_acct_db database/user" "$DIR/log/mariadbd.log"
 
 # ---------------------------------------------------------------- config files
 # RealMemory a bit (5 %) below what slurmd detects: if the configured value is above the
@@ -283,7 +294,13 @@ if ! sacctmgr -n -P show cluster format=cluster | grep -qx "$CLUSTER"; then
         die "sacctmgr add cluster $CLUSTER failed" "$DIR/log/slurmdbd.log"
 fi
 
-start_daemon slurmctld slurmctld -D
+# -c: start with an empty queue. The state dir may hold jobs of an earlier session (a
+# crashed or reaped cluster): requeued, they would run again and hold CPUs in the tests.
+# FirstJobId continues after the highest job ID in accounting, so sacct -j stays unique.
+last_id="$(sacct -a -X -n -P -o JobIDRaw -S 1970-01-01T00:00:00 -E now 2>/dev/null |
+    grep -E '^[0-9]+$' | sort -n | tail -n1 || true)"
+echo "FirstJobId=$((${last_id:-0} + 1))" >>"$CONF"
+start_daemon slurmctld slurmctld -D -c
 wait_for "scontrol ping" slurmctld "$DIR/log/slurmctld.log" ctld_ok
 start_daemon slurmd slurmd -D
 wait_for "node $NODE idle in sinfo" slurmd "$DIR/log/slurmd.log" node_idle

@@ -1,0 +1,187 @@
+"""Command line: ``hpckernels kernel|mechanisms|validate ...``.
+
+Bad input ends with one line on stderr naming the key or file and what is
+allowed, exit code 2, and no output file.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from .errors import InputError
+
+EXIT_BAD_INPUT = 2
+
+
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value
+
+
+def _nonnegative_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got '{text}'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def build_parser():
+    parser = argparse.ArgumentParser(
+        prog="hpckernels",
+        description="Spike-signal kernels of linearized multicompartment neurons "
+                    "(Hagen et al. 2022), mean-field or as MPI synapse ensembles.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    kernel = sub.add_parser(
+        "kernel", help="kernels of one pathway X->Y for every probe (MPI-aware)",
+        description="Compute the kernels H_YX of pathway --pre X -> --post Y for every probe "
+                    "of CONFIG. Run under 'mpiexec -n N' to spread ensemble realizations.")
+    kernel.add_argument("config", help="network config (YAML)")
+    kernel.add_argument("--pre", required=True, help="presynaptic population X")
+    kernel.add_argument("--post", required=True, help="postsynaptic population Y")
+    kernel.add_argument("--mode", choices=["mean-field", "ensemble"], default="mean-field")
+    kernel.add_argument("--realizations", type=_positive_int,
+                        help="ensemble size R (default: config ensemble.realizations)")
+    kernel.add_argument("--seed", type=_nonnegative_int,
+                        help="base seed (default: config ensemble.seed)")
+    kernel.add_argument("--probe", action="append",
+                        help="only this probe (repeatable; default: all probes)")
+    kernel.add_argument("-o", "--output", required=True, help="output HDF5 file")
+    kernel.set_defaults(func=cmd_kernel)
+
+    mech = sub.add_parser("mechanisms", help="compile the NMODL mechanisms in mod/ (once)")
+    mech.set_defaults(func=cmd_mechanisms)
+
+    validate = sub.add_parser("validate", help="validate a config and list its pathways")
+    validate.add_argument("config")
+    validate.set_defaults(func=cmd_validate)
+    return parser
+
+
+def _output_path(text):
+    path = Path(text)
+    if not path.parent.is_dir():
+        raise InputError("-o/--output", f"folder {path.parent} does not exist")
+    if path.is_dir():
+        raise InputError("-o/--output", f"{path} is a folder; give a file name")
+    return path
+
+
+def cmd_mechanisms(args):
+    from . import mechanisms
+
+    target = mechanisms.compile_mechanisms(quiet=False)
+    print(target)
+    return 0
+
+
+def cmd_validate(args):
+    from .config import NetworkConfig
+
+    config = NetworkConfig.from_file(args.config)
+    print(f"{args.config}: valid; pathways: {', '.join(map(str, config.pathways()))}; "
+          f"probes: {', '.join(config.probes)}")
+    return 0
+
+
+def cmd_kernel(args):
+    # mpi4py must initialise MPI before NEURON is imported
+    from mpi4py import MPI
+
+    from . import distributions, engine, ensemble, io, mechanisms
+    from .config import NetworkConfig
+
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+    started = time.monotonic()
+
+    config = NetworkConfig.from_file(args.config)
+    index = config.connections.index(config.connection(args.pre, args.post))
+    output = _output_path(args.output)
+    names = args.probe or list(config.probes)
+    for name in names:
+        if name not in config.probes:
+            raise InputError("--probe", f"unknown probe '{name}'; probes are "
+                                        f"{', '.join(config.probes)}")
+    if args.probe:
+        config.data["probes"] = {name: config.probes[name] for name in names}
+    realizations = args.realizations or config.ensemble["realizations"]
+    seed = config.ensemble["seed"] if args.seed is None else args.seed
+    if args.mode == "ensemble":
+        low = distributions.frozen(config.connection(args.pre, args.post)["delay"]).support()[0]
+        if low < 0:
+            raise InputError(f"connections[{index}].delay",
+                             f"support starts at {low} ms; ensemble delays must be >= 0")
+
+    mechanisms.load_mechanisms(allow_compile=comm.Get_size() == 1)
+    label = f"{args.pre}->{args.post}"
+    if args.mode == "mean-field":
+        results = None
+        if rank == 0:
+            with engine.PathwayModel(config, args.pre, args.post) as model:
+                kernels = engine.mean_field_kernels(model)
+            results = {name: {"kernel": k} for name, k in kernels.items()}
+        extra = {}
+    else:
+        with engine.PathwayModel(config, args.pre, args.post) as model:
+            matrices = model.transformation_matrices()
+            moments = ensemble.ensemble_kernels(model, matrices, realizations, seed, comm,
+                                                label=label)
+        results = None if moments is None else {
+            name: {"kernel": m.mean, "std": m.std(ddof=1)} for name, m in moments.items()}
+        extra = {"realizations": realizations, "seed": seed, "std_ddof": 1,
+                 "mpi_ranks": comm.Get_size()}
+    if rank == 0:
+        io.write_kernel_file(output, config, args.pre, args.post, args.mode, results, extra)
+        print(f"[hpckernels] {label} {args.mode}: wrote {output} (probes: {', '.join(names)}; "
+              f"{time.monotonic() - started:.2f} s)", file=sys.stderr)
+    comm.Barrier()
+    return 0
+
+
+def main(argv=None):
+    # no GUI: keeps NEURON from warning about a missing DISPLAY on every rank
+    os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
+    args = build_parser().parse_args(argv)
+    try:
+        code = args.func(args)
+    except InputError as exc:
+        if _rank() == 0:
+            print(f"hpckernels: error: {exc}", file=sys.stderr)
+        code = EXIT_BAD_INPUT
+    except Exception:
+        # an unexpected failure on one rank must not leave the others waiting
+        traceback.print_exc()
+        _abort_if_parallel(1)
+        code = 1
+    sys.exit(code)
+
+
+def _rank():
+    if "mpi4py.MPI" in sys.modules:
+        return sys.modules["mpi4py.MPI"].COMM_WORLD.Get_rank()
+    return 0
+
+
+def _abort_if_parallel(code):
+    if "mpi4py.MPI" in sys.modules:
+        comm = sys.modules["mpi4py.MPI"].COMM_WORLD
+        if comm.Get_size() > 1:
+            comm.Abort(code)
+
+
+if __name__ == "__main__":
+    main()

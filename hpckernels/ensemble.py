@@ -1,0 +1,128 @@
+"""Ensemble kernels under MPI: realizations of synapses of one presynaptic spike.
+
+Realizations are grouped in fixed blocks of ``BLOCK`` consecutive indices. A
+block's statistics are accumulated in index order by whichever rank owns it
+(blocks are dealt round robin), and rank 0 merges the blocks in block order.
+Each realization draws from its own generator (seed, pathway, index), so the
+result is bit-identical for any number of ranks, including more ranks than
+blocks.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from .engine import realization_kernels
+
+#: Realizations per block; fixed so that block composition never depends on the rank count.
+BLOCK = 16
+
+
+@dataclass
+class RunningMoments:
+    """Count, mean and sum of squared deviations (Welford / Chan et al.)."""
+
+    count: int
+    mean: np.ndarray
+    m2: np.ndarray
+
+    @classmethod
+    def empty(cls, shape):
+        return cls(0, np.zeros(shape), np.zeros(shape))
+
+    def add(self, sample):
+        """Add one sample."""
+        self.count += 1
+        delta = sample - self.mean
+        self.mean = self.mean + delta / self.count
+        self.m2 = self.m2 + delta * (sample - self.mean)
+
+    def merge(self, other):
+        """Combine with the moments of a disjoint set of samples."""
+        if other.count == 0:
+            return
+        total = self.count + other.count
+        delta = other.mean - self.mean
+        self.mean = self.mean + delta * (other.count / total)
+        self.m2 = self.m2 + other.m2 + delta ** 2 * (self.count * other.count / total)
+        self.count = total
+
+    def std(self, ddof=1):
+        """Standard deviation across samples."""
+        if self.count - ddof <= 0:
+            return np.zeros_like(self.mean)
+        return np.sqrt(self.m2 / (self.count - ddof))
+
+
+def block_indices(block, realizations):
+    """Realization indices of one block."""
+    return range(block * BLOCK, min(realizations, (block + 1) * BLOCK))
+
+
+def ensemble_kernels(model, matrices, realizations, seed, comm, label="", stream=sys.stderr):
+    """Mean and standard deviation of kernels over realizations, on rank 0.
+
+    Parameters
+    ----------
+    model : PathwayModel
+        The pathway's linearized cell (one per rank).
+    matrices : dict of str to ndarray
+        Probe transformation matrices.
+    realizations : int
+        Number of realizations R.
+    seed : int
+        Base seed.
+    comm : mpi4py communicator
+    label : str
+        Name of the pathway in progress messages.
+
+    Returns
+    -------
+    dict of str to RunningMoments or None
+        On rank 0 the merged moments per probe; None on other ranks.
+    """
+    rank, size = comm.Get_rank(), comm.Get_size()
+    n_blocks = -(-realizations // BLOCK)
+    n_rounds = -(-n_blocks // size)
+    mine = {}
+    done, started = 0, time.monotonic()
+    for round_index in range(n_rounds):
+        block = round_index * size + rank
+        count = 0
+        if block < n_blocks:
+            moments = None
+            for index in block_indices(block, realizations):
+                kernels = realization_kernels(model, matrices, seed, index)
+                if moments is None:
+                    moments = {name: RunningMoments.empty(k.shape) for name, k in kernels.items()}
+                for name, kernel in kernels.items():
+                    moments[name].add(kernel)
+                count += 1
+            mine[block] = moments
+        # every rank takes part in the same number of reductions: no rank waits forever
+        finished = comm.reduce(count, root=0)
+        if rank == 0 and stream is not None:
+            done += finished
+            elapsed = time.monotonic() - started
+            stream.write(f"[hpckernels] {label} ensemble: {done}/{realizations} realizations "
+                         f"done ({elapsed:.1f} s)\n")
+            stream.flush()
+    gathered = comm.gather(mine, root=0)
+    if rank != 0:
+        return None
+    blocks = {}
+    for part in gathered:
+        blocks.update(part)
+    merged = None
+    for block in range(n_blocks):
+        if merged is None:
+            merged = {name: RunningMoments(m.count, m.mean.copy(), m.m2.copy())
+                      for name, m in blocks[block].items()}
+        else:
+            for name, moments in blocks[block].items():
+                merged[name].merge(moments)
+    return merged

@@ -1,0 +1,54 @@
+"""Shared fixtures: configs, compiled mechanisms, an MPI launcher."""
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+# mpi4py before NEURON, in the test process as in the CLI
+from mpi4py import MPI  # noqa: F401
+
+os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = REPO / "config"
+TEST_CONFIGS = REPO / "tests" / "configs"
+sys.path.insert(0, str(REPO / "tests"))
+
+
+@pytest.fixture(scope="session")
+def mechanisms_loaded():
+    """Compile (once) and load the mod/ mechanisms into this process."""
+    from hpckernels import mechanisms
+
+    mechanisms.compile_mechanisms()
+    mechanisms.load_mechanisms(allow_compile=False)
+    return True
+
+
+def load(path):
+    from hpckernels.config import NetworkConfig
+
+    return NetworkConfig.from_file(path)
+
+
+def hpckernels_env():
+    env = dict(os.environ)
+    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_rmaps_base_oversubscribe="1", NEURON_MODULE_OPTIONS="-nogui")
+    bindir = str(Path(sys.executable).parent)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def run_cli(args, ranks=None, timeout=600):
+    """Run the hpckernels CLI (optionally under mpiexec -n ranks); return CompletedProcess."""
+    exe = str(Path(sys.executable).parent / "hpckernels")
+    cmd = [exe, *map(str, args)]
+    if ranks is not None:
+        cmd = [shutil.which("mpiexec"), "--oversubscribe", "-n", str(ranks), *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, env=hpckernels_env(),
+                          timeout=timeout)
