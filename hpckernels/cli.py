@@ -59,8 +59,29 @@ def build_parser():
                         help="base seed (default: config ensemble.seed)")
     kernel.add_argument("--probe", action="append",
                         help="only this probe (repeatable; default: all probes)")
-    kernel.add_argument("-o", "--output", required=True, help="output HDF5 file")
+    where = kernel.add_mutually_exclusive_group(required=True)
+    where.add_argument("-o", "--output", help="output HDF5 file (one group per probe)")
+    where.add_argument("--output-dir", help="write one file per probe, DIR/<probe>.h5")
+    kernel.add_argument("--cache", help="folder of cached mean-field membrane-current "
+                                        "responses: a probe edit then needs no NEURON run")
     kernel.set_defaults(func=cmd_kernel)
+
+    assemble = sub.add_parser(
+        "assemble", help="assemble pathway kernel files into one kernel tensor",
+        description="Reduce step: read KERNELS_DIR/<post>/<pre>/<probe>.h5 for every pathway "
+                    "and probe of CONFIG and write the tensor (n_post, n_pre, n_channel, n_lag) "
+                    "per probe.")
+    assemble.add_argument("config")
+    assemble.add_argument("--kernels-dir", required=True)
+    assemble.add_argument("--mode", choices=["mean-field", "ensemble"], default="mean-field")
+    assemble.add_argument("-o", "--output", required=True)
+    assemble.set_defaults(func=cmd_assemble)
+
+    plot = sub.add_parser("plot-kernels", help="draw a kernel tensor (pathways x channels)")
+    plot.add_argument("tensor", help="kernel tensor HDF5 file")
+    plot.add_argument("--probe", required=True)
+    plot.add_argument("-o", "--output", required=True, help="PNG file")
+    plot.set_defaults(func=cmd_plot_kernels)
 
     mech = sub.add_parser("mechanisms", help="compile the NMODL mechanisms in mod/ (once)")
     mech.set_defaults(func=cmd_mechanisms)
@@ -110,7 +131,12 @@ def cmd_kernel(args):
 
     config = NetworkConfig.from_file(args.config)
     index = config.connections.index(config.connection(args.pre, args.post))
-    output = _output_path(args.output)
+    if args.output:
+        output = _output_path(args.output)
+    else:
+        output = Path(args.output_dir)
+        if rank == 0:
+            output.mkdir(parents=True, exist_ok=True)
     names = args.probe or list(config.probes)
     for name in names:
         if name not in config.probes:
@@ -131,8 +157,7 @@ def cmd_kernel(args):
     if args.mode == "mean-field":
         results = None
         if rank == 0:
-            with engine.PathwayModel(config, args.pre, args.post) as model:
-                kernels = engine.mean_field_kernels(model)
+            kernels = _mean_field(config, args.pre, args.post, args.cache, label)
             results = {name: {"kernel": k} for name, k in kernels.items()}
         extra = {}
     else:
@@ -145,10 +170,63 @@ def cmd_kernel(args):
         extra = {"realizations": realizations, "seed": seed, "std_ddof": 1,
                  "mpi_ranks": comm.Get_size()}
     if rank == 0:
-        io.write_kernel_file(output, config, args.pre, args.post, args.mode, results, extra)
+        if args.output:
+            io.write_kernel_file(output, config, args.pre, args.post, args.mode, results, extra)
+        else:
+            for name, arrays in results.items():
+                io.write_kernel_file(output / f"{name}.h5", config, args.pre, args.post,
+                                     args.mode, {name: arrays}, extra)
         print(f"[hpckernels] {label} {args.mode}: wrote {output} (probes: {', '.join(names)}; "
               f"{time.monotonic() - started:.2f} s)", file=sys.stderr)
     comm.Barrier()
+    return 0
+
+
+def _mean_field(config, pre, post, cache, label):
+    """Mean-field kernels, reusing a cached membrane-current response when there is one."""
+    from . import engine, io
+
+    cached = io.response_cache_path(cache, config, pre, post) if cache else None
+    stored = io.read_response(cached) if cached and cached.is_file() else None
+    if stored is not None:
+        print(f"[hpckernels] {label}: membrane currents from cache {cached} (no NEURON run)",
+              file=sys.stderr)
+        return engine.project_mean_field(config, pre, post, *stored)
+    with engine.PathwayModel(config, pre, post) as model:
+        response = model.mean_field_response()
+        geometry = model.geometry
+    if cached:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        io.write_response(cached, response.imem, geometry, config.simulation["dt"])
+    return engine.project_mean_field(config, pre, post, response.imem, geometry)
+
+
+def cmd_assemble(args):
+    from . import io
+    from .config import NetworkConfig
+
+    config = NetworkConfig.from_file(args.config)
+    output = _output_path(args.output)
+    files = {}
+    for pathway in config.pathways():
+        for probe in config.probes:
+            path = Path(args.kernels_dir) / pathway.post / pathway.pre / f"{probe}.h5"
+            if not path.is_file():
+                raise InputError(str(path), f"kernel file of {pathway} / {probe} is missing")
+            files[(pathway.pre, pathway.post, probe)] = path
+    io.write_tensor(output, config, args.mode, files)
+    print(f"[hpckernels] wrote kernel tensor {output}", file=sys.stderr)
+    return 0
+
+
+def cmd_plot_kernels(args):
+    from . import figures
+
+    source = Path(args.tensor)
+    if not source.is_file():
+        raise InputError(str(source), "kernel tensor file not found")
+    output = _output_path(args.output)
+    figures.plot_kernel_tensor(source, args.probe, output)
     return 0
 
 

@@ -104,6 +104,10 @@ class PathwayModel:
             self._recorders.append(vec)
         self._pending = []
         self._handler = h.FInitializeHandler(1, self._queue_events)
+        # frozen distributions, drawn from once per realization
+        self._multapse_counts, self._multapse_pmf = distributions.multapse_pmf(
+            self.connection["multapse"])
+        self._delay = distributions.frozen(self.connection["delay"])
 
     def close(self):
         """Release the NEURON objects of this pathway.
@@ -128,9 +132,9 @@ class PathwayModel:
     def _queue_events(self):
         # called by NEURON after finitialize cleared the event queue
         for index, times in self._pending:
-            netcon = self._netcons[index]
+            event = self._netcons[index].event
             for t in times:
-                netcon.event(t)
+                event(t)
 
     def simulate(self, weights, event_steps):
         """Membrane-current response to synaptic events.
@@ -158,10 +162,14 @@ class PathwayModel:
             steps = np.asarray(steps)
             steps = steps[steps <= self.n_steps]
             if steps.size:
-                self._pending.append(
-                    (index, ACTIVATION_TIME + steps * self.dt))
+                self._pending.append((index, (ACTIVATION_TIME + steps * self.dt).tolist()))
         h.finitialize(self.config.simulation["vrest"])
-        h.continuerun(ACTIVATION_TIME + self.n_steps * self.dt)
+        # Not ParallelContext.psolve: when MPI is initialised, NEURON exchanges spikes
+        # between ranks there, a collective that deadlocks when ranks run different
+        # numbers of realizations. Each rank's cell is independent.
+        fadvance = h.fadvance
+        for _ in range(int(round(ACTIVATION_TIME / self.dt)) + self.n_steps):
+            fadvance()
         imem = np.array([vec.as_numpy() for vec in self._recorders])
         start = int(round(ACTIVATION_TIME / self.dt))
         return Response(imem=imem[:, start:start + self.n_steps + 1].copy())
@@ -189,11 +197,10 @@ class PathwayModel:
         """
         n_post = self.config.populations[self.post]["size"]
         connected = rng.binomial(n_post, self.connection["probability"])
-        counts, pmf = distributions.multapse_pmf(self.connection["multapse"])
-        n_synapses = int(rng.choice(counts, size=connected, p=pmf).sum())
+        multapses = rng.choice(self._multapse_counts, size=connected, p=self._multapse_pmf)
+        n_synapses = int(multapses.sum())
         segments = rng.choice(self.cell.totnsegs, size=n_synapses, p=self.placement)
-        delay = distributions.frozen(self.connection["delay"])
-        delays = np.atleast_1d(delay.rvs(size=n_synapses, random_state=rng))
+        delays = np.atleast_1d(self._delay.rvs(size=n_synapses, random_state=rng))
         delay_steps = np.rint(delays / self.dt).astype(int)
         if np.any(delay_steps < 0):
             raise ConfigError("delay", "a negative delay was drawn; ensemble kernels need a "
@@ -269,10 +276,28 @@ def mean_field_kernels(model):
         {probe name: kernel (n_channels, n_lags)}.
     """
     response = model.mean_field_response()
-    pmf = model.delay_pmf()
-    fir = model.config.simulation["fir"]
-    return {name: kernel_from_response(M, response.imem, model.n_steps, pmf, fir)
-            for name, M in model.transformation_matrices().items()}
+    return project_mean_field(model.config, model.pre, model.post, response.imem,
+                              model.geometry)
+
+
+def project_mean_field(config, pre, post, imem, geometry):
+    """Mean-field kernels of every probe from a stored membrane-current response.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    pre, post : str
+    imem : ndarray, shape (n_segments, n_steps_tau + 1)
+        Mean-field membrane currents (nA) at lags 0..tau.
+    geometry : lfpykit.CellGeometry
+        Segment geometry of the response's cell (um).
+    """
+    connection = config.connection(pre, post)
+    sim = config.simulation
+    pmf = distributions.delay_pmf(connection["delay"], sim["dt"], config.n_steps_tau)
+    return {name: kernel_from_response(probes.transformation_matrix(spec, geometry), imem,
+                                       config.n_steps_tau, pmf, sim["fir"])
+            for name, spec in config.probes.items()}
 
 
 def realization_kernels(model, matrices, seed, index):

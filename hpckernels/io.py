@@ -131,3 +131,119 @@ def write_kernel_file(path, config, pre, post, mode, results, extra_attrs=None):
         for name, arrays in results.items():
             group = write_probe_group(fh, name, config.probes[name], arrays, lags)
             group.attrs["config_hash"] = config.pathway_hash(pre, post, mode, probe=name)
+
+
+# ------------------------------------------------------------------ response cache
+def response_cache_path(cache_dir, config, pre, post):
+    """Where the mean-field membrane-current response of a pathway is cached.
+
+    The file name is the pathway's content hash (probes excluded), so editing a
+    probe finds the response again while any change of the physics misses.
+    """
+    return Path(cache_dir) / f"{config.pathway_hash(pre, post, 'mean-field')}.h5"
+
+
+def write_response(path, imem, geometry, dt):
+    """Store a membrane-current response (nA) and its segment geometry (um)."""
+    with atomic_h5(path) as fh:
+        dset = fh.create_dataset("imem", data=imem)
+        dset.attrs["units"] = "nA"
+        dset.attrs["long_name"] = "membrane current per segment at lags 0..tau"
+        for key in ("x", "y", "z", "d"):
+            fh.create_dataset(key, data=getattr(geometry, key)).attrs["units"] = "um"
+        fh.attrs["dt"] = dt
+        for key, value in versions().items():
+            fh.attrs[key] = value
+
+
+def read_response(path):
+    """(imem, lfpykit.CellGeometry) from a cached response, or None if unreadable."""
+    import lfpykit
+
+    try:
+        with h5py.File(path, "r") as fh:
+            imem = fh["imem"][()]
+            geometry = lfpykit.CellGeometry(**{k: fh[k][()] for k in ("x", "y", "z", "d")})
+    except (OSError, KeyError):
+        return None
+    return imem, geometry
+
+
+# ------------------------------------------------------------------ kernel tensor
+def read_kernel_group(path, probe):
+    """Arrays of one probe group of a pathway kernel file."""
+    with h5py.File(path, "r") as fh:
+        group = fh[probe]
+        arrays = {key: group[key][()] for key in ("kernel", "std") if key in group}
+        return arrays, dict(fh.attrs), group["channel"][()], group["lag"][()]
+
+
+def write_tensor(path, config, mode, kernel_files):
+    """Assemble pathway kernel files into one tensor per probe, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output HDF5 file.
+    config : NetworkConfig
+    mode : str
+    kernel_files : dict of (str, str, str) to path
+        {(pre, post, probe): pathway kernel file}. Pathways without a
+        connection are zero in the tensor.
+
+    Notes
+    -----
+    Per probe a group with dataset ``kernel`` (and ``std`` for ensembles) of
+    shape (n_post, n_pre, n_channel, n_lag) and dimension scales post, pre,
+    channel and lag (ms).
+    """
+    names = list(config.populations)
+    n = len(names)
+    sim = config.simulation
+    lags = lag_axis(sim["dt"], config.n_steps_tau, sim["fir"])
+    with atomic_h5(path) as fh:
+        attrs = {"mode": mode, "dt": sim["dt"], "tau": sim["tau"], "vrest": sim["vrest"],
+                 "g_eff": sim["g_eff"], "fir": sim["fir"], "config_file": str(config.source),
+                 "config_hash": config.hash, "time_units": "ms",
+                 "description": "H[post, pre]: signal per spike of one presynaptic neuron, "
+                                "summed over the postsynaptic population; zero where there "
+                                "is no connection",
+                 **versions()}
+        for key, value in attrs.items():
+            fh.attrs[key] = value
+        for probe, spec in config.probes.items():
+            group = fh.create_group(probe)
+            arrays, hashes = {}, {}
+            for (pre, post, name), file in kernel_files.items():
+                if name != probe:
+                    continue
+                data, file_attrs, _, file_lags = read_kernel_group(file, probe)
+                if not np.array_equal(file_lags, lags):
+                    raise ValueError(f"{file}: lag axis differs from the config's")
+                for key, value in data.items():
+                    if key not in arrays:
+                        arrays[key] = np.zeros((n, n, *value.shape))
+                    arrays[key][names.index(post), names.index(pre)] = value
+                hashes[f"{post}<-{pre}"] = file_attrs["pathway_hash"]
+            text = h5py.string_dtype()
+            post_scale = group.create_dataset("post", data=np.array(names, dtype=object),
+                                              dtype=text)
+            post_scale.make_scale("post")
+            post_scale.attrs["long_name"] = "postsynaptic population Y"
+            pre_scale = group.create_dataset("pre", data=np.array(names, dtype=object),
+                                             dtype=text)
+            pre_scale.make_scale("pre")
+            pre_scale.attrs["long_name"] = "presynaptic population X"
+            labels, label_units, long_name = probes.channel_labels(
+                spec, next(iter(arrays.values())).shape[2])
+            channel = write_scale(group, "channel", labels, label_units, long_name)
+            lag = write_scale(group, "lag", lags, "ms", "time lag after the presynaptic spike")
+            for key, data in arrays.items():
+                dset = group.create_dataset(key, data=data)
+                for axis, scale in enumerate((post_scale, pre_scale, channel, lag)):
+                    dset.dims[axis].attach_scale(scale)
+                dset.attrs["units"] = probes.units(spec)
+            group.attrs["probe_type"] = spec["type"]
+            group.attrs["probe_parameters"] = json.dumps(
+                {k: v for k, v in spec.items() if k != "type"}, sort_keys=True, default=float)
+            group.attrs["pathway_hashes"] = json.dumps(hashes, sort_keys=True)

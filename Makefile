@@ -1,0 +1,65 @@
+# hpckernels: two commands do all the set-up on a fresh Debian machine:
+#   make run    # the main job
+#   make test   # the test suite
+# Both depend on `setup`, which is idempotent.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(abspath $(VENV))/bin
+CORES ?= $(shell nproc)
+
+# nrnivmodl and the hpckernels CLI live in the venv; OpenMPI refuses root without these
+export PATH := $(BIN):$(PATH)
+export OMPI_ALLOW_RUN_AS_ROOT := 1
+export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
+export NEURON_MODULE_OPTIONS := -nogui
+
+# Debian packages: OpenMPI for mpi4py/NEURON, SLURM + munge + MariaDB for the cluster test
+DEB_PACKAGES := libopenmpi-dev openmpi-bin slurmctld slurmd slurm-client munge slurmdbd \
+	mariadb-server
+DEB_CHECK := mpicc mpiexec slurmctld slurmd slurmdbd munged mariadbd
+
+.PHONY: setup system-packages mechanisms run test bench lint clean
+
+setup: system-packages $(VENV)/.installed mechanisms
+
+# Installs missing system packages when running as root (CI, containers); otherwise
+# tells what is missing.
+system-packages:
+	@missing=""; for tool in $(DEB_CHECK); do \
+	  command -v $$tool >/dev/null || [ -x /usr/sbin/$$tool ] || missing="$$missing $$tool"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "installing Debian packages (missing:$$missing)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	      $(DEB_PACKAGES) >/dev/null; \
+	  else \
+	    echo "missing system tools:$$missing (install: $(DEB_PACKAGES))"; \
+	    command -v mpicc >/dev/null || exit 1; \
+	  fi; \
+	fi
+
+$(VENV)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+mechanisms: $(VENV)/.installed
+	$(BIN)/hpckernels mechanisms
+
+run: setup
+	$(BIN)/python -m hpckernels.main_job --cores $(CORES)
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+bench: setup
+	$(BIN)/python benchmarks/run_benchmarks.py
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+clean:
+	rm -rf .build results .snakemake

@@ -1,0 +1,13 @@
+# NMODL mechanisms: compiled once (keyed by mod files and NEURON version), before
+# any MPI rank starts.
+
+
+rule mechanisms:
+    input:
+        sorted(str(p) for p in Path(workflow.basedir, "..", "mod").resolve().glob("*.mod")),
+    output:
+        f"{RESULTS}/mechanisms.txt",
+    log:
+        f"{RESULTS}/logs/mechanisms.log",
+    shell:
+        "hpckernels mechanisms > {output} 2> {log}"
