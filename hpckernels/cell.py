@@ -162,6 +162,6 @@ def apply_effective_leak(config, post, cell):
         pmf = placement_pmf(cell, connection["placement"], spread)
         rate = config.populations[connection["pre"]]["rate"]
         shift += synapses.leak_shift(connection["synapse"], rate, pmf * stats.indegree, area)
-    for seg, extra in zip(segments(cell), shift):
+    for seg, extra in zip(segments(cell), shift, strict=True):
         seg.g_pas += extra
     return shift

@@ -187,13 +187,15 @@ class NetworkConfig:
         """Everything that determines the kernels of pathway pre -> post.
 
         The mean conductances of all inputs to ``post`` change its leak when
-        ``g_eff`` is on, so then every connection into ``post`` (and the sizes and
-        rates of their presynaptic populations) is part of the pathway's inputs.
-        Morphology and template files enter by content.
+        ``g_eff`` is on, so then the other connections into ``post`` (all but their
+        delays, which do not enter the leak) and the sizes and rates of their
+        presynaptic populations are part of the pathway's inputs. Morphology and
+        template files enter by content.
         """
-        self.connection(pre, post)
+        own = self.connection(pre, post)
         sim = self.simulation
-        into = self.connections_into(post) if sim["g_eff"] else [self.connection(pre, post)]
+        into = self.connections_into(post) if sim["g_eff"] else [own]
+        leak_inputs = [{k: v for k, v in c.items() if k != "delay"} for c in into if c is not own]
         post_pop = copy.deepcopy(self.populations[post])
         cell = post_pop["cell"]
         cell["template"]["file"] = file_digest(self.path(cell["template"]["file"]))
@@ -205,7 +207,8 @@ class NetworkConfig:
             "post": post_pop,
             "presynaptic": {c["pre"]: {k: self.populations[c["pre"]][k] for k in ("size", "rate")}
                             for c in into},
-            "connections": into,
+            "connection": own,
+            "leak_connections": sorted(leak_inputs, key=lambda c: c["pre"]),
         }
         if mode == "ensemble":
             inputs["ensemble"] = self.ensemble

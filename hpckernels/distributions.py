@@ -7,6 +7,9 @@ the kernel method needs.
 
 from __future__ import annotations
 
+import json
+from functools import lru_cache
+
 import numpy as np
 import scipy.stats as st
 
@@ -32,17 +35,25 @@ def frozen(spec, where="distribution", ignore=()):
     -------
     scipy.stats frozen distribution
     """
-    name = spec["distribution"]
-    kwargs = {k: v for k, v in spec.items() if k != "distribution" and k not in ignore}
+    key = json.dumps({k: v for k, v in spec.items() if k not in ignore}, sort_keys=True)
+    return _frozen(key, where)
+
+
+@lru_cache(maxsize=1024)
+def _frozen(key, where):
+    # frozen distributions are shared: callers pass their own random_state to rvs
+    spec = json.loads(key)
+    name = spec.pop("distribution")
+    kwargs = spec
     family = getattr(st, name, None)
     if not isinstance(family, (st.rv_continuous, st.rv_discrete)):
         raise ConfigError(f"{where}.distribution", f"unknown distribution '{name}'")
     try:
         dist = family(**kwargs)
-        dist.mean()
+        mean = dist.mean()
     except (TypeError, ValueError) as exc:
         raise ConfigError(where, f"invalid parameters for {name}: {exc}") from None
-    if not np.isfinite(dist.mean()) and hasattr(dist, "pdf"):
+    if not np.isfinite(mean) and hasattr(dist, "pdf"):
         raise ConfigError(where, f"parameters {kwargs} give {name} no finite mean")
     return dist
 

@@ -212,7 +212,8 @@ class PathwayModel:
         segments, delay_steps = self.draw_synapses(self.realization_rng(seed, index))
         order = np.argsort(segments, kind="stable")
         bounds = np.searchsorted(segments[order], np.arange(self.cell.totnsegs + 1))
-        event_steps = [delay_steps[order[a:b]] for a, b in zip(bounds[:-1], bounds[1:])]
+        event_steps = [delay_steps[order[a:b]]
+                       for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
         return self.simulate(self.synapse_current, event_steps)
 
     # --------------------------------------------------------------- probes

@@ -52,3 +52,32 @@ def run_cli(args, ranks=None, timeout=600):
         cmd = [shutil.which("mpiexec"), "--oversubscribe", "-n", str(ranks), *cmd]
     return subprocess.run(cmd, capture_output=True, text=True, env=hpckernels_env(),
                           timeout=timeout)
+
+
+def run_snakemake(workdir, configfile, *extra, profile="local", timeout=900):
+    """Run the workflow with a profile from ``workdir``; return CompletedProcess."""
+    exe = str(Path(sys.executable).parent / "snakemake")
+    cmd = [exe, "-s", str(REPO / "workflow" / "Snakefile"),
+           "--profile", str(REPO / "cluster_profiles" / profile),
+           "--configfile", str(configfile), *map(str, extra)]
+    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True,
+                          env=hpckernels_env(), timeout=timeout)
+
+
+def network_config(tmp_path, edit=None, name="config.yaml", base="two_population.yaml"):
+    """Write a copy of a shipped config with absolute file paths (and an optional edit)."""
+    import copy
+
+    import yaml
+
+    data = copy.deepcopy(yaml.safe_load((CONFIGS / base).read_text()))
+    for population in data["populations"].values():
+        cell = population.get("cell")
+        if cell:
+            cell["template"]["file"] = str(CONFIGS / cell["template"]["file"])
+            cell["morphology"] = str(CONFIGS / cell["morphology"])
+    if edit is not None:
+        edit(data)
+    path = Path(tmp_path) / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

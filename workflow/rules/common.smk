@@ -10,7 +10,6 @@ from snakemake.utils import validate
 from hpckernels.config import NetworkConfig, content_hash
 from hpckernels.errors import ConfigError
 
-
 validate(config, schema="../schemas/config.schema.yaml", set_default=False)
 
 if len(workflow.configfiles) != 1:
@@ -26,7 +25,9 @@ if yaml.safe_load(CONFIG_FILE.read_text()) != config:
         "config and pass it with --configfile"
     )
 try:
-    NETWORK = NetworkConfig(config, base_dir=CONFIG_FILE.parent, source=str(CONFIG_FILE))
+    NETWORK = NetworkConfig(
+        config, base_dir=CONFIG_FILE.parent, source=str(CONFIG_FILE)
+    )
 except ConfigError as error:
     raise WorkflowError(f"invalid network config {CONFIG_FILE}: {error}") from None
 
@@ -63,5 +64,5 @@ def pathway_inputs(wildcards):
     """
     return {
         "pathway": NETWORK.pathway_hash(wildcards.pre, wildcards.post, MODE),
-        "probes": {name: content_hash(spec) for name, spec in NETWORK.probes.items()},
+        "probes": {name: content_hash(NETWORK.probes[name]) for name in sorted(PROBES)},
     }

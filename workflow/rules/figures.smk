@@ -12,5 +12,7 @@ rule kernel_figure:
         ),
     log:
         f"{RESULTS}/logs/figures/kernels_{{probe}}.log",
+    conda:
+        "../envs/hpckernels.yaml"
     shell:
         "hpckernels plot-kernels {input} --probe {wildcards.probe} -o {output} > {log} 2>&1"

@@ -8,20 +8,24 @@ rule pathway_kernels:
         mechanisms=f"{RESULTS}/mechanisms.txt",
     output:
         expand(
-            "{results}/kernels/{{post}}/{{pre}}/{probe}.h5", results=RESULTS, probe=PROBES
+            "{results}/kernels/{{post}}/{{pre}}/{probe}.h5",
+            results=RESULTS,
+            probe=PROBES,
         ),
+    log:
+        f"{RESULTS}/logs/kernels/{{post}}_{{pre}}.log",
+    conda:
+        "../envs/hpckernels.yaml"
+    threads: TASKS
+    resources:
+        mpi="mpiexec",
+        tasks=TASKS,
     params:
         config=CONFIG_FILE,
         mode=MODE,
         inputs=pathway_inputs,
         outdir=lambda wildcards: f"{RESULTS}/kernels/{wildcards.post}/{wildcards.pre}",
         cache=f"{RESULTS}/cache/responses",
-    log:
-        f"{RESULTS}/logs/kernels/{{post}}_{{pre}}.log",
-    threads: TASKS
-    resources:
-        mpi="mpiexec",
-        tasks=TASKS,
     shell:
         "{resources.mpi} -n {resources.tasks} hpckernels kernel {params.config} "
         "--pre {wildcards.pre} --post {wildcards.post} --mode {params.mode} "

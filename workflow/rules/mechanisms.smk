@@ -4,10 +4,14 @@
 
 rule mechanisms:
     input:
-        sorted(str(p) for p in Path(workflow.basedir, "..", "mod").resolve().glob("*.mod")),
+        sorted(
+            str(p) for p in Path(workflow.basedir, "..", "mod").resolve().glob("*.mod")
+        ),
     output:
         f"{RESULTS}/mechanisms.txt",
     log:
         f"{RESULTS}/logs/mechanisms.log",
+    conda:
+        "../envs/hpckernels.yaml"
     shell:
         "hpckernels mechanisms > {output} 2> {log}"

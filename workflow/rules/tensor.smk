@@ -6,13 +6,16 @@ rule kernel_tensor:
         all_kernel_files(),
     output:
         f"{RESULTS}/kernels.h5",
+    log:
+        f"{RESULTS}/logs/kernel_tensor.log",
+    conda:
+        "../envs/hpckernels.yaml"
     params:
         config=CONFIG_FILE,
         mode=MODE,
-        kernels=f"{RESULTS}/kernels",
+        # results/<run>/kernels, the root of the <post>/<pre>/<probe>.h5 inputs
+        kernels=lambda wildcards, input: Path(input[0]).parents[2],
         config_hash=NETWORK.hash,
-    log:
-        f"{RESULTS}/logs/kernel_tensor.log",
     shell:
         "hpckernels assemble {params.config} --kernels-dir {params.kernels} "
         "--mode {params.mode} -o {output} > {log} 2>&1"

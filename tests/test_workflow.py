@@ -1,0 +1,310 @@
+"""The Snakemake workflow: DAG shape, equivalence with direct CLI calls, reruns of
+only what changed, resuming after a killed job, config errors, lint and format."""
+
+import copy
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import yaml
+from conftest import CONFIGS, REPO, hpckernels_env, network_config, run_cli, run_snakemake
+
+PROBES = ("lfp", "dipole")
+
+
+def n_population_config(tmp_path, n_populations, probes):
+    """A network of n populations (all n^2 connections) with the given probe names."""
+    base = yaml.safe_load((CONFIGS / "two_population.yaml").read_text())
+    template = base["populations"]["E"]
+    connection = base["connections"][0]
+    data = copy.deepcopy(base)
+    names = [f"P{i}" for i in range(n_populations)]
+    data["populations"] = {name: copy.deepcopy(template) for name in names}
+    data["connections"] = [dict(copy.deepcopy(connection), pre=pre, post=post)
+                           for post in names for pre in names]
+    data["probes"] = {name: copy.deepcopy(base["probes"]["lfp"]) for name in probes}
+    data["workflow"] = {"run": f"p{n_populations}"}
+    for population in data["populations"].values():
+        cell = population["cell"]
+        cell["template"]["file"] = str(CONFIGS / cell["template"]["file"])
+        cell["morphology"] = str(CONFIGS / cell["morphology"])
+    path = tmp_path / f"p{n_populations}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def job_counts(stdout):
+    """Job stats table of a Snakemake (dry) run as {rule: count}."""
+    counts = {}
+    table = stdout.split("Job stats:")[1].split("total")[0]
+    for line in table.splitlines():
+        match = re.match(r"^(\w+)\s+(\d+)$", line.strip())
+        if match:
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+def dry_run(workdir, config):
+    result = run_snakemake(workdir, config, "-n")
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("n_populations,n_probes", [(1, 1), (2, 3), (3, 2)])
+def test_dry_run_job_counts(tmp_path, n_populations, n_probes):
+    probes = [f"probe{i}" for i in range(n_probes)]
+    config = n_population_config(tmp_path, n_populations, probes)
+    output = dry_run(tmp_path, config)
+    counts = job_counts(output)
+    assert counts["pathway_kernels"] == n_populations ** 2
+    assert counts["kernel_tensor"] == 1
+    assert counts["kernel_figure"] == n_probes
+    kernel_outputs = set(re.findall(r"results/p\d/kernels/\w+/\w+/\w+\.h5", output))
+    assert len(kernel_outputs) == n_populations ** 2 * n_probes
+
+
+def test_config_violating_schema_stops_before_any_job(tmp_path):
+    def bad(data):
+        data["connections"][1]["probability"] = 1.5
+
+    config = network_config(tmp_path, bad)
+    result = run_snakemake(tmp_path, config)
+    assert result.returncode != 0
+    text = result.stdout + result.stderr
+    assert "probability" in text and "1.5" in text
+    assert not (tmp_path / "results").exists()
+
+
+def test_config_semantic_error_stops_before_any_job(tmp_path):
+    def bad(data):
+        data["simulation"]["dt"] = 0.3
+
+    config = network_config(tmp_path, bad)
+    result = run_snakemake(tmp_path, config)
+    assert result.returncode != 0
+    assert "simulation.dt" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def read_tensor(path):
+    with h5py.File(path) as fh:
+        out = {}
+        for probe in fh:
+            group = fh[probe]
+            out[probe] = {key: group[key][()] for key in ("kernel", "std") if key in group}
+        return out
+
+
+@pytest.fixture(scope="module")
+def local_run(tmp_path_factory):
+    """The two-population workflow run once with the local profile."""
+    workdir = tmp_path_factory.mktemp("local_run")
+    config = network_config(workdir, lambda d: d.update(workflow={"run": "two"}))
+    result = run_snakemake(workdir, config)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir, config
+
+
+def test_workflow_equals_direct_cli_calls(local_run, tmp_path):
+    workdir, config = local_run
+    tensor = read_tensor(workdir / "results/two/kernels.h5")
+    names = ["E", "I"]
+    for pre in names:
+        for post in names:
+            out = tmp_path / f"{post}_{pre}.h5"
+            result = run_cli(["kernel", config, "--pre", pre, "--post", post, "-o", out])
+            assert result.returncode == 0, result.stderr
+            with h5py.File(out) as fh:
+                for probe in PROBES:
+                    expected = fh[probe]["kernel"][()]
+                    got = tensor[probe]["kernel"][names.index(post), names.index(pre)]
+                    assert np.array_equal(got, expected), (pre, post, probe)
+
+
+def test_tensor_opens_in_xarray_with_named_dimensions(local_run):
+    import xarray as xr
+
+    workdir, _ = local_run
+    ds = xr.open_dataset(workdir / "results/two/kernels.h5", engine="h5netcdf", group="lfp")
+    assert ds["kernel"].dims == ("post", "pre", "channel", "lag")
+    assert list(ds["post"].values) == ["E", "I"] and list(ds["pre"].values) == ["E", "I"]
+    assert ds["kernel"].shape == (2, 2, 13, 1601)
+    assert ds["lag"].attrs["units"] == "ms" and ds["kernel"].attrs["units"] == "mV"
+    with h5py.File(workdir / "results/two/kernels.h5") as fh:
+        for key in ("config_hash", "hpckernels_version", "neuron_version", "lfpy_version"):
+            assert key in fh.attrs
+
+
+def test_figures_are_not_blank(local_run):
+    import matplotlib.image as mpimg
+
+    workdir, _ = local_run
+    for probe in PROBES:
+        path = workdir / f"results/two/figures/kernels_{probe}.png"
+        image = mpimg.imread(path)[..., :3]
+        dark = (image.mean(axis=-1) < 0.5).mean()
+        assert 0.005 < dark < 0.5, (probe, dark)  # lines drawn, not a blank or black canvas
+        assert image.std() > 0.05
+
+
+def rules_to_run(workdir, config):
+    output = dry_run(workdir, config)
+    if "Nothing to be done" in output:
+        return {}
+    counts = job_counts(output)
+    counts["_pathways"] = sorted(set(re.findall(r"logs/kernels/(\w+_\w+)\.log", output)))
+    return counts
+
+
+def test_rerun_only_what_changed(local_run):
+    workdir, config = local_run
+    original = config.read_text()
+    try:
+        assert rules_to_run(workdir, config) == {}
+
+        # a delay is private to its pathway: only E->I (post I, pre E) reruns
+        data = yaml.safe_load(original)
+        data["connections"][1]["delay"]["loc"] = 1.5
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        todo = rules_to_run(workdir, config)
+        assert todo["pathway_kernels"] == 1 and todo["_pathways"] == ["I_E"]
+        assert todo["kernel_tensor"] == 1 and "mechanisms" not in todo
+
+        # a weight changes the postsynaptic leak (g_eff): every pathway into E reruns
+        data = yaml.safe_load(original)
+        data["connections"][2]["synapse"]["weight"] = 0.004
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        todo = rules_to_run(workdir, config)
+        assert todo["_pathways"] == ["E_E", "E_I"]
+
+        # a probe edit reruns the pathway jobs without NEURON: responses come from the cache
+        data = yaml.safe_load(original)
+        data["probes"]["lfp"]["sigma"] = 0.4
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        result = run_snakemake(workdir, config)
+        assert result.returncode == 0, result.stdout + result.stderr
+        logs = list((workdir / "results/two/logs/kernels").glob("*.log"))
+        assert len(logs) == 4
+        for log in logs:
+            assert "from cache" in log.read_text(), log.read_text()
+        with h5py.File(workdir / "results/two/kernels.h5") as fh:
+            lfp = fh["lfp"]["kernel"][()]
+        # potential scales as 1/sigma
+        config.write_text(original)
+        assert rules_to_run(workdir, config)["pathway_kernels"] == 4
+        result = run_snakemake(workdir, config)
+        assert result.returncode == 0
+        with h5py.File(workdir / "results/two/kernels.h5") as fh:
+            np.testing.assert_allclose(lfp * 0.4, fh["lfp"]["kernel"][()] * 0.3, rtol=1e-12,
+                                       atol=1e-15)
+        assert rules_to_run(workdir, config) == {}
+    finally:
+        config.write_text(original)
+
+
+def ensemble_config(workdir, run):
+    def edit(data):
+        data["workflow"] = {"run": run, "mode": "ensemble"}
+        data["ensemble"] = {"realizations": 512, "seed": 5}
+
+    return network_config(workdir, edit)
+
+
+def hpckernels_processes(config):
+    """PIDs of running 'hpckernels kernel' processes of one config."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        text = b" ".join(cmdline).decode(errors="replace")
+        if "hpckernels kernel" in text and str(config) in text and "mpiexec" not in text:
+            pids.append(int(entry.name))
+    return pids
+
+
+def test_killed_job_then_rerun_makes_only_missing_outputs(tmp_path):
+    """Kill a pathway job mid-run; the rerun makes only the missing outputs and the
+    tensor is bit-identical to an uninterrupted run."""
+    uninterrupted = tmp_path / "whole"
+    uninterrupted.mkdir()
+    config = ensemble_config(uninterrupted, "ens")
+    assert run_snakemake(uninterrupted, config, "--cores", 1).returncode == 0
+    expected = read_tensor(uninterrupted / "results/ens/kernels.h5")
+
+    workdir = tmp_path / "killed"
+    workdir.mkdir()
+    config = ensemble_config(workdir, "ens")
+    exe = str(Path(sys.executable).parent / "snakemake")
+    process = subprocess.Popen(
+        [exe, "-s", str(REPO / "workflow/Snakefile"), "--profile",
+         str(REPO / "cluster_profiles/local"), "--configfile", str(config), "--cores", "1"],
+        cwd=workdir, env=hpckernels_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True)
+    kernels = workdir / "results/ens/kernels"
+    victim = None
+    deadline = time.monotonic() + 600
+    # wait until one pathway is complete and the next one is computing realizations
+    while time.monotonic() < deadline and victim is None:
+        done = list(kernels.glob("*/*/lfp.h5")) if kernels.exists() else []
+        logs = list((workdir / "results/ens/logs/kernels").glob("*.log")) \
+            if (workdir / "results/ens/logs/kernels").exists() else []
+        running = [log for log in logs if "realizations done" in log.read_text()
+                   and "wrote" not in log.read_text()]
+        if done and running:
+            pids = hpckernels_processes(config)
+            if pids:
+                victim = pids
+                for pid in pids:
+                    os.kill(pid, signal.SIGKILL)
+        time.sleep(0.05)
+    output, _ = process.communicate(timeout=600)
+    assert victim, "no pathway job was caught running"
+    assert process.returncode != 0, output
+    survivors = {path: path.stat().st_mtime_ns for path in kernels.glob("*/*/*.h5")}
+    assert 0 < len(survivors) < 8
+    for path in kernels.rglob("*"):
+        assert not path.name.startswith("."), f"temporary file left behind: {path}"
+
+    result = run_snakemake(workdir, config, "--cores", 1)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for path, mtime in survivors.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path} was made again"
+    assert len(list(kernels.glob("*/*/*.h5"))) == 8
+    got = read_tensor(workdir / "results/ens/kernels.h5")
+    for probe in PROBES:
+        for key in ("kernel", "std"):
+            assert np.array_equal(got[probe][key], expected[probe][key]), (probe, key)
+
+
+def test_snakemake_lint_is_clean(tmp_path):
+    config = network_config(tmp_path)
+    exe = str(Path(sys.executable).parent / "snakemake")
+    result = subprocess.run([exe, "-s", str(REPO / "workflow/Snakefile"), "--configfile",
+                             str(config), "--lint"], cwd=tmp_path, capture_output=True,
+                            text=True, env=hpckernels_env())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "Congratulations, your workflow is in a good condition!" in result.stderr
+
+
+def test_snakefiles_are_snakefmt_formatted():
+    exe = str(Path(sys.executable).parent / "snakefmt")
+    result = subprocess.run([exe, "--check", "workflow"], cwd=REPO, capture_output=True,
+                            text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_python_is_ruff_clean():
+    exe = str(Path(sys.executable).parent / "ruff")
+    result = subprocess.run([exe, "check", "."], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
