@@ -50,7 +50,9 @@ mechanisms: $(VENV)/.installed
 	$(BIN)/hpckernels mechanisms
 
 run: setup
-	$(BIN)/python -m hpckernels.main_job --cores $(CORES)
+	$(BIN)/snakemake -s workflow/Snakefile --profile cluster_profiles/local --cores $(CORES)
+	@echo "kernel tensor: $(CURDIR)/results/two_population/kernels.h5"
+	@echo "figures:       $(CURDIR)/results/two_population/figures/"
 
 test: setup
 	$(BIN)/python -m pytest -q

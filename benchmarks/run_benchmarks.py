@@ -660,7 +660,8 @@ def summary_markdown(results_dir):
                      f"details in `{name}.json`")
     lines.append("")
     lines.append("Targets are reported, not enforced; ratios are reference time / hpckernels "
-                 "time (kernel_tensor) and 1-rank / 2-rank wall time (ensemble_scaling).")
+                 "time (kernel_tensor), 1-rank / 2-rank wall time (ensemble_scaling) and "
+                 "1-core / 2-core wall time (workflow_wall_time).")
     return "\n".join(lines) + "\n"
 
 
@@ -692,7 +693,30 @@ def run(selected, ctx):
     summary = ctx.results_dir / "summary.md"
     summary.write_text(summary_markdown(ctx.results_dir))
     ctx.say(f"wrote {summary}")
+    if ctx.results_dir == RESULTS_DIR:
+        update_readme(ctx.results_dir)
     return 1 if failed else 0
+
+
+README_START, README_END = "<!-- benchmarks:start -->", "<!-- benchmarks:end -->"
+
+
+def update_readme(results_dir):
+    """Replace the table between the benchmark markers of README.md with the stored results."""
+    readme = REPO / "README.md"
+    if not readme.exists():
+        return
+    text = readme.read_text()
+    if README_START not in text or README_END not in text:
+        return
+    results = {}
+    for bench in BENCHMARKS:
+        path = results_dir / f"{bench.name}.json"
+        if path.exists():
+            results[bench.name] = json.loads(path.read_text())
+    head, rest = text.split(README_START, 1)
+    _, tail = rest.split(README_END, 1)
+    readme.write_text(f"{head}{README_START}\n{markdown_table(results)}\n{README_END}{tail}")
 
 
 def _json_default(value):
@@ -705,6 +729,44 @@ def _json_default(value):
     if isinstance(value, bytes):
         return value.decode(errors="replace")
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+@benchmark("workflow_wall_time",
+           "Wall time of the whole Snakemake workflow for config/two_population.yaml "
+           "(mechanisms, 4 pathway jobs, kernel tensor, 2 figures) with the local profile at "
+           "--cores 1 and --cores 2, from an empty results folder (mechanisms already compiled).")
+def workflow_wall_time(ctx):
+    exe = str(Path(sys.executable).parent / "snakemake")
+    times = {}
+    for cores in (1, 2):
+        best = None
+        for rep in range(2):
+            workdir = ctx.scratch / f"workflow_c{cores}_r{rep}"
+            workdir.mkdir(parents=True)
+            cmd = [exe, "-s", str(REPO / "workflow" / "Snakefile"), "--profile",
+                   str(REPO / "cluster_profiles" / "local"), "--configfile", str(CONFIG),
+                   "--cores", str(cores)]
+            ctx.say(f"workflow_wall_time: --cores {cores} (repetition {rep + 1})")
+            start = time.perf_counter()
+            proc = subprocess.run(cmd, cwd=workdir, env=ctx.env, capture_output=True, text=True,
+                                  timeout=1800)
+            wall = time.perf_counter() - start
+            if proc.returncode != 0:
+                raise RuntimeError(f"workflow failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+            best = wall if best is None else min(best, wall)
+        times[cores] = best
+    speedup = times[1] / times[2]
+    return {
+        "wall_s": {str(k): v for k, v in times.items()},
+        "speedup_2_cores": speedup,
+        "summary": summary_row(
+            hpckernels=f"--cores 2: {times[2]:.1f} s",
+            reference=f"--cores 1: {times[1]:.1f} s",
+            ratio=f"{speedup:.2f}x",
+            target="recorded (no target)",
+            met=True,
+            checks="9 jobs each run"),
+    }
 
 
 def main(argv=None):
