@@ -7,6 +7,7 @@ allowed, exit code 2, and no output file.
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -16,6 +17,9 @@ from pathlib import Path
 from .errors import InputError
 
 EXIT_BAD_INPUT = 2
+
+#: Subcommand modules in hpckernels/commands/ (each has add_parser(subparsers)).
+COMMAND_MODULES = ()
 
 
 def _positive_int(text):
@@ -89,6 +93,8 @@ def build_parser():
     validate = sub.add_parser("validate", help="validate a config and list its pathways")
     validate.add_argument("config")
     validate.set_defaults(func=cmd_validate)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"hpckernels.commands.{name}").add_parser(sub)
     return parser
 
 

@@ -283,7 +283,7 @@ class NetworkConfig:
                                f"{where}.external.synapse", sim["g_eff"])
 
         for name, spec in self.probes.items():
-            probes.check(spec, f"probes.{name}")
+            probes.check(spec, f"probes.{name}", self.probes)
 
 
 def linspace_or_array(value):

@@ -219,7 +219,7 @@ class PathwayModel:
     # --------------------------------------------------------------- probes
     def transformation_matrices(self):
         """{probe name: M (n_channels, n_segments)} for all probes of the config."""
-        return {name: probes.transformation_matrix(spec, self.geometry)
+        return {name: probes.transformation_matrix(spec, self.geometry, self.config.probes)
                 for name, spec in self.config.probes.items()}
 
     def delay_pmf(self):
@@ -296,8 +296,9 @@ def project_mean_field(config, pre, post, imem, geometry):
     connection = config.connection(pre, post)
     sim = config.simulation
     pmf = distributions.delay_pmf(connection["delay"], sim["dt"], config.n_steps_tau)
-    return {name: kernel_from_response(probes.transformation_matrix(spec, geometry), imem,
-                                       config.n_steps_tau, pmf, sim["fir"])
+    return {name: kernel_from_response(
+                probes.transformation_matrix(spec, geometry, config.probes), imem,
+                config.n_steps_tau, pmf, sim["fir"])
             for name, spec in config.probes.items()}
 
 

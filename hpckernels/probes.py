@@ -30,7 +30,15 @@ UNITS = {
     "CurrentDipoleMoment": "nA um",
     "LaminarCurrentSourceDensity": "nA/um3",
     "VolumetricCurrentSourceDensity": "nA/um3",
+    "FourSphereVolumeConductor": "mV",
+    "InfiniteVolumeConductor": "mV",
+    "InfiniteHomogeneousVolCondMEG": "nA/um",
+    "SphericallySymmetricVolCondMEG": "nA/um",
 }
+
+#: Head models (lfpykit.eegmegcalc) that map a current dipole moment to EEG or MEG sensors.
+HEAD_MODELS = ("FourSphereVolumeConductor", "InfiniteHomogeneousVolCondMEG",
+               "SphericallySymmetricVolCondMEG")
 
 
 class GaussCylinderPotential(lfpykit.LinearModel):
@@ -144,6 +152,48 @@ class SymmetricCurrentDipoleMoment(lfpykit.CurrentDipoleMoment):
         return M
 
 
+class HeadModelProbe:
+    """EEG or MEG of a population: a head model applied to its current dipole moment.
+
+    The dipole moment is itself a linear map of membrane currents, so the probe is
+    the product of the head model's matrix (sensors x 3, at the dipole location)
+    and the dipole probe's matrix (3 x segments): no extra NEURON run.
+
+    Parameters
+    ----------
+    cell : lfpykit.CellGeometry
+    head_model : str
+        Class name in ``lfpykit.eegmegcalc`` (see ``HEAD_MODELS``).
+    dipole : object
+        Current dipole moment probe on the same cell (M of shape (3, n_segments)).
+    dipole_location : array of 3 floats
+        Where the population's dipole sits in the head model (um).
+    **kwargs
+        Head model arguments: ``r_electrodes``, ``radii`` (um), ``sigmas`` (S/m) for
+        FourSphereVolumeConductor; ``sensor_locations`` or ``r`` (um) for the MEG models.
+    """
+
+    def __init__(self, cell, head_model, dipole, dipole_location, **kwargs):
+        from lfpykit import eegmegcalc
+
+        self.cell = cell
+        self.dipole = dipole
+        self.dipole_location = np.asarray(dipole_location, dtype=float)
+        if self.dipole_location.shape != (3,):
+            raise ValueError("dipole_location must be [x, y, z] (um)")
+        self.model = getattr(eegmegcalc, head_model)(**kwargs)
+
+    def head_matrix(self):
+        """Head-model matrix: (n_sensors, 3) for EEG, (n_sensors * 3, 3) for MEG (rows
+        sensor-major, components x, y, z)."""
+        T = np.asarray(self.model.get_transformation_matrix(self.dipole_location))
+        return T.reshape(-1, 3)
+
+    def get_transformation_matrix(self):
+        """Response matrix, shape (n_channels, n_segments)."""
+        return self.head_matrix() @ self.dipole.get_transformation_matrix()
+
+
 def _lfpykit_linear_model(name):
     cls = getattr(lfpykit, name, None)
     if isinstance(cls, type) and issubclass(cls, lfpykit.LinearModel):
@@ -152,10 +202,15 @@ def _lfpykit_linear_model(name):
 
 
 def probe_class(spec):
-    """Class and keyword arguments of a probe spec ``{type: ..., **kwargs}``."""
+    """Class and keyword arguments of a probe spec ``{type: ..., **kwargs}``.
+
+    Head models (EEG/MEG) are built by :func:`build`, which resolves their dipole probe.
+    """
     spec = dict(spec)
     kind = spec.pop("type")
     kwargs = {k: linspace_or_array(v) for k, v in spec.items()}
+    if kind in HEAD_MODELS:
+        return HeadModelProbe, dict(kwargs, head_model=kind)
     if kind == "GaussCylinderPotential":
         return GaussCylinderPotential, kwargs
     if kind == "CurrentDipoleMoment":
@@ -169,15 +224,30 @@ def probe_class(spec):
     return cls, kwargs
 
 
-def build(spec, geometry):
-    """Instantiate a probe on a cell geometry."""
+def build(spec, geometry, all_probes=None):
+    """Instantiate a probe on a cell geometry.
+
+    Parameters
+    ----------
+    spec : dict
+        Probe spec.
+    geometry : lfpykit.CellGeometry
+    all_probes : dict, optional
+        All probe specs of the config, to resolve a head model's ``dipole``.
+    """
     cls, kwargs = probe_class(spec)
+    if cls is HeadModelProbe:
+        name = kwargs.get("dipole")
+        dipole_spec = (all_probes or {}).get(name)
+        if dipole_spec is None or dipole_spec["type"] != "CurrentDipoleMoment":
+            raise KeyError(f"dipole '{name}' must name a CurrentDipoleMoment probe of the config")
+        kwargs["dipole"] = build(dipole_spec, geometry)
     return cls(geometry, **kwargs)
 
 
-def transformation_matrix(spec, geometry):
+def transformation_matrix(spec, geometry, all_probes=None):
     """M (n_channels, n_segments) of a probe spec on a geometry."""
-    return np.atleast_2d(build(spec, geometry).get_transformation_matrix())
+    return np.atleast_2d(build(spec, geometry, all_probes).get_transformation_matrix())
 
 
 def units(spec):
@@ -186,20 +256,25 @@ def units(spec):
 
 
 def channel_labels(spec, n_channels):
-    """Coordinate values for the channel axis: contact depth (um), dipole axis or index."""
+    """Coordinate values for the channel axis: contact depth (um), dipole axis, sensor or index."""
     if spec["type"] == "GaussCylinderPotential":
         return linspace_or_array(spec["z"]).astype(float), "um", "contact depth"
     if spec["type"] == "CurrentDipoleMoment":
         return np.array([b"x", b"y", b"z"]), "", "dipole component"
+    if spec["type"] in HEAD_MODELS and "MEG" in spec["type"]:
+        labels = [f"{i}:{c}".encode() for i in range(n_channels // 3) for c in "xyz"]
+        return np.array(labels), "", "sensor:field component"
+    if spec["type"] in HEAD_MODELS:
+        return np.arange(n_channels), "", "electrode index"
     return np.arange(n_channels), "", "channel index"
 
 
-def check(spec, where):
+def check(spec, where, all_probes=None):
     """Raise ConfigError unless the probe can be built (tried on a small test geometry)."""
     geometry = lfpykit.CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
                                     z=np.array([[0.0, 10.0], [10.0, 20.0]]), d=np.ones(2))
     try:
-        M = transformation_matrix(spec, geometry)
+        M = transformation_matrix(spec, geometry, all_probes)
     except KeyError as exc:
         raise ConfigError(f"{where}.type", exc.args[0]) from None
     except (TypeError, ValueError, AssertionError, AttributeError) as exc:

@@ -36,6 +36,9 @@ RUN = WORKFLOW_SETTINGS.get("run", CONFIG_FILE.stem)
 MODE = WORKFLOW_SETTINGS.get("mode", "mean-field")
 # mean-field kernels run on one rank; ensembles spread realizations over ranks
 TASKS = 1 if MODE == "mean-field" else 2
+HAS_NETWORK = "network" in config
+HAS_SPIKES = HAS_NETWORK or "spikes" in config
+NETWORK_THREADS = config.get("network", {}).get("threads", 2)
 PATHWAYS = NETWORK.pathways()
 PROBES = list(NETWORK.probes)
 RESULTS = f"results/{RUN}"
@@ -66,3 +69,37 @@ def pathway_inputs(wildcards):
         "pathway": NETWORK.pathway_hash(wildcards.pre, wildcards.post, MODE),
         "probes": {name: content_hash(NETWORK.probes[name]) for name in sorted(PROBES)},
     }
+
+
+def network_inputs(wildcards):
+    """Rerun trigger of the network simulation: its settings and the population sizes."""
+    return content_hash(
+        {
+            "network": config["network"],
+            "populations": {
+                name: {k: pop.get(k) for k in ("size", "external")}
+                for name, pop in config["populations"].items()
+            },
+            "dt": config["simulation"]["dt"],
+        }
+    )
+
+
+def spike_files():
+    """Spike input of the signals: the built-in network's SONATA file or the config's files."""
+    if HAS_NETWORK:
+        return [f"{RESULTS}/network/spikes.h5"]
+    found = []
+    for pattern in config["spikes"]["files"]:
+        matches = sorted(CONFIG_FILE.parent.glob(pattern))
+        if not matches:
+            raise WorkflowError(
+                f"{CONFIG_FILE}: spikes.files: no file matches {pattern}"
+            )
+        found += [str(path) for path in matches]
+    return found
+
+
+def signal_figure_files():
+    """Figures of the predicted signals (made once the signals exist)."""
+    return []

@@ -1,0 +1,17 @@
+# The built-in point-neuron network (NEST, threaded, one process: the PyPI build
+# of NEST has no MPI), written as SONATA spikes.
+
+
+rule network:
+    output:
+        f"{RESULTS}/network/spikes.h5",
+    log:
+        f"{RESULTS}/logs/network.log",
+    conda:
+        "../envs/hpckernels.yaml"
+    threads: NETWORK_THREADS
+    params:
+        config=CONFIG_FILE,
+        inputs=network_inputs,
+    shell:
+        "hpckernels network {params.config} -o {output} > {log} 2>&1"

@@ -1,0 +1,20 @@
+# Signals: spike counts of every population convolved with the kernel tensor,
+# summed over pathways (and kept per pathway), chunk by chunk in bounded memory.
+
+
+rule signals:
+    input:
+        kernels=f"{RESULTS}/kernels.h5",
+        spikes=spike_files(),
+    output:
+        f"{RESULTS}/signals.h5",
+    log:
+        f"{RESULTS}/logs/signals.log",
+    conda:
+        "../envs/hpckernels.yaml"
+    params:
+        config=CONFIG_FILE,
+        settings=config.get("signals", {}),
+    shell:
+        "hpckernels signals {params.config} --kernels {input.kernels} "
+        "--spikes {input.spikes} -o {output} > {log} 2>&1"
