@@ -51,8 +51,9 @@ mechanisms: $(VENV)/.installed
 
 run: setup
 	$(BIN)/snakemake -s workflow/Snakefile --profile cluster_profiles/local --cores $(CORES)
-	@echo "kernel tensor: $(CURDIR)/results/two_population/kernels.h5"
-	@echo "figures:       $(CURDIR)/results/two_population/figures/"
+	@echo "signals:       $(CURDIR)/results/default/signals.h5"
+	@echo "kernel tensor: $(CURDIR)/results/default/kernels.h5"
+	@echo "figures:       $(CURDIR)/results/default/figures/"
 
 test: setup
 	$(BIN)/python -m pytest -q

@@ -769,6 +769,234 @@ def workflow_wall_time(ctx):
     }
 
 
+# --------------------------------------------------------------------------- convolution
+#: Network of config/config.yaml: populations, sizes and mean rates (spikes/s).
+CONV_POPULATIONS = {"E": (8192, 2.3), "I": (1024, 4.9)}
+#: Channels of the probes lfp (GaussCylinderPotential), dipole and eeg (5 electrodes).
+CONV_CHANNELS = {"lfp": 13, "dipole": 3, "eeg": 5}
+CONV_DT = 1 / 16  # ms
+CONV_TAU = 50.0  # ms: 1601 lags
+#: Agreement of the FFT path with np.convolve: max |diff| <= CONV_RTOL * max |reference|.
+CONV_RTOL = 1e-10
+
+
+def _conv_kernels(np, seed=0):
+    """Synthetic 2x2 tensors per probe, every lag (negative ones too) nonzero."""
+    rng = np.random.default_rng(seed)
+    n_lags = 2 * int(round(CONV_TAU / CONV_DT)) + 1
+    return {name: rng.normal(size=(2, 2, n, n_lags)) for name, n in CONV_CHANNELS.items()}
+
+
+def _max_rss_mib():
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
+@worker
+def convolution_throughput_run(args):
+    """Time 10 s of Poisson network spikes through every pathway and channel: the FFT path
+    of hpckernels.signals vs np.convolve per pathway and channel (imports not timed)."""
+    import numpy as np
+
+    from hpckernels.signals import compute_signals, population_counts
+
+    rng = np.random.default_rng(1)
+    duration = args["duration_ms"]
+    times = {name: np.sort(rng.uniform(0.0, duration, rng.poisson(n * rate * duration / 1e3)))
+             for name, (n, rate) in CONV_POPULATIONS.items()}
+    names = list(CONV_POPULATIONS)
+    start = time.perf_counter()
+    counts = population_counts(times, names, 0.0, duration, CONV_DT)
+    binning_s = time.perf_counter() - start
+    kernels = _conv_kernels(np)
+
+    def timed(func, repeats):
+        seconds, out = [], None
+        for _ in range(repeats):
+            start = time.perf_counter()
+            out = func()
+            seconds.append(time.perf_counter() - start)
+        return out, {"seconds": seconds, "cold_s": seconds[0], "best_s": min(seconds)}
+
+    def reference(sum_post_first=False):
+        """Per channel np.convolve(counts, kernel, 'same'): the 'same' window is the
+        convention of hpckernels.convolution (lag 0 on the spike's bin)."""
+        out = {}
+        for name, h in kernels.items():
+            n_post, n_pre, n_ch, _ = h.shape
+            if sum_post_first:  # linearity: one convolution per (pre, channel)
+                hs = h.sum(axis=0)
+                total = np.zeros((n_ch, counts.shape[1]))
+                for x in range(n_pre):
+                    for c in range(n_ch):
+                        total[c] += np.convolve(counts[x], hs[x, c], "same")
+                out[name] = (total, None)
+                continue
+            per = np.empty((n_post, n_pre, n_ch, counts.shape[1]))
+            for y in range(n_post):
+                for x in range(n_pre):
+                    for c in range(n_ch):
+                        per[y, x, c] = np.convolve(counts[x], h[y, x, c], "same")
+            out[name] = (per.sum(axis=(0, 1)), per)
+        return out
+
+    repeats = args["repeats"]
+    fft_total, t_total = timed(lambda: compute_signals(counts, kernels, pathways=False),
+                               repeats)
+    fft_per, t_per = timed(lambda: compute_signals(counts, kernels, pathways=True), repeats)
+    ref, t_ref = timed(reference, args["reference_repeats"])
+    _, t_ref_linear = timed(lambda: reference(True), args["reference_repeats"])
+
+    agreement = {}
+    for name, (total, per) in ref.items():
+        scale = float(np.abs(total).max())
+        agreement[name] = {
+            "total_rel": float(np.abs(fft_total[name].total - total).max() / scale),
+            "total_from_pathways_run_rel": float(
+                np.abs(fft_per[name].total - total).max() / scale),
+            "pathways_rel": float(np.abs(fft_per[name].pathways - per).max()
+                                  / np.abs(per).max()),
+            "pathways_sum_to_total_rel": float(
+                np.abs(fft_per[name].pathways.sum(axis=(0, 1)) - fft_per[name].total).max()
+                / scale)}
+    n_conv = sum(h.shape[0] * h.shape[1] * h.shape[2] for h in kernels.values())
+    return {"n_bins": int(counts.shape[1]), "spikes": {k: int(v.size) for k, v in times.items()},
+            "binning_s": binning_s, "np_convolve_calls": n_conv,
+            "hpckernels_total": t_total, "hpckernels_pathways": t_per,
+            "np_convolve_per_pathway": t_ref, "np_convolve_post_summed": t_ref_linear,
+            "agreement": agreement}
+
+
+@benchmark("convolution_throughput",
+           "10 s of Poisson network spikes (E 8192 x 2.3 spikes/s, I 1024 x 4.9 spikes/s, "
+           "dt = 1/16 ms: 160000 bins) through a 2x2 kernel tensor per probe with 13 + 3 + 5 "
+           "channels (lfp, dipole, eeg; 1601 lags, synthetic values): hpckernels.signals "
+           "(chunked overlap-add FFT, default blocks) vs np.convolve per pathway and channel "
+           "(84 calls), in a fresh process; spike binning not timed.")
+def convolution_throughput(ctx):
+    repeats = _repeats(ctx, 5)
+    ctx.say(f"convolution_throughput: best of {repeats} (np.convolve best of 2)")
+    run = run_worker(ctx, "convolution_throughput_run",
+                     {"duration_ms": 10_000.0, "repeats": repeats, "reference_repeats": 2})
+    ref = run["np_convolve_per_pathway"]["best_s"]
+    total = run["hpckernels_total"]["best_s"]
+    per = run["hpckernels_pathways"]["best_s"]
+    linear = run["np_convolve_post_summed"]["best_s"]
+    speedup = ref / total
+    target = 50.0
+    worst = max(v for a in run["agreement"].values() for v in a.values())
+    passed = worst <= CONV_RTOL
+    result = dict(run)
+    result.update({
+        "speedup_total": speedup,
+        "speedup_with_pathways": ref / per,
+        "speedup_total_vs_post_summed_reference": linear / total,
+        "target": {"metric": "speedup_total", "op": ">=", "value": target,
+                   "met": speedup >= target},
+        "checks": {"agreement_with_np_convolve": {"passed": passed, "rtol": CONV_RTOL,
+                                                  "max_rel_diff": worst}},
+    })
+    result["summary"] = summary_row(
+        hpckernels=f"total {_fmt_s(total)}; with 84 pathway signals {_fmt_s(per)}",
+        reference=f"np.convolve x84 {_fmt_s(ref)} (post-summed kernels, x42: {_fmt_s(linear)})",
+        ratio=f"total {speedup:.0f}x (vs post-summed {linear / total:.0f}x); "
+              f"with pathways {ref / per:.0f}x",
+        target=f">= {target:g}x (total, best of {_repeats(ctx, 5)})",
+        met=speedup >= target,
+        checks=f"agree with np.convolve: {'pass' if passed else 'FAIL'} "
+               f"(max |diff| = {worst:.1e} max|ref|, tol {CONV_RTOL:g})")
+    return result
+
+
+@worker
+def convolution_memory_run(args):
+    """Peak RSS of streaming ``duration_ms`` of Poisson counts, generated block by block,
+    through hpckernels.signals.iter_signals; outputs reduced to checksums and dropped."""
+    import numpy as np
+
+    from hpckernels.signals import default_chunk_size, iter_signals
+
+    kernels = _conv_kernels(np)
+    n_lags = next(iter(kernels.values())).shape[-1]
+    chunk = args.get("chunk_size") or default_chunk_size(n_lags)
+    n_bins = int(round(args["duration_ms"] / CONV_DT))
+    lam = np.array([[n * rate * CONV_DT / 1e3] for n, rate in CONV_POPULATIONS.values()])
+    import scipy.fft  # noqa: F401  (imported by iter_signals anyway: part of the baseline)
+
+    baseline = _max_rss_mib()  # after imports and kernels
+
+    def pieces(rng):
+        for start in range(0, n_bins, chunk):
+            yield rng.poisson(lam, size=(2, min(chunk, n_bins - start))).astype(np.float64)
+
+    start = time.perf_counter()
+    checksum, n_out = {name: 0.0 for name in kernels}, 0
+    for block in iter_signals(pieces(np.random.default_rng(2)), kernels, chunk_size=chunk,
+                              pathways=args["pathways"]):
+        n_out += block.size
+        for name, signal in block.probes.items():
+            checksum[name] += float(signal.total.sum())
+    seconds = time.perf_counter() - start
+    peak = _max_rss_mib()
+    n_rows = sum(h.shape[2] for h in kernels.values()) * (5 if args["pathways"] else 1)
+    return {"n_bins": n_bins, "n_out": n_out, "chunk_size": chunk,
+            "output_block_mib": n_rows * chunk * 8 / 2**20,
+            "pathways": args["pathways"], "seconds": seconds, "baseline_mib": baseline,
+            "peak_mib": peak, "peak_above_baseline_mib": peak - baseline,
+            "checksum": checksum}
+
+
+@benchmark("convolution_memory",
+           "Peak memory (ru_maxrss of a fresh process minus its value after imports and "
+           "kernels) of streaming 10 min vs 1 min of Poisson counts of 2 populations "
+           "(dt = 1/16 ms: 9.6e6 vs 9.6e5 bins each, generated block by block) through a 2x2 "
+           "tensor with 13 + 3 + 5 channels and 1601 lags, per-pathway signals on and off; "
+           "output blocks reduced to checksums (the CLI appends them to HDF5 instead).")
+def convolution_memory(ctx):
+    runs = {}
+    for pathways in (True, False):
+        for minutes in (1, 10):
+            key = f"{minutes}_min_{'pathways' if pathways else 'total'}"
+            ctx.say(f"convolution_memory: {key}")
+            runs[key] = run_worker(ctx, "convolution_memory_run",
+                                   {"duration_ms": minutes * 60_000.0, "pathways": pathways})
+    checks = {}
+    for key, run in runs.items():
+        checks[f"{key}_all_bins_out"] = {"passed": run["n_out"] == run["n_bins"]}
+    ratio = {kind: runs[f"10_min_{kind}"]["peak_above_baseline_mib"]
+             / max(runs[f"1_min_{kind}"]["peak_above_baseline_mib"], 1e-9)
+             for kind in ("pathways", "total")}
+    # bounded: 10x the duration may not cost more than 1.25x the peak (+ 8 MiB of noise)
+    bounded = all(runs[f"10_min_{k}"]["peak_above_baseline_mib"]
+                  <= 1.25 * runs[f"1_min_{k}"]["peak_above_baseline_mib"] + 8.0
+                  for k in ("pathways", "total"))
+    ten, one = runs["10_min_pathways"], runs["1_min_pathways"]
+    # what holding the whole 10-min output in memory would take, for scale
+    n_ch = sum(CONV_CHANNELS.values())
+    full_mib = ten["n_bins"] * n_ch * 8 * (1 + 4) / 2**20
+    return {
+        "runs": runs,
+        "peak_ratio_10_over_1_min": ratio,
+        "whole_10_min_output_in_memory_mib": full_mib,
+        "target": {"metric": "peak_ratio_10_over_1_min", "op": "<=", "value": 1.25,
+                   "met": bounded},
+        "checks": checks,
+        "summary": summary_row(
+            hpckernels=f"10 min: +{ten['peak_above_baseline_mib']:.0f} MiB with pathways "
+                       f"({_fmt_s(ten['seconds'])}), "
+                       f"+{runs['10_min_total']['peak_above_baseline_mib']:.0f} MiB total only",
+            reference=f"1 min: +{one['peak_above_baseline_mib']:.0f} MiB with pathways, "
+                      f"+{runs['1_min_total']['peak_above_baseline_mib']:.0f} MiB total only "
+                      f"(whole 10-min output: {full_mib / 1024:.1f} GiB)",
+            ratio=f"{ratio['pathways']:.2f}x with pathways, {ratio['total']:.2f}x total only",
+            target="10 min / 1 min peak <= 1.25x (bounded by the chunk size)",
+            met=bounded,
+            checks="all bins streamed: " + ("pass" if all(c["passed"] for c in checks.values())
+                                            else "FAIL")),
+    }
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", action="append", metavar="NAME",

@@ -19,7 +19,7 @@ from .errors import InputError
 EXIT_BAD_INPUT = 2
 
 #: Subcommand modules in hpckernels/commands/ (each has add_parser(subparsers)).
-COMMAND_MODULES = ()
+COMMAND_MODULES = ("network", "signals", "plots")
 
 
 def _positive_int(text):

@@ -5,6 +5,7 @@ tensor as through the local profile (mpiexec).
 Not skipped anywhere: CI has SLURM (tests/slurm/slurm_up.sh installs and starts it; root).
 """
 
+import fcntl
 import os
 import re
 import signal
@@ -29,6 +30,10 @@ TIMEOUT = 600  # s per workflow run: a stuck job fails the test instead of hangi
 # pathway_kernels wildcards as the SLURM executor names its log folders: {post}_{pre}
 PATHWAYS = {"E_E", "E_I", "I_E", "I_I"}
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
+# There is one cluster per machine (fixed ports, /etc/slurm/slurm.conf): test sessions
+# running at the same time take turns, or one would tear it down under the other's jobs.
+LOCK = Path(os.environ.get("HPCK_SLURM_DIR", "/tmp/hpckernels-slurm") + ".lock")
+LOCK_TIMEOUT = 1200  # s
 
 
 def run_logged(cmd, cwd, log, timeout=TIMEOUT):
@@ -79,21 +84,45 @@ def diagnostics(workdir, output):
     return "\n".join(parts)
 
 
+def lock_cluster():
+    """Exclusive lock on the cluster for this test session (released when the file closes,
+    also if the process dies)."""
+    handle = open(LOCK, "w")  # closed by the fixture
+    deadline = time.monotonic() + LOCK_TIMEOUT
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                handle.close()
+                pytest.fail(f"SLURM cluster still locked by another test session after "
+                            f"{LOCK_TIMEOUT} s ({LOCK})")
+            time.sleep(2)
+
+
 @pytest.fixture(scope="module")
 def slurm_cluster():
     """Bring the single-node cluster up; always tear it down, also when bring-up fails."""
+    lock = lock_cluster()
+    ok = False
     try:
         # the first bring-up on a fresh machine installs Debian packages
         up = shell(["bash", SLURM_SCRIPTS / "slurm_up.sh"], timeout=900)
         print(up.stdout + up.stderr)
         assert up.returncode == 0, f"slurm_up.sh failed:\n{up.stdout}{up.stderr}"
+        # the executor polls with sacct: accounting must be on
         acct = shell(["sacct", "-n", "-X", "-o", "JobID"], timeout=30)
         assert acct.returncode == 0, f"sacct does not work (accounting off?): {acct.stderr}"
         yield
+        ok = True
     finally:
         down = shell(["bash", SLURM_SCRIPTS / "slurm_down.sh"], timeout=300)
         print(down.stdout + down.stderr)
-        assert down.returncode == 0, f"slurm_down.sh failed:\n{down.stdout}{down.stderr}"
+        lock.close()
+        # a failing bring-up is the error to show; do not mask it with this one
+        if ok:
+            assert down.returncode == 0, f"slurm_down.sh failed:\n{down.stdout}{down.stderr}"
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,8 @@ from snakemake.utils import validate
 
 from hpckernels.config import NetworkConfig, content_hash
 from hpckernels.errors import ConfigError
+from hpckernels.plots import expected_figures
+from snakemake.io import report as report_item  # `report` alone is a Snakefile keyword
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=False)
 
@@ -100,6 +102,24 @@ def spike_files():
     return found
 
 
+SIGNAL_FIGURES = (
+    expected_figures(
+        [spec["type"] for spec in NETWORK.probes.values()],
+        sonata=HAS_NETWORK,
+        pathways=config.get("signals", {}).get("pathways", True),
+    )
+    if HAS_SPIKES
+    else []
+)
+
+
 def signal_figure_files():
-    """Figures of the predicted signals (made once the signals exist)."""
-    return []
+    """Figures of the predicted signals, as report items with their captions."""
+    return [
+        report_item(
+            f"{RESULTS}/figures/{name}",
+            caption=f"../report/{Path(name).stem}.rst",
+            category="Signals",
+        )
+        for name in SIGNAL_FIGURES
+    ]

@@ -16,3 +16,23 @@ rule kernel_figure:
         "../envs/hpckernels.yaml"
     shell:
         "hpckernels plot-kernels {input} --probe {wildcards.probe} -o {output} > {log} 2>&1"
+
+
+rule signal_figures:
+    input:
+        signals=f"{RESULTS}/signals.h5",
+        spikes=[f"{RESULTS}/network/spikes.h5"] if HAS_NETWORK else [],
+    output:
+        signal_figure_files(),
+    log:
+        f"{RESULTS}/logs/figures/signals.log",
+    conda:
+        "../envs/hpckernels.yaml"
+    params:
+        spikes=lambda wildcards, input: (
+            f"--spikes {input.spikes}" if input.spikes else ""
+        ),
+        outdir=lambda wildcards, output: Path(output[0]).parent,
+    shell:
+        "hpckernels plot-signals {input.signals} {params.spikes} "
+        "--output-dir {params.outdir} > {log} 2>&1"

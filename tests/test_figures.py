@@ -1,0 +1,349 @@
+"""Signal figures (``hpckernels plot-signals``) from synthetic SONATA spikes and signals
+files in the layouts ``hpckernels network`` and ``hpckernels signals`` write: every
+expected PNG exists and is not blank, absent probes are skipped, bad input exits 2."""
+
+import json
+
+import h5py
+import numpy as np
+import pytest
+from conftest import run_cli
+
+DT = 0.0625  # ms
+T_START, T_STOP = 200.0, 1000.0
+POPULATIONS = {"E": (80, 800, 3.0), "I": (20, 200, 6.0)}  # simulated, full size, rate (1/s)
+DEPTHS = np.linspace(1000.0, -200.0, 13)
+FIGURES = ("raster_rates.png", "lfp_image.png", "lfp_traces.png", "dipole.png", "eeg.png",
+           "meg.png", "pathway_shares.png")
+TYPES = ("GaussCylinderPotential", "CurrentDipoleMoment", "FourSphereVolumeConductor",
+         "InfiniteHomogeneousVolCondMEG")
+VERSIONS = {"hpckernels_version": "0.1.0", "neuron_version": "9.0.0", "lfpy_version": "2.3",
+            "lfpykit_version": "0.5"}
+
+
+# ---------------------------------------------------------------------------------------
+# Synthetic inputs
+# ---------------------------------------------------------------------------------------
+
+
+def make_spikes(rng):
+    """{population: (times ms, node ids)}: Poisson trains modulated at 8 Hz from t = 0."""
+    spikes = {}
+    for name, (simulated, _, rate) in POPULATIONS.items():
+        n_max = rng.poisson(simulated * 2 * rate * T_STOP / 1000.0)
+        times = rng.uniform(0, T_STOP, n_max)
+        accept = rng.uniform(0, 2, n_max) < 1 + 0.8 * np.sin(2 * np.pi * 8e-3 * times)
+        times = np.sort(times[accept])
+        spikes[name] = (times, rng.integers(0, simulated, times.size))
+    return spikes
+
+
+def write_sonata(path, spikes):
+    with h5py.File(path, "w") as fh:
+        fh.attrs["config_hash"] = "abc123"
+        for key in ("hpckernels_version", "neuron_version", "lfpy_version"):
+            fh.attrs[key] = VERSIONS[key]
+        for name, (times, ids) in spikes.items():
+            group = fh.create_group(f"spikes/{name}")
+            group.attrs["sorting"] = "by_time"
+            group.attrs["simulated_size"] = POPULATIONS[name][0]
+            group.attrs["population_size"] = POPULATIONS[name][1]
+            group.create_dataset("timestamps", data=times).attrs["units"] = "ms"
+            group.create_dataset("node_ids", data=ids.astype(np.uint64))
+
+
+def _scale(group, name, values, units=None):
+    values = np.asarray(values)
+    if values.dtype.kind in "OU":
+        dset = group.create_dataset(name, data=np.array(values, dtype=object),
+                                    dtype=h5py.string_dtype())
+    else:
+        dset = group.create_dataset(name, data=values)
+    dset.make_scale(name)
+    if units:
+        dset.attrs["units"] = units
+    return dset
+
+
+def _alpha(tau, n):
+    t = np.arange(n) * DT
+    return t / tau * np.exp(1 - t / tau)
+
+
+def pathway_drives(counts):
+    """(post, pre, time): counts of X convolved with a pathway-specific alpha function."""
+    n = counts.shape[1]
+    taus = {("E", "E"): (2.0, 1.0), ("E", "I"): (6.0, -2.5), ("I", "E"): (2.0, 0.8),
+            ("I", "I"): (6.0, -1.5)}
+    names = list(POPULATIONS)
+    drive = np.zeros((2, 2, n))
+    for (post, pre), (tau, weight) in taus.items():
+        kernel = _alpha(tau, int(10 * tau / DT))
+        drive[names.index(post), names.index(pre)] = weight * np.convolve(
+            counts[names.index(pre)], kernel)[:n] * 1e-3
+    return drive
+
+
+def write_signals(path, spikes, probes=("lfp", "dipole", "eeg", "meg"), pathways=True):
+    names = list(POPULATIONS)
+    time = np.arange(T_START, T_STOP, DT)
+    counts = np.zeros((len(names), time.size))
+    for i, name in enumerate(names):
+        times = spikes[name][0]
+        index = np.floor((times[times >= T_START] - T_START) / DT).astype(int)
+        np.add.at(counts[i], index[index < time.size], 1.0)
+        counts[i] *= POPULATIONS[name][1] / POPULATIONS[name][0]
+    drive = pathway_drives(counts)  # (post, pre, time)
+    # LFP depth profiles per postsynaptic population: E a dipole, I a local sink
+    profile = {0: np.exp(-((DEPTHS - 500) / 150) ** 2) - np.exp(-(DEPTHS / 150) ** 2),
+               1: -np.exp(-((DEPTHS - 100) / 100) ** 2) * 0.3}
+    lfp = np.stack([np.stack([profile[i][:, None] * drive[i, j][None] * 1e-2 for j in range(2)])
+                    for i in range(2)])
+    p_z = drive * np.array([1e4, 2e3])[:, None, None]
+    dipole = np.zeros((2, 2, 3, time.size))
+    dipole[:, :, 2] = p_z
+    eeg_gain = np.array([3.0, 2.8, 2.2, 1.5, 0.8]) * 1e-9  # mV per nA um
+    eeg = eeg_gain[None, None, :, None] * p_z[:, :, None]
+    meg = np.zeros((2, 2, 9, time.size))
+    meg[:, :, 4] = 2e-10 * p_z  # sensor 1, y
+    meg[:, :, 7] = 1.5e-10 * p_z  # sensor 2, y
+    layouts = {
+        "lfp": ("GaussCylinderPotential", lfp, DEPTHS, "um", "mV",
+                {"R": 150.0, "sigma": 0.3, "sigma_z": 75.0}),
+        "dipole": ("CurrentDipoleMoment", dipole, np.array([b"x", b"y", b"z"]), None,
+                   "nA um", {"rotational_symmetry": True}),
+        "eeg": ("FourSphereVolumeConductor", eeg, np.arange(5), None, "mV",
+                {"r_electrodes": [[0.0, 0.0, 89999.0], [15628.2, 0.0, 88631.7],
+                                  [30781.5, 0.0, 84571.4], [44999.5, 0.0, 77941.4],
+                                  [57850.2, 0.0, 68943.2]]}),
+        "meg": ("InfiniteHomogeneousVolCondMEG", meg,
+                np.array([f"{s}:{c}".encode() for s in range(3) for c in "xyz"]), None,
+                "nA/um", {"sensor_locations": [[0.0, 0.0, 110000.0], [19101.3, 0.0, 108328.9],
+                                               [37622.2, 0.0, 103366.2]]}),
+    }
+    with h5py.File(path, "w") as fh:
+        fh.attrs.update({"config_hash": "def456", **VERSIONS, "dt": DT, "t_start": T_START,
+                         "t_stop": T_STOP, "time_units": "ms"})
+        rates = fh.create_group("rates")
+        population = _scale(rates, "population", np.array(names, dtype=object))
+        rate_time = _scale(rates, "time", time, "ms")
+        dset = rates.create_dataset("counts", data=counts)
+        dset.dims[0].attach_scale(population)
+        dset.dims[1].attach_scale(rate_time)
+        for name in probes:
+            probe_type, parts, channels, channel_units, units, parameters = layouts[name]
+            group = fh.create_group(name)
+            group.attrs["probe_type"] = probe_type
+            group.attrs["probe_parameters"] = json.dumps(parameters)
+            channel = _scale(group, "channel", channels, channel_units)
+            post = _scale(group, "post", np.array(names, dtype=object))
+            pre = _scale(group, "pre", np.array(names, dtype=object))
+            group_time = _scale(group, "time", time, "ms")
+            total = group.create_dataset("total", data=parts.sum(axis=(0, 1)))
+            total.attrs["units"] = units
+            total.dims[0].attach_scale(channel)
+            total.dims[1].attach_scale(group_time)
+            if pathways:
+                dset = group.create_dataset("pathways", data=parts)
+                dset.attrs["units"] = units
+                for axis, scale in enumerate((post, pre, channel, group_time)):
+                    dset.dims[axis].attach_scale(scale)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("signals")
+    spikes = make_spikes(np.random.default_rng(7))
+    write_sonata(folder / "spikes.h5", spikes)
+    write_signals(folder / "signals.h5", spikes)
+    return folder, spikes
+
+
+# ---------------------------------------------------------------------------------------
+# Pixel check: a blank or flat figure fails it
+# ---------------------------------------------------------------------------------------
+
+
+def pixel_stats(path):
+    """Fraction of pixels that differ from the white background, and the grey std (0..255)."""
+    from matplotlib import image
+
+    rgb = image.imread(str(path))[..., :3].astype(float)
+    if rgb.max() > 1.0:
+        rgb = rgb / 255.0
+    drawn = np.abs(rgb - 1.0).max(axis=2) > 0.1
+    return float(drawn.mean()), float(rgb.mean(axis=2).std() * 255)
+
+
+def check_drawn(path):
+    """Raise AssertionError unless the PNG looks like a figure with data in it."""
+    assert path.is_file(), f"{path} missing"
+    assert path.stat().st_size > 5000, f"{path}: only {path.stat().st_size} bytes"
+    fraction, std = pixel_stats(path)
+    # calibrated: empty axes with labels draw 1.5 % (one panel) to 3.6 % (three panels)
+    # of the pixels; these figures draw 5 % (line plots) to 25 % (images)
+    assert 0.045 < fraction < 0.9, f"{path.name}: {fraction:.3f} of pixels drawn"
+    assert std > 25, f"{path.name}: grey std {std:.1f}"
+
+
+def _save(fig, path):
+    fig.savefig(path, dpi=110)
+
+
+def test_check_fails_on_blank_and_flat_png(tmp_path):
+    from hpckernels.figures import _pyplot
+
+    plt = _pyplot()
+    blank = tmp_path / "blank.png"
+    fig = plt.figure(figsize=(9, 6))
+    _save(fig, blank)
+    plt.close(fig)
+    grey = tmp_path / "grey.png"
+    fig = plt.figure(figsize=(9, 6), facecolor="0.5")
+    _save(fig, grey)
+    plt.close(fig)
+    axes_only = tmp_path / "axes_only.png"
+    fig, ax = plt.subplots(figsize=(9, 6))
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("LFP (mV)")
+    ax.set_title("no data")
+    _save(fig, axes_only)
+    plt.close(fig)
+    panels_only = tmp_path / "panels_only.png"
+    fig, axes = plt.subplots(3, 1, figsize=(9, 6), sharex=True)
+    for ax in axes:
+        ax.set_ylabel("EEG (nV)")
+    axes[-1].set_xlabel("time (ms)")
+    fig.suptitle("three empty panels")
+    fig.tight_layout()
+    _save(fig, panels_only)
+    plt.close(fig)
+    for path in (blank, grey, axes_only, panels_only):
+        with pytest.raises(AssertionError):
+            check_drawn(path)
+
+
+# ---------------------------------------------------------------------------------------
+# The CLI
+# ---------------------------------------------------------------------------------------
+
+
+def test_plot_signals_writes_every_figure(inputs, tmp_path):
+    from PIL import Image
+
+    from hpckernels import plots
+
+    folder, _ = inputs
+    out = tmp_path / "figures"
+    result = run_cli(["plot-signals", folder / "signals.h5", "--spikes", folder / "spikes.h5",
+                      "--output-dir", out], timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "skipped" not in result.stdout
+    for name in FIGURES:
+        check_drawn(out / name)
+        text = Image.open(out / name).text
+        assert "config_hash=def456" in text["Description"], name
+        assert "hpckernels_version=0.1.0" in text["Description"], name
+    assert "config_hash=abc123" in Image.open(out / "raster_rates.png").text["Description"]
+    assert sorted(p.name for p in out.iterdir()) == sorted(FIGURES)  # no temporary files
+    assert plots.expected_figures(TYPES, sonata=True) == list(FIGURES)
+
+
+def test_absent_probes_and_spikes_are_skipped(inputs, tmp_path):
+    from hpckernels import plots
+
+    folder, spikes = inputs
+    signals = tmp_path / "lfp_only.h5"
+    write_signals(signals, spikes, probes=("lfp",), pathways=False)
+    out = tmp_path / "figures"
+    result = run_cli(["plot-signals", signals, "--output-dir", out, "--window", "0"],
+                     timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["lfp_image.png", "lfp_traces.png"]
+    assert plots.expected_figures(["GaussCylinderPotential"], pathways=False) == [
+        "lfp_image.png", "lfp_traces.png"]
+    for name in ("lfp_image.png", "lfp_traces.png"):
+        check_drawn(out / name)
+    for name in ("raster_rates.png", "dipole.png", "eeg.png", "meg.png",
+                 "pathway_shares.png"):
+        assert f"skipped {name}" in result.stdout, result.stdout
+
+
+def test_pathway_shares_without_lfp(inputs, tmp_path):
+    folder, spikes = inputs
+    signals = tmp_path / "head.h5"
+    write_signals(signals, spikes, probes=("dipole", "eeg"))
+    out = tmp_path / "figures"
+    result = run_cli(["plot-signals", signals, "--output-dir", out], timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["dipole.png", "eeg.png",
+                                                     "pathway_shares.png"]
+    for path in out.iterdir():
+        check_drawn(path)
+
+
+@pytest.mark.parametrize("which", ["signals", "spikes", "not-hdf5", "not-sonata"])
+def test_bad_input_exits_2_with_one_line(inputs, tmp_path, which):
+    folder, _ = inputs
+    signals, spikes = folder / "signals.h5", folder / "spikes.h5"
+    if which == "signals":
+        signals = tmp_path / "missing.h5"
+    elif which == "spikes":
+        spikes = tmp_path / "missing.h5"
+    elif which == "not-hdf5":
+        signals = tmp_path / "text.h5"
+        signals.write_text("not hdf5\n")
+    else:
+        spikes = tmp_path / "signals_copy.h5"
+        spikes.write_bytes(signals.read_bytes())
+    out = tmp_path / "figures"
+    result = run_cli(["plot-signals", signals, "--spikes", spikes, "--output-dir", out])
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("hpckernels: error:"), result.stderr
+    assert str(tmp_path) in lines[0]
+    assert not out.exists() or not any(out.iterdir())
+
+
+# ---------------------------------------------------------------------------------------
+# The numbers behind the figures
+# ---------------------------------------------------------------------------------------
+
+
+def test_pathway_shares_definitions():
+    from hpckernels.plots import pathway_shares
+
+    rng = np.random.default_rng(1)
+    a, b = rng.normal(size=(2, 3, 4000))
+    parts = np.stack([a, b, -0.5 * a])  # third pathway cancels half of the first
+    shares = pathway_shares(parts, parts.sum(axis=0))
+    np.testing.assert_allclose(shares["covariance"].sum(axis=0), 1.0, rtol=1e-12)
+    np.testing.assert_allclose(shares["covariance_all"].sum(), 1.0, rtol=1e-12)
+    # a + b - a/2 = a/2 + b: Var = 1.25, so Var(a) / Var(total) ~ 0.8
+    np.testing.assert_allclose(shares["variance"][0], 1 / 1.25, rtol=0.1)
+    assert (shares["covariance"][2] < 0).all()
+    single = pathway_shares(a[None], a)
+    np.testing.assert_allclose(single["variance"], 1.0)
+    flat = pathway_shares(np.ones((2, 1, 10)), 2 * np.ones((1, 10)))
+    assert np.isnan(flat["variance"]).all()
+
+
+def test_population_rates_in_spikes_per_second_per_neuron():
+    from hpckernels.plots import population_rates
+
+    # 800 neurons at 5 spikes/s: 800 * 5 * 0.0625e-3 = 0.25 spikes per 0.0625 ms bin
+    counts = np.full((1, 1600), 0.25)
+    rates, k = population_rates(counts, [800], DT, bin_width=1.0)
+    assert k == 16 and rates.shape == (1, 100)
+    np.testing.assert_allclose(rates, 5.0)
+
+
+def test_display_units():
+    from hpckernels.plots import display_scale, pretty_units
+
+    factor, units, _ = display_scale(np.array([2e-3, -1e-3]), "mV")
+    assert units == "\u00b5V" and np.isclose(factor, 1e3)
+    factor, units, quantity = display_scale(np.array([1e-4]), "nA/um")  # B = 126 fT
+    assert (units, quantity) == ("fT", "B") and np.isclose(1e-4 * factor, 125.66, rtol=1e-4)
+    assert display_scale(np.array([5.0]), "nA um")[1] == "nA \u00b5m"
+    assert pretty_units("nA/um3") == "nA/\u00b5m\u00b3"
