@@ -6,7 +6,7 @@ population's full size when only part of it was simulated) and ``H_YX`` the kern
 tensor of one probe, ``(n_post, n_pre, n_channels, n_lags)``.
 
 Pure functions, no file I/O: the ``hpckernels signals`` command reads the spikes and
-the tensor and writes the HDF5 output chunk by chunk from :func:`iter_signals`.
+the tensor and writes the HDF5 output chunk by chunk from :func:`iter_window_signals`.
 
 Conventions
 -----------
@@ -18,6 +18,12 @@ Kernel lags
     sample at lag 0 (:mod:`hpckernels.convolution`). Tensors with other lag axes, such
     as FIR tensors (``fir`` attribute true, lags ``dt .. tau``), are zero-padded to it
     by :func:`centered_kernel`.
+Window edges
+    :func:`iter_window_signals` lets spikes within the kernels' reach outside the window
+    contribute (up to ``tau`` before ``t_start``, not before the recording's start, and
+    ``tau`` after ``t_stop``), so that the window's first and last ``tau`` get the signal
+    a longer recording gives; :func:`iter_signals` on window counts alone assumes no
+    spikes outside them.
 Memory
     :func:`iter_population_counts` bins chunk by chunk from the (sorted) spike times and
     :func:`iter_signals` convolves chunk by chunk, so the working memory is bounded by the
@@ -32,7 +38,7 @@ import numpy as np
 
 from . import convolution
 from .convolution import SignalChunk, SignalResult
-from .spikes import _EDGE_TOL
+from .spikes import _SNAP_TOL, bin_count, bin_index
 
 __all__ = [
     "SignalsChunk",
@@ -85,25 +91,8 @@ class SignalsChunk:
 
 
 def n_bins(t_start, t_stop, dt):
-    """Number of bins of width ``dt`` in ``[t_start, t_stop)``.
-
-    Raises
-    ------
-    ValueError
-        When ``dt <= 0``, ``t_stop <= t_start`` or the interval is not a whole number of
-        bins (the rule of :func:`hpckernels.spikes.bin_spike_counts`).
-    """
-    if not dt > 0:
-        raise ValueError(f"bin width dt must be > 0 ms, got {dt}")
-    if not t_stop > t_start:
-        raise ValueError(f"t_stop ({t_stop} ms) must exceed t_start ({t_start} ms)")
-    exact = (t_stop - t_start) / dt
-    n = int(round(exact))
-    if abs(exact - n) > _EDGE_TOL * max(1.0, n) or n < 1:
-        raise ValueError(
-            f"[{t_start}, {t_stop}) ms is not a whole number of bins of {dt} ms ({exact:.9g})"
-        )
-    return n
+    """Number of bins of width ``dt`` in ``[t_start, t_stop)`` (see spikes.bin_count)."""
+    return bin_count(t_start, t_stop, dt)
 
 
 def time_axis(t_start, dt, start, stop):
@@ -123,8 +112,7 @@ def count_scale(size, simulated_size):
 def _bin_indices(times, t_start, dt, n, offset=0):
     """Sorted indices in ``[0, n)`` of the bins of spike times (the rule of bin_spike_counts,
     bin ``offset`` starting at ``t_start``)."""
-    times = np.asarray(times, dtype=np.float64).ravel()
-    index = np.floor((times - t_start) / dt + _EDGE_TOL) + offset
+    index = bin_index(times, t_start, dt) + offset
     index = index[(index >= 0) & (index < n)].astype(np.int64)
     index.sort()
     return index
@@ -363,7 +351,7 @@ def signal_margins(kernels, t_start, dt, t_min=0.0):
         start of the recording); ``after``: the largest negative lag.
     """
     half = max((np.shape(k)[-1] - 1) // 2 for k in kernels.values())
-    room = int(np.floor((t_start - t_min) / dt + _EDGE_TOL)) if t_min is not None else half
+    room = int(np.floor((t_start - t_min) / dt + _SNAP_TOL)) if t_min is not None else half
     return max(0, min(half, room)), half
 
 

@@ -16,6 +16,7 @@ from hpckernels.signals import (
     default_chunk_size,
     iter_population_counts,
     iter_signals,
+    iter_window_signals,
     n_bins,
     population_counts,
     time_axis,
@@ -110,10 +111,17 @@ def write_nest3(path, spikes):
     return path
 
 
-def reference(spikes, kernels, scales, fir=False):
-    """Per-pathway signals by direct np.convolve of counts x scale, per channel."""
+def reference(spikes, kernels, scales, fir=False, t_start=T_START, t_stop=T_STOP):
+    """Per-pathway signals by direct np.convolve of counts x scale, per channel.
+
+    Spikes up to tau outside [t_start, t_stop) (not before 0 ms) reach into the window:
+    the counts are binned over the extended window and the window is cut out.
+    """
     n_post, n_pre, n_ch, n_lags = kernels.shape
-    counts = [bin_spike_counts(spikes[x][0], T_START, T_STOP, DT) * scales[x] for x in "EI"]
+    before = min(int(TAU / DT), int(round(t_start / DT)))
+    lo, hi = t_start - before * DT, t_stop + TAU
+    counts = [bin_spike_counts(spikes[x][0], lo, hi, DT) * scales[x] for x in "EI"]
+    n = int(round((t_stop - t_start) / DT))
     out = np.zeros((n_post, n_pre, n_ch, counts[0].size))
     for y in range(n_post):
         for x in range(n_pre):
@@ -123,7 +131,7 @@ def reference(spikes, kernels, scales, fir=False):
                     out[y, x, c, 1:] = full[: counts[x].size - 1]
                 else:
                     out[y, x, c] = np.convolve(counts[x], kernels[y, x, c], "same")
-    return out
+    return out[..., before:before + n]
 
 
 @pytest.fixture(scope="module")
@@ -440,3 +448,23 @@ def test_probes_of_different_lengths_and_lazy_streaming(spikes):
     assert_close(totals["b"].total, streamed)
     pieces_in = (counts[:, a:a + 250] for a in range(0, counts.shape[1], 250))
     assert_close(compute_signals(pieces_in, kernels)["b"].total, streamed)
+
+
+
+@pytest.mark.parametrize("t_start", [0.0, 1.0, T_START])
+def test_window_signals_include_spikes_within_reach(spikes, t_start):
+    """Spikes up to tau before t_start (not before 0 ms) and after t_stop contribute."""
+    rng = np.random.default_rng(5)
+    kernels = {"a": rng.normal(size=(2, 2, 3, 2 * int(TAU / DT) + 1))}
+    times = {x: spikes[x][0] for x in "EI"}
+    scales = {"E": 3.0, "I": 0.25}
+    t_stop = 100.0
+    blocks = list(iter_window_signals(times, ["E", "I"], kernels, t_start, t_stop, DT,
+                                      scales=scales, chunk_size=211))
+    assert blocks[0].start == 0
+    assert sum(b.size for b in blocks) == n_bins(t_start, t_stop, DT)
+    per = np.concatenate([b.probes["a"].pathways for b in blocks], axis=-1)
+    ref = reference(spikes, kernels["a"], scales, t_start=t_start, t_stop=t_stop)
+    assert_close(per, ref)
+    assert_close(np.concatenate([b.probes["a"].total for b in blocks], axis=-1),
+                 ref.sum(axis=(0, 1)))

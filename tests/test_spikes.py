@@ -357,9 +357,9 @@ def test_bin_edges_are_half_open():
     dt = 0.25
     times = [
         0.0,  # t_start: bin 0
-        0.2499,  # just below the first interior edge: bin 0
+        0.24,  # below the first interior edge (by more than the 2 % snap): bin 0
         0.25,  # on an interior edge: bin 1
-        0.9999,  # last bin
+        0.97,  # last bin
         1.0,  # t_stop: excluded
         -0.01,  # before t_start: excluded
         7.0,  # after t_stop: excluded
@@ -367,6 +367,15 @@ def test_bin_edges_are_half_open():
     counts = bin_spike_counts(times, 0.0, 1.0, dt)
     np.testing.assert_array_equal(counts, [2, 1, 0, 1])
     assert counts.dtype == np.int64
+
+
+def test_bin_nest_three_decimal_times_land_on_their_grid_bin():
+    # NEST's ASCII backend writes 3 decimals: 12.0625 ms becomes 12.062 ms at dt = 1/16 ms
+    dt = 1 / 16
+    on_grid = np.arange(1, 200) * dt
+    written = np.round(on_grid, 3)
+    np.testing.assert_array_equal(bin_spike_counts(written, 0.0, 20.0, dt),
+                                  bin_spike_counts(on_grid, 0.0, 20.0, dt))
 
 
 def test_bin_decimal_times_land_on_their_edge():
@@ -379,10 +388,12 @@ def test_bin_with_offset_start_float_output_and_totals(spikes):
     _, times = spikes
     counts = bin_spike_counts(times, 100.0, 900.0, 1 / 16, dtype=np.float64)
     assert counts.shape == (12800,) and counts.dtype == np.float64
-    assert counts.sum() == np.count_nonzero((times >= 100.0) & (times < 900.0))
-    reference, _ = np.histogram(times, bins=100.0 + np.arange(12801) / 16)
+    # the rule: a time within 2 % of a bin below an edge counts as on the edge
+    snapped = times + 0.02 / 16
+    assert counts.sum() == np.count_nonzero((snapped >= 100.0) & (snapped < 900.0))
+    reference, _ = np.histogram(snapped, bins=100.0 + np.arange(12801) / 16)
     # np.histogram closes its last bin on the right; ours is half-open.
-    reference[-1] -= np.count_nonzero(times == 900.0)
+    reference[-1] -= np.count_nonzero(snapped == 900.0)
     np.testing.assert_array_equal(counts, reference)
 
 

@@ -4,9 +4,10 @@ Output layout (HDF5, written atomically)
 ----------------------------------------
 root attributes
     ``config_hash``, versions (:func:`hpckernels.io.versions`), ``dt``, ``t_start``,
-    ``t_stop``, ``time_units`` (``'ms'``), ``kernels_file``, ``kernels_sha256`` and, when
-    the tensor has one, ``kernels_config_hash``; ``spike_files``, ``spike_format``,
-    ``count_scales`` (JSON) and ``chunk_size``.
+    ``t_stop``, ``time_units`` (``'ms'``), ``margin_before_ms`` and ``margin_after_ms``
+    (spikes this far outside the window contribute to it), ``kernels_file``,
+    ``kernels_sha256`` and, when the tensor has one, ``kernels_config_hash``;
+    ``spike_files``, ``spike_format``, ``count_scales`` (JSON) and ``chunk_size``.
 group ``rates``
     ``counts`` ``(population, time)`` float64, scaled spike counts per bin (units
     ``'spikes per bin'``); dimension scales ``population`` (names) and ``time`` (ms,
@@ -349,7 +350,13 @@ def cmd_signals(args):
     from .. import io, spikes
     from ..cli import _output_path
     from ..config import NetworkConfig
-    from ..signals import default_chunk_size, iter_population_counts, iter_signals, time_axis
+    from ..signals import (
+        default_chunk_size,
+        iter_population_counts,
+        iter_window_signals,
+        signal_margins,
+        time_axis,
+    )
 
     started = time.monotonic()
     config = NetworkConfig.from_file(args.config)
@@ -383,6 +390,8 @@ def cmd_signals(args):
     n_lags = max(p.kernel.shape[-1] for p in tensor.probes.values())
     chunk = int(settings.get("chunk_size", default_chunk_size(n_lags)))
     pre, post = tensor.pre, tensor.post
+    before, after = signal_margins({name: p.kernel for name, p in tensor.probes.items()},
+                                   t_start, dt)
     with io.atomic_h5(output) as fh:
         root = {"config_file": str(config.source), "config_hash": config.hash,
                 **io.versions(), "dt": dt, "t_start": t_start, "t_stop": t_stop,
@@ -394,7 +403,9 @@ def cmd_signals(args):
                 "chunk_size": chunk, "pathways": pathways,
                 "description": "V(R, t) = sum_X sum_Y (nu_X * H_YX)(R, t): scaled spike counts "
                                "per bin convolved with the kernel tensor; lag 0 of a kernel "
-                               "lines up with the spike's own bin"}
+                               "lines up with the spike's own bin; spikes up to the kernels' "
+                               "reach outside [t_start, t_stop) contribute (margins)",
+                "margin_before_ms": before * dt, "margin_after_ms": after * dt}
         if "config_hash" in tensor.attrs:
             root["kernels_config_hash"] = _text(tensor.attrs["config_hash"])
         for key, value in root.items():
@@ -427,20 +438,16 @@ def cmd_signals(args):
                                "contribution of pathway pre -> post")
             outputs[name] = (total, per, group_time)
 
-        def recorded(pieces):
-            """Write the counts (and the rates' time axis) as they stream past."""
-            at = 0
-            for piece in pieces:
-                m = piece.shape[1]
-                counts[:, at:at + m] = piece
-                rates_time[at:at + m] = time_axis(t_start, dt, at, at + m)
-                at += m
-                yield piece
-
-        pieces = recorded(iter_population_counts(times, pre, t_start, t_stop, dt,
-                                                 scales=scales, chunk_size=chunk))
+        at = 0
+        for piece in iter_population_counts(times, pre, t_start, t_stop, dt, scales=scales,
+                                            chunk_size=chunk):
+            m = piece.shape[1]
+            counts[:, at:at + m] = piece
+            rates_time[at:at + m] = time_axis(t_start, dt, at, at + m)
+            at += m
         kernels = {name: probe.kernel for name, probe in tensor.probes.items()}
-        for block in iter_signals(pieces, kernels, chunk_size=chunk, pathways=pathways):
+        for block in iter_window_signals(times, pre, kernels, t_start, t_stop, dt,
+                                         scales=scales, chunk_size=chunk, pathways=pathways):
             a, b = block.start, block.start + block.size
             t = time_axis(t_start, dt, a, b)
             for name, signal in block.probes.items():

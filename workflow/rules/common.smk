@@ -91,6 +91,8 @@ def spike_files():
     """Spike input of the signals: the built-in network's SONATA file or the config's files."""
     if HAS_NETWORK:
         return [f"{RESULTS}/network/spikes.h5"]
+    if not HAS_SPIKES:
+        return []
     found = []
     for pattern in config["spikes"]["files"]:
         matches = sorted(CONFIG_FILE.parent.glob(pattern))
@@ -118,7 +120,7 @@ def signal_figure_files():
     return [
         report_item(
             f"{RESULTS}/figures/{name}",
-            caption=f"../report/{Path(name).stem}.rst",
+            caption=f"{workflow.basedir}/report/{Path(name).stem}.rst",
             category="Signals",
         )
         for name in SIGNAL_FIGURES

@@ -1,0 +1,69 @@
+"""The main job: the default workflow (config/config.yaml) end to end, network ->
+kernels -> signals -> figures -> report, as `make run` runs it."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+from conftest import REPO, hpckernels_env
+from test_figures import check_drawn
+
+from hpckernels.plots import expected_figures
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("default_run")
+    exe = str(Path(sys.executable).parent / "snakemake")
+    # no --configfile: the workflow's default config
+    result = subprocess.run([exe, "-s", str(REPO / "workflow/Snakefile"), "--profile",
+                             str(REPO / "cluster_profiles/local")], cwd=workdir,
+                            capture_output=True, text=True, env=hpckernels_env(), timeout=1200)
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return workdir
+
+
+def test_every_figure_exists_and_is_drawn(default_run):
+    figures = default_run / "results/default/figures"
+    names = expected_figures(["GaussCylinderPotential", "CurrentDipoleMoment",
+                              "FourSphereVolumeConductor", "InfiniteHomogeneousVolCondMEG"],
+                             sonata=True, pathways=True)
+    names += [f"kernels_{probe}.png" for probe in ("lfp", "dipole", "eeg", "meg")]
+    assert len(names) == 11
+    for name in names:
+        path = figures / name
+        assert path.is_file() and path.stat().st_size > 0, name
+        check_drawn(path)
+
+
+def test_signals_have_every_probe_and_sensible_rates(default_run):
+    with h5py.File(default_run / "results/default/signals.h5") as fh:
+        for probe in ("lfp", "dipole", "eeg", "meg"):
+            total = fh[probe]["total"]
+            assert total.dims[1]["time"].attrs["units"] == "ms"
+            assert np.isfinite(total[()]).all() and np.std(total[()]) > 0
+            assert "units" in total.attrs
+        for key in ("config_hash", "hpckernels_version", "neuron_version", "lfpy_version"):
+            assert key in fh.attrs
+        counts = fh["rates"]["counts"][()]
+        dt = fh.attrs["dt"]
+    # spikes per bin of the full populations (8192 E, 1024 I) -> spikes/s per neuron
+    rates = counts.mean(axis=1) / np.array([8192, 1024]) / (dt / 1000)
+    assert 0.5 < rates[0] < 10 and 1 < rates[1] < 20, rates
+
+
+def test_report_collects_the_figures(default_run):
+    exe = str(Path(sys.executable).parent / "snakemake")
+    result = subprocess.run([exe, "-s", str(REPO / "workflow/Snakefile"), "--report",
+                             "report.zip"], cwd=default_run, capture_output=True, text=True,
+                            env=hpckernels_env(), timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    import zipfile
+
+    with zipfile.ZipFile(default_run / "report.zip") as archive:
+        names = archive.namelist()
+    pngs = [n for n in names if n.endswith(".png")]
+    assert len(pngs) >= 11, names
