@@ -14,6 +14,7 @@ import time
 import traceback
 from pathlib import Path
 
+from .commands import output_path
 from .errors import InputError
 
 EXIT_BAD_INPUT = 2
@@ -22,24 +23,17 @@ EXIT_BAD_INPUT = 2
 COMMAND_MODULES = ("network", "signals", "plots")
 
 
-def _positive_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got '{text}'") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
-    return value
-
-
-def _nonnegative_int(text):
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got '{text}'") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
-    return value
+def _int_at_least(minimum):
+    """argparse type: an integer >= minimum."""
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got '{text}'")
+        return value
+    return parse
 
 
 def build_parser():
@@ -57,9 +51,9 @@ def build_parser():
     kernel.add_argument("--pre", required=True, help="presynaptic population X")
     kernel.add_argument("--post", required=True, help="postsynaptic population Y")
     kernel.add_argument("--mode", choices=["mean-field", "ensemble"], default="mean-field")
-    kernel.add_argument("--realizations", type=_positive_int,
+    kernel.add_argument("--realizations", type=_int_at_least(1),
                         help="ensemble size R (default: config ensemble.realizations)")
-    kernel.add_argument("--seed", type=_nonnegative_int,
+    kernel.add_argument("--seed", type=_int_at_least(0),
                         help="base seed (default: config ensemble.seed)")
     kernel.add_argument("--probe", action="append",
                         help="only this probe (repeatable; default: all probes)")
@@ -98,15 +92,6 @@ def build_parser():
     return parser
 
 
-def _output_path(text):
-    path = Path(text)
-    if not path.parent.is_dir():
-        raise InputError("-o/--output", f"folder {path.parent} does not exist")
-    if path.is_dir():
-        raise InputError("-o/--output", f"{path} is a folder; give a file name")
-    return path
-
-
 def cmd_mechanisms(args):
     from . import mechanisms
 
@@ -138,7 +123,7 @@ def cmd_kernel(args):
     config = NetworkConfig.from_file(args.config)
     index = config.connections.index(config.connection(args.pre, args.post))
     if args.output:
-        output = _output_path(args.output)
+        output = output_path(args.output)
     else:
         output = Path(args.output_dir)
         if rank == 0:
@@ -203,7 +188,8 @@ def _mean_field(config, pre, post, cache, label):
         geometry = model.geometry
     if cached:
         cached.parent.mkdir(parents=True, exist_ok=True)
-        io.write_response(cached, response.imem, geometry, config.simulation["dt"])
+        io.write_response(cached, response.imem, geometry, config.simulation["dt"],
+                          config.pathway_hash(pre, post, "mean-field"))
     return engine.project_mean_field(config, pre, post, response.imem, geometry)
 
 
@@ -212,7 +198,7 @@ def cmd_assemble(args):
     from .config import NetworkConfig
 
     config = NetworkConfig.from_file(args.config)
-    output = _output_path(args.output)
+    output = output_path(args.output)
     files = {}
     for pathway in config.pathways():
         for probe in config.probes:
@@ -231,7 +217,7 @@ def cmd_plot_kernels(args):
     source = Path(args.tensor)
     if not source.is_file():
         raise InputError(str(source), "kernel tensor file not found")
-    output = _output_path(args.output)
+    output = output_path(args.output)
     figures.plot_kernel_tensor(source, args.probe, output)
     return 0
 

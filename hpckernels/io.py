@@ -143,15 +143,21 @@ def response_cache_path(cache_dir, config, pre, post):
     return Path(cache_dir) / f"{config.pathway_hash(pre, post, 'mean-field')}.h5"
 
 
-def write_response(path, imem, geometry, dt):
+def write_response(path, imem, geometry, dt, pathway_hash):
     """Store a membrane-current response (nA) and its segment geometry (um)."""
     with atomic_h5(path) as fh:
         dset = fh.create_dataset("imem", data=imem)
         dset.attrs["units"] = "nA"
         dset.attrs["long_name"] = "membrane current per segment at lags 0..tau"
+        segment = write_scale(fh, "segment", np.arange(imem.shape[0]), "", "segment index")
+        lag = write_scale(fh, "lag", np.arange(imem.shape[1]) * dt, "ms",
+                          "time lag after the presynaptic spike")
+        dset.dims[0].attach_scale(segment)
+        dset.dims[1].attach_scale(lag)
         for key in ("x", "y", "z", "d"):
             fh.create_dataset(key, data=getattr(geometry, key)).attrs["units"] = "um"
         fh.attrs["dt"] = dt
+        fh.attrs["pathway_hash"] = pathway_hash
         for key, value in versions().items():
             fh.attrs[key] = value
 

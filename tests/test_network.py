@@ -31,7 +31,7 @@ def read_file(path):
 def test_parameters_of_default_config(tmp_path):
     p = network.network_parameters(load(network_config(tmp_path, base="config.yaml")))
     assert p.populations == ("E", "I")
-    assert p.simulated_sizes == {"E": 819, "I": 102}
+    assert p.simulated_sizes == {"E": 4096, "I": 512}
     assert p.population_sizes == {"E": 8192, "I": 1024}
     assert {(q.pre, q.post): q.indegree for q in p.projections} == {
         ("E", "E"): 4096, ("E", "I"): 4096, ("I", "E"): 512, ("I", "I"): 512}

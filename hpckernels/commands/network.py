@@ -17,11 +17,10 @@ from __future__ import annotations
 
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from . import output_path
 
 
 def add_parser(subparsers):
@@ -35,15 +34,6 @@ def add_parser(subparsers):
     parser.add_argument("-o", "--output", required=True, help="SONATA spikes file (HDF5)")
     parser.set_defaults(func=run)
     return parser
-
-
-def _output_path(text):
-    path = Path(text)
-    if not path.parent.is_dir():
-        raise InputError("-o/--output", f"folder {path.parent} does not exist")
-    if path.is_dir():
-        raise InputError("-o/--output", f"{path} is a folder; give a file name")
-    return path
 
 
 def write_sonata(path, config, result):
@@ -83,7 +73,7 @@ def run(args):
     started = time.monotonic()
     config = NetworkConfig.from_file(args.config)
     parameters = network.network_parameters(config)
-    output = _output_path(args.output)
+    output = output_path(args.output)
     result = network.simulate(parameters)
     write_sonata(output, config, result)
     rates = ", ".join(f"{name} {rate:.2f}" for name, rate in result.mean_rates().items())

@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from . import output_path
 
 #: spikes.format of the config -> format name of hpckernels.spikes.read_spike_times
 FORMATS = {"sonata": "sonata", "nest_ascii": "nest3", "nest_gdf": "nest2", "hdf5": "hdf5",
@@ -348,7 +349,6 @@ def _dataset(group, name, shape, scales, units, long_name):
 
 def cmd_signals(args):
     from .. import io, spikes
-    from ..cli import _output_path
     from ..config import NetworkConfig
     from ..signals import (
         default_chunk_size,
@@ -360,7 +360,7 @@ def cmd_signals(args):
 
     started = time.monotonic()
     config = NetworkConfig.from_file(args.config)
-    output = _output_path(args.output)
+    output = output_path(args.output)
     settings = config.data.get("signals", {})
     t_start, t_stop, dt, n = _window(config)
     tensor = read_tensor(args.kernels, dt)
