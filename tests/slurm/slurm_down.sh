@@ -129,11 +129,17 @@ if ((${#left[@]})); then
     stopped=$((stopped + ${#left[@]}))
 fi
 
+# Do not leave clients pointing at a stopped cluster: with the config in place every
+# SLURM client (and the Snakemake SLURM plugin, at import) waits ~10 s for slurmctld.
+if [[ -L /etc/slurm/slurm.conf && "$(readlink /etc/slurm/slurm.conf)" == "$DIR/"* ]]; then
+    rm -f /etc/slurm/slurm.conf
+    if [[ -e /etc/slurm/slurm.conf.hpck-orig ]]; then
+        mv /etc/slurm/slurm.conf.hpck-orig /etc/slurm/slurm.conf
+    fi
+fi
+
 if ((PURGE)); then
     rm -rf "$DIR"
-    # Do not leave clients pointing at a config that no longer exists.
-    [[ -L /etc/slurm/slurm.conf && "$(readlink /etc/slurm/slurm.conf)" == "$DIR/"* ]] &&
-        rm -f /etc/slurm/slurm.conf
 fi
 
 if ((stopped)); then
