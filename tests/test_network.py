@@ -9,8 +9,6 @@ from hpckernels import network
 from hpckernels.errors import ConfigError
 from hpckernels.spikes import read_nest3_ascii, read_sonata
 
-pytest.importorskip("nest")
-
 TINY = {"scale": 0.02, "duration": 300.0}
 
 

@@ -210,8 +210,8 @@ def test_nest_spikes_section_and_fir_tensor(tmp_path, spikes):
 
 
 def test_xarray_opens_groups_with_named_dims(tmp_path, spikes):
-    xr = pytest.importorskip("xarray")
-    pytest.importorskip("h5netcdf")
+    import xarray as xr
+
     config = small_config(tmp_path)
     tensor, _ = make_tensor(tmp_path, config)
     sonata = write_sonata(tmp_path / "spikes.h5", spikes)
