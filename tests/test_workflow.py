@@ -254,19 +254,21 @@ def test_killed_job_then_rerun_makes_only_missing_outputs(tmp_path):
     kernels = workdir / "results/ens/kernels"
     victim = None
     deadline = time.monotonic() + 600
-    # wait until one pathway is complete and the next one is computing realizations
+    # wait until one pathway job has finished (its log says it wrote its files) and
+    # another is computing realizations; then kill the running one
+    log_dir = workdir / "results/ens/logs/kernels"
     while time.monotonic() < deadline and victim is None:
-        done = list(kernels.glob("*/*/lfp.h5")) if kernels.exists() else []
-        logs = list((workdir / "results/ens/logs/kernels").glob("*.log")) \
-            if (workdir / "results/ens/logs/kernels").exists() else []
-        running = [log for log in logs if "realizations done" in log.read_text()
-                   and "wrote" not in log.read_text()]
-        if done and running:
+        texts = [log.read_text() for log in log_dir.glob("*.log")] if log_dir.exists() else []
+        finished = [t for t in texts if "wrote" in t]
+        running = [t for t in texts if "realizations done" in t and "wrote" not in t]
+        if finished and running:
             pids = hpckernels_processes(config)
-            if pids:
-                victim = pids
-                for pid in pids:
+            for pid in pids:
+                try:
                     os.kill(pid, signal.SIGKILL)
+                    victim = pids
+                except ProcessLookupError:  # finished between the check and the kill
+                    pass
         time.sleep(0.05)
     output, _ = process.communicate(timeout=600)
     assert victim, "no pathway job was caught running"
