@@ -190,6 +190,24 @@ def run_worker(ctx, name, args, timeout=3600, cmd_prefix=()):
     return json.loads(result_path.read_text())
 
 
+def timed_run(ctx, cmd, cwd, timeout):
+    """Run a command in the benchmark environment; (wall time in s, CompletedProcess).
+
+    Raises
+    ------
+    RuntimeError
+        With the end of its output, if the command fails.
+    """
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, cwd=cwd, env=ctx.env, capture_output=True, text=True,
+                          timeout=timeout)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(map(str, cmd))} failed:\n"
+                           f"{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+    return wall, proc
+
+
 def _profile_top(stats_path, limit=20):
     """The ``limit`` functions with the largest own time of a cProfile dump."""
     import pstats
@@ -524,12 +542,7 @@ def ensemble_scaling(ctx):
             out = ctx.scratch / f"ensemble_n{ranks}_rep{rep}.h5"
             cmd = [*_mpiexec(ctx, ranks), exe, *argv(out)]
             ctx.say(f"ensemble_scaling: {' '.join(cmd[:3])} ... (repetition {rep + 1})")
-            start = time.perf_counter()
-            proc = subprocess.run(cmd, cwd=REPO, env=ctx.env, capture_output=True, text=True,
-                                  timeout=3600)
-            wall = time.perf_counter() - start
-            if proc.returncode != 0:
-                raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stderr[-4000:]}")
+            wall, proc = timed_run(ctx, cmd, REPO, timeout=3600)
             internal, loop = _parse_cli_times(proc.stderr)
             runs[ranks].append({"wall_s": wall, "cli_internal_s": internal,
                                 "realization_loop_s": loop})
@@ -750,12 +763,7 @@ def workflow_wall_time(ctx):
                    str(REPO / "cluster_profiles" / "local"), "--configfile", str(CONFIG),
                    "--cores", str(cores)]
             ctx.say(f"workflow_wall_time: --cores {cores} (repetition {rep + 1})")
-            start = time.perf_counter()
-            proc = subprocess.run(cmd, cwd=workdir, env=ctx.env, capture_output=True, text=True,
-                                  timeout=1800)
-            wall = time.perf_counter() - start
-            if proc.returncode != 0:
-                raise RuntimeError(f"workflow failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}")
+            wall, _ = timed_run(ctx, cmd, workdir, timeout=1800)
             best = wall if best is None else min(best, wall)
         times[cores] = best
     speedup = times[1] / times[2]

@@ -369,6 +369,19 @@ def _depth_edges(depth):
     return np.concatenate([[2 * order[0] - mid[0]], mid, [2 * order[-1] - mid[-1]]])
 
 
+def _depth_axes(fig, profile_slot, ax, data, depth, mean, subtract_mean, title_extra):
+    """Depth axis, labels and title of an LFP panel, and the run-mean profile beside it."""
+    edges = _depth_edges(depth)
+    ax.set_ylim(edges[0], edges[-1])
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("contact depth z (\u00b5m)")
+    what = "LFP \u2212 channel's run mean" if subtract_mean else "LFP"
+    ax.set_title(f"{data['name']} ({data['type']}): {what}{title_extra}", fontsize=10)
+    profile = fig.add_subplot(profile_slot, sharey=ax)
+    _mean_profile(profile, mean, depth, data["units"])
+    profile.tick_params(labelleft=False)
+
+
 def _mean_profile(ax, mean, depth, units):
     factor, shown, _ = display_scale(mean, units)
     ax.plot(mean * factor, depth, "o-", color="k", ms=3, lw=0.8)
@@ -402,18 +415,10 @@ def plot_lfp_image(signals_file, output, window=500.0, probe=None, subtract_mean
     ax = fig.add_subplot(grid[0])
     mesh = ax.pcolormesh(time[::step], depth[order], image, shading="nearest",
                          cmap="RdBu_r", vmin=-vmax, vmax=vmax, rasterized=True)
-    edges = _depth_edges(depth)
-    ax.set_ylim(edges[0], edges[-1])
-    ax.set_xlabel("time (ms)")
-    ax.set_ylabel("contact depth z (\u00b5m)")
-    what = "LFP \u2212 channel's run mean" if subtract_mean else "LFP"
-    ax.set_title(f"{data['name']} ({data['type']}): {what}", fontsize=10)
+    _depth_axes(fig, grid[1], ax, data, depth, mean, subtract_mean, "")
     cbar = fig.colorbar(mesh, cax=fig.add_subplot(grid[2]))
     symbol = "\u03c6 \u2212 \u27e8\u03c6\u27e9" if subtract_mean else "\u03c6"
     cbar.set_label(f"{symbol} ({units})")
-    profile = fig.add_subplot(grid[1], sharey=ax)
-    _mean_profile(profile, mean, depth, data["units"])
-    profile.tick_params(labelleft=False)
     fig.subplots_adjust(left=0.08, right=0.91, bottom=0.11, top=0.92)
     save_png(fig, output, _metadata(f"{data['name']} image", [signals_file], {"": info}))
     plt.close(fig)
@@ -449,18 +454,10 @@ def plot_lfp_traces(signals_file, output, window=500.0, probe=None, subtract_mea
                 clip_on=False)
         ax.text(x_bar, depth.max() - height / 2, f" {bar:g}\n {units}", color="C3",
                 fontsize=8, va="center", ha="left", clip_on=False)
-    edges = _depth_edges(depth)
-    ax.set_ylim(edges[0], edges[-1])
     ax.set_xlim(time[0], time[-1])
     ax.set_yticks(depth)
     ax.tick_params(axis="y", labelsize=8)
-    ax.set_xlabel("time (ms)")
-    ax.set_ylabel("contact depth z (\u00b5m)")
-    what = "LFP \u2212 channel's run mean" if subtract_mean else "LFP"
-    ax.set_title(f"{data['name']} ({data['type']}): {what}, scale bar in red", fontsize=10)
-    profile = fig.add_subplot(grid[1], sharey=ax)
-    _mean_profile(profile, mean, depth, data["units"])
-    profile.tick_params(labelleft=False)
+    _depth_axes(fig, grid[1], ax, data, depth, mean, subtract_mean, ", scale bar in red")
     fig.subplots_adjust(left=0.09, right=0.97, bottom=0.1, top=0.93)
     save_png(fig, output, _metadata(f"{data['name']} traces", [signals_file], {"": info}))
     plt.close(fig)
