@@ -1,6 +1,6 @@
 # hpckernels: two commands do all the set-up on a fresh Debian machine:
 #   make run    # the main job
-#   make test   # the test suite
+#   make test   # the test suite (make test-fast: unit and MPI tests only)
 # Both depend on `setup`, which is idempotent.
 
 SHELL := /bin/bash
@@ -20,7 +20,7 @@ DEB_PACKAGES := libopenmpi-dev openmpi-bin slurmctld slurmd slurm-client munge s
 	mariadb-server
 DEB_CHECK := mpicc mpiexec slurmctld slurmd slurmdbd munged mariadbd
 
-.PHONY: setup system-packages mechanisms run test bench lint clean
+.PHONY: setup system-packages mechanisms run test test-fast bench lint clean
 
 setup: system-packages $(VENV)/.installed mechanisms
 
@@ -58,11 +58,17 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest -q
 
+# unit and MPI tests: the quick loop while developing (no Snakemake, SLURM or slow tests)
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "(unit or mpi) and not slow"
+
 bench: setup
 	$(BIN)/python benchmarks/run_benchmarks.py
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/snakefmt --check workflow
 
 clean:
-	rm -rf .build results .snakemake
+	rm -rf results .snakemake

@@ -12,22 +12,25 @@ from __future__ import annotations
 import lfpykit
 import numpy as np
 
-from . import distributions, synapses
+from . import distributions
+from .biophysics import biophysics
+from .synapses import synapse_model
 
 
-def _insert_passive(cell, g_pas, e_pas):
-    """LFPy custom function: uniform passive leak (S/cm2) reversing at e_pas (mV)."""
-    for sec in cell.allseclist:
-        sec.insert("pas")
-        sec.g_pas = g_pas
-        sec.e_pas = e_pas
+def population_biophysics(config, post):
+    """The :class:`~hpckernels.biophysics.Biophysics` of population ``post``'s cell."""
+    return biophysics(
+        config.populations[post]["cell"]["biophysics"],
+        config.simulation["vrest"],
+        f"populations.{post}.cell.biophysics",
+    )
 
 
 def build_cell(config, post, tstop):
     """Create the LFPy cell of population ``post`` at rest.
 
-    The membrane starts at ``vrest``, which is also the leak reversal, so the
-    cell is in steady state from t = 0 and needs no settling period.
+    The membrane starts at the rest potential of its biophysics, so the cell is in
+    steady state from t = 0 and needs no settling period.
 
     Parameters
     ----------
@@ -62,14 +65,13 @@ def build_cell(config, post, tstop):
         tstart=0.0,
         tstop=tstop,
         delete_sections=True,
-        custom_fun=[_insert_passive],
-        custom_fun_args=[{"g_pas": spec["biophysics"]["g_pas"], "e_pas": sim["vrest"]}],
+        custom_fun=[population_biophysics(config, post).insert],
+        custom_fun_args=[{}],
         **kwargs,
     )
     rotation = population.get("rotation", {})
     if rotation:
-        cell.set_rotation(**{axis: rotation[axis] for axis in ("x", "y", "z")
-                             if axis in rotation})
+        cell.set_rotation(**{axis: rotation[axis] for axis in ("x", "y", "z") if axis in rotation})
     cell.set_pos(z=population["position"]["loc"])
     return cell
 
@@ -81,8 +83,7 @@ def segments(cell):
 
 def geometry(cell):
     """lfpykit geometry (um) of the cell's segments, detached from NEURON."""
-    return lfpykit.CellGeometry(x=cell.x.copy(), y=cell.y.copy(), z=cell.z.copy(),
-                                d=cell.d.copy())
+    return lfpykit.CellGeometry(x=cell.x.copy(), y=cell.y.copy(), z=cell.z.copy(), d=cell.d.copy())
 
 
 def placement_pmf(cell, placement, depth_spread):
@@ -103,15 +104,18 @@ def placement_pmf(cell, placement, depth_spread):
     -------
     ndarray, shape (n_segments,), sums to 1
     """
-    allowed = cell.get_idx(section=placement["sections"],
-                           z_min=placement.get("z_min", -1e9),
-                           z_max=placement.get("z_max", 1e9))
+    allowed = cell.get_idx(
+        section=placement["sections"],
+        z_min=placement.get("z_min", -1e9),
+        z_max=placement.get("z_max", 1e9),
+    )
     pmf = np.zeros(cell.totnsegs)
     if allowed.size == 0:
         return pmf
     z_mid = cell.z[allowed].mean(axis=-1)
     pmf[allowed] = cell.area[allowed] * distributions.placement_weights(
-        z_mid, placement["densities"], depth_spread)
+        z_mid, placement["densities"], depth_spread
+    )
     total = pmf.sum()
     return pmf / total if total > 0 else pmf
 
@@ -138,16 +142,11 @@ class ConnectionStatistics:
         self.outdegree = self.total / n_pre
 
 
-def apply_effective_leak(config, post, cell):
-    """Add the mean synaptic conductances onto ``post``'s cell to its leak (g_eff).
+def effective_leak(config, post, cell):
+    """Mean conductance density (S/cm2) per segment of all synapses onto ``post`` (g_eff).
 
     Background synapses are spread in proportion to membrane area; each
     connection's synapses follow its placement pdf with k_in synapses per cell.
-
-    Returns
-    -------
-    ndarray
-        The added conductance density per segment (S/cm2).
     """
     population = config.populations[post]
     area = cell.area
@@ -155,13 +154,11 @@ def apply_effective_leak(config, post, cell):
     external = population.get("external")
     if external:
         per_segment = external["count"] * area / area.sum()
-        shift += synapses.leak_shift(external["synapse"], external["rate"], per_segment, area)
+        shift += synapse_model(external["synapse"]).leak_shift(external["rate"], per_segment, area)
     spread = population["position"]["scale"]
     for connection in config.connections_into(post):
         stats = ConnectionStatistics(config, connection)
         pmf = placement_pmf(cell, connection["placement"], spread)
         rate = config.populations[connection["pre"]]["rate"]
-        shift += synapses.leak_shift(connection["synapse"], rate, pmf * stats.indegree, area)
-    for seg, extra in zip(segments(cell), shift, strict=True):
-        seg.g_pas += extra
+        shift += synapse_model(connection["synapse"]).leak_shift(rate, pmf * stats.indegree, area)
     return shift

@@ -10,17 +10,19 @@ dividing tau, parameters that scipy must accept) and fills defaults.
 from __future__ import annotations
 
 import copy
-import hashlib
-import json
+import math
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
 import jsonschema
-import numpy as np
 import yaml
 
+from . import distributions, probes
+from .biophysics import BIOPHYSICS
 from .errors import ConfigError
+from .hashing import content_hash, file_sha256
+from .synapses import synapse_model
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
 
@@ -49,8 +51,37 @@ def schema_error(data):
     validator = jsonschema.Draft202012Validator(load_schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is None:
-        return None
+        return non_finite_error(data)
     return ConfigError(dotted(error.absolute_path), error.message)
+
+
+def non_finite_error(data, path=()):
+    """A ConfigError for the first NaN or infinite number in ``data``, or None.
+
+    Infinity is allowed only as the bound ``a`` or ``b`` of a distribution (e.g. a
+    truncnorm open to one side); YAML's ``.nan`` and ``.inf`` pass ``type: number``.
+    """
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if (
+                isinstance(value, float)
+                and math.isinf(value)
+                and key in ("a", "b")
+                and "distribution" in data
+            ):
+                continue
+            error = non_finite_error(value, (*path, key))
+            if error is not None:
+                return error
+    elif isinstance(data, list):
+        for index, value in enumerate(data):
+            error = non_finite_error(value, (*path, index))
+            if error is not None:
+                return error
+    elif isinstance(data, float) and not math.isfinite(data):
+        allowed = " (infinity only as a distribution's bound a or b)" if math.isinf(data) else ""
+        return ConfigError(dotted(path), f"{data} is not a finite number{allowed}")
+    return None
 
 
 def _fill_defaults(data):
@@ -65,17 +96,6 @@ def _fill_defaults(data):
             population["external"]["synapse"].setdefault("current_based", False)
         population.setdefault("rotation", {})
     return data
-
-
-def file_digest(path):
-    """SHA-256 hex digest of a file's bytes."""
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-def content_hash(obj):
-    """SHA-256 hex digest of a JSON-serialisable object (key order does not matter)."""
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=float)
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 @dataclass(frozen=True)
@@ -175,8 +195,51 @@ class NetworkConfig:
             if connection["pre"] == pre and connection["post"] == post:
                 return connection
         known = ", ".join(str(p) for p in self.pathways())
-        raise ConfigError("--pre/--post", f"no connection {pre}->{post} in the config; "
-                                          f"pathways are {known}")
+        raise ConfigError(
+            "--pre/--post", f"no connection {pre}->{post} in the config; pathways are {known}"
+        )
+
+    def signal_window(self):
+        """(t_start, t_stop) in ms of the predicted signals (``signals`` section; t_stop
+        defaults to the built-in network's duration)."""
+        settings = self.data.get("signals", {})
+        network = self.data.get("network")
+        t_start = float(settings.get("t_start", 0.0))
+        if "t_stop" in settings:
+            t_stop, key = float(settings["t_stop"]), "signals.t_stop"
+        elif network is not None:
+            t_stop, key = float(network["duration"]), "network.duration"
+        else:
+            raise ConfigError(
+                "signals.t_stop",
+                "required when the config has no network "
+                "section (end of the spike recording to use, "
+                "ms)",
+            )
+        if network is not None and t_stop > network["duration"] * (1 + 1e-12):
+            raise ConfigError(
+                key,
+                f"{t_stop} ms is after the end of the network simulation "
+                f"(network.duration = {network['duration']} ms)",
+            )
+        dt = float(self.simulation["dt"])
+        steps = (t_stop - t_start) / dt
+        if not t_stop > t_start or abs(steps - round(steps)) > 1e-6 * max(1.0, steps):
+            raise ConfigError(
+                key if t_stop > t_start else "signals.t_start",
+                f"[{t_start}, {t_stop}) ms: t_stop - t_start must be a positive "
+                f"multiple of simulation.dt = {dt} ms",
+            )
+        return t_start, t_stop
+
+    def probe_names(self, names=None):
+        """The named probes (default all), checked against the config."""
+        for name in names or ():
+            if name not in self.probes:
+                raise ConfigError(
+                    "--probe", f"unknown probe '{name}'; probes are {', '.join(self.probes)}"
+                )
+        return list(names or self.probes)
 
     def connections_into(self, post):
         """All connections whose postsynaptic population is ``post``."""
@@ -198,15 +261,17 @@ class NetworkConfig:
         leak_inputs = [{k: v for k, v in c.items() if k != "delay"} for c in into if c is not own]
         post_pop = copy.deepcopy(self.populations[post])
         cell = post_pop["cell"]
-        cell["template"]["file"] = file_digest(self.path(cell["template"]["file"]))
-        cell["morphology"] = file_digest(self.path(cell["morphology"]))
+        cell["template"]["file"] = file_sha256(self.path(cell["template"]["file"]))
+        cell["morphology"] = file_sha256(self.path(cell["morphology"]))
         inputs = {
             "pathway": [pre, post],
             "mode": mode,
             "simulation": sim,
             "post": post_pop,
-            "presynaptic": {c["pre"]: {k: self.populations[c["pre"]][k] for k in ("size", "rate")}
-                            for c in into},
+            "presynaptic": {
+                c["pre"]: {k: self.populations[c["pre"]][k] for k in ("size", "rate")}
+                for c in into
+            },
             "connection": own,
             "leak_connections": sorted(leak_inputs, key=lambda c: c["pre"]),
         }
@@ -227,69 +292,77 @@ class NetworkConfig:
         files = {}
         for population in self.populations.values():
             if "cell" in population:
-                for rel in (population["cell"]["template"]["file"],
-                            population["cell"]["morphology"]):
-                    files[rel] = file_digest(self.path(rel))
+                for rel in (
+                    population["cell"]["template"]["file"],
+                    population["cell"]["morphology"],
+                ):
+                    files[rel] = file_sha256(self.path(rel))
         return content_hash({"config": self.data, "files": files})
 
     # ---------------------------------------------------------------- checks
     def _check(self):
-        from . import distributions, probes, synapses
-
         sim = self.simulation
         steps = sim["tau"] / sim["dt"]
         if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
-            raise ConfigError("simulation.dt", f"{sim['dt']} ms does not divide simulation.tau = "
-                                               f"{sim['tau']} ms into whole steps")
+            raise ConfigError(
+                "simulation.dt",
+                f"{sim['dt']} ms does not divide simulation.tau = "
+                f"{sim['tau']} ms into whole steps",
+            )
         names = sorted(self.populations)
         seen = set()
         for i, connection in enumerate(self.connections):
             where = f"connections[{i}]"
             for role in ("pre", "post"):
                 if connection[role] not in self.populations:
-                    raise ConfigError(f"{where}.{role}",
-                                      f"unknown population '{connection[role]}'; "
-                                      f"populations are {', '.join(names)}")
+                    raise ConfigError(
+                        f"{where}.{role}",
+                        f"unknown population '{connection[role]}'; "
+                        f"populations are {', '.join(names)}",
+                    )
             key = (connection["pre"], connection["post"])
             if key in seen:
-                raise ConfigError(where, f"second connection {key[0]}->{key[1]}; "
-                                         "each pathway may appear once")
+                raise ConfigError(
+                    where, f"second connection {key[0]}->{key[1]}; each pathway may appear once"
+                )
             seen.add(key)
             for part in ("multapse", "delay"):
                 distributions.frozen(connection[part], f"{where}.{part}")
             distributions.multapse_pmf(connection["multapse"], f"{where}.multapse")
+            distributions.check_delay(connection["delay"], sim["tau"], f"{where}.delay")
             for j, density in enumerate(connection["placement"]["densities"]):
-                distributions.frozen(density, f"{where}.placement.densities[{j}]",
-                                     ignore=("weight",))
-            synapses.check(connection["synapse"], f"{where}.synapse", sim["g_eff"])
+                distributions.frozen(
+                    density, f"{where}.placement.densities[{j}]", ignore=("weight",)
+                )
+            synapse_model(connection["synapse"], f"{where}.synapse").check(
+                f"{where}.synapse", sim["g_eff"]
+            )
 
         for name in sorted({c["post"] for c in self.connections}):
             population = self.populations[name]
             where = f"populations.{name}"
             for key in ("cell", "position"):
                 if key not in population:
-                    raise ConfigError(f"{where}.{key}",
-                                      f"required: {name} is postsynaptic in a connection")
+                    raise ConfigError(
+                        f"{where}.{key}", f"required: {name} is postsynaptic in a connection"
+                    )
             cell = population["cell"]
-            for key, rel in (("cell.template.file", cell["template"]["file"]),
-                             ("cell.morphology", cell["morphology"])):
+            for key, rel in (
+                ("cell.template.file", cell["template"]["file"]),
+                ("cell.morphology", cell["morphology"]),
+            ):
                 if not self.path(rel).is_file():
                     raise ConfigError(f"{where}.{key}", f"file not found: {self.path(rel)}")
             if cell["morphology"].rsplit(".", 1)[-1].lower() not in ("hoc", "asc", "swc", "xml"):
-                raise ConfigError(f"{where}.cell.morphology",
-                                  "allowed morphology formats are .hoc, .asc, .swc, .xml")
+                raise ConfigError(
+                    f"{where}.cell.morphology",
+                    "allowed morphology formats are .hoc, .asc, .swc, .xml",
+                )
             if "external" in population:
-                synapses.check(population["external"]["synapse"],
-                               f"{where}.external.synapse", sim["g_eff"])
+                synapse_model(
+                    population["external"]["synapse"], f"{where}.external.synapse"
+                ).check(f"{where}.external.synapse", sim["g_eff"])
+            BIOPHYSICS.lookup(cell["biophysics"]["type"], f"{where}.cell.biophysics.type")
 
         for name, spec in self.probes.items():
             probes.check(spec, f"probes.{name}", self.probes)
-
-
-def linspace_or_array(value):
-    """Turn ``{start, stop, num}`` into ``np.linspace`` and lists into arrays."""
-    if isinstance(value, dict) and set(value) == {"start", "stop", "num"}:
-        return np.linspace(value["start"], value["stop"], int(value["num"]))
-    if isinstance(value, list):
-        return np.asarray(value, dtype=float)
-    return value

@@ -3,130 +3,106 @@
 The signal is ``V(R, t) = sum_X sum_Y (nu_X * H_YX)(R, t)`` (Hagen et al. 2022), where
 ``nu_X`` is the spike count of presynaptic population ``X`` per time bin (spikes per
 bin) and ``H_YX`` the kernel of the pathway from ``X`` onto postsynaptic population
-``Y`` (signal units per presynaptic spike, one row per channel/electrode). No factor
-``dt`` enters: kernels are per spike and rates are per bin.
+``Y`` (signal units per presynaptic spike, one row per channel). No factor ``dt``
+enters: kernels are per spike and counts are per bin.
 
 Conventions
 -----------
 Time axis
     Sample ``n`` of a count array and of the output stands for ``t_n = t_0 + n*dt``
-    (see :func:`hpckernels.spikes.bin_spike_counts`: the left edge of bin ``n``).
+    (the left edge of bin ``n``, see :func:`hpckernels.spikes.bin_spike_counts`).
 Kernels
-    ``kernel[..., k]`` is the response at lag ``lag_k = (k - half) * dt`` after a
-    spike, ``k = 0 .. n_lags - 1``, ``n_lags = 2*half + 1`` odd, so lags run from
-    ``-tau`` to ``+tau`` (``tau = half * dt``) and the centre sample is lag 0. Negative
-    lags may be nonzero (the kernels of Hagen et al. are not causal in general).
-    Shapes: one pathway ``(n_channels, n_lags)``; tensor
-    ``(n_post, n_pre, n_channels, n_lags)``.
+    One tensor per probe, ``(n_post, n_pre, n_channels, n_lags)``; ``kernel[..., k]``
+    is the response at lag ``(k - half) * dt``, ``n_lags = 2*half + 1`` odd, so lags run
+    from ``-tau`` to ``+tau`` and the centre sample is lag 0 (tensors with other lag
+    axes, such as FIR kernels, are brought to this layout by :func:`centered_kernel`).
 Alignment
     ``y[c, n] = sum_k nu[n - (k - half)] * kernel[c, k]`` for ``n = 0 .. n_times - 1``,
-    with ``nu`` taken as zero outside ``0 .. n_times - 1``. This is the full
-    convolution shifted by ``half`` so that the output has the input's length
-    ``n_times`` and lag 0 lines up with the spike's own bin; it equals
-    ``np.convolve(nu, kernel[c], 'same')`` whenever ``n_times >= n_lags``. Because no
-    spikes are assumed before the first or after the last bin, the first and last
-    ``half`` samples lack contributions that a longer recording would provide.
+    with ``nu`` zero outside ``0 .. n_times - 1``: the full convolution shifted by
+    ``half``, so that lag 0 lines up with the spike's own bin; it equals
+    ``np.convolve(nu, kernel[c], 'same')`` whenever ``n_times >= n_lags``.
 
 Algorithm
 ---------
 Overlap-add FFT convolution in blocks of ``chunk_size`` samples with a single FFT
-length, so memory stays bounded for arbitrarily long inputs (10 min at
-``dt = 1/16`` ms are 9.6e6 samples per population). Per block each presynaptic count
-is transformed once and reused for all postsynaptic populations and channels; kernel
-transforms are computed once. When only the total is wanted, kernels are first summed
-over postsynaptic populations (linearity), leaving one inverse FFT per channel.
+length, so memory stays bounded for arbitrarily long inputs (10 min at ``dt = 1/16``
+ms are 9.6e6 samples per population). All probes share one pass: their tensors are
+stacked along the channel axis, each count block is transformed once, kernel
+transforms once. When only the total is wanted, kernels are first summed over
+postsynaptic populations (linearity), leaving one inverse FFT per channel.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 from scipy import fft as sp_fft
 
 __all__ = [
-    "SignalChunk",
-    "SignalResult",
+    "SignalBlock",
+    "Signals",
     "as_kernel_tensor",
-    "compute_signal",
-    "convolve_pathway",
+    "centered_kernel",
+    "compute_signals",
     "default_chunk_size",
-    "iter_signal_chunks",
-    "kernel_lags",
+    "iter_signals",
 ]
 
-# Below this FFT length per-block Python overheads dominate; longer FFTs gain little
-# speed but grow the per-block working set (13 channels x 2**16 complex = 13 MB).
-_MIN_DEFAULT_NFFT = 2**16
+#: Smallest FFT length of the default blocks: measured as fast as 2**16 for 21 channels x
+#: 4 pathways x 1601 lags (the per-block working set fits the caches better) and with a
+#: 4x smaller peak memory when per-pathway signals are kept.
+_MIN_DEFAULT_NFFT = 2**14
 
 
 @dataclass(frozen=True)
-class SignalChunk:
-    """One block of output samples.
+class SignalBlock:
+    """Consecutive output samples of every probe.
 
     Attributes
     ----------
     start : int
-        Index of the first sample of the block on the input's time axis.
-    total : numpy.ndarray
-        Signal summed over all pathways, shape ``(n_channels, n)``.
-    pathways : numpy.ndarray or None
-        Per-pathway contributions, shape ``(n_post, n_pre, n_channels, n)``, when
-        requested.
+        Index of the block's first sample on the input's time axis.
+    total : dict of str to numpy.ndarray
+        Per probe the signal summed over pathways, ``(n_channels, n)``.
+    pathways : dict of str to numpy.ndarray or None
+        Per probe each pathway's contribution, ``(n_post, n_pre, n_channels, n)``,
+        when requested.
     """
 
     start: int
-    total: np.ndarray
-    pathways: np.ndarray | None = None
+    total: dict
+    pathways: dict | None = None
+
+    @property
+    def size(self):
+        """Number of samples in the block."""
+        return next(iter(self.total.values())).shape[-1]
 
 
 @dataclass(frozen=True)
-class SignalResult:
-    """Whole signal: ``total`` ``(n_channels, n_times)`` and optional ``pathways``
-    ``(n_post, n_pre, n_channels, n_times)``."""
+class Signals:
+    """Whole signals: per probe ``total`` ``(n_channels, n_times)`` and, when requested,
+    ``pathways`` ``(n_post, n_pre, n_channels, n_times)``."""
 
-    total: np.ndarray
-    pathways: np.ndarray | None = None
-
-
-def kernel_lags(n_lags, dt):
-    """Lags (ms) of the kernel samples: ``(k - half) * dt``, from ``-tau`` to ``+tau``.
-
-    Parameters
-    ----------
-    n_lags : int
-        Number of kernel samples (odd).
-    dt : float
-        Sampling step (ms).
-
-    Returns
-    -------
-    numpy.ndarray
-        Lags in ms, shape ``(n_lags,)``.
-    """
-    if n_lags < 1 or n_lags % 2 != 1:
-        raise ValueError(f"n_lags must be odd (lags -tau..tau around 0), got {n_lags}")
-    half = (n_lags - 1) // 2
-    return (np.arange(n_lags) - half) * float(dt)
+    total: dict
+    pathways: dict | None = None
 
 
-def as_kernel_tensor(kernels):
-    """Validate kernels and return them as a float64 ``(n_post, n_pre, n_channels, n_lags)``
-    tensor; a single-pathway ``(n_channels, n_lags)`` array becomes ``(1, 1, ...)``.
+def as_kernel_tensor(kernel):
+    """Validate one probe's kernels as a float64 ``(n_post, n_pre, n_channels, n_lags)``
+    tensor.
 
     Raises
     ------
     ValueError
         Wrong number of dimensions, even ``n_lags`` (no centre lag) or non-finite values.
     """
-    h = np.asarray(kernels, dtype=np.float64)
-    if h.ndim == 2:
-        h = h[np.newaxis, np.newaxis]
+    h = np.asarray(kernel, dtype=np.float64)
     if h.ndim != 4:
         raise ValueError(
-            "kernels must be (n_channels, n_lags) or (n_post, n_pre, n_channels, n_lags), "
-            f"got shape {h.shape}"
+            f"kernels must be (n_post, n_pre, n_channels, n_lags), got shape {h.shape}"
         )
     if h.shape[-1] % 2 != 1:
         raise ValueError(
@@ -137,10 +113,50 @@ def as_kernel_tensor(kernels):
     return h
 
 
-def default_chunk_size(n_lags):
-    """Block length (samples) for overlap-add: FFT length a power of two, at least
-    ``2**16`` and eight kernel lengths, so the ``n_lags - 1`` overlap costs little.
+def centered_kernel(kernel, lags, dt):
+    """Kernel on the symmetric lag layout ``-half*dt .. half*dt`` (centre = lag 0).
+
+    Parameters
+    ----------
+    kernel : array_like
+        ``(..., n_lags)`` samples at ``lags``.
+    lags : array_like
+        Lags (ms) of the samples, whole multiples of ``dt``, increasing: ``-tau .. tau``
+        for the usual tensors, ``dt .. tau`` for FIR tensors.
+    dt : float
+        Sampling step (ms).
+
+    Returns
+    -------
+    numpy.ndarray
+        float64 ``(..., 2*half + 1)``, ``half = max |lag| / dt``, zero at lags the input
+        does not have (for FIR tensors: lags ``-tau .. 0``).
+
+    Raises
+    ------
+    ValueError
+        Lags that are not whole multiples of ``dt``, not increasing, or not matching the
+        kernel's last axis.
     """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    lags = np.asarray(lags, dtype=np.float64).ravel()
+    if kernel.shape[-1] != lags.size or lags.size == 0:
+        raise ValueError(f"kernel has {kernel.shape[-1]} lags but the lag axis {lags.size}")
+    exact = lags / dt
+    steps = np.round(exact).astype(np.int64)
+    if np.any(np.abs(exact - steps) > 1e-6) or np.any(np.diff(steps) <= 0):
+        raise ValueError(f"lags must be increasing whole multiples of dt = {dt} ms")
+    half = int(np.abs(steps).max())
+    if steps.size == 2 * half + 1 and steps[0] == -half:
+        return kernel
+    out = np.zeros((*kernel.shape[:-1], 2 * half + 1))
+    out[..., steps + half] = kernel
+    return out
+
+
+def default_chunk_size(n_lags):
+    """Samples per block: FFT length a power of two, at least ``2**14`` and eight kernel
+    lengths, so the ``n_lags - 1`` overlap costs at most ~12 %."""
     overlap = n_lags - 1
     nfft = max(_MIN_DEFAULT_NFFT, 1 << int(np.ceil(np.log2(max(8 * overlap, 1)))))
     return nfft - overlap
@@ -151,10 +167,7 @@ def _blocks_from_array(counts, chunk_size):
     one block at a time is read into memory."""
     n_times = counts.shape[-1]
     for start in range(0, n_times, chunk_size):
-        if len(counts.shape) == 1:
-            yield np.asarray(counts[start : start + chunk_size])[np.newaxis]
-        else:
-            yield np.asarray(counts[:, start : start + chunk_size])
+        yield np.asarray(counts[:, start : start + chunk_size])
 
 
 def _reblock(chunks, n_pre, chunk_size):
@@ -213,56 +226,15 @@ class _Emitter:
             self.start += out.shape[-1]
 
 
-def iter_signal_chunks(counts, kernels, *, chunk_size=None, pathways=False, workers=None):
-    """Compute the signal block by block (overlap-add FFT convolution).
+def _overlap_add(blocks, h, block, pathways, workers):
+    """Yield (start, values) of the convolution of count blocks with one stacked tensor.
 
-    Parameters
-    ----------
-    counts : array-like or iterable of numpy.ndarray
-        Spike counts (spikes per bin) of the presynaptic populations, ordered like the
-        tensor's ``n_pre`` axis: either an array ``(n_pre, n_times)`` (1-D for a single
-        population; ndarray, memmap or h5py dataset, sliced one block at a time) or an
-        iterable of consecutive ``(n_pre, m)`` pieces of it (any ``m``), so that the
-        input need not fit in memory.
-    kernels : array_like
-        ``(n_post, n_pre, n_channels, n_lags)`` tensor or one ``(n_channels, n_lags)``
-        pathway; lags ``-tau .. +tau``, see the module docstring.
-    chunk_size : int, optional
-        Samples per block (input and output); default :func:`default_chunk_size`.
-        Any positive value gives the same result up to rounding (~1e-15 relative).
-    pathways : bool
-        Also return every pathway's contribution (``n_post * n_pre`` times more inverse
-        FFTs and memory).
-    workers : int, optional
-        Threads for :mod:`scipy.fft` (``-1``: all cores).
-
-    Yields
-    ------
-    SignalChunk
-        Consecutive output blocks of ``chunk_size`` samples (the last may be shorter),
-        ``start`` giving the first sample index; their concatenation has ``n_times``
-        samples aligned as described in the module docstring. Block ``b`` is yielded as
-        soon as the input block holding sample ``(b+1)*chunk_size + half - 1`` has been
-        processed (look-ahead of half a kernel).
+    ``values`` is ``(n_channels, n)`` or, with ``pathways``, ``(n_post, n_pre,
+    n_channels, n)``.
     """
-    h = as_kernel_tensor(kernels)
     n_post, n_pre, n_channels, n_lags = h.shape
     half, overlap = (n_lags - 1) // 2, n_lags - 1
-    block = default_chunk_size(n_lags) if chunk_size is None else int(chunk_size)
-    if block < 1:
-        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
     nfft = sp_fft.next_fast_len(block + overlap, real=True)
-
-    if hasattr(counts, "shape") and hasattr(counts, "__getitem__"):
-        shape = tuple(counts.shape)
-        if not (shape[:-1] == (n_pre,) or (len(shape) == 1 and n_pre == 1)):
-            raise ValueError(f"counts must have shape (n_pre={n_pre}, n_times), got {shape}")
-        blocks = _blocks_from_array(counts, block)
-    elif isinstance(counts, Iterable):
-        blocks = _reblock(counts, n_pre, block)
-    else:
-        raise TypeError("counts must be an array or an iterable of arrays")
-
     if pathways:
         kernel_ft = sp_fft.rfft(h, nfft, axis=-1, workers=workers)
         rows = (n_post, n_pre, n_channels)
@@ -273,12 +245,6 @@ def iter_signal_chunks(counts, kernels, *, chunk_size=None, pathways=False, work
         rows = (n_channels,)
     tail = np.zeros((*rows, overlap))
     emitter = _Emitter(skip=half, block=block)
-
-    def package(start, values):
-        if pathways:
-            return SignalChunk(start, values.sum(axis=(0, 1)), values)
-        return SignalChunk(start, values)
-
     n_in = 0
     for counts_block in blocks:
         m = counts_block.shape[1]
@@ -295,99 +261,134 @@ def iter_signal_chunks(counts, kernels, *, chunk_size=None, pathways=False, work
         full[..., :overlap] += tail
         tail = full[..., m : m + overlap].copy()
         emitter.push(full[..., :m])
-        for start, values in emitter.pop():
-            yield package(start, values)
-
+        yield from emitter.pop()
     # The last min(half, n_in) output samples lie in the overlap tail, which starts at
     # full-convolution index n_in; whatever part of the initial `half` samples is still
     # to be skipped (input shorter than half a kernel) is skipped there.
     emitter.push(tail[..., : emitter.skip + min(half, n_in)])
-    for start, values in emitter.pop(final=True):
-        yield package(start, values)
+    yield from emitter.pop(final=True)
 
 
-def compute_signal(counts, kernels, *, chunk_size=None, pathways=False, workers=None):
-    """Compute the whole signal at once (convenience wrapper of :func:`iter_signal_chunks`).
+def _pad_lags(kernel, half):
+    own = (kernel.shape[-1] - 1) // 2
+    if own == half:
+        return kernel
+    width = [(0, 0)] * (kernel.ndim - 1) + [(half - own, half - own)]
+    return np.pad(kernel, width)
+
+
+def iter_signals(counts, kernels, *, chunk_size=None, pathways=False, workers=None):
+    """Signals of every probe, block by block, from one pass over the counts.
 
     Parameters
     ----------
-    counts : numpy.ndarray or iterable of numpy.ndarray
-        Spike counts (spikes per bin), ``(n_pre, n_times)`` or pieces of it; see
-        :func:`iter_signal_chunks`.
-    kernels : array_like
-        ``(n_post, n_pre, n_channels, n_lags)`` tensor or ``(n_channels, n_lags)``.
+    counts : array-like or iterable of numpy.ndarray
+        Spike counts (spikes per bin) ``(n_pre, n_times)``, ordered like the tensors'
+        pre axis (ndarray, memmap or h5py dataset, read one block at a time), or an
+        iterable of consecutive ``(n_pre, m)`` pieces of it (any ``m``, e.g. from
+        :func:`hpckernels.spikes.iter_population_counts`), so the input need not fit in
+        memory.
+    kernels : mapping of str to array_like
+        Probe name -> tensor ``(n_post, n_pre, n_channels, n_lags)`` on the symmetric
+        lag layout; ``n_post`` and ``n_pre`` equal for all probes.
     chunk_size : int, optional
-        Block length; ``chunk_size >= n_times`` gives a single FFT over the whole input.
-        Default: :func:`default_chunk_size` (bounded working memory; only the outputs
-        are of full length).
+        Samples per block (input and output); default :func:`default_chunk_size`. Any
+        positive value gives the same result up to rounding (~1e-15 relative).
     pathways : bool
-        Also return per-pathway contributions.
+        Also return every pathway's contribution (``n_post * n_pre`` times more inverse
+        FFTs and memory).
     workers : int, optional
-        Threads for :mod:`scipy.fft`.
+        Threads for :mod:`scipy.fft` (``-1``: all cores).
 
     Returns
     -------
-    SignalResult
-        ``total`` ``(n_channels, n_times)`` in kernel units, and ``pathways``
-        ``(n_post, n_pre, n_channels, n_times)`` or None.
+    iterator of SignalBlock
+        Consecutive blocks of ``chunk_size`` samples (the last may be shorter); block
+        ``b`` is yielded as soon as the input holding sample ``(b+1)*chunk_size + half -
+        1`` has been read (look-ahead of half a kernel).
     """
-    h = as_kernel_tensor(kernels)
-    n_post, n_pre, n_channels, _ = h.shape
-    chunks = iter_signal_chunks(
-        counts, h, chunk_size=chunk_size, pathways=pathways, workers=workers
+    if not isinstance(kernels, Mapping) or not kernels:
+        raise ValueError("kernels must be a non-empty mapping of probe name to tensor")
+    tensors = {name: as_kernel_tensor(k) for name, k in kernels.items()}
+    shapes = {name: t.shape for name, t in tensors.items()}
+    if len({s[:2] for s in shapes.values()}) != 1:
+        raise ValueError(f"probe tensors differ in (n_post, n_pre): {shapes}")
+    half = max((s[-1] - 1) // 2 for s in shapes.values())
+    stacked = np.concatenate([_pad_lags(t, half) for t in tensors.values()], axis=2)
+    bounds = np.cumsum([0] + [s[2] for s in shapes.values()])
+    slices = {name: slice(bounds[i], bounds[i + 1]) for i, name in enumerate(tensors)}
+    n_pre = stacked.shape[1]
+    block = default_chunk_size(2 * half + 1) if chunk_size is None else int(chunk_size)
+    if block < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+
+    if hasattr(counts, "shape") and hasattr(counts, "__getitem__"):
+        shape = tuple(counts.shape)
+        if len(shape) != 2 or shape[0] != n_pre:
+            raise ValueError(f"counts must have shape (n_pre={n_pre}, n_times), got {shape}")
+        blocks = _blocks_from_array(counts, block)
+    elif isinstance(counts, Iterable):
+        blocks = _reblock(counts, n_pre, block)
+    else:
+        raise TypeError("counts must be an array or an iterable of arrays")
+
+    return _signal_blocks(
+        _overlap_add(blocks, stacked, block, pathways, workers), slices, pathways
     )
-    if hasattr(counts, "shape"):
-        # Known length: fill preallocated outputs instead of concatenating, which would
-        # need twice the (possibly GB-sized) output memory.
-        n_times = counts.shape[-1]
-        total = np.empty((n_channels, n_times))
-        parts = np.empty((n_post, n_pre, n_channels, n_times)) if pathways else None
-        for chunk in chunks:
-            stop = chunk.start + chunk.total.shape[-1]
-            total[:, chunk.start : stop] = chunk.total
-            if pathways:
-                parts[..., chunk.start : stop] = chunk.pathways
-        return SignalResult(total, parts)
-    totals, parts = [], []
-    for chunk in chunks:
-        totals.append(chunk.total)
+
+
+def _signal_blocks(results, slices, pathways):
+    """Split the stacked channels of each result back into probes."""
+    for start, values in results:
         if pathways:
-            parts.append(chunk.pathways)
-    if not totals:  # no samples at all
-        total = np.zeros((n_channels, 0))
-        return SignalResult(total, np.zeros((n_post, n_pre, n_channels, 0)) if pathways else None)
-    total = np.concatenate(totals, axis=-1)
-    return SignalResult(total, np.concatenate(parts, axis=-1) if pathways else None)
+            total = values.sum(axis=(0, 1))
+            yield SignalBlock(
+                start,
+                {n: total[s] for n, s in slices.items()},
+                {n: values[:, :, s] for n, s in slices.items()},
+            )
+        else:
+            yield SignalBlock(start, {n: values[s] for n, s in slices.items()})
 
 
-def convolve_pathway(nu, kernel, *, chunk_size=None, workers=None):
-    """Signal of one pathway: ``y[c, n] = sum_k nu[n - (k - half)] * kernel[c, k]``.
+def compute_signals(counts, kernels, *, chunk_size=None, pathways=False, workers=None):
+    """Whole signals of every probe (collects :func:`iter_signals`).
 
-    Parameters
-    ----------
-    nu : array_like
-        Spike counts of the presynaptic population (spikes per bin), shape ``(n_times,)``.
-    kernel : array_like
-        Kernel (signal units per spike), shape ``(n_channels, n_lags)`` (or
-        ``(n_lags,)`` for one channel), lags ``-tau .. +tau``.
-    chunk_size : int, optional
-        Block length, see :func:`compute_signal`; default one FFT over the whole input.
-    workers : int, optional
-        Threads for :mod:`scipy.fft`.
+    Parameters are those of :func:`iter_signals`; ``chunk_size >= n_times`` gives a
+    single FFT over the whole input.
 
     Returns
     -------
-    numpy.ndarray
-        Signal, shape ``(n_channels, n_times)`` (``(n_times,)`` for a 1-D kernel); equals
-        ``np.convolve(nu, kernel[c], 'same')`` per channel when ``n_times >= n_lags``.
+    Signals
+        Per probe ``total`` ``(n_channels, n_times)`` in kernel units and ``pathways``
+        ``(n_post, n_pre, n_channels, n_times)`` (None unless requested).
     """
-    nu = np.asarray(nu, dtype=np.float64)
-    if nu.ndim != 1:
-        raise ValueError(f"nu must be 1-D (n_times,), got shape {nu.shape}")
-    kernel = np.asarray(kernel, dtype=np.float64)
-    one_channel = kernel.ndim == 1
-    if kernel.ndim not in (1, 2):
-        raise ValueError(f"kernel must be (n_channels, n_lags), got shape {kernel.shape}")
-    size = max(nu.size, 1) if chunk_size is None else chunk_size
-    total = compute_signal(nu, np.atleast_2d(kernel), chunk_size=size, workers=workers).total
-    return total[0] if one_channel else total
+    blocks = iter_signals(
+        counts, kernels, chunk_size=chunk_size, pathways=pathways, workers=workers
+    )
+    shapes = {name: np.shape(k) for name, k in kernels.items()}
+    if hasattr(counts, "shape"):
+        # known length: fill preallocated outputs (concatenating needs twice the memory)
+        n_times = counts.shape[-1]
+        total = {name: np.empty((s[2], n_times)) for name, s in shapes.items()}
+        per = (
+            {name: np.empty((*s[:3], n_times)) for name, s in shapes.items()} if pathways else None
+        )
+        for block in blocks:
+            window = slice(block.start, block.start + block.size)
+            for name in shapes:
+                total[name][:, window] = block.total[name]
+                if pathways:
+                    per[name][..., window] = block.pathways[name]
+        return Signals(total, per)
+    totals = {name: [np.zeros((s[2], 0))] for name, s in shapes.items()}
+    parts = {name: [np.zeros((*s[:3], 0))] for name, s in shapes.items()}
+    for block in blocks:
+        for name in shapes:
+            totals[name].append(block.total[name])
+            if pathways:
+                parts[name].append(block.pathways[name])
+    return Signals(
+        {name: np.concatenate(v, axis=-1) for name, v in totals.items()},
+        {name: np.concatenate(v, axis=-1) for name, v in parts.items()} if pathways else None,
+    )

@@ -72,12 +72,16 @@ def multapse_pmf(spec, where="multapse"):
     """
     dist = frozen(spec, where)
     counts = np.arange(1, MAX_MULTAPSE + 1)
-    weights = dist.pdf(counts) if hasattr(dist.dist, "pdf") and isinstance(
-        dist.dist, st.rv_continuous) else dist.pmf(counts)
+    weights = (
+        dist.pdf(counts)
+        if hasattr(dist.dist, "pdf") and isinstance(dist.dist, st.rv_continuous)
+        else dist.pmf(counts)
+    )
     total = weights.sum()
     if not np.isfinite(total) or total <= 0:
-        raise ConfigError(where, f"no probability mass on 1..{MAX_MULTAPSE} synapses per "
-                                 "connection")
+        raise ConfigError(
+            where, f"no probability mass on 1..{MAX_MULTAPSE} synapses per connection"
+        )
     return counts, weights / total
 
 
@@ -85,6 +89,34 @@ def multapse_mean(spec, where="multapse"):
     """Expected number of synapses per connection (see :func:`multapse_pmf`)."""
     counts, pmf = multapse_pmf(spec, where)
     return float(np.sum(counts * pmf))
+
+
+#: Largest share of a delay distribution that may lie beyond tau (it would be lost).
+MAX_DELAY_TAIL = 1e-4
+
+
+def check_delay(spec, tau, where="delay"):
+    """Raise ConfigError unless delays are >= 0 and (almost) all within tau (ms).
+
+    One rule for mean-field and ensemble kernels: a synapse cannot act before the
+    presynaptic spike, and delays beyond tau fall off the kernel's lag axis.
+    """
+    dist = frozen(spec, where)
+    low = float(dist.support()[0])
+    if low < 0:
+        raise ConfigError(
+            where,
+            f"the delay distribution starts at {low:g} ms; delays must "
+            "be >= 0 ms (e.g. a truncnorm with a >= -loc / scale)",
+        )
+    beyond = float(dist.sf(tau))
+    if beyond > MAX_DELAY_TAIL:
+        raise ConfigError(
+            where,
+            f"{beyond:.3g} of the delay distribution lies beyond "
+            f"simulation.tau = {tau:g} ms; allowed at most "
+            f"{MAX_DELAY_TAIL:g} (raise simulation.tau)",
+        )
 
 
 def delay_pmf(spec, dt, n_steps_tau, where="delay"):
@@ -140,7 +172,7 @@ def placement_weights(z_mid, densities, depth_spread):
     for density in densities:
         spec = dict(density)
         if "scale" in spec:
-            spec["scale"] = float(np.sqrt(spec["scale"] ** 2 + depth_spread ** 2))
+            spec["scale"] = float(np.sqrt(spec["scale"] ** 2 + depth_spread**2))
         dist = frozen(spec, "placement.densities", ignore=("weight",))
         total += dist.pdf(z_mid) * density.get("weight", 1.0)
     return total

@@ -24,8 +24,9 @@ import numpy as np
 from scipy.signal import fftconvolve
 
 from . import cell as cellmod
-from . import distributions, probes, synapses
+from . import distributions, probes
 from .errors import ConfigError
+from .synapses import synapse_model
 
 #: Time (ms) of the presynaptic spike in the simulation. The cell is at rest from
 #: t = 0, so an activation at the first step after 0 loses nothing.
@@ -69,31 +70,29 @@ class PathwayModel:
         tstop = ACTIVATION_TIME + self.n_steps * self.dt
         self.cell = cellmod.build_cell(config, post, tstop)
         self.geometry = cellmod.geometry(self.cell)
-        self.leak_shift = (cellmod.apply_effective_leak(config, post, self.cell)
-                           if sim["g_eff"] else np.zeros(self.cell.totnsegs))
+        self.leak_shift = np.zeros(self.cell.totnsegs)
+        if sim["g_eff"]:
+            self.leak_shift = cellmod.effective_leak(config, post, self.cell)
+            cellmod.population_biophysics(config, post).add_leak(self.cell, self.leak_shift)
         self.stats = cellmod.ConnectionStatistics(config, self.connection)
         self.placement = cellmod.placement_pmf(
-            self.cell, self.connection["placement"],
-            config.populations[post]["position"]["scale"])
+            self.cell, self.connection["placement"], config.populations[post]["position"]["scale"]
+        )
         if not self.placement.sum() > 0:
             raise ConfigError(
                 f"connections[{config.connections.index(self.connection)}].placement",
                 f"no segment of {post}'s cell matches sections "
-                f"{self.connection['placement']['sections']} with non-zero density")
+                f"{self.connection['placement']['sections']} with non-zero density",
+            )
         # peak current (nA) of one linearized synapse on each segment
-        self.synapse_current = synapses.linearized_weight(
-            self.connection["synapse"], np.full(self.cell.totnsegs, sim["vrest"]))
+        synapse = synapse_model(self.connection["synapse"])
+        self.vrest = cellmod.population_biophysics(config, post).rest_potential(self.cell)
+        self.synapse_current = synapse.linearized_weight(self.vrest)
 
         # one current-based synapse and one event source per segment
-        mechanism, parameters = synapses.mechanism_parameters(self.connection["synapse"])
         self._segments = cellmod.segments(self.cell)
-        self._synapses, self._netcons = [], []
-        for seg in self._segments:
-            syn = getattr(h, mechanism)(seg)
-            for key, value in parameters.items():
-                setattr(syn, key, value)
-            self._synapses.append(syn)
-            self._netcons.append(h.NetCon(None, syn))
+        self._synapses = [synapse.insert_current(h, seg) for seg in self._segments]
+        self._netcons = [h.NetCon(None, syn) for syn in self._synapses]
         # fast_imem makes i_membrane_ (nA) available for recording
         h.load_file("stdrun.hoc")
         h.cvode.use_fast_imem(1)
@@ -106,7 +105,8 @@ class PathwayModel:
         self._handler = h.FInitializeHandler(1, self._queue_events)
         # frozen distributions, drawn from once per realization
         self._multapse_counts, self._multapse_pmf = distributions.multapse_pmf(
-            self.connection["multapse"])
+            self.connection["multapse"]
+        )
         self._delay = distributions.frozen(self.connection["delay"])
 
     def close(self):
@@ -172,7 +172,7 @@ class PathwayModel:
             fadvance()
         imem = np.array([vec.as_numpy() for vec in self._recorders])
         start = int(round(ACTIVATION_TIME / self.dt))
-        return Response(imem=imem[:, start:start + self.n_steps + 1].copy())
+        return Response(imem=imem[:, start : start + self.n_steps + 1].copy())
 
     def mean_field_response(self):
         """Response to the expected synapses of one presynaptic spike, all at lag 0."""
@@ -203,8 +203,11 @@ class PathwayModel:
         delays = np.atleast_1d(self._delay.rvs(size=n_synapses, random_state=rng))
         delay_steps = np.rint(delays / self.dt).astype(int)
         if np.any(delay_steps < 0):
-            raise ConfigError("delay", "a negative delay was drawn; ensemble kernels need a "
-                                       "delay distribution on [0, inf)")
+            raise ConfigError(
+                "delay",
+                "a negative delay was drawn; ensemble kernels need a "
+                "delay distribution on [0, inf)",
+            )
         return segments, delay_steps
 
     def realization_response(self, seed, index):
@@ -212,15 +215,15 @@ class PathwayModel:
         segments, delay_steps = self.draw_synapses(self.realization_rng(seed, index))
         order = np.argsort(segments, kind="stable")
         bounds = np.searchsorted(segments[order], np.arange(self.cell.totnsegs + 1))
-        event_steps = [delay_steps[order[a:b]]
-                       for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        event_steps = [
+            delay_steps[order[a:b]] for a, b in zip(bounds[:-1], bounds[1:], strict=True)
+        ]
         return self.simulate(self.synapse_current, event_steps)
 
     # --------------------------------------------------------------- probes
-    def transformation_matrices(self):
-        """{probe name: M (n_channels, n_segments)} for all probes of the config."""
-        return {name: probes.transformation_matrix(spec, self.geometry, self.config.probes)
-                for name, spec in self.config.probes.items()}
+    def transformation_matrices(self, names=None):
+        """{probe name: M (n_channels, n_segments)} of the config's probes (default all)."""
+        return transformation_matrices(self.config, self.geometry, names)
 
     def delay_pmf(self):
         """Delay distribution on the lag grid [-tau, tau], summing to 1."""
@@ -257,11 +260,11 @@ def kernel_from_response(M, imem, n_steps, delay_pmf=None, fir=False):
         # centred ("same") convolution over the lag axis: a delay d moves the
         # response to later lags by d; mass beyond +tau is cut off.
         full = fftconvolve(kernel, delay_pmf[None, :], axes=1)
-        kernel = full[:, n_steps:n_steps + 2 * n_steps + 1]
+        kernel = full[:, n_steps : n_steps + 2 * n_steps + 1]
     # the response at lag 0 is the baseline; then causality: nothing before lag 0
     kernel = kernel - kernel[:, n_steps, None]
     kernel[:, :n_steps] = 0.0
-    return kernel[:, n_steps + 1:] if fir else kernel
+    return kernel[:, n_steps + 1 :] if fir else kernel
 
 
 def mean_field_kernels(model):
@@ -277,11 +280,10 @@ def mean_field_kernels(model):
         {probe name: kernel (n_channels, n_lags)}.
     """
     response = model.mean_field_response()
-    return project_mean_field(model.config, model.pre, model.post, response.imem,
-                              model.geometry)
+    return project_mean_field(model.config, model.pre, model.post, response.imem, model.geometry)
 
 
-def project_mean_field(config, pre, post, imem, geometry):
+def project_mean_field(config, pre, post, imem, geometry, names=None):
     """Mean-field kernels of every probe from a stored membrane-current response.
 
     Parameters
@@ -292,19 +294,31 @@ def project_mean_field(config, pre, post, imem, geometry):
         Mean-field membrane currents (nA) at lags 0..tau.
     geometry : lfpykit.CellGeometry
         Segment geometry of the response's cell (um).
+    names : list of str, optional
+        Probes to compute (default all).
     """
     connection = config.connection(pre, post)
     sim = config.simulation
     pmf = distributions.delay_pmf(connection["delay"], sim["dt"], config.n_steps_tau)
-    return {name: kernel_from_response(
-                probes.transformation_matrix(spec, geometry, config.probes), imem,
-                config.n_steps_tau, pmf, sim["fir"])
-            for name, spec in config.probes.items()}
+    return {
+        name: kernel_from_response(M, imem, config.n_steps_tau, pmf, sim["fir"])
+        for name, M in transformation_matrices(config, geometry, names).items()
+    }
+
+
+def transformation_matrices(config, geometry, names=None):
+    """{probe name: M (n_channels, n_segments)} of the config's probes (default all)."""
+    return {
+        name: probes.transformation_matrix(config.probes[name], geometry, config.probes)
+        for name in (names or config.probes)
+    }
 
 
 def realization_kernels(model, matrices, seed, index):
     """Kernels of every probe for ensemble realization ``index``."""
     response = model.realization_response(seed, index)
     fir = model.config.simulation["fir"]
-    return {name: kernel_from_response(M, response.imem, model.n_steps, None, fir)
-            for name, M in matrices.items()}
+    return {
+        name: kernel_from_response(M, response.imem, model.n_steps, None, fir)
+        for name, M in matrices.items()
+    }

@@ -48,7 +48,7 @@ class RunningMoments:
         total = self.count + other.count
         delta = other.mean - self.mean
         self.mean = self.mean + delta * (other.count / total)
-        self.m2 = self.m2 + other.m2 + delta ** 2 * (self.count * other.count / total)
+        self.m2 = self.m2 + other.m2 + delta**2 * (self.count * other.count / total)
         self.count = total
 
     def std(self, ddof=1):
@@ -108,8 +108,10 @@ def ensemble_kernels(model, matrices, realizations, seed, comm, label="", stream
         if rank == 0 and stream is not None:
             done += finished
             elapsed = time.monotonic() - started
-            stream.write(f"[hpckernels] {label} ensemble: {done}/{realizations} realizations "
-                         f"done ({elapsed:.1f} s)\n")
+            stream.write(
+                f"[hpckernels] {label} ensemble: {done}/{realizations} realizations "
+                f"done ({elapsed:.1f} s)\n"
+            )
             stream.flush()
     gathered = comm.gather(mine, root=0)
     if rank != 0:
@@ -120,8 +122,10 @@ def ensemble_kernels(model, matrices, realizations, seed, comm, label="", stream
     merged = None
     for block in range(n_blocks):
         if merged is None:
-            merged = {name: RunningMoments(m.count, m.mean.copy(), m.m2.copy())
-                      for name, m in blocks[block].items()}
+            merged = {
+                name: RunningMoments(m.count, m.mean.copy(), m.m2.copy())
+                for name, m in blocks[block].items()
+            }
         else:
             for name, moments in blocks[block].items():
                 merged[name].merge(moments)

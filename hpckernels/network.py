@@ -7,9 +7,10 @@ and independent Poisson background input per neuron. :func:`simulate` builds it 
 fresh NEST kernel (threaded, one process, never under MPI), runs it and returns the
 spikes per population; ``hpckernels network`` writes them as SONATA.
 
-Model choices (the reference facts are in ``hagen2022-parameters.md``, section 5)
---------------------------------------------------------------------------------
-* Sizes: ``round(size * network.scale)`` neurons per population, at least 1.
+Model choices (as the LIF network of the LFPykernels repository,
+github.com/LFPy/LFPykernels, ``examples/Hagen_et_al_2022_PLOS_Comput_Biol/LIF_net.py``)
+--------------------------------------------------------------------------------------
+* Sizes: :func:`simulated_size`, ``round(size * network.scale)`` neurons, at least 1.
 * Connections: for every ``network.J[pre][post]``, NEST ``fixed_indegree`` with
   ``network.indegree[pre][post]`` inputs per postsynaptic neuron (default: the
   probability of the config connection pre->post times the full size of ``pre``),
@@ -137,11 +138,18 @@ def _round_half_up(value):
     return int(math.floor(value + 0.5))
 
 
+def simulated_size(size, scale):
+    """Neurons simulated of a population of ``size`` at ``network.scale``: at least 1."""
+    return max(1, _round_half_up(size * scale))
+
+
 def _check_names(where, names, populations):
     for name in names:
         if name not in populations:
-            raise ConfigError(f"{where}.{name}", f"unknown population '{name}'; populations "
-                                                 f"are {', '.join(populations)}")
+            raise ConfigError(
+                f"{where}.{name}",
+                f"unknown population '{name}'; populations are {', '.join(populations)}",
+            )
 
 
 def network_parameters(config):
@@ -156,16 +164,21 @@ def network_parameters(config):
     """
     net = config.data.get("network")
     if net is None:
-        raise ConfigError("network", f"{config.source} has no 'network' section: nothing to "
-                                     "simulate (see config/config.yaml for one)")
+        raise ConfigError(
+            "network",
+            f"{config.source} has no 'network' section: nothing to "
+            "simulate (see config/config.yaml for one)",
+        )
     populations = tuple(config.populations)
     dt = float(config.simulation["dt"])
     scale = float(net.get("scale", 1.0))
     duration = float(net["duration"])
     steps = duration / dt
     if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
-        raise ConfigError("network.duration", f"{duration} ms is not a whole number of "
-                                              f"simulation.dt = {dt} ms steps")
+        raise ConfigError(
+            "network.duration",
+            f"{duration} ms is not a whole number of simulation.dt = {dt} ms steps",
+        )
     seed = int(net.get("seed", 12345))
     if seed > MAX_SEED:
         raise ConfigError("network.seed", f"{seed} is too large; NEST takes 1..{MAX_SEED}")
@@ -188,19 +201,25 @@ def network_parameters(config):
         for post, weight in row.items():
             delay = net["delay"].get(pre, {}).get(post)
             if delay is None:
-                raise ConfigError(f"network.delay.{pre}.{post}",
-                                  f"required: network.J has the pathway {pre}->{post}")
+                raise ConfigError(
+                    f"network.delay.{pre}.{post}",
+                    f"required: network.J has the pathway {pre}->{post}",
+                )
             k = indegree.get(pre, {}).get(post)
             if k is None:
-                connection = next((c for c in config.connections
-                                   if c["pre"] == pre and c["post"] == post), None)
+                connection = next(
+                    (c for c in config.connections if c["pre"] == pre and c["post"] == post), None
+                )
                 if connection is None:
-                    raise ConfigError(f"network.indegree.{pre}.{post}",
-                                      f"required: no connection {pre}->{post} in connections "
-                                      "to take the probability from")
+                    raise ConfigError(
+                        f"network.indegree.{pre}.{post}",
+                        f"required: no connection {pre}->{post} in connections "
+                        "to take the probability from",
+                    )
                 k = connection["probability"] * sizes[pre]
-            projections.append(Projection(pre, post, _round_half_up(k), float(weight),
-                                          float(delay)))
+            projections.append(
+                Projection(pre, post, _round_half_up(k), float(weight), float(delay))
+            )
 
     rates = {}
     for name in populations:
@@ -208,14 +227,16 @@ def network_parameters(config):
         if count is None:
             count = config.populations[name].get("external", {}).get("count")
         if count is None:
-            raise ConfigError(f"network.external.count.{name}",
-                              f"required: populations.{name} has no external.count")
+            raise ConfigError(
+                f"network.external.count.{name}",
+                f"required: populations.{name} has no external.count",
+            )
         rates[name] = float(external["rate"]) * float(count)
 
     return NetworkParameters(
         populations=populations,
         population_sizes=sizes,
-        simulated_sizes={n: max(1, _round_half_up(sizes[n] * scale)) for n in populations},
+        simulated_sizes={n: simulated_size(sizes[n], scale) for n in populations},
         neuron={n: dict(neuron.get(n, {})) for n in populations},
         projections=tuple(projections),
         external_rate=rates,
@@ -252,8 +273,10 @@ def _tics_per_ms(dt):
     """NEST tics per ms such that dt is a whole number (1000) of tics."""
     tics = _round_half_up(1000.0 / dt)
     if abs(tics * dt - 1000.0) > 1e-6:
-        raise ConfigError("simulation.dt", f"{dt} ms: NEST needs 1000 / dt to be a whole "
-                                           "number for the network simulation")
+        raise ConfigError(
+            "simulation.dt",
+            f"{dt} ms: NEST needs 1000 / dt to be a whole number for the network simulation",
+        )
     return tics
 
 
@@ -279,45 +302,67 @@ def build(parameters):
     nest = import_nest()
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.WARNING
-    nest.SetKernelStatus({"local_num_threads": p.threads, "tics_per_ms": _tics_per_ms(p.dt),
-                          "resolution": p.dt, "rng_seed": p.seed})
+    nest.SetKernelStatus(
+        {
+            "local_num_threads": p.threads,
+            "tics_per_ms": _tics_per_ms(p.dt),
+            "resolution": p.dt,
+            "rng_seed": p.seed,
+        }
+    )
     defaults = nest.GetDefaults(NEURON_MODEL)
     neurons = {}
     for name in p.populations:
         params = p.neuron[name]
         for key in params:
             if key not in defaults:
-                raise ConfigError(f"network.neuron.{name}.{key}",
-                                  f"not a parameter of NEST's {NEURON_MODEL}")
+                raise ConfigError(
+                    f"network.neuron.{name}.{key}", f"not a parameter of NEST's {NEURON_MODEL}"
+                )
         try:
             neurons[name] = nest.Create(NEURON_MODEL, p.simulated_sizes[name], params)
         except nest.NESTError as exc:
-            raise ConfigError(f"network.neuron.{name}",
-                              " ".join(str(exc).split())) from None
+            raise ConfigError(f"network.neuron.{name}", " ".join(str(exc).split())) from None
 
     low = max(MIN_DELAY, p.dt)
     for proj in p.projections:
         if proj.indegree < 1:
             continue
         excitatory = proj.J >= 0
-        weight = proj.J if proj.J == 0 else nest.math.redraw(
-            nest.random.normal(mean=proj.J, std=WEIGHT_REL_SD * abs(proj.J)),
-            min=0.0 if excitatory else -np.inf, max=np.inf if excitatory else 0.0)
+        weight = (
+            proj.J
+            if proj.J == 0
+            else nest.math.redraw(
+                nest.random.normal(mean=proj.J, std=WEIGHT_REL_SD * abs(proj.J)),
+                min=0.0 if excitatory else -np.inf,
+                max=np.inf if excitatory else 0.0,
+            )
+        )
         delay = nest.math.redraw(
-            nest.random.normal(mean=proj.delay, std=DELAY_REL_SD * proj.delay),
-            min=low, max=np.inf)
-        nest.Connect(neurons[proj.pre], neurons[proj.post],
-                     {"rule": "fixed_indegree", "indegree": proj.indegree,
-                      "allow_autapses": True, "allow_multapses": True},
-                     {"synapse_model": "static_synapse", "weight": weight, "delay": delay})
+            nest.random.normal(mean=proj.delay, std=DELAY_REL_SD * proj.delay), min=low, max=np.inf
+        )
+        nest.Connect(
+            neurons[proj.pre],
+            neurons[proj.post],
+            {
+                "rule": "fixed_indegree",
+                "indegree": proj.indegree,
+                "allow_autapses": True,
+                "allow_multapses": True,
+            },
+            {"synapse_model": "static_synapse", "weight": weight, "delay": delay},
+        )
 
     generators, recorders = {}, {}
     for name in p.populations:
         if p.external_rate[name] > 0:
-            generators[name] = nest.Create("poisson_generator", 1,
-                                           {"rate": p.external_rate[name]})
-            nest.Connect(generators[name], neurons[name], "all_to_all",
-                         {"weight": p.external_J, "delay": p.dt})
+            generators[name] = nest.Create("poisson_generator", 1, {"rate": p.external_rate[name]})
+            nest.Connect(
+                generators[name],
+                neurons[name],
+                "all_to_all",
+                {"weight": p.external_J, "delay": p.dt},
+            )
         recorders[name] = nest.Create("spike_recorder", 1, {"record_to": "memory"})
         nest.Connect(neurons[name], recorders[name])
     return BuiltNetwork(nest, p, neurons, recorders, generators)
@@ -333,8 +378,12 @@ def collect(built):
         node_ids = np.asarray(events["senders"], dtype=np.int64) - first
         times = np.asarray(events["times"], dtype=np.float64)
         order = np.lexsort((node_ids, times))
-        spikes[name] = PopulationSpikes(node_ids[order].astype(np.uint64), times[order],
-                                        p.simulated_sizes[name], p.population_sizes[name])
+        spikes[name] = PopulationSpikes(
+            node_ids[order].astype(np.uint64),
+            times[order],
+            p.simulated_sizes[name],
+            p.population_sizes[name],
+        )
     return spikes
 
 
@@ -359,7 +408,11 @@ def simulate(parameters):
     built_at = time.monotonic()
     nest.Simulate(parameters.duration)
     done = time.monotonic()
-    return NetworkResult(spikes=collect(built), parameters=parameters,
-                         nest_version=nest_version(), build_time=built_at - started,
-                         simulate_time=done - built_at,
-                         num_connections=int(nest.GetKernelStatus("num_connections")))
+    return NetworkResult(
+        spikes=collect(built),
+        parameters=parameters,
+        nest_version=nest_version(),
+        build_time=built_at - started,
+        simulate_time=done - built_at,
+        num_connections=int(nest.GetKernelStatus("num_connections")),
+    )

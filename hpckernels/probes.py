@@ -4,43 +4,42 @@ A probe is anything with ``get_transformation_matrix()`` returning M of shape
 (n_channels, n_segments) such that signal = M @ I_membrane (LFPykit's
 ``LinearModel`` contract). Kernels are computed once per pathway as membrane
 current responses; each probe is one matrix applied to them.
+
+Each probe type of the config (``probes.<name>.type``) is one class registered in
+:data:`PROBES`: it builds the LinearModel on a cell geometry and knows the units
+of its signal, the labels of its channels and the figure that draws it.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import lfpykit
 import numpy as np
+from lfpykit import eegmegcalc
 
-from .config import linspace_or_array
 from .errors import ConfigError
+from .registry import Registry
+
+#: Probe types of the config by name.
+PROBES = Registry("probe type")
 
 #: Gauss-Legendre points per panel; panels are at most half the smallest length scale wide.
 _GL_POINTS = 8
 #: Gaussian tails beyond this many standard deviations are neglected (exp(-72) relative).
 _TAIL = 12.0
 
-#: Units of each probe's signal given membrane currents in nA.
-UNITS = {
-    "GaussCylinderPotential": "mV",
-    "PointSourcePotential": "mV",
-    "LineSourcePotential": "mV",
-    "RecExtElectrode": "mV",
-    "RecMEAElectrode": "mV",
-    "OneSphereVolumeConductor": "mV",
-    "CurrentDipoleMoment": "nA um",
-    "LaminarCurrentSourceDensity": "nA/um3",
-    "VolumetricCurrentSourceDensity": "nA/um3",
-    "FourSphereVolumeConductor": "mV",
-    "InfiniteVolumeConductor": "mV",
-    "InfiniteHomogeneousVolCondMEG": "nA/um",
-    "SphericallySymmetricVolCondMEG": "nA/um",
-}
 
-#: Head models (lfpykit.eegmegcalc) that map a current dipole moment to EEG or MEG sensors.
-HEAD_MODELS = ("FourSphereVolumeConductor", "InfiniteHomogeneousVolCondMEG",
-               "SphericallySymmetricVolCondMEG")
+def linspace_or_array(value):
+    """Turn ``{start, stop, num}`` into ``np.linspace`` and lists into float arrays."""
+    if isinstance(value, dict) and set(value) == {"start", "stop", "num"}:
+        return np.linspace(value["start"], value["stop"], int(value["num"]))
+    if isinstance(value, list):
+        return np.asarray(value, dtype=float)
+    return value
 
 
+# ------------------------------------------------------------------- linear models
 class GaussCylinderPotential(lfpykit.LinearModel):
     """Potential of a population whose sources are disks of radius R, smeared
     along depth by a Gaussian of width sigma_z (Hagen et al. 2022, Eq. 10 ff.).
@@ -52,9 +51,8 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         M[e, i] = 1 / (pi R^2) * E_Z[ (sqrt(u^2 + R^2) - |u|) / (2 sigma) ],
         u = z_e - z_i - Z
 
-    The expectation is computed with a
-    composite Gauss-Legendre rule split at the kink of |u|, vectorised over all
-    contact-segment pairs.
+    The expectation is computed with a composite Gauss-Legendre rule split at the
+    kink of |u|, vectorised over all contact-segment pairs.
 
     Parameters
     ----------
@@ -96,7 +94,7 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         z_seg = self.cell.z.mean(axis=-1)
         mu = (self.z[:, None] - z_seg[None, :]).ravel()
         mean_disk = self._mean_disk_term(mu)
-        return mean_disk.reshape(self.z.size, z_seg.size) / (2 * self.sigma * np.pi * self.R ** 2)
+        return mean_disk.reshape(self.z.size, z_seg.size) / (2 * self.sigma * np.pi * self.R**2)
 
     def _mean_disk_term(self, mu):
         """E[sqrt(u^2 + R^2) - |u|] for u ~ N(mu, sigma_z^2), element-wise in mu."""
@@ -110,27 +108,24 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         n_panels = int(np.ceil((hi - lo) / (0.5 * min(R, s))))
         nodes, weights = np.polynomial.legendre.leggauss(_GL_POINTS)
         kink = np.clip(mu, lo, hi)
-        result = np.empty_like(mu)
+        result = np.zeros_like(mu)
         # pieces [lo, kink] and [kink, hi], each with n_panels equal panels
         edges = np.linspace(0.0, 1.0, n_panels + 1)
-        unit_nodes = ((edges[:-1, None] + edges[1:, None]) / 2
-                      + (edges[1:, None] - edges[:-1, None]) / 2 * nodes[None, :]).ravel()
+        unit_nodes = (
+            (edges[:-1, None] + edges[1:, None]) / 2
+            + (edges[1:, None] - edges[:-1, None]) / 2 * nodes[None, :]
+        ).ravel()
         unit_weights = ((edges[1:, None] - edges[:-1, None]) / 2 * weights[None, :]).ravel()
+        # blocks bound the memory of the (pairs x nodes) arrays
+        block = max(1, 2**22 // unit_nodes.size)
         for start, length in ((np.full_like(mu, lo), kink - lo), (kink, hi - kink)):
-            # process in blocks to bound memory (pairs x nodes)
-            block = max(1, 2 ** 22 // unit_nodes.size)
             for b in range(0, mu.size, block):
                 sl = slice(b, b + block)
                 Z = start[sl, None] + length[sl, None] * unit_nodes[None, :]
                 u = mu[sl, None] - Z
                 gauss = np.exp(-0.5 * (Z / s) ** 2) / (s * np.sqrt(2 * np.pi))
-                # sqrt(u^2+R^2) - |u| written without cancellation
-                integrand = R ** 2 / (np.sqrt(u ** 2 + R ** 2) + np.abs(u)) * gauss
-                part = length[sl] * (integrand @ unit_weights)
-                if start is kink:
-                    result[sl] += part
-                else:
-                    result[sl] = part
+                integrand = R**2 / (np.sqrt(u**2 + R**2) + np.abs(u)) * gauss
+                result[sl] += length[sl] * (integrand @ unit_weights)
         return result
 
 
@@ -152,7 +147,7 @@ class SymmetricCurrentDipoleMoment(lfpykit.CurrentDipoleMoment):
         return M
 
 
-class HeadModelProbe:
+class HeadModelProjection:
     """EEG or MEG of a population: a head model applied to its current dipole moment.
 
     The dipole moment is itself a linear map of membrane currents, so the probe is
@@ -161,27 +156,20 @@ class HeadModelProbe:
 
     Parameters
     ----------
-    cell : lfpykit.CellGeometry
-    head_model : str
-        Class name in ``lfpykit.eegmegcalc`` (see ``HEAD_MODELS``).
+    head_model : object
+        An ``lfpykit.eegmegcalc`` model with ``get_transformation_matrix(location)``.
     dipole : object
-        Current dipole moment probe on the same cell (M of shape (3, n_segments)).
+        Current dipole moment probe on the cell (M of shape (3, n_segments)).
     dipole_location : array of 3 floats
         Where the population's dipole sits in the head model (um).
-    **kwargs
-        Head model arguments: ``r_electrodes``, ``radii`` (um), ``sigmas`` (S/m) for
-        FourSphereVolumeConductor; ``sensor_locations`` or ``r`` (um) for the MEG models.
     """
 
-    def __init__(self, cell, head_model, dipole, dipole_location, **kwargs):
-        from lfpykit import eegmegcalc
-
-        self.cell = cell
+    def __init__(self, head_model, dipole, dipole_location):
+        self.model = head_model
         self.dipole = dipole
         self.dipole_location = np.asarray(dipole_location, dtype=float)
         if self.dipole_location.shape != (3,):
             raise ValueError("dipole_location must be [x, y, z] (um)")
-        self.model = getattr(eegmegcalc, head_model)(**kwargs)
 
     def head_matrix(self):
         """Head-model matrix: (n_sensors, 3) for EEG, (n_sensors * 3, 3) for MEG (rows
@@ -194,89 +182,212 @@ class HeadModelProbe:
         return self.head_matrix() @ self.dipole.get_transformation_matrix()
 
 
-def _lfpykit_linear_model(name):
-    cls = getattr(lfpykit, name, None)
-    if isinstance(cls, type) and issubclass(cls, lfpykit.LinearModel):
-        return cls
-    return None
-
-
-def probe_class(spec):
-    """Class and keyword arguments of a probe spec ``{type: ..., **kwargs}``.
-
-    Head models (EEG/MEG) are built by :func:`build`, which resolves their dipole probe.
-    """
-    spec = dict(spec)
-    kind = spec.pop("type")
-    kwargs = {k: linspace_or_array(v) for k, v in spec.items()}
-    if kind in HEAD_MODELS:
-        return HeadModelProbe, dict(kwargs, head_model=kind)
-    if kind == "GaussCylinderPotential":
-        return GaussCylinderPotential, kwargs
-    if kind == "CurrentDipoleMoment":
-        symmetric = kwargs.pop("rotational_symmetry", False)
-        return (SymmetricCurrentDipoleMoment if symmetric else lfpykit.CurrentDipoleMoment), kwargs
-    cls = _lfpykit_linear_model(kind)
-    if cls is None:
-        linear = sorted(n for n in dir(lfpykit) if _lfpykit_linear_model(n))
-        raise KeyError(f"unknown probe type '{kind}'; allowed: GaussCylinderPotential, "
-                       f"CurrentDipoleMoment or an lfpykit LinearModel ({', '.join(linear)})")
-    return cls, kwargs
-
-
-def build(spec, geometry, all_probes=None):
-    """Instantiate a probe on a cell geometry.
+# --------------------------------------------------------------------- probe types
+class ProbeType:
+    """A probe of the config: its LinearModel on a cell geometry, and its metadata.
 
     Parameters
     ----------
     spec : dict
-        Probe spec.
-    geometry : lfpykit.CellGeometry
+        ``{type: name, **keyword arguments}``; ``{start, stop, num}`` values become
+        ``np.linspace`` and lists arrays.
     all_probes : dict, optional
-        All probe specs of the config, to resolve a head model's ``dipole``.
+        Every probe spec of the config (head models look up their dipole probe).
+
+    Attributes
+    ----------
+    name : str
+        The config's ``type``.
+    units : str
+        Units of the signal for membrane currents in nA.
+    figure : str or None
+        Which signal figure draws this probe ('lfp', 'csd', 'dipole', 'eeg', 'meg').
+    channel_name : str
+        What a channel is (long name of the channel axis in output files).
     """
-    cls, kwargs = probe_class(spec)
-    if cls is HeadModelProbe:
-        name = kwargs.get("dipole")
-        dipole_spec = (all_probes or {}).get(name)
-        if dipole_spec is None or dipole_spec["type"] != "CurrentDipoleMoment":
-            raise KeyError(f"dipole '{name}' must name a CurrentDipoleMoment probe of the config")
-        kwargs["dipole"] = build(dipole_spec, geometry)
-    return cls(geometry, **kwargs)
+
+    name: ClassVar[str]
+    units: ClassVar[str]
+    figure: ClassVar[str | None] = None
+    channel_name: ClassVar[str] = "channel index"
+
+    def __init__(self, spec, all_probes=None):
+        self.spec = spec
+        self.all_probes = all_probes or {}
+        self.kwargs = {k: linspace_or_array(v) for k, v in spec.items() if k != "type"}
+
+    def model(self, geometry):
+        """The LinearModel of this probe on a cell geometry."""
+        raise NotImplementedError
+
+    def matrix(self, geometry):
+        """M (n_channels, n_segments) on a cell geometry."""
+        return np.atleast_2d(np.asarray(self.model(geometry).get_transformation_matrix()))
+
+    def channel_labels(self, n_channels):
+        """Values (and their units) of the channel axis."""
+        return np.arange(n_channels), ""
+
+    def parameters(self):
+        """The spec without ``type`` (for output attributes)."""
+        return {k: v for k, v in self.spec.items() if k != "type"}
+
+
+class LFPykitProbe(ProbeType):
+    """A probe that is an ``lfpykit`` LinearModel of the same class name."""
+
+    def model(self, geometry):
+        return getattr(lfpykit, self.name)(geometry, **self.kwargs)
+
+
+@PROBES.register
+class GaussCylinderProbe(ProbeType):
+    """Population LFP at contacts along the depth axis (:class:`GaussCylinderPotential`)."""
+
+    name = "GaussCylinderPotential"
+    units = "mV"
+    figure = "lfp"
+    channel_name = "contact depth"
+
+    def model(self, geometry):
+        return GaussCylinderPotential(geometry, **self.kwargs)
+
+    def channel_labels(self, n_channels):
+        return np.asarray(self.kwargs["z"], dtype=float), "um"
+
+
+@PROBES.register
+class DipoleProbe(ProbeType):
+    """Current dipole moment (rows x, y, z); ``rotational_symmetry: true`` keeps P_z only."""
+
+    name = "CurrentDipoleMoment"
+    units = "nA um"
+    figure = "dipole"
+    channel_name = "dipole component"
+
+    def model(self, geometry):
+        kwargs = dict(self.kwargs)
+        if kwargs.pop("rotational_symmetry", False):
+            return SymmetricCurrentDipoleMoment(geometry, **kwargs)
+        return lfpykit.CurrentDipoleMoment(geometry, **kwargs)
+
+    def channel_labels(self, n_channels):
+        return np.array(["x", "y", "z"]), ""
+
+
+class HeadModelProbe(ProbeType):
+    """EEG/MEG: an ``lfpykit.eegmegcalc`` head model applied to a dipole probe of the
+    config (``dipole``: its name) at ``dipole_location`` (um)."""
+
+    def model(self, geometry):
+        kwargs = dict(self.kwargs)
+        dipole_name = kwargs.pop("dipole", None)
+        location = kwargs.pop("dipole_location", None)
+        dipole_spec = self.all_probes.get(dipole_name)
+        if dipole_spec is None or dipole_spec.get("type") != DipoleProbe.name:
+            raise KeyError(
+                f"dipole '{dipole_name}' must name a CurrentDipoleMoment probe of the config"
+            )
+        dipole = DipoleProbe(dipole_spec).model(geometry)
+        head_model = getattr(eegmegcalc, self.name)(**kwargs)
+        return HeadModelProjection(head_model, dipole, location)
+
+
+@PROBES.register
+class FourSphereVolumeConductor(HeadModelProbe):
+    """EEG in the four-sphere head model (``radii`` um, ``sigmas`` S/m, ``r_electrodes`` um)."""
+
+    name = "FourSphereVolumeConductor"
+    units = "mV"
+    figure = "eeg"
+    channel_name = "electrode index"
+
+
+class MEGProbe(HeadModelProbe):
+    """MEG: magnetic field H (nA/um) at sensors, components x, y, z per sensor."""
+
+    units = "nA/um"
+    figure = "meg"
+    channel_name = "sensor:field component"
+
+    def channel_labels(self, n_channels):
+        return np.array([f"{i}:{c}" for i in range(n_channels // 3) for c in "xyz"]), ""
+
+
+@PROBES.register
+class InfiniteHomogeneousVolCondMEG(MEGProbe):
+    """MEG in an infinite homogeneous conductor (``sensor_locations``, um)."""
+
+    name = "InfiniteHomogeneousVolCondMEG"
+
+
+@PROBES.register
+class SphericallySymmetricVolCondMEG(MEGProbe):
+    """MEG of a spherically symmetric head (sensor positions ``r``, um)."""
+
+    name = "SphericallySymmetricVolCondMEG"
+
+
+@PROBES.register
+class PointSourcePotential(LFPykitProbe):
+    """Potential at points (``x``, ``y``, ``z`` um) of one cell, point sources."""
+
+    name = "PointSourcePotential"
+    units = "mV"
+
+
+@PROBES.register
+class LineSourcePotential(LFPykitProbe):
+    """Potential at points (``x``, ``y``, ``z`` um) of one cell, line sources."""
+
+    name = "LineSourcePotential"
+    units = "mV"
+
+
+@PROBES.register
+class RecExtElectrode(LFPykitProbe):
+    """LFPy's extracellular electrode (contacts ``x``, ``y``, ``z`` um, ``sigma`` S/m)."""
+
+    name = "RecExtElectrode"
+    units = "mV"
+
+
+@PROBES.register
+class LaminarCurrentSourceDensity(LFPykitProbe):
+    """CSD of one cell in cylinders (``z``: [[bottom, top]] per contact, ``r`` um)."""
+
+    name = "LaminarCurrentSourceDensity"
+    units = "nA/um3"
+    figure = "csd"
+    channel_name = "contact depth"
+
+    def channel_labels(self, n_channels):
+        return np.asarray(self.kwargs["z"], dtype=float).mean(axis=-1), "um"
+
+
+def probe_type(spec, all_probes=None, where="probe"):
+    """The :class:`ProbeType` of a config probe entry."""
+    return PROBES.lookup(spec["type"], f"{where}.type")(spec, all_probes)
 
 
 def transformation_matrix(spec, geometry, all_probes=None):
     """M (n_channels, n_segments) of a probe spec on a geometry."""
-    return np.atleast_2d(build(spec, geometry, all_probes).get_transformation_matrix())
-
-
-def units(spec):
-    """Units of the probe's signal (membrane currents in nA)."""
-    return UNITS.get(spec["type"], "unknown")
-
-
-def channel_labels(spec, n_channels):
-    """Coordinate values for the channel axis: contact depth (um), dipole axis, sensor or index."""
-    if spec["type"] == "GaussCylinderPotential":
-        return linspace_or_array(spec["z"]).astype(float), "um", "contact depth"
-    if spec["type"] == "CurrentDipoleMoment":
-        return np.array([b"x", b"y", b"z"]), "", "dipole component"
-    if spec["type"] in HEAD_MODELS and "MEG" in spec["type"]:
-        labels = [f"{i}:{c}".encode() for i in range(n_channels // 3) for c in "xyz"]
-        return np.array(labels), "", "sensor:field component"
-    if spec["type"] in HEAD_MODELS:
-        return np.arange(n_channels), "", "electrode index"
-    return np.arange(n_channels), "", "channel index"
+    return probe_type(spec, all_probes).matrix(geometry)
 
 
 def check(spec, where, all_probes=None):
     """Raise ConfigError unless the probe can be built (tried on a small test geometry)."""
-    geometry = lfpykit.CellGeometry(x=np.zeros((2, 2)), y=np.zeros((2, 2)),
-                                    z=np.array([[0.0, 10.0], [10.0, 20.0]]), d=np.ones(2))
+    probe = probe_type(spec, all_probes, where)
+    geometry = lfpykit.CellGeometry(
+        x=np.zeros((2, 2)),
+        y=np.zeros((2, 2)),
+        z=np.array([[0.0, 10.0], [10.0, 20.0]]),
+        d=np.ones(2),
+    )
     try:
-        M = transformation_matrix(spec, geometry, all_probes)
+        M = probe.matrix(geometry)
     except KeyError as exc:
-        raise ConfigError(f"{where}.type", exc.args[0]) from None
+        raise ConfigError(f"{where}.dipole", exc.args[0]) from None
     except (TypeError, ValueError, AssertionError, AttributeError) as exc:
         raise ConfigError(where, f"invalid {spec['type']} parameters: {exc}") from None
     if M.shape[-1] != 2:

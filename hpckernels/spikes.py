@@ -1,23 +1,22 @@
-"""Spike-time readers and spike-count binning.
+"""Spike input: readers of the spike formats, the config's spike source, binning.
 
 Readers return spike times in ms as sorted float64 1-D arrays, one per population,
-in a ``dict`` ordered like the population mapping they were given.
+in a ``dict`` ordered like the population mapping they were given. Each format of
+the config's ``spikes.format`` is one class registered in :data:`SPIKE_FORMATS`:
 
-Supported layouts
------------------
-NEST 3 ASCII (``.dat``)
+``nest_ascii`` (NEST 3 ``.dat``)
     Output of NEST 3's ``RecordingBackendASCII`` for a ``spike_recorder`` with
     ``time_in_steps=False``: one file per device and virtual process
     (``<label>-<node id>-<vp>.dat``), each starting with ``#`` header lines
     (``# NEST version: ...``, ``# RecordingBackendASCII version: 2``), then the
     column-name line ``sender<TAB>time_ms``, then one row ``sender<TAB>time`` per spike.
-NEST 2 GDF (``.gdf``)
+``nest_gdf`` (NEST 2 ``.gdf``)
     No header; whitespace-separated columns ``sender time`` (NEST 2 ends each value
     with a tab, so lines may carry trailing whitespace).
-SONATA spikes (HDF5)
+``sonata`` (HDF5)
     ``/spikes/<population>/timestamps`` (ms; attribute ``units`` is ``'ms'`` when
     present, ``'s'`` is converted) and ``/spikes/<population>/node_ids``.
-Plain HDF5 / NPZ
+``hdf5`` / ``npz``
     One 1-D dataset (HDF5, at the file's root) or array (NPZ) of spike times in ms per
     population, named after the population. HDF5 datasets may carry a ``units``
     attribute like SONATA timestamps.
@@ -30,28 +29,23 @@ from __future__ import annotations
 
 import glob
 import math
-import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 
-from hpckernels.errors import InputError
+from .errors import InputError
+from .h5io import open_h5, text
+from .registry import Registry
 
-__all__ = [
-    "SpikeInputError",
-    "SpikeUnitsWarning",
-    "bin_spike_counts",
-    "check_population_names",
-    "read_nest2_gdf",
-    "read_nest3_ascii",
-    "read_plain_hdf5",
-    "read_plain_npz",
-    "read_sonata",
-    "read_spike_times",
-]
+#: Spike formats of the config by name.
+SPIKE_FORMATS = Registry("spike format")
 
-# A recording at least this long (ms) whose spikes all fall within its first
+#: Bins per chunk of :func:`iter_population_counts` when none is given.
+DEFAULT_COUNT_CHUNK = 2**16
+
 # t_stop / 1000 ms almost certainly stores seconds instead of ms.
 _UNIT_CHECK_MIN_RUN_MS = 1000.0
 # Too few spikes say nothing about units: a sparse population may well fire early only.
@@ -139,7 +133,7 @@ def _split_by_ranges(senders, times, ranges):
 # ---------------------------------------------------------------------------------------
 
 
-def _warn_if_seconds(path, times, t_start, t_stop):
+def warn_if_seconds(path, times, t_start, t_stop):
     """Warn when ``times`` (ms expected) look like seconds.
 
     Needs ``t_stop``: only the length of the run tells seconds from early spikes.
@@ -188,24 +182,38 @@ def _check_times(path, times, t_start, t_stop, what="spike time"):
 
 
 # ---------------------------------------------------------------------------------------
-# Text formats (NEST 3 ASCII, NEST 2 GDF)
+# Files
 # ---------------------------------------------------------------------------------------
 
 
-def _expand_files(files):
-    """A glob pattern, one path, or a sequence of paths -> sorted list of paths."""
-    if isinstance(files, str | os.PathLike):
-        pattern = os.fspath(files)
-        if glob.has_magic(pattern):
-            matches = sorted(glob.glob(pattern))
+def expand_files(patterns, base_dir=None, where="spike files"):
+    """File paths and glob patterns -> list of paths, patterns expanded in sorted order.
+
+    Parameters
+    ----------
+    patterns : str, os.PathLike or sequence of them
+    base_dir : Path, optional
+        Folder against which relative paths are resolved.
+    where : str
+        Config key or option named when a pattern matches nothing.
+    """
+    if isinstance(patterns, (str, Path)):
+        patterns = [patterns]
+    if not patterns:
+        raise SpikeInputError(where, "empty list of spike files")
+    files = []
+    for pattern in patterns:
+        path = Path(pattern)
+        if base_dir is not None and not path.is_absolute():
+            path = Path(base_dir) / path
+        if glob.has_magic(str(path)):
+            matches = sorted(glob.glob(str(path)))
             if not matches:
-                raise SpikeInputError(pattern, "no file matches this pattern")
-            return [Path(m) for m in matches]
-        return [Path(pattern)]
-    paths = [Path(f) for f in files]
-    if not paths:
-        raise SpikeInputError("<spike files>", "empty list of spike files")
-    return paths
+                raise SpikeInputError(where, f"no file matches {path}")
+            files += [Path(m) for m in matches]
+        else:
+            files.append(path)
+    return files
 
 
 def _require_file(path):
@@ -233,7 +241,7 @@ def _read_nest3_header(path, fh):
             )
         hint = ""
         if len(columns) == 2 and all(_is_number(c) for c in columns):
-            hint = " (a header-less NEST 2 .gdf file? use read_nest2_gdf)"
+            hint = " (a header-less NEST 2 .gdf file? use format nest_gdf)"
         raise SpikeInputError(
             path,
             f"expected the NEST 3 column line 'sender<TAB>time_ms', got {line!r}{hint}",
@@ -326,55 +334,17 @@ def _load_rows(path, fh, skip_lines, t_start, t_stop):
 def _read_text_files(files, populations, t_start, t_stop, nest3):
     ranges = {name: _node_range("populations", name, spec) for name, spec in populations.items()}
     _check_disjoint("populations", ranges)
-    paths = _expand_files(files)
+    paths = files
     parts = {name: [] for name in ranges}
     for path in paths:
         _require_file(path)
         with open(path, encoding="utf-8", errors="replace") as fh:
             skip = _read_nest3_header(path, fh) if nest3 else 0
             senders, times = _load_rows(path, fh, skip, t_start, t_stop)
-        _warn_if_seconds(path, times, t_start, t_stop)
+        warn_if_seconds(path, times, t_start, t_stop)
         for name, selected in _split_by_ranges(senders, times, ranges).items():
             parts[name].append(selected)
     return {name: np.sort(np.concatenate(p)) for name, p in parts.items()}
-
-
-def read_nest3_ascii(files, populations, *, t_start=None, t_stop=None):
-    """Read spike times from NEST 3 ASCII-backend ``spike_recorder`` files.
-
-    Parameters
-    ----------
-    files : str, os.PathLike or sequence of them
-        One file, a glob pattern (e.g. ``"out/spike_recorder-*.dat"``, one file per
-        device and virtual process) or a list of files.
-    populations : mapping of str to (int, int)
-        Population name -> inclusive ``(first, last)`` node-id range. Ranges must not
-        overlap; spikes of senders outside every range are ignored.
-    t_start, t_stop : float, optional
-        Run interval (ms). When given, every spike time must lie in
-        ``[t_start, t_stop]``; with ``t_stop`` given, times that look like seconds
-        trigger a :class:`SpikeUnitsWarning`.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        Sorted spike times (ms, float64) per population, in the order of ``populations``.
-
-    Raises
-    ------
-    SpikeInputError
-        Missing file, bad header, malformed row (wrong column count, non-numeric,
-        non-integer sender) or out-of-range time; the message names file and line.
-    """
-    return _read_text_files(files, populations, t_start, t_stop, nest3=True)
-
-
-def read_nest2_gdf(files, populations, *, t_start=None, t_stop=None):
-    """Read spike times from NEST 2 ``.gdf`` files (columns ``sender time``, no header).
-
-    Parameters and return value are those of :func:`read_nest3_ascii`.
-    """
-    return _read_text_files(files, populations, t_start, t_stop, nest3=False)
 
 
 # ---------------------------------------------------------------------------------------
@@ -382,29 +352,18 @@ def read_nest2_gdf(files, populations, *, t_start=None, t_stop=None):
 # ---------------------------------------------------------------------------------------
 
 
-def _open_hdf5(path):
-    import h5py  # imported lazily: text-format users need not have h5py
-
-    _require_file(path)
-    try:
-        return h5py.File(path, "r")
-    except OSError as err:
-        raise SpikeInputError(path, f"cannot open as HDF5: {err}") from None
+def time_units_to_ms(units, where):
+    """Factor from a ``units`` attribute (ms or s, any spelling; None is ms) to ms."""
+    if units is None:
+        return 1.0
+    scale = _UNIT_SCALE_TO_MS.get(text(units).strip().lower())
+    if scale is None:
+        raise SpikeInputError(where, f"unsupported time units {text(units)!r}; allowed: ms, s")
+    return scale
 
 
 def _units_scale(path, dataset):
-    units = dataset.attrs.get("units")
-    if units is None:
-        return 1.0
-    if isinstance(units, np.ndarray):  # h5py gives arrays for array-valued attributes
-        units = units.ravel()[0] if units.size else ""
-    if isinstance(units, bytes):  # fixed-length HDF5 strings
-        units = units.decode()
-    units = str(units)
-    scale = _UNIT_SCALE_TO_MS.get(units.strip().lower())
-    if scale is None:
-        raise SpikeInputError(path, f"{dataset.name}: unsupported time units {units!r}")
-    return scale
+    return time_units_to_ms(dataset.attrs.get("units"), f"{path}: {dataset.name}")
 
 
 def _as_times(path, name, array):
@@ -428,195 +387,320 @@ def _missing_names(path, wanted, available, kind):
         )
 
 
-def read_sonata(path, populations=None, *, t_start=None, t_stop=None):
-    """Read spike times from a SONATA spikes HDF5 file.
+@dataclass
+class SonataPopulation:
+    """Spikes of one SONATA population: node ids and times (ms), and its sizes."""
+
+    node_ids: np.ndarray
+    times: np.ndarray
+    simulated_size: int | None
+    population_size: int | None
+
+
+def read_sonata_populations(path, names=None, *, t_start=None, t_stop=None):
+    """Every (or the named) population of a SONATA spikes file, in file order.
 
     Parameters
     ----------
-    path : str or os.PathLike
-        HDF5 file with ``/spikes/<population>/timestamps`` (ms) and ``node_ids``.
-    populations : mapping, optional
-        Population name -> either a SONATA population name (all its nodes) or a tuple
-        ``(sonata_population, first, last)`` selecting the inclusive node-id range
-        within it. Default: every SONATA population under its own name.
+    path : str or Path
+        HDF5 file with ``/spikes/<population>/timestamps`` and ``node_ids``; the
+        optional attributes ``simulated_size`` and ``population_size`` of
+        ``/spikes/<population>`` (written by ``hpckernels network``) are returned too.
+    names : iterable of str, optional
     t_start, t_stop : float, optional
-        Run interval (ms), see :func:`read_nest3_ascii`.
+        Run interval (ms): every time must lie in it.
 
     Returns
     -------
-    dict of str to numpy.ndarray
-        Sorted spike times (ms, float64) per population.
+    dict of str to SonataPopulation
     """
-    with _open_hdf5(path) as h5:
+    with open_h5(path, "SONATA spikes") as h5:
         group = h5.get("spikes")
         if group is None or not hasattr(group, "keys"):
             raise SpikeInputError(path, "no '/spikes' group: not a SONATA spikes file")
         available = [k for k in group.keys() if hasattr(group[k], "keys")]
-        if populations is None:
-            populations = {name: name for name in available}
-        selections = {}
-        for name, spec in populations.items():
-            if isinstance(spec, str):
-                selections[name] = (spec, None)
-            else:
-                try:
-                    source, first, last = spec
-                except (TypeError, ValueError):
-                    raise SpikeInputError(
-                        path,
-                        f"population {name!r}: expected a SONATA population name or "
-                        f"(population, first, last), got {spec!r}",
-                    ) from None
-                selections[name] = (source, _node_range(path, name, (first, last)))
-        _missing_names(path, {s for s, _ in selections.values()}, available, "SONATA populations")
-        loaded = {}
-        for source in dict.fromkeys(s for s, _ in selections.values()):
-            loaded[source] = _read_sonata_population(path, group[source], t_start, t_stop)
-    result = {}
-    for name, (source, node_range) in selections.items():
-        node_ids, times = loaded[source]
-        if node_range is not None:
-            times = times[(node_ids >= node_range[0]) & (node_ids <= node_range[1])]
-        result[name] = np.sort(times)
-    _warn_if_seconds(path, np.concatenate([np.empty(0), *result.values()]), t_start, t_stop)
-    return result
+        names = available if names is None else list(dict.fromkeys(names))
+        _missing_names(path, names, available, "SONATA populations")
+        out = {}
+        for name in names:
+            population = group[name]
+            for key in ("timestamps", "node_ids"):
+                if key not in population:
+                    raise SpikeInputError(path, f"{population.name}: missing dataset {key!r}")
+            stamps = population["timestamps"]
+            times = _as_times(path, stamps.name, stamps[()]) * _units_scale(path, stamps)
+            node_ids = np.asarray(population["node_ids"][()])
+            if node_ids.shape != times.shape or not np.issubdtype(node_ids.dtype, np.integer):
+                raise SpikeInputError(
+                    path,
+                    f"{population.name}: node_ids (dtype {node_ids.dtype}, shape "
+                    f"{node_ids.shape}) must be integers matching timestamps (shape "
+                    f"{times.shape})",
+                )
+            _check_times(path, times, t_start, t_stop, what=f"{stamps.name} value")
+            sizes = [
+                int(np.asarray(population.attrs[k]).ravel()[0]) if k in population.attrs else None
+                for k in ("simulated_size", "population_size")
+            ]
+            out[name] = SonataPopulation(node_ids.astype(np.int64), times, *sizes)
+    return out
 
 
-def _read_sonata_population(path, group, t_start, t_stop):
-    for key in ("timestamps", "node_ids"):
-        if key not in group:
-            raise SpikeInputError(path, f"{group.name}: missing dataset {key!r}")
-    times = _as_times(path, group["timestamps"].name, group["timestamps"][()])
-    times *= _units_scale(path, group["timestamps"])
-    node_ids = np.asarray(group["node_ids"][()])
-    if node_ids.shape != times.shape or not np.issubdtype(node_ids.dtype, np.integer):
-        raise SpikeInputError(
-            path,
-            f"{group.name}: node_ids (dtype {node_ids.dtype}, shape {node_ids.shape}) "
-            f"must be integers matching timestamps (shape {times.shape})",
-        )
-    _check_times(path, times, t_start, t_stop, what=f"{group.name}/timestamps value")
-    return node_ids, times
+# ---------------------------------------------------------------------------------------
+# Formats
+# ---------------------------------------------------------------------------------------
 
 
-def _select_names(path, populations, available):
-    names = list(available) if populations is None else list(populations)
-    _missing_names(path, names, available, "populations")
-    return names
+class SpikeFormat:
+    """A spike file format of the config (``spikes.format``).
 
-
-def read_plain_hdf5(path, populations=None, *, t_start=None, t_stop=None):
-    """Read the plain HDF5 layout: one root dataset of spike times (ms) per population.
-
-    Parameters
+    Attributes
     ----------
-    path : str or os.PathLike
-        HDF5 file whose root holds 1-D datasets named after the populations.
-    populations : iterable of str, optional
-        Populations to read; default all root datasets.
-    t_start, t_stop : float, optional
-        Run interval (ms), see :func:`read_nest3_ascii`.
-
-    Returns
-    -------
-    dict of str to numpy.ndarray
-        Sorted spike times (ms, float64) per population.
+    name : str
+        The config's name of the format.
+    suffixes : tuple of str
+        File suffixes that suggest it.
+    many_files : bool
+        Whether one read takes several files (one per device and virtual process).
     """
-    with _open_hdf5(path) as h5:
-        available = [k for k in h5.keys() if not hasattr(h5[k], "keys")]
+
+    name: ClassVar[str]
+    suffixes: ClassVar[tuple] = ()
+    many_files: ClassVar[bool] = False
+
+    def selection(self, name, spec, where):
+        """Reader selection of one population from its ``spikes.populations`` entry."""
+        return spec.get("dataset", name)
+
+    def read(self, paths, populations, t_start=None, t_stop=None):
+        """Sorted spike times (ms) per population from ``paths``.
+
+        Parameters
+        ----------
+        paths : list of Path
+        populations : mapping
+            Population name -> selection (see :meth:`selection`).
+        t_start, t_stop : float, optional
+            Run interval (ms). When given, every spike time must lie in
+            ``[t_start, t_stop]``; with ``t_stop`` given, times that look like seconds
+            trigger a :class:`SpikeUnitsWarning`.
+        """
+        raise NotImplementedError
+
+    def simulated_sizes(self, paths, populations):
+        """Simulated sizes per population that the files record (none by default)."""
+        return {}
+
+
+class NestFormat(SpikeFormat):
+    """NEST text output: senders are split into populations by node-id ranges."""
+
+    many_files = True
+    has_header: ClassVar[bool]
+
+    def selection(self, name, spec, where):
+        ids = spec.get("node_ids")
+        if ids is None:
+            raise InputError(
+                f"{where}.node_ids",
+                f"required for format {self.name} (the senders of this population)",
+            )
+        return tuple(ids)
+
+    def read(self, paths, populations, t_start=None, t_stop=None):
+        return _read_text_files(paths, populations, t_start, t_stop, nest3=self.has_header)
+
+
+@SPIKE_FORMATS.register
+class NestAscii(NestFormat):
+    """NEST 3 ASCII recording backend (``.dat``, header and columns sender, time_ms)."""
+
+    name = "nest_ascii"
+    suffixes = (".dat",)
+    has_header = True
+
+
+@SPIKE_FORMATS.register
+class NestGdf(NestFormat):
+    """NEST 2 ``.gdf`` files (no header, columns sender, time)."""
+
+    name = "nest_gdf"
+    suffixes = (".gdf",)
+    has_header = False
+
+
+@SPIKE_FORMATS.register
+class Sonata(SpikeFormat):
+    """SONATA spikes: a population is a SONATA population, optionally a node-id range
+    of it (``sonata_population``, ``node_ids``)."""
+
+    name = "sonata"
+    suffixes = (".h5", ".hdf5", ".hdf")
+
+    def selection(self, name, spec, where):
+        source = spec.get("sonata_population", name)
+        ids = spec.get("node_ids")
+        return source if ids is None else (source, *ids)
+
+    @staticmethod
+    def _parse(path, name, spec):
+        if isinstance(spec, str):
+            return spec, None
+        try:
+            source, first, last = spec
+        except (TypeError, ValueError):
+            raise SpikeInputError(
+                path,
+                f"population {name!r}: expected a SONATA population "
+                f"name or (population, first, last), got "
+                f"{spec!r}",
+            ) from None
+        return source, _node_range(path, name, (first, last))
+
+    def read(self, paths, populations, t_start=None, t_stop=None):
+        (path,) = paths
+        if populations is None:
+            populations = {name: name for name in read_sonata_populations(path)}
+        selections = {name: self._parse(path, name, spec) for name, spec in populations.items()}
+        loaded = read_sonata_populations(
+            path, [s for s, _ in selections.values()], t_start=t_start, t_stop=t_stop
+        )
         result = {}
-        for name in _select_names(path, populations, available):
-            times = _as_times(path, name, h5[name][()]) * _units_scale(path, h5[name])
-            _check_times(path, times, t_start, t_stop, what=f"population {name!r}: time")
+        for name, (source, node_range) in selections.items():
+            times = loaded[source].times
+            if node_range is not None:
+                ids = loaded[source].node_ids
+                times = times[(ids >= node_range[0]) & (ids <= node_range[1])]
             result[name] = np.sort(times)
-    _warn_if_seconds(path, np.concatenate([np.empty(0), *result.values()]), t_start, t_stop)
-    return result
+        warn_if_seconds(path, np.concatenate([np.empty(0), *result.values()]), t_start, t_stop)
+        return result
+
+    def simulated_sizes(self, paths, populations):
+        whole = {name: spec for name, spec in populations.items() if isinstance(spec, str)}
+        found = {}
+        for path in paths:
+            loaded = read_sonata_populations(path, whole.values())
+            for name, source in whole.items():
+                if loaded[source].simulated_size is not None:
+                    found.setdefault(name, loaded[source].simulated_size)
+        return found
 
 
-def read_plain_npz(path, populations=None, *, t_start=None, t_stop=None):
-    """Read the plain NPZ layout: one array of spike times (ms) per population name.
-
-    Parameters and return value are those of :func:`read_plain_hdf5`.
-    """
-    _require_file(path)
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as err:
-        raise SpikeInputError(path, f"cannot open as NPZ: {err}") from None
-    if not isinstance(archive, np.lib.npyio.NpzFile):
-        raise SpikeInputError(path, "not an NPZ archive (a single .npy array?)")
-    with archive:
-        result = {}
-        for name in _select_names(path, populations, archive.files):
-            try:
-                array = archive[name]
-            except ValueError as err:  # object arrays need pickle, which stays disabled
-                raise SpikeInputError(path, f"{name}: {err}") from None
-            times = _as_times(path, name, array)
-            _check_times(path, times, t_start, t_stop, what=f"population {name!r}: time")
-            result[name] = np.sort(times)
-    _warn_if_seconds(path, np.concatenate([np.empty(0), *result.values()]), t_start, t_stop)
-    return result
+def _dataset_selections(path, populations, available):
+    """Population name -> dataset name: all datasets, names, or a mapping of both."""
+    if populations is None:
+        selections = {name: name for name in available}
+    elif isinstance(populations, dict):
+        selections = dict(populations)
+    else:
+        selections = {name: name for name in populations}
+    _missing_names(path, list(dict.fromkeys(selections.values())), available, "populations")
+    return selections
 
 
-# ---------------------------------------------------------------------------------------
-# Dispatch and checks
-# ---------------------------------------------------------------------------------------
+@SPIKE_FORMATS.register
+class PlainHDF5(SpikeFormat):
+    """One root dataset of spike times (ms) per population (``dataset`` names it)."""
 
-_FORMATS = ("nest3", "nest2", "sonata", "hdf5", "npz")
+    name = "hdf5"
+    suffixes = (".h5", ".hdf5", ".hdf")
+
+    def read(self, paths, populations, t_start=None, t_stop=None):
+        (path,) = paths
+        with open_h5(path, "spikes") as h5:
+            available = [k for k in h5.keys() if not hasattr(h5[k], "keys")]
+            result = {}
+            for name, dataset in _dataset_selections(path, populations, available).items():
+                times = _as_times(path, dataset, h5[dataset][()])
+                times *= _units_scale(path, h5[dataset])
+                _check_times(path, times, t_start, t_stop, what=f"population {name!r}: time")
+                result[name] = np.sort(times)
+        warn_if_seconds(path, np.concatenate([np.empty(0), *result.values()]), t_start, t_stop)
+        return result
+
+
+@SPIKE_FORMATS.register
+class PlainNPZ(SpikeFormat):
+    """One array of spike times (ms) per population in a NumPy ``.npz`` archive."""
+
+    name = "npz"
+    suffixes = (".npz",)
+
+    def read(self, paths, populations, t_start=None, t_stop=None):
+        (path,) = paths
+        _require_file(path)
+        try:
+            archive = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as err:
+            raise SpikeInputError(path, f"cannot open as NPZ: {err}") from None
+        if not isinstance(archive, np.lib.npyio.NpzFile):
+            raise SpikeInputError(path, "not an NPZ archive (a single .npy array?)")
+        with archive:
+            result = {}
+            for name, key in _dataset_selections(path, populations, archive.files).items():
+                try:
+                    array = archive[key]
+                except ValueError as err:  # object arrays need pickle, which stays disabled
+                    raise SpikeInputError(path, f"{name}: {err}") from None
+                times = _as_times(path, name, array)
+                _check_times(path, times, t_start, t_stop, what=f"population {name!r}: time")
+                result[name] = np.sort(times)
+        warn_if_seconds(path, np.concatenate([np.empty(0), *result.values()]), t_start, t_stop)
+        return result
 
 
 def _guess_format(paths):
     suffix = paths[0].suffix.lower()
-    if suffix == ".dat":
-        return "nest3"
-    if suffix == ".gdf":
-        return "nest2"
-    if suffix == ".npz":
-        return "npz"
-    if suffix in (".h5", ".hdf5", ".hdf"):
-        with _open_hdf5(paths[0]) as h5:
-            return "sonata" if hasattr(h5.get("spikes"), "keys") else "hdf5"
+    if suffix in Sonata.suffixes:
+        with open_h5(paths[0], "spikes") as h5:
+            return Sonata() if hasattr(h5.get("spikes"), "keys") else PlainHDF5()
+    for cls in SPIKE_FORMATS.values():
+        if suffix in cls.suffixes:
+            return cls()
     raise SpikeInputError(
         paths[0],
-        f"cannot tell the spike format from suffix {suffix!r}; pass format= one of {_FORMATS}",
+        f"cannot tell the spike format from suffix {suffix!r}; "
+        f"give the format, one of {', '.join(SPIKE_FORMATS)}",
     )
 
 
-def read_spike_times(source, populations=None, *, format=None, t_start=None, t_stop=None):
-    """Read spike times with the reader chosen by ``format`` or the file suffix.
+def read_spike_times(files, populations=None, *, format=None, t_start=None, t_stop=None):
+    """Read spike times with the format's reader.
 
     Parameters
     ----------
-    source : str, os.PathLike or sequence of them
-        File, glob pattern or list of files (lists only for the NEST formats).
+    files : str, os.PathLike or sequence of them
+        File, glob pattern or list of files (several files only for the NEST formats;
+        the other formats are read file by file and concatenated).
     populations : mapping or iterable, optional
-        As required by the selected reader (node-id ranges for NEST, SONATA selections,
-        names for the plain layouts).
-    format : {'nest3', 'nest2', 'sonata', 'hdf5', 'npz'}, optional
-        Default: ``.dat`` -> nest3, ``.gdf`` -> nest2, ``.npz`` -> npz,
-        ``.h5``/``.hdf5`` -> sonata when a ``/spikes`` group exists, else hdf5.
+        Reader selections per population (node-id ranges for NEST, SONATA
+        selections, dataset names for the plain layouts); default every population
+        of the file (not for NEST).
+    format : str, optional
+        A name of :data:`SPIKE_FORMATS`; default from the suffix (``.dat``
+        nest_ascii, ``.gdf`` nest_gdf, ``.npz`` npz, ``.h5`` sonata when a ``/spikes``
+        group exists, else hdf5).
     t_start, t_stop : float, optional
-        Run interval (ms), see :func:`read_nest3_ascii`.
+        Run interval (ms), see :meth:`SpikeFormat.read`.
 
     Returns
     -------
     dict of str to numpy.ndarray
         Sorted spike times (ms, float64) per population.
     """
-    paths = _expand_files(source)
-    fmt = _guess_format(paths) if format is None else format
-    if fmt not in _FORMATS:
-        raise SpikeInputError(paths[0], f"unknown spike format {fmt!r}; use one of {_FORMATS}")
-    if fmt in ("nest3", "nest2"):
-        if populations is None:
-            raise SpikeInputError(paths[0], "NEST spike files need node-id ranges per population")
-        reader = read_nest3_ascii if fmt == "nest3" else read_nest2_gdf
-        return reader(paths, populations, t_start=t_start, t_stop=t_stop)
-    if len(paths) != 1:
-        raise SpikeInputError(paths[0], f"format {fmt!r} reads one file, got {len(paths)}")
-    reader = {"sonata": read_sonata, "hdf5": read_plain_hdf5, "npz": read_plain_npz}[fmt]
-    return reader(paths[0], populations, t_start=t_start, t_stop=t_stop)
+    paths = expand_files(files)
+    reader = (
+        _guess_format(paths) if format is None else SPIKE_FORMATS.lookup(format, "spikes.format")()
+    )
+    if isinstance(reader, NestFormat) and populations is None:
+        raise SpikeInputError(paths[0], "NEST spike files need node-id ranges per population")
+    if reader.many_files:
+        return reader.read(paths, populations, t_start, t_stop)
+    parts = {}
+    for path in paths:
+        for name, times in reader.read([path], populations, t_start, t_stop).items():
+            parts.setdefault(name, []).append(times)
+    return {name: np.sort(np.concatenate(p)) for name, p in parts.items()}
 
 
 def check_population_names(
@@ -655,6 +739,115 @@ def check_population_names(
             f"population names {sorted(found_set)} do not match {expected_label} populations "
             f"{sorted(expected_set)} ({'; '.join(details)})",
         )
+
+
+# ---------------------------------------------------------------------------------------
+# The config's spike source
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class SpikeSource:
+    """Where a config's spikes are and how they map onto its populations.
+
+    Attributes
+    ----------
+    format : SpikeFormat
+    files : list of Path
+    populations : dict
+        Population name -> reader selection.
+    simulated_sizes : dict
+        Population name -> neurons simulated (None: unknown, the whole population).
+    """
+
+    format: SpikeFormat
+    files: list
+    populations: dict
+    simulated_sizes: dict
+
+    def read(self, t_start=0.0, t_stop=None):
+        """Spike times (ms) per population from every file."""
+        return read_spike_times(
+            self.files, self.populations, format=self.format.name, t_start=t_start, t_stop=t_stop
+        )
+
+
+def spike_source(config, files=None):
+    """The spike source of a config: its ``spikes`` section, or the SONATA file of the
+    built-in network.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    files : list of str, optional
+        Files that replace ``spikes.files`` (required without a ``spikes`` section).
+    """
+    section = config.data.get("spikes")
+    if section is None:
+        if not files:
+            raise InputError(
+                "--spikes",
+                "required: the config has no 'spikes' section; give "
+                "the SONATA file written by 'hpckernels network'",
+            )
+        reader = Sonata()
+        names = list(config.populations)
+        source = SpikeSource(
+            reader,
+            expand_files(files, where="--spikes"),
+            {name: name for name in names},
+            dict.fromkeys(names),
+        )
+    else:
+        reader = SPIKE_FORMATS.lookup(section["format"], "spikes.format")()
+        paths = (
+            expand_files(files, where="--spikes")
+            if files
+            else expand_files(section["files"], config.base_dir, "spikes.files")
+        )
+        selections, simulated = {}, {}
+        for name, spec in section["populations"].items():
+            where = f"spikes.populations.{name}"
+            ids = spec.get("node_ids")
+            if ids is not None and ids[0] > ids[1]:
+                raise InputError(f"{where}.node_ids", f"first node id {ids[0]} > last {ids[1]}")
+            selections[name] = reader.selection(name, spec, where)
+            simulated[name] = spec.get(
+                "simulated_size", ids[1] - ids[0] + 1 if ids is not None else None
+            )
+        source = SpikeSource(reader, paths, selections, simulated)
+    for path in source.files:
+        _require_file(path)
+    recorded = reader.simulated_sizes(source.files, source.populations)
+    for name, size in recorded.items():
+        if source.simulated_sizes.get(name) is None:
+            source.simulated_sizes[name] = size
+    return source
+
+
+def count_scales(config, source, names):
+    """Population size / simulated size per population (1 when unknown).
+
+    A down-scaled built-in network records its simulated sizes in the SONATA file;
+    without them the network section's ``scale`` gives them.
+    """
+    network = config.data.get("network")
+    scales = {}
+    for name in names:
+        if name not in config.populations:
+            raise InputError(
+                f"populations.{name}",
+                f"population of the spikes and kernels missing from the config; "
+                f"config populations are {', '.join(config.populations)}",
+            )
+        size = config.populations[name]["size"]
+        n = source.simulated_sizes.get(name)
+        if n is None and network is not None and "spikes" not in config.data:
+            from .network import simulated_size
+
+            n = simulated_size(size, network.get("scale", 1.0))
+        scales[name] = count_scale(size, n)
+    return scales
 
 
 # ---------------------------------------------------------------------------------------
@@ -730,3 +923,92 @@ def bin_spike_counts(times, t_start, t_stop, dt, *, dtype=np.int64):
     index = bin_index(times, t_start, dt)
     index = index[(index >= 0) & (index < n_bins)].astype(np.int64)
     return np.bincount(index, minlength=n_bins).astype(dtype, copy=False)
+
+
+def count_scale(size, simulated_size):
+    """Factor from simulated to full population spike counts, ``size / simulated_size``."""
+    if simulated_size is None:
+        return 1.0
+    if not simulated_size > 0:
+        raise InputError("simulated size", f"must be > 0, got {simulated_size}")
+    return float(size) / float(simulated_size)
+
+
+def _bin_indices(times, t_start, dt, n, offset=0):
+    """Sorted indices in ``[0, n)`` of the bins of spike times (the rule of bin_spike_counts,
+    bin ``offset`` starting at ``t_start``)."""
+    index = bin_index(times, t_start, dt) + offset
+    index = index[(index >= 0) & (index < n)].astype(np.int64)
+    index.sort()
+    return index
+
+
+def iter_population_counts(
+    spike_times, names, t_start, t_stop, dt, *, scales=None, chunk_size=None, margins=(0, 0)
+):
+    """Scaled spike counts per bin, chunk by chunk.
+
+    Parameters
+    ----------
+    spike_times : mapping of str to array_like
+        Spike times (ms) per population, any order.
+    names : sequence of str
+        Populations in output order (the kernel tensor's presynaptic axis).
+    t_start, t_stop, dt : float
+        Interval and bin width (ms); ``t_stop - t_start`` a whole number of ``dt``.
+    scales : mapping of str to float, optional
+        Count scale per population (population size / simulated size; default 1).
+    chunk_size : int, optional
+        Bins per yielded piece (default 65536).
+    margins : (int, int)
+        Extra bins before ``t_start`` and after ``t_stop``, on the same bin grid.
+
+    Yields
+    ------
+    numpy.ndarray
+        Consecutive float64 pieces ``(len(names), m)`` of the counts (spikes per bin
+        times scale); the last piece may be shorter. Without margins equal to
+        ``bin_spike_counts(times, t_start, t_stop, dt) * scale`` per population.
+    """
+    before, after = (int(m) for m in margins)
+    if before < 0 or after < 0:
+        raise ValueError(f"margins must be >= 0 bins, got {margins}")
+    n = bin_count(t_start, t_stop, dt) + before + after
+    block = DEFAULT_COUNT_CHUNK if chunk_size is None else int(chunk_size)
+    if block < 1:
+        raise ValueError(f"chunk_size must be >= 1, got {chunk_size}")
+    missing = [name for name in names if name not in spike_times]
+    if missing:
+        raise KeyError(f"no spike times of populations {missing}")
+    scales = {} if scales is None else scales
+    indices = [_bin_indices(spike_times[name], t_start, dt, n, before) for name in names]
+    factors = np.array([float(scales.get(name, 1.0)) for name in names])
+    cursors = [0] * len(names)
+    for start in range(0, n, block):
+        stop = min(start + block, n)
+        out = np.empty((len(names), stop - start))
+        for row, index in enumerate(indices):
+            end = int(np.searchsorted(index, stop, side="left"))
+            out[row] = np.bincount(index[cursors[row] : end] - start, minlength=stop - start)
+            cursors[row] = end
+        out *= factors[:, np.newaxis]
+        yield out
+
+
+def population_counts(spike_times, names, t_start, t_stop, dt, *, scales=None):
+    """All scaled spike counts at once, ``(len(names), n_bins)`` float64; see
+    :func:`iter_population_counts`."""
+    n = bin_count(t_start, t_stop, dt)
+    return np.concatenate(
+        list(
+            iter_population_counts(
+                spike_times, names, t_start, t_stop, dt, scales=scales, chunk_size=n
+            )
+        ),
+        axis=1,
+    )
+
+
+# ---------------------------------------------------------------------------------------
+# Kernels
+# ---------------------------------------------------------------------------------------

@@ -19,6 +19,19 @@ TEST_CONFIGS = REPO / "tests" / "configs"
 sys.path.insert(0, str(REPO / "tests"))
 
 
+#: Each test is of exactly one kind (pyproject.toml lists the markers).
+KINDS = ("unit", "mpi", "workflow", "slurm")
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        kinds = [kind for kind in KINDS if item.get_closest_marker(kind)]
+        if len(kinds) != 1:
+            raise pytest.UsageError(
+                f"{item.nodeid}: mark it with exactly one of {KINDS}, found {kinds}"
+            )
+
+
 @pytest.fixture(scope="session")
 def mechanisms_loaded():
     """Compile (once) and load the mod/ mechanisms into this process."""
@@ -37,8 +50,12 @@ def load(path):
 
 def hpckernels_env():
     env = dict(os.environ)
-    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_rmaps_base_oversubscribe="1", NEURON_MODULE_OPTIONS="-nogui")
+    env.update(
+        OMPI_ALLOW_RUN_AS_ROOT="1",
+        OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+        OMPI_MCA_rmaps_base_oversubscribe="1",
+        NEURON_MODULE_OPTIONS="-nogui",
+    )
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
     return env
@@ -50,18 +67,27 @@ def run_cli(args, ranks=None, timeout=600):
     cmd = [exe, *map(str, args)]
     if ranks is not None:
         cmd = [shutil.which("mpiexec"), "--oversubscribe", "-n", str(ranks), *cmd]
-    return subprocess.run(cmd, capture_output=True, text=True, env=hpckernels_env(),
-                          timeout=timeout)
+    return subprocess.run(
+        cmd, capture_output=True, text=True, env=hpckernels_env(), timeout=timeout
+    )
 
 
 def run_snakemake(workdir, configfile, *extra, profile="local", timeout=900):
     """Run the workflow with a profile from ``workdir``; return CompletedProcess."""
     exe = str(Path(sys.executable).parent / "snakemake")
-    cmd = [exe, "-s", str(REPO / "workflow" / "Snakefile"),
-           "--profile", str(REPO / "cluster_profiles" / profile),
-           "--configfile", str(configfile), *map(str, extra)]
-    return subprocess.run(cmd, cwd=workdir, capture_output=True, text=True,
-                          env=hpckernels_env(), timeout=timeout)
+    cmd = [
+        exe,
+        "-s",
+        str(REPO / "workflow" / "Snakefile"),
+        "--profile",
+        str(REPO / "cluster_profiles" / profile),
+        "--configfile",
+        str(configfile),
+        *map(str, extra),
+    ]
+    return subprocess.run(
+        cmd, cwd=workdir, capture_output=True, text=True, env=hpckernels_env(), timeout=timeout
+    )
 
 
 def network_config(tmp_path, edit=None, name="config.yaml", base="two_population.yaml"):

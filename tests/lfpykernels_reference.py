@@ -7,7 +7,7 @@ both implementations compute the same kernel from the same numbers.
 import numpy as np
 import scipy.stats as st
 
-from hpckernels.config import linspace_or_array
+from hpckernels.probes import linspace_or_array
 
 
 def _dist(spec, ignore=()):
@@ -62,12 +62,26 @@ def reference_kernels(config, pre, post, probes, t_X=500.0):
             funs.append(fun)
             funargs.append(kwargs)
             weights.append(density.get("weight", 1.0))
-        placement.append({"section": c["placement"]["sections"], "fun": funs,
-                          "funargs": funargs, "funweights": weights})
+        placement.append(
+            {
+                "section": c["placement"]["sections"],
+                "fun": funs,
+                "funargs": funargs,
+                "funweights": weights,
+            }
+        )
     external = population.get("external") or {
-        "count": 0.0, "rate": 0.0,
-        "synapse": {"type": "Exp2Syn", "weight": 0.0, "tau1": 0.2, "tau2": 1.8, "e": 0.0,
-                    "current_based": False}}
+        "count": 0.0,
+        "rate": 0.0,
+        "synapse": {
+            "type": "Exp2Syn",
+            "weight": 0.0,
+            "tau1": 0.2,
+            "tau2": 1.8,
+            "e": 0.0,
+            "current_based": False,
+        },
+    }
     kernel = lfpykernels.KernelApprox(
         X=X,
         Y=post,
@@ -84,8 +98,10 @@ def reference_kernels(config, pre, post, probes, t_X=500.0):
             "delete_sections": False,
         },
         populationParameters={k: population["position"][k] for k in ("radius", "loc", "scale")},
-        rotationParameters={"x": population["rotation"].get("x", 0.0),
-                            "y": population["rotation"].get("y", 0.0)},
+        rotationParameters={
+            "x": population["rotation"].get("x", 0.0),
+            "y": population["rotation"].get("y", 0.0),
+        },
         multapseFunction=multapse[0][0],
         multapseParameters=[m[1] for m in multapse],
         delayFunction=delay[0][0],
@@ -98,8 +114,16 @@ def reference_kernels(config, pre, post, probes, t_X=500.0):
         nu_X={x: config.populations[x]["rate"] for x in X},
         conductance_based=not any(c["synapse"]["current_based"] for c in into),
     )
-    return kernel.get_kernel(probes=probes, Vrest=vrest, dt=sim["dt"], X=pre, t_X=t_X,
-                             tau=sim["tau"], g_eff=sim["g_eff"], fir=sim["fir"])
+    return kernel.get_kernel(
+        probes=probes,
+        Vrest=vrest,
+        dt=sim["dt"],
+        X=pre,
+        t_X=t_X,
+        tau=sim["tau"],
+        g_eff=sim["g_eff"],
+        fir=sim["fir"],
+    )
 
 
 def reference_probe(spec):

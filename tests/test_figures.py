@@ -1,6 +1,7 @@
 """Signal figures (``hpckernels plot-signals``) from synthetic SONATA spikes and signals
 files in the layouts ``hpckernels network`` and ``hpckernels signals`` write: every
-expected PNG exists and is not blank, absent probes are skipped, bad input exits 2."""
+expected PNG exists and is not blank, absent probes are skipped, bad input exits 2 (or
+raises InputError) before any figure is written."""
 
 import json
 
@@ -9,16 +10,33 @@ import numpy as np
 import pytest
 from conftest import run_cli
 
+pytestmark = pytest.mark.unit
+
 DT = 0.0625  # ms
 T_START, T_STOP = 200.0, 1000.0
 POPULATIONS = {"E": (80, 800, 3.0), "I": (20, 200, 6.0)}  # simulated, full size, rate (1/s)
 DEPTHS = np.linspace(1000.0, -200.0, 13)
-FIGURES = ("raster_rates.png", "lfp_image.png", "lfp_traces.png", "dipole.png", "eeg.png",
-           "meg.png", "pathway_shares.png")
-TYPES = ("GaussCylinderPotential", "CurrentDipoleMoment", "FourSphereVolumeConductor",
-         "InfiniteHomogeneousVolCondMEG")
-VERSIONS = {"hpckernels_version": "0.1.0", "neuron_version": "9.0.0", "lfpy_version": "2.3",
-            "lfpykit_version": "0.5"}
+FIGURES = (
+    "raster_rates.png",
+    "lfp_image.png",
+    "lfp_traces.png",
+    "dipole.png",
+    "eeg.png",
+    "meg.png",
+    "pathway_shares.png",
+)
+TYPES = (
+    "GaussCylinderPotential",
+    "CurrentDipoleMoment",
+    "FourSphereVolumeConductor",
+    "InfiniteHomogeneousVolCondMEG",
+)
+VERSIONS = {
+    "hpckernels_version": "0.1.0",
+    "neuron_version": "9.0.0",
+    "lfpy_version": "2.3",
+    "lfpykit_version": "0.5",
+}
 
 
 # ---------------------------------------------------------------------------------------
@@ -55,8 +73,9 @@ def write_sonata(path, spikes):
 def _scale(group, name, values, units=None):
     values = np.asarray(values)
     if values.dtype.kind in "OU":
-        dset = group.create_dataset(name, data=np.array(values, dtype=object),
-                                    dtype=h5py.string_dtype())
+        dset = group.create_dataset(
+            name, data=np.array(values, dtype=object), dtype=h5py.string_dtype()
+        )
     else:
         dset = group.create_dataset(name, data=values)
     dset.make_scale(name)
@@ -73,14 +92,19 @@ def _alpha(tau, n):
 def pathway_drives(counts):
     """(post, pre, time): counts of X convolved with a pathway-specific alpha function."""
     n = counts.shape[1]
-    taus = {("E", "E"): (2.0, 1.0), ("E", "I"): (6.0, -2.5), ("I", "E"): (2.0, 0.8),
-            ("I", "I"): (6.0, -1.5)}
+    taus = {
+        ("E", "E"): (2.0, 1.0),
+        ("E", "I"): (6.0, -2.5),
+        ("I", "E"): (2.0, 0.8),
+        ("I", "I"): (6.0, -1.5),
+    }
     names = list(POPULATIONS)
     drive = np.zeros((2, 2, n))
     for (post, pre), (tau, weight) in taus.items():
         kernel = _alpha(tau, int(10 * tau / DT))
-        drive[names.index(post), names.index(pre)] = weight * np.convolve(
-            counts[names.index(pre)], kernel)[:n] * 1e-3
+        drive[names.index(post), names.index(pre)] = (
+            weight * np.convolve(counts[names.index(pre)], kernel)[:n] * 1e-3
+        )
     return drive
 
 
@@ -95,10 +119,16 @@ def write_signals(path, spikes, probes=("lfp", "dipole", "eeg", "meg"), pathways
         counts[i] *= POPULATIONS[name][1] / POPULATIONS[name][0]
     drive = pathway_drives(counts)  # (post, pre, time)
     # LFP depth profiles per postsynaptic population: E a dipole, I a local sink
-    profile = {0: np.exp(-((DEPTHS - 500) / 150) ** 2) - np.exp(-(DEPTHS / 150) ** 2),
-               1: -np.exp(-((DEPTHS - 100) / 100) ** 2) * 0.3}
-    lfp = np.stack([np.stack([profile[i][:, None] * drive[i, j][None] * 1e-2 for j in range(2)])
-                    for i in range(2)])
+    profile = {
+        0: np.exp(-(((DEPTHS - 500) / 150) ** 2)) - np.exp(-((DEPTHS / 150) ** 2)),
+        1: -np.exp(-(((DEPTHS - 100) / 100) ** 2)) * 0.3,
+    }
+    lfp = np.stack(
+        [
+            np.stack([profile[i][:, None] * drive[i, j][None] * 1e-2 for j in range(2)])
+            for i in range(2)
+        ]
+    )
     p_z = drive * np.array([1e4, 2e3])[:, None, None]
     dipole = np.zeros((2, 2, 3, time.size))
     dipole[:, :, 2] = p_z
@@ -108,22 +138,64 @@ def write_signals(path, spikes, probes=("lfp", "dipole", "eeg", "meg"), pathways
     meg[:, :, 4] = 2e-10 * p_z  # sensor 1, y
     meg[:, :, 7] = 1.5e-10 * p_z  # sensor 2, y
     layouts = {
-        "lfp": ("GaussCylinderPotential", lfp, DEPTHS, "um", "mV",
-                {"R": 150.0, "sigma": 0.3, "sigma_z": 75.0}),
-        "dipole": ("CurrentDipoleMoment", dipole, np.array([b"x", b"y", b"z"]), None,
-                   "nA um", {"rotational_symmetry": True}),
-        "eeg": ("FourSphereVolumeConductor", eeg, np.arange(5), None, "mV",
-                {"r_electrodes": [[0.0, 0.0, 89999.0], [15628.2, 0.0, 88631.7],
-                                  [30781.5, 0.0, 84571.4], [44999.5, 0.0, 77941.4],
-                                  [57850.2, 0.0, 68943.2]]}),
-        "meg": ("InfiniteHomogeneousVolCondMEG", meg,
-                np.array([f"{s}:{c}".encode() for s in range(3) for c in "xyz"]), None,
-                "nA/um", {"sensor_locations": [[0.0, 0.0, 110000.0], [19101.3, 0.0, 108328.9],
-                                               [37622.2, 0.0, 103366.2]]}),
+        "lfp": (
+            "GaussCylinderPotential",
+            lfp,
+            DEPTHS,
+            "um",
+            "mV",
+            {"R": 150.0, "sigma": 0.3, "sigma_z": 75.0},
+        ),
+        "dipole": (
+            "CurrentDipoleMoment",
+            dipole,
+            np.array([b"x", b"y", b"z"]),
+            None,
+            "nA um",
+            {"rotational_symmetry": True},
+        ),
+        "eeg": (
+            "FourSphereVolumeConductor",
+            eeg,
+            np.arange(5),
+            None,
+            "mV",
+            {
+                "r_electrodes": [
+                    [0.0, 0.0, 89999.0],
+                    [15628.2, 0.0, 88631.7],
+                    [30781.5, 0.0, 84571.4],
+                    [44999.5, 0.0, 77941.4],
+                    [57850.2, 0.0, 68943.2],
+                ]
+            },
+        ),
+        "meg": (
+            "InfiniteHomogeneousVolCondMEG",
+            meg,
+            np.array([f"{s}:{c}".encode() for s in range(3) for c in "xyz"]),
+            None,
+            "nA/um",
+            {
+                "sensor_locations": [
+                    [0.0, 0.0, 110000.0],
+                    [19101.3, 0.0, 108328.9],
+                    [37622.2, 0.0, 103366.2],
+                ]
+            },
+        ),
     }
     with h5py.File(path, "w") as fh:
-        fh.attrs.update({"config_hash": "def456", **VERSIONS, "dt": DT, "t_start": T_START,
-                         "t_stop": T_STOP, "time_units": "ms"})
+        fh.attrs.update(
+            {
+                "config_hash": "def456",
+                **VERSIONS,
+                "dt": DT,
+                "t_start": T_START,
+                "t_stop": T_STOP,
+                "time_units": "ms",
+            }
+        )
         rates = fh.create_group("rates")
         population = _scale(rates, "population", np.array(names, dtype=object))
         rate_time = _scale(rates, "time", time, "ms")
@@ -191,9 +263,9 @@ def _save(fig, path):
 
 
 def test_check_fails_on_blank_and_flat_png(tmp_path):
-    from hpckernels.figures import _pyplot
+    from hpckernels.plotting.common import pyplot
 
-    plt = _pyplot()
+    plt = pyplot()
     blank = tmp_path / "blank.png"
     fig = plt.figure(figsize=(9, 6))
     _save(fig, blank)
@@ -231,12 +303,21 @@ def test_check_fails_on_blank_and_flat_png(tmp_path):
 def test_plot_signals_writes_every_figure(inputs, tmp_path):
     from PIL import Image
 
-    from hpckernels import plots
+    from hpckernels import plotting
 
     folder, _ = inputs
     out = tmp_path / "figures"
-    result = run_cli(["plot-signals", folder / "signals.h5", "--spikes", folder / "spikes.h5",
-                      "--output-dir", out], timeout=300)
+    result = run_cli(
+        [
+            "plot-signals",
+            folder / "signals.h5",
+            "--spikes",
+            folder / "spikes.h5",
+            "--output-dir",
+            out,
+        ],
+        timeout=300,
+    )
     assert result.returncode == 0, result.stderr
     assert "skipped" not in result.stdout
     for name in FIGURES:
@@ -246,26 +327,26 @@ def test_plot_signals_writes_every_figure(inputs, tmp_path):
         assert "hpckernels_version=0.1.0" in text["Description"], name
     assert "config_hash=abc123" in Image.open(out / "raster_rates.png").text["Description"]
     assert sorted(p.name for p in out.iterdir()) == sorted(FIGURES)  # no temporary files
-    assert plots.expected_figures(TYPES, sonata=True) == list(FIGURES)
+    assert plotting.expected_figures(TYPES, sonata=True) == list(FIGURES)
 
 
 def test_absent_probes_and_spikes_are_skipped(inputs, tmp_path):
-    from hpckernels import plots
+    from hpckernels import plotting
 
     folder, spikes = inputs
     signals = tmp_path / "lfp_only.h5"
     write_signals(signals, spikes, probes=("lfp",), pathways=False)
     out = tmp_path / "figures"
-    result = run_cli(["plot-signals", signals, "--output-dir", out, "--window", "0"],
-                     timeout=300)
+    result = run_cli(["plot-signals", signals, "--output-dir", out, "--window", "0"], timeout=300)
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["lfp_image.png", "lfp_traces.png"]
-    assert plots.expected_figures(["GaussCylinderPotential"], pathways=False) == [
-        "lfp_image.png", "lfp_traces.png"]
+    assert plotting.expected_figures(["GaussCylinderPotential"], pathways=False) == [
+        "lfp_image.png",
+        "lfp_traces.png",
+    ]
     for name in ("lfp_image.png", "lfp_traces.png"):
         check_drawn(out / name)
-    for name in ("raster_rates.png", "dipole.png", "eeg.png", "meg.png",
-                 "pathway_shares.png"):
+    for name in ("raster_rates.png", "dipole.png", "eeg.png", "meg.png", "pathway_shares.png"):
         assert f"skipped {name}" in result.stdout, result.stdout
 
 
@@ -276,8 +357,7 @@ def test_pathway_shares_without_lfp(inputs, tmp_path):
     out = tmp_path / "figures"
     result = run_cli(["plot-signals", signals, "--output-dir", out], timeout=300)
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["dipole.png", "eeg.png",
-                                                     "pathway_shares.png"]
+    assert sorted(p.name for p in out.iterdir()) == ["dipole.png", "eeg.png", "pathway_shares.png"]
     for path in out.iterdir():
         check_drawn(path)
 
@@ -311,7 +391,7 @@ def test_bad_input_exits_2_with_one_line(inputs, tmp_path, which):
 
 
 def test_pathway_shares_definitions():
-    from hpckernels.plots import pathway_shares
+    from hpckernels.plotting.pathway_shares import pathway_shares
 
     rng = np.random.default_rng(1)
     a, b = rng.normal(size=(2, 3, 4000))
@@ -329,7 +409,7 @@ def test_pathway_shares_definitions():
 
 
 def test_population_rates_in_spikes_per_second_per_neuron():
-    from hpckernels.plots import population_rates
+    from hpckernels.plotting.raster_rates import population_rates
 
     # 800 neurons at 5 spikes/s: 800 * 5 * 0.0625e-3 = 0.25 spikes per 0.0625 ms bin
     counts = np.full((1, 1600), 0.25)
@@ -339,7 +419,7 @@ def test_population_rates_in_spikes_per_second_per_neuron():
 
 
 def test_display_units():
-    from hpckernels.plots import display_scale, pretty_units
+    from hpckernels.plotting.common import display_scale, pretty_units
 
     factor, units, _ = display_scale(np.array([2e-3, -1e-3]), "mV")
     assert units == "\u00b5V" and np.isclose(factor, 1e3)
@@ -347,3 +427,63 @@ def test_display_units():
     assert (units, quantity) == ("fT", "B") and np.isclose(1e-4 * factor, 125.66, rtol=1e-4)
     assert display_scale(np.array([5.0]), "nA um")[1] == "nA \u00b5m"
     assert pretty_units("nA/um3") == "nA/\u00b5m\u00b3"
+
+
+# ---------------------------------------------------------------------------------------
+# Input checked before any figure is written
+# ---------------------------------------------------------------------------------------
+
+
+def test_hdf5_that_is_not_signals_is_an_error(inputs, tmp_path):
+    from hpckernels.errors import InputError
+    from hpckernels.plotting import plot_signals
+
+    folder, _ = inputs
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as fh:
+        fh.attrs["config_hash"] = "abc123"
+        fh.create_group("lfp").create_dataset("total", data=np.zeros((2, 10)))  # no probe_type
+        fh.create_dataset("data", data=np.arange(3))
+    out = tmp_path / "figures"
+    with pytest.raises(InputError) as err:
+        plot_signals(other, out, folder / "spikes.h5", log=lambda line: None)
+    assert err.value.where == str(other)
+    assert "not a signals file" in err.value.message
+    assert "\n" not in str(err.value)
+    assert not list(tmp_path.rglob("*.png"))
+    # the SONATA spikes file is HDF5 too, and not a signals file either
+    with pytest.raises(InputError, match="not a signals file"):
+        plot_signals(folder / "spikes.h5", out, log=lambda line: None)
+    assert not list(tmp_path.rglob("*.png"))
+
+
+@pytest.mark.parametrize("window", [DT / 2, 0.01])
+def test_window_shorter_than_a_bin_is_an_error(inputs, tmp_path, window):
+    from hpckernels.errors import InputError
+    from hpckernels.plotting import plot_signals
+    from hpckernels.plotting.lfp import plot_lfp_traces
+
+    folder, _ = inputs
+    out = tmp_path / "figures"
+    with pytest.raises(InputError) as err:
+        plot_signals(
+            folder / "signals.h5", out, folder / "spikes.h5", window=window, log=lambda line: None
+        )
+    assert err.value.where == "--window"
+    assert f"{DT:g} ms" in err.value.message and "\n" not in str(err.value)
+    assert not list(tmp_path.rglob("*.png"))
+    with pytest.raises(InputError, match="--window"):  # the figures alone check it too
+        plot_lfp_traces(folder / "signals.h5", out / "lfp_traces.png", window=window)
+    assert not list(tmp_path.rglob("*.png"))
+
+
+@pytest.mark.parametrize("window", [None, 0, DT])
+def test_whole_signal_or_one_bin_windows_draw(inputs, tmp_path, window):
+    from hpckernels.plotting import plot_signals
+
+    folder, spikes = inputs
+    signals = tmp_path / "dipole_only.h5"
+    write_signals(signals, spikes, probes=("dipole",), pathways=False)
+    results = plot_signals(signals, tmp_path / "figures", window=window, log=lambda line: None)
+    assert results["dipole.png"] == tmp_path / "figures" / "dipole.png"
+    assert (tmp_path / "figures" / "dipole.png").stat().st_size > 0

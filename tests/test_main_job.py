@@ -11,7 +11,9 @@ import pytest
 from conftest import REPO, hpckernels_env
 from test_figures import check_drawn
 
-from hpckernels.plots import expected_figures
+from hpckernels.plotting import expected_figures
+
+pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 
 @pytest.fixture(scope="module")
@@ -19,18 +21,36 @@ def default_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("default_run")
     exe = str(Path(sys.executable).parent / "snakemake")
     # no --configfile: the workflow's default config
-    result = subprocess.run([exe, "-s", str(REPO / "workflow/Snakefile"), "--profile",
-                             str(REPO / "cluster_profiles/local")], cwd=workdir,
-                            capture_output=True, text=True, env=hpckernels_env(), timeout=1200)
+    result = subprocess.run(
+        [
+            exe,
+            "-s",
+            str(REPO / "workflow/Snakefile"),
+            "--profile",
+            str(REPO / "cluster_profiles/local"),
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        env=hpckernels_env(),
+        timeout=1200,
+    )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
     return workdir
 
 
 def test_every_figure_exists_and_is_drawn(default_run):
     figures = default_run / "results/default/figures"
-    names = expected_figures(["GaussCylinderPotential", "CurrentDipoleMoment",
-                              "FourSphereVolumeConductor", "InfiniteHomogeneousVolCondMEG"],
-                             sonata=True, pathways=True)
+    names = expected_figures(
+        [
+            "GaussCylinderPotential",
+            "CurrentDipoleMoment",
+            "FourSphereVolumeConductor",
+            "InfiniteHomogeneousVolCondMEG",
+        ],
+        sonata=True,
+        pathways=True,
+    )
     names += [f"kernels_{probe}.png" for probe in ("lfp", "dipole", "eeg", "meg")]
     assert len(names) == 11
     for name in names:
@@ -57,9 +77,14 @@ def test_signals_have_every_probe_and_sensible_rates(default_run):
 
 def test_report_collects_the_figures(default_run):
     exe = str(Path(sys.executable).parent / "snakemake")
-    result = subprocess.run([exe, "-s", str(REPO / "workflow/Snakefile"), "--report",
-                             "report.zip"], cwd=default_run, capture_output=True, text=True,
-                            env=hpckernels_env(), timeout=600)
+    result = subprocess.run(
+        [exe, "-s", str(REPO / "workflow/Snakefile"), "--report", "report.zip"],
+        cwd=default_run,
+        capture_output=True,
+        text=True,
+        env=hpckernels_env(),
+        timeout=600,
+    )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     import zipfile
 

@@ -4,23 +4,42 @@ import h5py
 import numpy as np
 import pytest
 from conftest import CONFIGS, run_cli
+from test_cli import set_in, write_config
 
 CONFIG = CONFIGS / "two_population.yaml"
 
 
 def ensemble(tmp_path, ranks, realizations, name, pre="I", post="E", seed=11):
     out = tmp_path / f"{name}.h5"
-    result = run_cli(["kernel", CONFIG, "--pre", pre, "--post", post, "--mode", "ensemble",
-                      "--realizations", realizations, "--seed", seed, "-o", out],
-                     ranks=ranks, timeout=900)
+    result = run_cli(
+        [
+            "kernel",
+            CONFIG,
+            "--pre",
+            pre,
+            "--post",
+            post,
+            "--mode",
+            "ensemble",
+            "--realizations",
+            realizations,
+            "--seed",
+            seed,
+            "-o",
+            out,
+        ],
+        ranks=ranks,
+        timeout=900,
+    )
     assert result.returncode == 0, result.stderr
     return out, result
 
 
 def read(path):
     with h5py.File(path) as fh:
-        return {probe: (fh[probe]["kernel"][()], fh[probe]["std"][()]) for probe in ("lfp",
-                                                                                     "dipole")}
+        return {
+            probe: (fh[probe]["kernel"][()], fh[probe]["std"][()]) for probe in ("lfp", "dipole")
+        }
 
 
 @pytest.fixture(scope="module")
@@ -32,6 +51,18 @@ def mean_field(tmp_path_factory):
         return {probe: fh[probe]["kernel"][()] for probe in ("lfp", "dipole")}
 
 
+@pytest.mark.mpi
+def test_bad_input_under_mpi_exits_2_once(tmp_path):
+    config = write_config(tmp_path, set_in(["simulation", "dt"], 0.3))
+    result = run_cli(
+        ["kernel", config, "--pre", "I", "--post", "E", "-o", tmp_path / "o.h5"], ranks=2
+    )
+    assert result.returncode == 2
+    assert result.stderr.count("simulation.dt") == 1
+    assert list(tmp_path.iterdir()) == [config]
+
+
+@pytest.mark.mpi
 def test_bit_identical_for_1_2_3_ranks(tmp_path):
     # 40 realizations = 3 blocks: uneven over 2 ranks, one block each over 3
     results = [read(ensemble(tmp_path, n, 40, f"r{n}")[0]) for n in (1, 2, 3)]
@@ -42,6 +73,7 @@ def test_bit_identical_for_1_2_3_ranks(tmp_path):
     assert np.abs(results[0]["lfp"][1]).max() > 0  # realizations differ
 
 
+@pytest.mark.mpi
 def test_fewer_realizations_than_ranks(tmp_path):
     out, result = ensemble(tmp_path, 3, 2, "few")
     with h5py.File(out) as fh:
@@ -51,6 +83,7 @@ def test_fewer_realizations_than_ranks(tmp_path):
     assert np.array_equal(read(out)["lfp"][0], serial["lfp"][0])
 
 
+@pytest.mark.mpi
 def test_rank0_reports_progress(tmp_path):
     _, result = ensemble(tmp_path, 2, 40, "progress")
     lines = [line for line in result.stderr.splitlines() if "realizations done" in line]
@@ -58,15 +91,21 @@ def test_rank0_reports_progress(tmp_path):
     assert len(lines) == 2  # 3 blocks over 2 ranks: 2 rounds, reported once each by rank 0
 
 
-def test_mean_below_5_percent_at_1024(tmp_path, mean_field):
-    """End to end under 2 ranks: relative L2 error of the ensemble mean at R = 1024."""
+@pytest.mark.mpi
+def test_mean_within_1_percent_at_1024(tmp_path, mean_field):
+    """End to end under 2 ranks: relative L2 error of the ensemble mean at R = 1024. The
+    RMS error over sub-ensembles is 0.24 % at this R (test_error_falls_as_inverse_sqrt_R);
+    1 % leaves room for one draw's spread."""
     result = read(ensemble(tmp_path, 2, 1024, "conv1024", seed=3)[0])
     for probe in ("lfp", "dipole"):
-        error = (np.linalg.norm(result[probe][0] - mean_field[probe])
-                 / np.linalg.norm(mean_field[probe]))
-        assert error < 0.05, (probe, error)
+        error = np.linalg.norm(result[probe][0] - mean_field[probe]) / np.linalg.norm(
+            mean_field[probe]
+        )
+        print(f"{probe}: relative L2 error of the mean at R = 1024: {error:.4f}")
+        assert error < 0.01, (probe, error)
 
 
+@pytest.mark.unit
 def test_error_falls_as_inverse_sqrt_R(mechanisms_loaded):
     """RMS relative L2 error over disjoint sub-ensembles of 2048 realizations:
     32 of R = 64, 8 of R = 256, 2 of R = 1024. One realization's fluctuation is
@@ -79,18 +118,20 @@ def test_error_falls_as_inverse_sqrt_R(mechanisms_loaded):
     config = load(CONFIG)
     with engine.PathwayModel(config, "I", "E") as model:
         M = {"lfp": model.transformation_matrices()["lfp"]}
-        reference = engine.kernel_from_response(M["lfp"], model.mean_field_response().imem,
-                                                model.n_steps, model.delay_pmf())
-        samples = np.array([engine.realization_kernels(model, M, 5, i)["lfp"]
-                            for i in range(2048)])
+        reference = engine.kernel_from_response(
+            M["lfp"], model.mean_field_response().imem, model.n_steps, model.delay_pmf()
+        )
+        samples = np.array(
+            [engine.realization_kernels(model, M, 5, i)["lfp"] for i in range(2048)]
+        )
     norm = np.linalg.norm(reference)
     rms = {}
     for R in (64, 256, 1024):
         groups = samples.reshape(2048 // R, R, *reference.shape).mean(axis=1)
         errors = np.linalg.norm(groups - reference, axis=(1, 2)) / norm
-        rms[R] = np.sqrt(np.mean(errors ** 2))
+        rms[R] = np.sqrt(np.mean(errors**2))
     print("RMS relative L2 error by R:", rms)
-    assert rms[1024] < 0.05
+    assert rms[1024] < 0.005  # measured 0.0024
     # 1/sqrt(R): a factor 2 per 4-fold R; bounds allow for the spread of the RMS estimates
     assert 1.4 < rms[64] / rms[256] < 2.8, rms
     assert 1.3 < rms[256] / rms[1024] < 3.0, rms

@@ -7,7 +7,10 @@ from conftest import load, network_config, run_cli
 
 from hpckernels import network
 from hpckernels.errors import ConfigError
-from hpckernels.spikes import read_nest3_ascii, read_sonata
+from hpckernels.spikes import read_spike_times
+
+pytestmark = pytest.mark.unit
+
 
 TINY = {"scale": 0.02, "duration": 300.0}
 
@@ -19,9 +22,15 @@ def tiny(data, **extra):
 def read_file(path):
     with h5py.File(path, "r") as fh:
         attrs = dict(fh.attrs)
-        pops = {name: {"attrs": dict(g.attrs), "node_ids": g["node_ids"][()],
-                       "timestamps": g["timestamps"][()], "units": g["timestamps"].attrs["units"]}
-                for name, g in fh["spikes"].items()}
+        pops = {
+            name: {
+                "attrs": dict(g.attrs),
+                "node_ids": g["node_ids"][()],
+                "timestamps": g["timestamps"][()],
+                "units": g["timestamps"].attrs["units"],
+            }
+            for name, g in fh["spikes"].items()
+        }
     return attrs, pops
 
 
@@ -32,7 +41,11 @@ def test_parameters_of_default_config(tmp_path):
     assert p.simulated_sizes == {"E": 4096, "I": 512}
     assert p.population_sizes == {"E": 8192, "I": 1024}
     assert {(q.pre, q.post): q.indegree for q in p.projections} == {
-        ("E", "E"): 4096, ("E", "I"): 4096, ("I", "E"): 512, ("I", "I"): 512}
+        ("E", "E"): 4096,
+        ("E", "I"): 4096,
+        ("I", "E"): 512,
+        ("I", "I"): 512,
+    }
     assert p.external_rate == {"E": 40.0 * 450, "I": 40.0 * 160}
     assert p.dt == 0.0625 and p.threads == 2 and p.seed == 12345
 
@@ -43,8 +56,7 @@ def test_parameters_defaults_and_errors(tmp_path):
         data["network"]["scale"] = 0.0001
         data["network"]["external"]["count"] = {"I": 7}
 
-    p = network.network_parameters(load(network_config(tmp_path, no_indegree,
-                                                       base="config.yaml")))
+    p = network.network_parameters(load(network_config(tmp_path, no_indegree, base="config.yaml")))
     # default in-degree: connection probability x full presynaptic size, not scaled
     assert {(q.pre, q.post): q.indegree for q in p.projections}[("E", "I")] == round(0.05 * 8192)
     assert p.simulated_sizes == {"E": 1, "I": 1}
@@ -91,9 +103,10 @@ def test_cli_writes_sonata_and_is_reproducible(tmp_path):
         rate = pop["timestamps"].size / simulated / 0.3
         assert 0.1 < rate < 50.0, f"{name}: {rate} spikes/s"
 
-    spikes = read_sonata(outputs[0], t_start=0.0, t_stop=300.0)
+    spikes = read_spike_times(outputs[0], format="sonata", t_start=0.0, t_stop=300.0)
     assert {k: v.size for k, v in spikes.items()} == {
-        k: p["timestamps"].size for k, p in pops.items()}
+        k: p["timestamps"].size for k, p in pops.items()
+    }
 
     _, again = read_file(outputs[1])
     for name in pops:
@@ -118,8 +131,11 @@ def test_nest_ascii_round_trip(tmp_path):
     built = network.build(p)
     nest = built.nest
     nest.SetKernelStatus({"data_path": str(tmp_path), "overwrite_files": True})
-    ascii_recorder = nest.Create("spike_recorder", 1, {
-        "record_to": "ascii", "label": "net", "time_in_steps": False, "precision": 8})
+    ascii_recorder = nest.Create(
+        "spike_recorder",
+        1,
+        {"record_to": "ascii", "label": "net", "time_in_steps": False, "precision": 8},
+    )
     everyone = built.neurons["E"] + built.neurons["I"]
     nest.Connect(everyone, ascii_recorder)
     nest.Simulate(p.duration)
@@ -127,10 +143,12 @@ def test_nest_ascii_round_trip(tmp_path):
 
     files = sorted(tmp_path.glob("net-*.dat"))
     assert len(files) == p.threads
-    ranges = {name: (nodes[0].global_id, nodes[-1].global_id)
-              for name, nodes in built.neurons.items()}
-    from_ascii = read_nest3_ascii(tmp_path / "net-*.dat", ranges, t_start=0.0,
-                                  t_stop=p.duration)
+    ranges = {
+        name: (nodes[0].global_id, nodes[-1].global_id) for name, nodes in built.neurons.items()
+    }
+    from_ascii = read_spike_times(
+        tmp_path / "net-*.dat", ranges, format="nest_ascii", t_start=0.0, t_stop=p.duration
+    )
     assert list(from_ascii) == ["E", "I"]
     for name in p.populations:
         assert memory[name].times.size > 0
@@ -161,6 +179,7 @@ def test_unknown_neuron_parameter_is_bad_input(tmp_path):
     result = run_cli(["network", network_config(tmp_path, bad, base="config.yaml"), "-o", output])
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
-    assert lines == ["hpckernels: error: network.neuron.E.tau_foo: not a parameter of NEST's "
-                     "iaf_psc_exp"]
+    assert lines == [
+        "hpckernels: error: network.neuron.E.tau_foo: not a parameter of NEST's iaf_psc_exp"
+    ]
     assert not output.exists()

@@ -11,6 +11,9 @@ from lfpykernels_reference import reference_kernels, reference_probe
 
 from hpckernels import engine, probes
 
+pytestmark = pytest.mark.unit
+
+
 RTOL = 1e-6
 
 
@@ -53,8 +56,8 @@ def test_engine_with_the_same_probe_object(mechanisms_loaded):
     """With one probe implementation on both sides, the engines agree to round-off."""
     config = load(CONFIGS / "readme_example.yaml")
     spec = config.probes["GaussCylinderPotential"]
-    cls, kwargs = probes.probe_class(spec)
-    (expected,) = reference_kernels(config, "I", "E", [cls(None, **kwargs)]).values()
+    probe = probes.probe_type(spec).model(None)
+    (expected,) = reference_kernels(config, "I", "E", [probe]).values()
     actual = ours(config, "I", "E")["GaussCylinderPotential"]
     assert np.abs(actual - expected).max() <= 1e-10 * np.abs(expected).max()
 
@@ -64,8 +67,13 @@ def test_current_based_connection(mechanisms_loaded):
     data = load(CONFIGS / "readme_example.yaml").data
     data["simulation"]["g_eff"] = False
     synapse = data["connections"][1]["synapse"]
-    data["connections"][1]["synapse"] = {"type": "Exp2Syn", "weight": 0.1, "tau1": synapse["tau1"],
-                                         "tau2": synapse["tau2"], "current_based": True}
+    data["connections"][1]["synapse"] = {
+        "type": "Exp2Syn",
+        "weight": 0.1,
+        "tau1": synapse["tau1"],
+        "tau2": synapse["tau2"],
+        "current_based": True,
+    }
     from hpckernels.config import NetworkConfig
 
     config = NetworkConfig(data, base_dir=CONFIGS)

@@ -6,22 +6,26 @@ import json
 import h5py
 import numpy as np
 import pytest
-from conftest import load, network_config, run_cli
+from conftest import CONFIGS, load, network_config, run_cli
 
-from hpckernels import io
-from hpckernels.signals import (
+from hpckernels import h5io
+from hpckernels.convolution import (
     centered_kernel,
     compute_signals,
-    count_scale,
     default_chunk_size,
-    iter_population_counts,
     iter_signals,
-    iter_window_signals,
-    n_bins,
-    population_counts,
-    time_axis,
 )
-from hpckernels.spikes import bin_spike_counts
+from hpckernels.signals import iter_window_signals, time_axis
+from hpckernels.spikes import (
+    bin_count,
+    bin_spike_counts,
+    count_scale,
+    iter_population_counts,
+    population_counts,
+)
+
+pytestmark = pytest.mark.unit
+
 
 DT = 0.0625  # ms, as config/two_population.yaml
 TAU = 2.0  # ms: 65 lags keep the np.convolve reference cheap
@@ -38,7 +42,7 @@ def assert_close(actual, expected):
 
 
 # ---------------------------------------------------------------------------------------
-# Fixtures: a synthetic kernel tensor (io.write_tensor) and synthetic spikes
+# Fixtures: a synthetic kernel tensor (h5io.write_tensor) and synthetic spikes
 # ---------------------------------------------------------------------------------------
 
 
@@ -46,6 +50,8 @@ def small_config(tmp_path, fir=False, extra=None, name="config.yaml"):
     def edit(data):
         data["simulation"]["tau"] = TAU
         data["simulation"]["fir"] = fir
+        for connection in data["connections"]:  # delays within the short tau
+            connection["delay"] = {"distribution": "uniform", "loc": 0.3, "scale": 1.0}
         data["signals"] = {"t_start": T_START, "t_stop": T_STOP, "chunk_size": CHUNK}
         if extra:
             extra(data)
@@ -54,7 +60,7 @@ def small_config(tmp_path, fir=False, extra=None, name="config.yaml"):
 
 
 def make_tensor(tmp_path, config_path, seed=0):
-    """Random kernels of every pathway and probe, assembled by io.write_tensor.
+    """Random kernels of every pathway and probe, assembled by h5io.write_tensor.
 
     Returns the tensor path and {probe: (n_post, n_pre, n_channels, n_lags)} as stored.
     """
@@ -63,14 +69,16 @@ def make_tensor(tmp_path, config_path, seed=0):
     n_lags = config.n_steps_tau if config.simulation["fir"] else config.n_lags
     files = {}
     for pathway in config.pathways():
-        results = {"lfp": {"kernel": rng.normal(size=(13, n_lags))},
-                   "dipole": {"kernel": 100.0 * rng.normal(size=(3, n_lags))}}
+        results = {
+            "lfp": {"kernel": rng.normal(size=(13, n_lags))},
+            "dipole": {"kernel": 100.0 * rng.normal(size=(3, n_lags))},
+        }
         path = tmp_path / f"{pathway.pre}{pathway.post}.h5"
-        io.write_kernel_file(path, config, pathway.pre, pathway.post, "mean-field", results)
+        h5io.write_kernel_file(path, config, pathway.pre, pathway.post, "mean-field", results)
         for probe in results:
             files[(pathway.pre, pathway.post, probe)] = path
     tensor = tmp_path / "kernels.h5"
-    io.write_tensor(tensor, config, "mean-field", files)
+    h5io.write_tensor(tensor, config, "mean-field", files)
     with h5py.File(tensor, "r") as fh:
         return tensor, {p: fh[p]["kernel"][()] for p in ("lfp", "dipole")}
 
@@ -102,8 +110,9 @@ def write_sonata(path, spikes, simulated=SIMULATED, units="ms", factor=1.0):
 
 
 def write_nest3(path, spikes):
-    rows = sorted((t, s) for times, senders in spikes.values()
-                  for t, s in zip(times, senders, strict=True))
+    rows = sorted(
+        (t, s) for times, senders in spikes.values() for t, s in zip(times, senders, strict=True)
+    )
     with open(path, "w") as fh:
         fh.write("# NEST version: 3.6.0\n# RecordingBackendASCII version: 2\nsender\ttime_ms\n")
         for t, s in rows:
@@ -131,7 +140,7 @@ def reference(spikes, kernels, scales, fir=False, t_start=T_START, t_stop=T_STOP
                     out[y, x, c, 1:] = full[: counts[x].size - 1]
                 else:
                     out[y, x, c] = np.convolve(counts[x], kernels[y, x, c], "same")
-    return out[..., before:before + n]
+    return out[..., before : before + n]
 
 
 @pytest.fixture(scope="module")
@@ -148,8 +157,7 @@ def check_output(out, spikes, kernels, scales, fir=False):
     with h5py.File(out, "r") as fh:
         assert fh.attrs["dt"] == DT and fh.attrs["t_start"] == T_START
         assert fh.attrs["t_stop"] == T_STOP and fh.attrs["time_units"] == "ms"
-        for key in ("config_hash", "hpckernels_version", "kernels_sha256",
-                    "kernels_config_hash"):
+        for key in ("config_hash", "hpckernels_version", "kernels_sha256", "kernels_config_hash"):
             assert key in fh.attrs
         counts = fh["rates/counts"][()]
         assert fh["rates/counts"].attrs["units"] == "spikes per bin"
@@ -170,7 +178,10 @@ def check_output(out, spikes, kernels, scales, fir=False):
             units = {"lfp": "mV", "dipole": "nA um"}[probe]
             assert group["total"].attrs["units"] == group["pathways"].attrs["units"] == units
             assert group.attrs["probe_type"] in ("GaussCylinderPotential", "CurrentDipoleMoment")
-            json.loads(group.attrs["probe_parameters"])
+            spec = load(CONFIGS / "two_population.yaml").probes[probe]
+            assert json.loads(group.attrs["probe_parameters"]) == {
+                k: v for k, v in spec.items() if k != "type"
+            }
             np.testing.assert_array_equal(group["time"][()], time)
 
 
@@ -195,8 +206,11 @@ def test_nest_spikes_section_and_fir_tensor(tmp_path, spikes):
     write_nest3(folder / "spike_recorder-101-1.dat", {"I": spikes["I"]})
 
     def extra(data):
-        data["spikes"] = {"format": "nest_ascii", "files": ["spike_recorder-*.dat"],
-                          "populations": {x: {"node_ids": list(NODE_IDS[x])} for x in "EI"}}
+        data["spikes"] = {
+            "format": "nest_ascii",
+            "files": ["spike_recorder-*.dat"],
+            "populations": {x: {"node_ids": list(NODE_IDS[x])} for x in "EI"},
+        }
         data["signals"]["pathways"] = True
 
     config = small_config(folder, fir=True, extra=extra)
@@ -274,8 +288,11 @@ def test_population_name_mismatch_lists_both_sets(tmp_path, spikes):
         fh["L4I"] = spikes["I"][0]
 
     def extra(data):
-        data["spikes"] = {"format": "hdf5", "files": [str(plain)],
-                          "populations": {"E": {}, "L4I": {}}}
+        data["spikes"] = {
+            "format": "hdf5",
+            "files": [str(plain)],
+            "populations": {"E": {}, "L4I": {}},
+        }
 
     config = small_config(tmp_path, extra=extra)
     tensor, _ = make_tensor(tmp_path, config)
@@ -300,8 +317,11 @@ def test_malformed_nest_file_names_file_and_line(tmp_path, spikes):
     bad.write_text("\n".join(lines) + "\n")
 
     def extra(data):
-        data["spikes"] = {"format": "nest_ascii", "files": [bad.name],
-                          "populations": {x: {"node_ids": list(NODE_IDS[x])} for x in "EI"}}
+        data["spikes"] = {
+            "format": "nest_ascii",
+            "files": [bad.name],
+            "populations": {x: {"node_ids": list(NODE_IDS[x])} for x in "EI"},
+        }
 
     config = small_config(tmp_path, extra=extra)
     tensor, _ = make_tensor(tmp_path, config)
@@ -367,24 +387,28 @@ def test_seconds_warning(tmp_path, spikes):
 def test_counts_chunked_equal_bin_spike_counts(spikes, chunk_size):
     times = {x: spikes[x][0] for x in "EI"}
     scales = {"E": 10.0, "I": 0.5}
-    pieces = list(iter_population_counts(times, ["I", "E"], T_START, T_STOP, DT,
-                                         scales=scales, chunk_size=chunk_size))
+    pieces = list(
+        iter_population_counts(
+            times, ["I", "E"], T_START, T_STOP, DT, scales=scales, chunk_size=chunk_size
+        )
+    )
     assert all(p.shape[1] == chunk_size for p in pieces[:-1])
     counts = np.concatenate(pieces, axis=1)
     for row, x in enumerate(["I", "E"]):
         expected = bin_spike_counts(times[x], T_START, T_STOP, DT) * scales[x]
         np.testing.assert_array_equal(counts[row], expected)
     np.testing.assert_array_equal(
-        population_counts(times, ["I", "E"], T_START, T_STOP, DT, scales=scales), counts)
+        population_counts(times, ["I", "E"], T_START, T_STOP, DT, scales=scales), counts
+    )
 
 
 def test_window_helpers():
-    assert n_bins(0.0, 1.0, 0.1) == 10
-    assert n_bins(T_START, T_STOP, DT) == 4800
+    assert bin_count(0.0, 1.0, 0.1) == 10
+    assert bin_count(T_START, T_STOP, DT) == 4800
     with pytest.raises(ValueError, match="whole number"):
-        n_bins(0.0, 1.03, 0.1)
+        bin_count(0.0, 1.03, 0.1)
     with pytest.raises(ValueError, match="exceed"):
-        n_bins(5.0, 5.0, 0.1)
+        bin_count(5.0, 5.0, 0.1)
     np.testing.assert_allclose(time_axis(10.0, 0.5, 2, 5), [11.0, 11.5, 12.0])
     assert count_scale(8192, 819) == 8192 / 819 and count_scale(10, None) == 1.0
     for n_lags in (1, 65, 1601, 20001):
@@ -411,7 +435,7 @@ def test_fir_kernel_is_causal():
     fir = np.zeros((1, 1, 1, 5))
     fir[..., 0] = 1.0  # lag dt
     kernel = centered_kernel(fir, DT * np.arange(1, 6), DT)
-    total = compute_signals(counts, {"p": kernel}, chunk_size=7)["p"].total
+    total = compute_signals(counts, {"p": kernel}, chunk_size=7).total["p"]
     np.testing.assert_allclose(total[0], np.eye(50)[21], atol=1e-14)
 
 
@@ -424,8 +448,9 @@ def test_probes_of_different_lengths_and_lazy_streaming(spikes):
     consumed = []
 
     def pieces():
-        for piece in iter_population_counts(times, ["E", "I"], T_START, T_STOP, DT,
-                                            chunk_size=100):
+        for piece in iter_population_counts(
+            times, ["E", "I"], T_START, T_STOP, DT, chunk_size=100
+        ):
             consumed.append(piece.shape[1])
             yield piece
 
@@ -436,19 +461,28 @@ def test_probes_of_different_lengths_and_lazy_streaming(spikes):
     rest = list(blocks)
     counts = population_counts(times, ["E", "I"], T_START, T_STOP, DT)
     for name, kernel in kernels.items():
-        per = np.concatenate([b.probes[name].pathways for b in [first, *rest]], axis=-1)
-        total = np.concatenate([b.probes[name].total for b in [first, *rest]], axis=-1)
-        ref = np.array([[[np.convolve(counts[x], kernel[y, x, c], "same")
-                          for c in range(kernel.shape[2])] for x in range(2)] for y in range(2)])
+        per = np.concatenate([b.pathways[name] for b in [first, *rest]], axis=-1)
+        total = np.concatenate([b.total[name] for b in [first, *rest]], axis=-1)
+        ref = np.array(
+            [
+                [
+                    [
+                        np.convolve(counts[x], kernel[y, x, c], "same")
+                        for c in range(kernel.shape[2])
+                    ]
+                    for x in range(2)
+                ]
+                for y in range(2)
+            ]
+        )
         assert_close(per, ref)
         assert_close(total, ref.sum(axis=(0, 1)))
-    streamed = np.concatenate([b.probes["b"].total for b in [first, *rest]], axis=-1)
+    streamed = np.concatenate([b.total["b"] for b in [first, *rest]], axis=-1)
     totals = compute_signals(counts, kernels, chunk_size=333, pathways=False)
-    assert totals["a"].pathways is None
-    assert_close(totals["b"].total, streamed)
-    pieces_in = (counts[:, a:a + 250] for a in range(0, counts.shape[1], 250))
-    assert_close(compute_signals(pieces_in, kernels)["b"].total, streamed)
-
+    assert totals.pathways is None
+    assert_close(totals.total["b"], streamed)
+    pieces_in = (counts[:, a : a + 250] for a in range(0, counts.shape[1], 250))
+    assert_close(compute_signals(pieces_in, kernels).total["b"], streamed)
 
 
 @pytest.mark.parametrize("t_start", [0.0, 1.0, T_START])
@@ -459,12 +493,14 @@ def test_window_signals_include_spikes_within_reach(spikes, t_start):
     times = {x: spikes[x][0] for x in "EI"}
     scales = {"E": 3.0, "I": 0.25}
     t_stop = 100.0
-    blocks = list(iter_window_signals(times, ["E", "I"], kernels, t_start, t_stop, DT,
-                                      scales=scales, chunk_size=211))
+    blocks = list(
+        iter_window_signals(
+            times, ["E", "I"], kernels, t_start, t_stop, DT, scales=scales, chunk_size=211
+        )
+    )
     assert blocks[0].start == 0
-    assert sum(b.size for b in blocks) == n_bins(t_start, t_stop, DT)
-    per = np.concatenate([b.probes["a"].pathways for b in blocks], axis=-1)
+    assert sum(b.size for b in blocks) == bin_count(t_start, t_stop, DT)
+    per = np.concatenate([b.pathways["a"] for b in blocks], axis=-1)
     ref = reference(spikes, kernels["a"], scales, t_start=t_start, t_stop=t_stop)
     assert_close(per, ref)
-    assert_close(np.concatenate([b.probes["a"].total for b in blocks], axis=-1),
-                 ref.sum(axis=(0, 1)))
+    assert_close(np.concatenate([b.total["a"] for b in blocks], axis=-1), ref.sum(axis=(0, 1)))

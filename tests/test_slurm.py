@@ -20,6 +20,9 @@ import pytest
 import yaml
 from conftest import CONFIGS, REPO, hpckernels_env
 
+pytestmark = pytest.mark.slurm
+
+
 SLURM_SCRIPTS = REPO / "tests" / "slurm"
 SNAKEFILE = REPO / "workflow" / "Snakefile"
 PROFILES = REPO / "cluster_profiles"
@@ -43,9 +46,14 @@ def run_logged(cmd, cwd, log, timeout=TIMEOUT):
     ranks) is killed, not only the direct child.
     """
     with open(log, "w") as out:
-        proc = subprocess.Popen([str(c) for c in cmd], cwd=cwd, stdout=out,
-                                stderr=subprocess.STDOUT, env=hpckernels_env(),
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            [str(c) for c in cmd],
+            cwd=cwd,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=hpckernels_env(),
+            start_new_session=True,
+        )
         try:
             code = proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -63,8 +71,9 @@ def run_logged(cmd, cwd, log, timeout=TIMEOUT):
 
 
 def shell(cmd, timeout=60):
-    return subprocess.run(cmd, capture_output=True, text=True, env=hpckernels_env(),
-                          timeout=timeout)
+    return subprocess.run(
+        cmd, capture_output=True, text=True, env=hpckernels_env(), timeout=timeout
+    )
 
 
 def diagnostics(workdir, output):
@@ -73,8 +82,10 @@ def diagnostics(workdir, output):
     logs = sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
     logs += sorted((workdir / "results" / RUN / "logs").rglob("*.log"))
     for path in logs:
-        parts += [f"===== {path.relative_to(workdir)} =====",
-                  path.read_text(errors="replace")[-5000:]]
+        parts += [
+            f"===== {path.relative_to(workdir)} =====",
+            path.read_text(errors="replace")[-5000:],
+        ]
     for cmd in (["squeue"], ["sacct", "-X", "-o", "JobID,JobName%40,State,ExitCode,AllocCPUS"]):
         try:
             result = shell(cmd, timeout=20)
@@ -96,8 +107,10 @@ def lock_cluster():
         except BlockingIOError:
             if time.monotonic() > deadline:
                 handle.close()
-                pytest.fail(f"SLURM cluster still locked by another test session after "
-                            f"{LOCK_TIMEOUT} s ({LOCK})")
+                pytest.fail(
+                    f"SLURM cluster still locked by another test session after "
+                    f"{LOCK_TIMEOUT} s ({LOCK})"
+                )
             time.sleep(2)
 
 
@@ -143,24 +156,40 @@ def config_file(tmp_path_factory):
 
 def run_workflow(workdir, profile, config_file, *options):
     workdir.mkdir(parents=True, exist_ok=True)
-    cmd = [SNAKEMAKE, "-s", SNAKEFILE, "--profile", PROFILES / profile,
-           "--configfile", config_file, *options]
+    cmd = [
+        SNAKEMAKE,
+        "-s",
+        SNAKEFILE,
+        "--profile",
+        PROFILES / profile,
+        "--configfile",
+        config_file,
+        *options,
+    ]
     started = time.monotonic()
     code, output = run_logged(cmd, workdir, workdir / "snakemake.out")
     print(f"\n{profile} workflow: exit {code} in {time.monotonic() - started:.0f} s")
-    assert code == 0, (f"snakemake --profile {profile} "
-                       f"{'timed out' if code is None else f'exited {code}'}\n"
-                       + diagnostics(workdir, output))
+    assert code == 0, (
+        f"snakemake --profile {profile} "
+        f"{'timed out' if code is None else f'exited {code}'}\n" + diagnostics(workdir, output)
+    )
     return workdir, output
 
 
 @pytest.fixture(scope="module")
 def slurm_run(slurm_cluster, config_file, tmp_path_factory):
     # sacct named explicitly: the plugin's default may switch to squeue (MinJobAge is long)
-    return run_workflow(tmp_path_factory.mktemp("slurm"), "slurm", config_file,
-                        "--slurm-status-command", "sacct",
-                        "--slurm-init-seconds-before-status-checks", "5",
-                        "--seconds-between-status-checks", "5")
+    return run_workflow(
+        tmp_path_factory.mktemp("slurm"),
+        "slurm",
+        config_file,
+        "--slurm-status-command",
+        "sacct",
+        "--slurm-init-seconds-before-status-checks",
+        "5",
+        "--seconds-between-status-checks",
+        "5",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -173,9 +202,9 @@ def submitted_jobs(output):
     jobs = {}
     for job_id, log in SUBMITTED.findall(output):
         parts = Path(log).parts
-        rule = next(p for p in parts if p.startswith("rule_"))[len("rule_"):]
+        rule = next(p for p in parts if p.startswith("rule_"))[len("rule_") :]
         index = parts.index(f"rule_{rule}")
-        jobs[job_id] = (rule, "/".join(parts[index + 1:-1]))
+        jobs[job_id] = (rule, "/".join(parts[index + 1 : -1]))
     return jobs
 
 
@@ -183,12 +212,24 @@ def sacct_records(job_ids, want_steps, attempts=30):
     """{JobID: record} of jobs and steps; waits until every `want_steps` step is recorded."""
     records = {}
     for _ in range(attempts):
-        result = shell(["sacct", "-P", "-n", "-j", ",".join(job_ids),
-                        "-o", "JobID,JobName,State,ExitCode,NTasks,AllocCPUS"])
+        result = shell(
+            [
+                "sacct",
+                "-P",
+                "-n",
+                "-j",
+                ",".join(job_ids),
+                "-o",
+                "JobID,JobName,State,ExitCode,NTasks,AllocCPUS",
+            ]
+        )
         assert result.returncode == 0, result.stderr
         fields = ("JobID", "JobName", "State", "ExitCode", "NTasks", "AllocCPUS")
-        records = {line.split("|")[0]: dict(zip(fields, line.split("|"), strict=True))
-                   for line in result.stdout.splitlines() if line.strip()}
+        records = {
+            line.split("|")[0]: dict(zip(fields, line.split("|"), strict=True))
+            for line in result.stdout.splitlines()
+            if line.strip()
+        }
         if all(step in records for step in want_steps):
             break
         time.sleep(1)
@@ -199,14 +240,18 @@ def test_every_rule_ran_as_a_slurm_job(slurm_run):
     workdir, output = slurm_run
     rules = {rule for rule, _ in submitted_jobs(output).values()}
     assert rules == {"mechanisms", "pathway_kernels", "kernel_tensor", "kernel_figure"}, (
-        diagnostics(workdir, output))
+        diagnostics(workdir, output)
+    )
     assert (workdir / "results" / RUN / "figures" / "kernels_lfp.png").stat().st_size > 0
 
 
 def test_pathway_jobs_are_2_task_mpi_jobs(slurm_run):
     workdir, output = slurm_run
-    pathway_jobs = {job_id: wildcards for job_id, (rule, wildcards)
-                    in submitted_jobs(output).items() if rule == "pathway_kernels"}
+    pathway_jobs = {
+        job_id: wildcards
+        for job_id, (rule, wildcards) in submitted_jobs(output).items()
+        if rule == "pathway_kernels"
+    }
     assert sorted(pathway_jobs.values()) == sorted(PATHWAYS), diagnostics(workdir, output)
     # the rule's shell is `srun -n 2 hpckernels kernel ...`: step 0 of each job
     records = sacct_records(list(pathway_jobs), [f"{j}.0" for j in pathway_jobs])

@@ -16,6 +16,9 @@ import pytest
 import yaml
 from conftest import CONFIGS, REPO, hpckernels_env, network_config, run_cli, run_snakemake
 
+pytestmark = pytest.mark.workflow
+
+
 PROBES = ("lfp", "dipole")
 
 
@@ -27,8 +30,9 @@ def n_population_config(tmp_path, n_populations, probes):
     data = copy.deepcopy(base)
     names = [f"P{i}" for i in range(n_populations)]
     data["populations"] = {name: copy.deepcopy(template) for name in names}
-    data["connections"] = [dict(copy.deepcopy(connection), pre=pre, post=post)
-                           for post in names for pre in names]
+    data["connections"] = [
+        dict(copy.deepcopy(connection), pre=pre, post=post) for post in names for pre in names
+    ]
     data["probes"] = {name: copy.deepcopy(base["probes"]["lfp"]) for name in probes}
     data["workflow"] = {"run": f"p{n_populations}"}
     for population in data["populations"].values():
@@ -63,11 +67,11 @@ def test_dry_run_job_counts(tmp_path, n_populations, n_probes):
     config = n_population_config(tmp_path, n_populations, probes)
     output = dry_run(tmp_path, config)
     counts = job_counts(output)
-    assert counts["pathway_kernels"] == n_populations ** 2
+    assert counts["pathway_kernels"] == n_populations**2
     assert counts["kernel_tensor"] == 1
     assert counts["kernel_figure"] == n_probes
     kernel_outputs = set(re.findall(r"results/p\d/kernels/\w+/\w+/\w+\.h5", output))
-    assert len(kernel_outputs) == n_populations ** 2 * n_probes
+    assert len(kernel_outputs) == n_populations**2 * n_probes
 
 
 def test_config_violating_schema_stops_before_any_job(tmp_path):
@@ -202,8 +206,9 @@ def test_rerun_only_what_changed(local_run):
         result = run_snakemake(workdir, config)
         assert result.returncode == 0
         with h5py.File(workdir / "results/two/kernels.h5") as fh:
-            np.testing.assert_allclose(lfp * 0.4, fh["lfp"]["kernel"][()] * 0.3, rtol=1e-12,
-                                       atol=1e-15)
+            np.testing.assert_allclose(
+                lfp * 0.4, fh["lfp"]["kernel"][()] * 0.3, rtol=1e-12, atol=1e-15
+            )
         assert rules_to_run(workdir, config) == {}
     finally:
         config.write_text(original)
@@ -228,7 +233,7 @@ def hpckernels_processes(config):
         except OSError:
             continue
         text = b" ".join(cmdline).decode(errors="replace")
-        if "hpckernels kernel" in text and str(config) in text and "mpiexec" not in text:
+        if "hpckernels_cli.py kernel" in text and str(config) in text and "mpiexec" not in text:
             pids.append(int(entry.name))
     return pids
 
@@ -247,10 +252,23 @@ def test_killed_job_then_rerun_makes_only_missing_outputs(tmp_path):
     config = ensemble_config(workdir, "ens")
     exe = str(Path(sys.executable).parent / "snakemake")
     process = subprocess.Popen(
-        [exe, "-s", str(REPO / "workflow/Snakefile"), "--profile",
-         str(REPO / "cluster_profiles/local"), "--configfile", str(config), "--cores", "1"],
-        cwd=workdir, env=hpckernels_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        text=True)
+        [
+            exe,
+            "-s",
+            str(REPO / "workflow/Snakefile"),
+            "--profile",
+            str(REPO / "cluster_profiles/local"),
+            "--configfile",
+            str(config),
+            "--cores",
+            "1",
+        ],
+        cwd=workdir,
+        env=hpckernels_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     kernels = workdir / "results/ens/kernels"
     victim = None
     deadline = time.monotonic() + 600
@@ -292,21 +310,12 @@ def test_killed_job_then_rerun_makes_only_missing_outputs(tmp_path):
 def test_snakemake_lint_is_clean(tmp_path):
     config = network_config(tmp_path)
     exe = str(Path(sys.executable).parent / "snakemake")
-    result = subprocess.run([exe, "-s", str(REPO / "workflow/Snakefile"), "--configfile",
-                             str(config), "--lint"], cwd=tmp_path, capture_output=True,
-                            text=True, env=hpckernels_env())
+    result = subprocess.run(
+        [exe, "-s", str(REPO / "workflow/Snakefile"), "--configfile", str(config), "--lint"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        env=hpckernels_env(),
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Congratulations, your workflow is in a good condition!" in result.stderr
-
-
-def test_snakefiles_are_snakefmt_formatted():
-    exe = str(Path(sys.executable).parent / "snakefmt")
-    result = subprocess.run([exe, "--check", "workflow"], cwd=REPO, capture_output=True,
-                            text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_python_is_ruff_clean():
-    exe = str(Path(sys.executable).parent / "ruff")
-    result = subprocess.run([exe, "check", "."], cwd=REPO, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr

@@ -1,12 +1,26 @@
-"""Subcommands of the ``hpckernels`` CLI that live in their own modules.
+"""Subcommands of the ``hpckernels`` command line, one module each.
 
 Each module defines ``add_parser(subparsers)``, which adds its subcommand and sets
-``func`` to a function ``(args) -> exit code``.
+``func`` to ``run(args) -> exit code``. Commands only handle arguments; the work is
+done by the library.
 """
 
+import argparse
 from pathlib import Path
 
 from ..errors import InputError
+
+#: Subcommand modules in the order ``hpckernels --help`` lists them.
+COMMANDS = (
+    "validate",
+    "mechanisms",
+    "kernel",
+    "assemble",
+    "network",
+    "signals",
+    "plot_kernels",
+    "plot_signals",
+)
 
 
 def output_path(text, option="-o/--output"):
@@ -17,3 +31,18 @@ def output_path(text, option="-o/--output"):
     if path.is_dir():
         raise InputError(option, f"{path} is a folder; give a file name")
     return path
+
+
+def int_at_least(minimum):
+    """argparse type: an integer >= minimum."""
+
+    def parse(text):
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum:
+            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got '{text}'")
+        return value
+
+    return parse

@@ -7,9 +7,10 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
-from hpckernels.config import NetworkConfig, content_hash
+from hpckernels.config import NetworkConfig
+from hpckernels.hashing import content_hash
 from hpckernels.errors import ConfigError
-from hpckernels.plots import expected_figures
+from hpckernels.plotting import expected_figures
 from snakemake.io import report as report_item  # `report` alone is a Snakefile keyword
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=False)
@@ -44,6 +45,9 @@ NETWORK_THREADS = config.get("network", {}).get("threads", 2)
 PATHWAYS = NETWORK.pathways()
 PROBES = list(NETWORK.probes)
 RESULTS = f"results/{RUN}"
+# The rules run the hpckernels of this checkout (inside --sdm conda environments too,
+# which hold only its dependencies).
+HPCKERNELS = f"python {workflow.basedir}/scripts/hpckernels_cli.py"
 
 
 wildcard_constraints:

@@ -14,8 +14,10 @@ rule kernel_figure:
         f"{RESULTS}/logs/figures/kernels_{{probe}}.log",
     conda:
         "../envs/hpckernels.yaml"
+    params:
+        cli=HPCKERNELS,
     shell:
-        "hpckernels plot-kernels {input} --probe {wildcards.probe} -o {output} > {log} 2>&1"
+        "{params.cli} plot-kernels {input} --probe {wildcards.probe} -o {output} > {log} 2>&1"
 
 
 rule signal_figures:
@@ -29,10 +31,11 @@ rule signal_figures:
     conda:
         "../envs/hpckernels.yaml"
     params:
+        cli=HPCKERNELS,
         spikes=lambda wildcards, input: (
             f"--spikes {input.spikes}" if input.spikes else ""
         ),
         outdir=lambda wildcards, output: Path(output[0]).parent,
     shell:
-        "hpckernels plot-signals {input.signals} {params.spikes} "
+        "{params.cli} plot-signals {input.signals} {params.spikes} "
         "--output-dir {params.outdir} > {log} 2>&1"

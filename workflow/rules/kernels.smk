@@ -21,12 +21,13 @@ rule pathway_kernels:
         mpi="mpiexec",
         tasks=TASKS,
     params:
+        cli=HPCKERNELS,
         config=CONFIG_FILE,
         mode=MODE,
         inputs=pathway_inputs,
         outdir=lambda wildcards: f"{RESULTS}/kernels/{wildcards.post}/{wildcards.pre}",
         cache=f"{RESULTS}/cache/responses",
     shell:
-        "{resources.mpi} -n {resources.tasks} hpckernels kernel {params.config} "
+        "{resources.mpi} -n {resources.tasks} {params.cli} kernel {params.config} "
         "--pre {wildcards.pre} --post {wildcards.post} --mode {params.mode} "
         "--output-dir {params.outdir} --cache {params.cache} > {log} 2>&1"

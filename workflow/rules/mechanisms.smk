@@ -13,5 +13,7 @@ rule mechanisms:
         f"{RESULTS}/logs/mechanisms.log",
     conda:
         "../envs/hpckernels.yaml"
+    params:
+        cli=HPCKERNELS,
     shell:
-        "hpckernels mechanisms > {output} 2> {log}"
+        "{params.cli} mechanisms > {output} 2> {log}"

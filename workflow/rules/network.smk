@@ -11,7 +11,8 @@ rule network:
         "../envs/hpckernels.yaml"
     threads: NETWORK_THREADS
     params:
+        cli=HPCKERNELS,
         config=CONFIG_FILE,
         inputs=network_inputs,
     shell:
-        "hpckernels network {params.config} -o {output} > {log} 2>&1"
+        "{params.cli} network {params.config} -o {output} > {log} 2>&1"

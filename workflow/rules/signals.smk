@@ -13,8 +13,9 @@ rule signals:
     conda:
         "../envs/hpckernels.yaml"
     params:
+        cli=HPCKERNELS,
         config=CONFIG_FILE,
         settings=config.get("signals", {}),
     shell:
-        "hpckernels signals {params.config} --kernels {input.kernels} "
+        "{params.cli} signals {params.config} --kernels {input.kernels} "
         "--spikes {input.spikes} -o {output} > {log} 2>&1"

@@ -11,11 +11,12 @@ rule kernel_tensor:
     conda:
         "../envs/hpckernels.yaml"
     params:
+        cli=HPCKERNELS,
         config=CONFIG_FILE,
         mode=MODE,
         # results/<run>/kernels, the root of the <post>/<pre>/<probe>.h5 inputs
         kernels=lambda wildcards, input: Path(input[0]).parents[2],
         config_hash=NETWORK.hash,
     shell:
-        "hpckernels assemble {params.config} --kernels-dir {params.kernels} "
+        "{params.cli} assemble {params.config} --kernels-dir {params.kernels} "
         "--mode {params.mode} -o {output} > {log} 2>&1"

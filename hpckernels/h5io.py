@@ -1,0 +1,555 @@
+"""HDF5 files of hpckernels: atomic writes, dimension scales, units and provenance.
+
+Every output is written to a hidden temporary file that is renamed into place, so a
+killed job never leaves a file that looks complete. Every dataset carries ``units``
+and ``long_name`` and has dimension scales (so ``xarray.open_dataset(path,
+engine="h5netcdf", group=...)`` shows named dimensions); every file carries the
+config's content hash and the versions of hpckernels, NEURON, LFPy and LFPykit.
+
+Layouts
+-------
+pathway kernel file (``hpckernels kernel``)
+    One group per probe with ``kernel`` (channel, lag) and, for ensembles, ``std``;
+    root attributes pre, post, mode, dt, tau, config and pathway hashes, versions.
+kernel tensor (``hpckernels assemble``)
+    One group per probe with ``kernel`` (post, pre, channel, lag) (and ``std``).
+signals (``hpckernels signals``)
+    ``rates/counts`` (population, time) and one group per probe with ``total``
+    (channel, time) and optionally ``pathways`` (post, pre, channel, time).
+SONATA spikes (``hpckernels network``)
+    ``/spikes/<population>/timestamps`` (ms) and ``node_ids``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from . import __version__
+from .errors import InputError
+from .probes import probe_type
+
+#: Long name of the lag axis of kernels.
+LAG_NAME = "time lag after the presynaptic spike"
+
+
+def text(value):
+    """An HDF5 attribute or string element as ``str`` (bytes decoded, 1-element arrays
+    unpacked)."""
+    if isinstance(value, np.ndarray):
+        value = value.ravel()[0] if value.size else ""
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def versions():
+    """Versions of hpckernels and the simulators, for provenance attributes."""
+    out = {"hpckernels_version": __version__}
+    for key, dist in (
+        ("neuron_version", "neuron"),
+        ("lfpy_version", "LFPy"),
+        ("lfpykit_version", "LFPykit"),
+    ):
+        try:
+            out[key] = version(dist)
+        except PackageNotFoundError:
+            out[key] = "not installed"
+    return out
+
+
+@contextlib.contextmanager
+def atomic_path(path):
+    """Yield a hidden temporary path next to ``path``; rename it into place on success.
+
+    A writer killed before the rename leaves only the temporary file, never a file
+    at ``path`` that looks complete; on an exception the temporary file is removed.
+    """
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+@contextlib.contextmanager
+def atomic_h5(path):
+    """Open a temporary HDF5 file next to ``path`` for writing; rename it on success."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as fh:
+        yield fh
+
+
+def set_attrs(obj, attrs):
+    """Write a dict of attributes (None values are skipped)."""
+    for key, value in attrs.items():
+        if value is not None:
+            obj.attrs[key] = value
+
+
+def write_scale(group, name, values, units, long_name):
+    """Create a dimension-scale dataset (strings are stored as variable-length UTF-8)."""
+    data = np.asarray(values)
+    if data.dtype.kind in "USO":
+        scale = group.create_dataset(
+            name, data=np.array([text(v) for v in data], dtype=object), dtype=h5py.string_dtype()
+        )
+    else:
+        scale = group.create_dataset(name, data=data)
+    scale.make_scale(name)
+    set_attrs(scale, {"units": units or None, "long_name": long_name})
+    return scale
+
+
+def write_dataset(group, name, scales, units, long_name, data=None, shape=None):
+    """Create a float64 dataset with one dimension scale per axis, units and long name.
+
+    Parameters
+    ----------
+    group : h5py.Group
+    name : str
+    scales : sequence of h5py.Dataset
+        Dimension scales, one per axis.
+    units, long_name : str
+    data : array_like, optional
+        Contents; otherwise an empty dataset of ``shape`` is created (filled later).
+    """
+    if data is not None:
+        dset = group.create_dataset(name, data=np.asarray(data, dtype=np.float64))
+    else:
+        dset = group.create_dataset(name, shape=shape, dtype="f8")
+    for axis, scale in enumerate(scales):
+        dset.dims[axis].attach_scale(scale)
+    set_attrs(dset, {"units": units, "long_name": long_name})
+    return dset
+
+
+def write_probe_scales(group, probe, n_channels):
+    """Write the probe's type and parameters as attributes and its channel scale."""
+    group.attrs["probe_type"] = probe.name
+    group.attrs["probe_parameters"] = json.dumps(probe.parameters(), sort_keys=True, default=float)
+    labels, label_units = probe.channel_labels(n_channels)
+    return write_scale(group, "channel", labels, label_units, probe.channel_name)
+
+
+def population_scales(group, post, pre):
+    """The ``post`` and ``pre`` population scales of a tensor-shaped group."""
+    return (
+        write_scale(group, "post", post, "", "postsynaptic population Y"),
+        write_scale(group, "pre", pre, "", "presynaptic population X"),
+    )
+
+
+def lag_axis(dt, n_steps, fir=False):
+    """Kernel lags (ms): -tau..tau, or dt..tau for FIR kernels."""
+    steps = np.arange(1, n_steps + 1) if fir else np.arange(-n_steps, n_steps + 1)
+    return steps * dt
+
+
+def provenance(config):
+    """Root attributes every output of a config carries."""
+    sim = config.simulation
+    return {
+        "config_file": str(config.source),
+        "config_hash": config.hash,
+        "dt": sim["dt"],
+        "time_units": "ms",
+        **versions(),
+    }
+
+
+def open_h5(path, what):
+    """Open an existing HDF5 file for reading, or raise InputError naming it."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(str(path), f"{what} file not found")
+    try:
+        return h5py.File(path, "r")
+    except OSError as err:
+        raise InputError(
+            str(path), f"cannot open as HDF5 (expected the {what} file): {err}"
+        ) from None
+
+
+# ----------------------------------------------------------------- pathway kernels
+def write_kernel_file(path, config, pre, post, mode, results, extra_attrs=None):
+    """Write the kernels of one pathway to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+    config : NetworkConfig
+    pre, post : str
+    mode : {"mean-field", "ensemble"}
+    results : dict of str to dict of str to ndarray
+        {probe name: {"kernel": (n_channels, n_lags), ["std": ...]}}.
+    extra_attrs : dict, optional
+        More root attributes (e.g. realizations, seed).
+    """
+    sim = config.simulation
+    lags = lag_axis(sim["dt"], config.n_steps_tau, sim["fir"])
+    with atomic_h5(path) as fh:
+        set_attrs(
+            fh,
+            {
+                **provenance(config),
+                "pre": pre,
+                "post": post,
+                "mode": mode,
+                "tau": sim["tau"],
+                "vrest": sim["vrest"],
+                "g_eff": sim["g_eff"],
+                "fir": sim["fir"],
+                "pathway_hash": config.pathway_hash(pre, post, mode),
+                **(extra_attrs or {}),
+            },
+        )
+        for name, arrays in results.items():
+            probe = probe_type(config.probes[name], config.probes)
+            group = fh.create_group(name)
+            channel = write_probe_scales(group, probe, arrays["kernel"].shape[0])
+            lag = write_scale(group, "lag", lags, "ms", LAG_NAME)
+            for key, data in arrays.items():
+                write_dataset(
+                    group,
+                    key,
+                    (channel, lag),
+                    probe.units,
+                    f"{probe.name} per presynaptic spike"
+                    if key == "kernel"
+                    else f"standard deviation of {probe.name} across realizations",
+                    data=data,
+                )
+            group.attrs["config_hash"] = config.pathway_hash(pre, post, mode, probe=name)
+
+
+def read_kernel_group(path, probe):
+    """(arrays, root attributes, lags) of one probe group of a pathway kernel file."""
+    with open_h5(path, "pathway kernel") as fh:
+        if probe not in fh or "kernel" not in fh[probe]:
+            raise InputError(
+                str(path), f"no '{probe}/kernel' dataset: not a pathway kernel file of this probe"
+            )
+        group = fh[probe]
+        arrays = {key: group[key][()] for key in ("kernel", "std") if key in group}
+        return arrays, dict(fh.attrs), group["lag"][()]
+
+
+# ------------------------------------------------------------------- kernel tensor
+def write_tensor(path, config, mode, kernel_files):
+    """Assemble pathway kernel files into one tensor per probe, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output HDF5 file.
+    config : NetworkConfig
+    mode : str
+    kernel_files : dict of (str, str, str) to path
+        {(pre, post, probe): pathway kernel file}. Pathways without a connection are
+        zero in the tensor.
+
+    Notes
+    -----
+    Per probe a group with dataset ``kernel`` (and ``std`` for ensembles) of shape
+    (n_post, n_pre, n_channel, n_lag) and dimension scales post, pre, channel and lag.
+    """
+    names = list(config.populations)
+    n = len(names)
+    sim = config.simulation
+    lags = lag_axis(sim["dt"], config.n_steps_tau, sim["fir"])
+    with atomic_h5(path) as fh:
+        set_attrs(
+            fh,
+            {
+                **provenance(config),
+                "mode": mode,
+                "tau": sim["tau"],
+                "vrest": sim["vrest"],
+                "g_eff": sim["g_eff"],
+                "fir": sim["fir"],
+                "description": "H[post, pre]: signal per spike of one presynaptic "
+                "neuron, summed over the postsynaptic population; zero "
+                "where there is no connection",
+            },
+        )
+        for name, spec in config.probes.items():
+            probe = probe_type(spec, config.probes)
+            arrays, hashes = {}, {}
+            for (pre, post, probe_name), file in kernel_files.items():
+                if probe_name != name:
+                    continue
+                data, file_attrs, file_lags = read_kernel_group(file, name)
+                if not np.array_equal(file_lags, lags):
+                    raise InputError(
+                        str(file),
+                        "lag axis differs from the config's (simulation.dt, tau or fir changed)",
+                    )
+                for key, value in data.items():
+                    arrays.setdefault(key, np.zeros((n, n, *value.shape)))
+                    arrays[key][names.index(post), names.index(pre)] = value
+                hashes[f"{post}<-{pre}"] = text(file_attrs["pathway_hash"])
+            group = fh.create_group(name)
+            post_scale, pre_scale = population_scales(group, names, names)
+            channel = write_probe_scales(group, probe, next(iter(arrays.values())).shape[2])
+            lag = write_scale(group, "lag", lags, "ms", LAG_NAME)
+            for key, data in arrays.items():
+                write_dataset(
+                    group,
+                    key,
+                    (post_scale, pre_scale, channel, lag),
+                    probe.units,
+                    f"{probe.name} per presynaptic spike",
+                    data=data,
+                )
+            group.attrs["pathway_hashes"] = json.dumps(hashes, sort_keys=True)
+
+
+@dataclass
+class ProbeTensor:
+    """One probe group of a kernel tensor file."""
+
+    name: str
+    probe_type: str
+    kernel: np.ndarray  # (n_post, n_pre, n_channel, n_lag)
+    lags: np.ndarray  # ms
+    units: str
+    channel: np.ndarray
+    channel_units: str
+    channel_name: str
+    parameters: str  # JSON
+
+
+@dataclass
+class KernelTensor:
+    """A kernel tensor file: populations, provenance and one :class:`ProbeTensor` per probe."""
+
+    path: Path
+    attrs: dict
+    post: list
+    pre: list
+    probes: dict = field(default_factory=dict)
+
+
+def read_tensor(path):
+    """Read every probe group of a kernel tensor file (layout of :func:`write_tensor`).
+
+    Raises
+    ------
+    InputError
+        Not an HDF5 file, not a kernel tensor, inconsistent shapes or non-finite kernels.
+    """
+    tensor = None
+    with open_h5(path, "kernel tensor") as fh:
+        for name, group in fh.items():
+            if not isinstance(group, h5py.Group) or "kernel" not in group:
+                continue
+            where = f"{path}: group {name}"
+            for key in ("post", "pre", "lag", "channel"):
+                if key not in group:
+                    raise InputError(where, f"missing dataset '{key}': not a kernel tensor")
+            post = [text(v) for v in group["post"][()]]
+            pre = [text(v) for v in group["pre"][()]]
+            kernel = group["kernel"][()]
+            lags = group["lag"][()]
+            if (
+                kernel.ndim != 4
+                or kernel.shape[:2] != (len(post), len(pre))
+                or kernel.shape[3] != lags.size
+            ):
+                raise InputError(
+                    where,
+                    f"kernel shape {kernel.shape} is not (n_post="
+                    f"{len(post)}, n_pre={len(pre)}, channel, "
+                    f"n_lag={lags.size})",
+                )
+            if not np.all(np.isfinite(kernel)):
+                raise InputError(where, "kernel contains non-finite values")
+            if tensor is None:
+                tensor = KernelTensor(Path(path), dict(fh.attrs), post, pre)
+            elif (post, pre) != (tensor.post, tensor.pre):
+                raise InputError(
+                    where,
+                    f"populations post={post}, pre={pre} differ from "
+                    f"those of the other probes ({tensor.post}, "
+                    f"{tensor.pre})",
+                )
+            channel = group["channel"]
+            tensor.probes[name] = ProbeTensor(
+                name=name,
+                probe_type=text(group.attrs.get("probe_type", "")),
+                kernel=kernel,
+                lags=lags,
+                units=text(group["kernel"].attrs.get("units", "")),
+                channel=channel[()],
+                channel_units=text(channel.attrs.get("units", "")),
+                channel_name=text(channel.attrs.get("long_name", "channel")),
+                parameters=text(group.attrs.get("probe_parameters", "{}")),
+            )
+    if tensor is None:
+        raise InputError(str(path), "no probe group with a 'kernel' dataset: not a kernel tensor")
+    return tensor
+
+
+# ------------------------------------------------------------------------- signals
+class SignalsWriter:
+    """Writes a signals file block by block (inside :func:`atomic_h5`).
+
+    Parameters
+    ----------
+    fh : h5py.File
+        Open output file.
+    tensor : KernelTensor
+        The kernels: populations, probes, units and channel scales are copied.
+    n_bins : int
+        Length of the time axis.
+    pathways : bool
+        Also create ``pathways`` datasets.
+    count_scales : dict
+        Count scale per presynaptic population.
+    """
+
+    def __init__(self, fh, tensor, n_bins, pathways, count_scales):
+        rates = fh.create_group("rates")
+        self.rates_time = self._time_scale(rates, n_bins)
+        population = write_scale(rates, "population", tensor.pre, "", "presynaptic population X")
+        self.counts = write_dataset(
+            rates,
+            "counts",
+            (population, self.rates_time),
+            "spikes per bin",
+            "spike count per bin, scaled to the population size",
+            shape=(len(tensor.pre), n_bins),
+        )
+        self.counts.attrs["count_scale"] = np.array([count_scales[x] for x in tensor.pre])
+        self.probes = {}
+        for name, probe in tensor.probes.items():
+            group = fh.create_group(name)
+            set_attrs(
+                group, {"probe_type": probe.probe_type, "probe_parameters": probe.parameters}
+            )
+            channel = write_scale(
+                group, "channel", probe.channel, probe.channel_units, probe.channel_name
+            )
+            post_scale, pre_scale = population_scales(group, tensor.post, tensor.pre)
+            time = self._time_scale(group, n_bins)
+            n_channels = probe.kernel.shape[2]
+            total = write_dataset(
+                group,
+                "total",
+                (channel, time),
+                probe.units,
+                f"{probe.probe_type or name} summed over pathways",
+                shape=(n_channels, n_bins),
+            )
+            per = None
+            if pathways:
+                per = write_dataset(
+                    group,
+                    "pathways",
+                    (post_scale, pre_scale, channel, time),
+                    probe.units,
+                    "contribution of pathway pre -> post",
+                    shape=(len(tensor.post), len(tensor.pre), n_channels, n_bins),
+                )
+            self.probes[name] = (total, per, time)
+
+    @staticmethod
+    def _time_scale(group, n_bins):
+        scale = group.create_dataset("time", shape=(n_bins,), dtype="f8")
+        scale.make_scale("time")
+        set_attrs(scale, {"units": "ms", "long_name": "time (left edge of the bin)"})
+        return scale
+
+    def write_counts(self, start, counts, times):
+        """Scaled spike counts (n_pre, m) of bins start..start+m and their times (ms)."""
+        stop = start + counts.shape[1]
+        self.counts[:, start:stop] = counts
+        self.rates_time[start:stop] = times
+
+    def write_block(self, block, times):
+        """One :class:`~hpckernels.convolution.SignalBlock` and its bin times (ms)."""
+        a, b = block.start, block.start + block.size
+        for name, (total, per, time) in self.probes.items():
+            total[:, a:b] = block.total[name]
+            time[a:b] = times
+            if per is not None:
+                per[..., a:b] = block.pathways[name]
+
+
+# ------------------------------------------------------------------ SONATA spikes
+def write_sonata(path, config, result):
+    """Write a :class:`~hpckernels.network.NetworkResult` as SONATA spikes, atomically.
+
+    ``/spikes/<population>`` holds ``timestamps`` (ms, sorted) and ``node_ids`` (from
+    0) with attributes ``sorting``, ``simulated_size`` and ``population_size``.
+    """
+    p = result.parameters
+    with atomic_h5(path) as fh:
+        set_attrs(
+            fh,
+            {
+                **provenance(config),
+                "nest_version": result.nest_version,
+                "neuron_model": "iaf_psc_exp",
+                "duration": p.duration,
+                "scale": p.scale,
+                "seed": p.seed,
+                "threads": p.threads,
+            },
+        )
+        spikes = fh.create_group("spikes")
+        for name, population in result.spikes.items():
+            group = spikes.create_group(name)
+            set_attrs(
+                group,
+                {
+                    "sorting": "by_time",
+                    "simulated_size": int(population.simulated_size),
+                    "population_size": int(population.population_size),
+                },
+            )
+            times = group.create_dataset(
+                "timestamps", data=np.asarray(population.times, dtype=np.float64)
+            )
+            times.attrs["units"] = "ms"
+            group.create_dataset("node_ids", data=np.asarray(population.node_ids, dtype=np.uint64))
+
+
+# ----------------------------------------------------------------- response cache
+def write_response(path, imem, geometry, dt, pathway_hash):
+    """Store a membrane-current response (nA) and its segment geometry (um)."""
+    with atomic_h5(path) as fh:
+        segment = write_scale(fh, "segment", np.arange(imem.shape[0]), "", "segment index")
+        lag = write_scale(fh, "lag", np.arange(imem.shape[1]) * dt, "ms", LAG_NAME)
+        write_dataset(
+            fh,
+            "imem",
+            (segment, lag),
+            "nA",
+            "membrane current per segment at lags 0..tau",
+            data=imem,
+        )
+        for key in ("x", "y", "z", "d"):
+            fh.create_dataset(key, data=getattr(geometry, key)).attrs["units"] = "um"
+        set_attrs(fh, {"dt": dt, "pathway_hash": pathway_hash, **versions()})
+
+
+def read_response(path):
+    """(imem, lfpykit.CellGeometry) of a cached response, or None if unreadable."""
+    import lfpykit
+
+    try:
+        with h5py.File(path, "r") as fh:
+            imem = fh["imem"][()]
+            geometry = lfpykit.CellGeometry(**{k: fh[k][()] for k in ("x", "y", "z", "d")})
+    except (OSError, KeyError):
+        return None
+    return imem, geometry

@@ -1,0 +1,173 @@
+"""LFP across depth: an image (``lfp_image.png``) and traces (``lfp_traces.png``) of
+the LFP probe, each with the channels' run-mean profile beside it."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .common import (
+    _nice,
+    contact_depths,
+    display_scale,
+    finish,
+    pyplot,
+    read_probe_window,
+    window_values,
+)
+
+
+def _lfp(signals_file, probe, window, subtract_mean):
+    """The LFP probe, its contact depths z (um), the drawn values (see
+    :func:`~hpckernels.plotting.common.window_values`), their times (ms), the
+    channels' run means and the provenance."""
+    data, mask, info = read_probe_window(signals_file, "lfp", probe, window)
+    depth = contact_depths(data["channels"])
+    if depth is None:
+        # channels without depths are stacked in file order, the first on top
+        depth = -np.arange(len(data["channels"]), dtype=float)
+    values, mean = window_values(data["total"], mask, subtract_mean)
+    return data, depth, values, data["time"][mask], mean, info
+
+
+def _depth_edges(depth):
+    """Edges (um) of the cells around sorted contact depths (100 um for one contact)."""
+    order = np.sort(depth)
+    if order.size == 1:
+        return np.array([order[0] - 50.0, order[0] + 50.0])
+    mid = (order[1:] + order[:-1]) / 2
+    return np.concatenate([[2 * order[0] - mid[0]], mid, [2 * order[-1] - mid[-1]]])
+
+
+def _depth_axes(fig, profile_slot, ax, data, depth, mean, subtract_mean, title_extra):
+    """Depth axis, labels and title of an LFP panel, and the run-mean profile beside it."""
+    edges = _depth_edges(depth)
+    ax.set_ylim(edges[0], edges[-1])
+    ax.set_xlabel("time (ms)")
+    ax.set_ylabel("contact depth z (\u00b5m)")
+    what = "LFP \u2212 channel's run mean" if subtract_mean else "LFP"
+    ax.set_title(f"{data['name']} ({data['type']}): {what}{title_extra}", fontsize=10)
+    profile = fig.add_subplot(profile_slot, sharey=ax)
+    _mean_profile(profile, mean, depth, data["units"])
+    profile.tick_params(labelleft=False)
+
+
+def _mean_profile(ax, mean, depth, units):
+    """Each channel's mean over the whole run against its depth."""
+    factor, shown, _ = display_scale(mean, units)
+    ax.plot(mean * factor, depth, "o-", color="k", ms=3, lw=0.8)
+    ax.axvline(0, color="0.6", lw=0.5)
+    ax.set_xlabel(f"run mean ({shown})")
+    ax.set_title("time average", fontsize=9)
+    ax.tick_params(labelsize=8)
+    ax.locator_params(axis="x", nbins=3)
+
+
+def plot_lfp_image(signals_file, output, window=500.0, probe=None, subtract_mean=True):
+    """LFP as an image over time (x, ms) and contact depth z (y, um), with a diverging
+    colormap symmetric about zero; right: each channel's mean over the whole run.
+
+    Parameters
+    ----------
+    signals_file : str or Path
+    output : str or Path
+        PNG file.
+    window : float or None
+        Length (ms) from the signals' t_start; None or 0: the whole signal. Shorter
+        than one bin raises InputError.
+    probe : str, optional
+        Probe group; default the first GaussCylinderPotential probe.
+    subtract_mean : bool
+        Show each channel's deviation from its run mean (the slow, constant part of
+        the prediction is in the right panel).
+
+    Returns
+    -------
+    Path
+        ``output``.
+    """
+    plt = pyplot()
+    data, depth, values, time, mean, info = _lfp(signals_file, probe, window, subtract_mean)
+    # at most ~3000 columns: more than the figure has pixels, and pcolormesh is slow
+    step = max(1, time.size // 3000)
+    order = np.argsort(depth)
+    factor, units, _ = display_scale(values, data["units"])
+    image = values[order][:, ::step] * factor
+    vmax = float(np.abs(image).max()) or 1.0
+    fig = plt.figure(figsize=(10, 5.5))
+    grid = fig.add_gridspec(1, 3, width_ratios=[6, 1.4, 0.18], wspace=0.1)
+    ax = fig.add_subplot(grid[0])
+    mesh = ax.pcolormesh(
+        time[::step],
+        depth[order],
+        image,
+        shading="nearest",
+        cmap="RdBu_r",
+        vmin=-vmax,
+        vmax=vmax,
+        rasterized=True,
+    )
+    _depth_axes(fig, grid[1], ax, data, depth, mean, subtract_mean, "")
+    cbar = fig.colorbar(mesh, cax=fig.add_subplot(grid[2]))
+    symbol = "\u03c6 \u2212 \u27e8\u03c6\u27e9" if subtract_mean else "\u03c6"
+    cbar.set_label(f"{symbol} ({units})")
+    fig.subplots_adjust(left=0.08, right=0.91, bottom=0.11, top=0.92)
+    return finish(fig, output, f"{data['name']} image", [signals_file], {"": info})
+
+
+def plot_lfp_traces(signals_file, output, window=500.0, probe=None, subtract_mean=True):
+    """LFP trace of every contact, drawn at its depth z (um) on one common scale (red
+    scale bar); right: each channel's mean over the whole run.
+
+    Parameters
+    ----------
+    signals_file : str or Path
+    output : str or Path
+        PNG file.
+    window : float or None
+        Length (ms) from the signals' t_start; None or 0: the whole signal. Shorter
+        than one bin raises InputError.
+    probe : str, optional
+        Probe group; default the first GaussCylinderPotential probe.
+    subtract_mean : bool
+        Draw each channel's deviation from its run mean.
+
+    Returns
+    -------
+    Path
+        ``output``.
+    """
+    plt = pyplot()
+    data, depth, values, time, mean, info = _lfp(signals_file, probe, window, subtract_mean)
+    spacing = float(np.min(np.diff(np.sort(depth)))) if depth.size > 1 else 100.0
+    peak = float(np.abs(values).max())
+    # the largest excursion spans 0.45 contact spacings: neighbouring traces do not touch
+    gain = 0.45 * spacing / peak if peak > 0 else 0.0
+    fig = plt.figure(figsize=(9.5, 6))
+    grid = fig.add_gridspec(1, 2, width_ratios=[6, 1.4], wspace=0.2)
+    ax = fig.add_subplot(grid[0])
+    for c, z in enumerate(depth):
+        ax.plot(time, z + gain * values[c], lw=0.7, color="k")
+    factor, units, _ = display_scale(values, data["units"])
+    if peak > 0:
+        bar = _nice(peak * factor)
+        x_bar = time[-1] + 0.01 * (time[-1] - time[0])
+        height = bar / factor * gain
+        ax.plot(
+            [x_bar, x_bar], [depth.max() - height, depth.max()], color="C3", lw=2.5, clip_on=False
+        )
+        ax.text(
+            x_bar,
+            depth.max() - height / 2,
+            f" {bar:g}\n {units}",
+            color="C3",
+            fontsize=8,
+            va="center",
+            ha="left",
+            clip_on=False,
+        )
+    ax.set_xlim(time[0], time[-1])
+    ax.set_yticks(depth)
+    ax.tick_params(axis="y", labelsize=8)
+    _depth_axes(fig, grid[1], ax, data, depth, mean, subtract_mean, ", scale bar in red")
+    fig.subplots_adjust(left=0.09, right=0.97, bottom=0.1, top=0.93)
+    return finish(fig, output, f"{data['name']} traces", [signals_file], {"": info})

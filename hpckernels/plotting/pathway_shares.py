@@ -1,0 +1,253 @@
+"""Pathway shares (``pathway_shares.png``): how much of the predicted signals each
+pathway X -> Y accounts for."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import InputError
+from ..h5io import open_h5
+from .common import (
+    _read_probe,
+    contact_depths,
+    figure_kind,
+    finish,
+    probe_groups,
+    provenance,
+    pyplot,
+    scale_labels,
+)
+
+_ARROW = "\u2192"
+# pathways that miss the total by more than this fraction of its peak get a warning
+_SUM_RTOL = 1e-6
+
+
+def pathway_shares(pathways, total):
+    """Each pathway's share of a signal's temporal variance.
+
+    Parameters
+    ----------
+    pathways : ndarray (n_pathways, n_channels, n_times)
+        Contributions phi_p of the pathways.
+    total : ndarray (n_channels, n_times)
+        The total signal phi (the sum of the pathways), in the same units.
+
+    Returns
+    -------
+    dict of ndarray
+        ``variance`` (n_pathways, n_channels): Var_t(phi_p) / Var_t(phi), the size of
+        a pathway's contribution alone relative to the total. Pathways that cancel
+        each other make these sum to more than 1, pathways that add up coherently to
+        less than 1.
+
+        ``covariance`` (n_pathways, n_channels): Cov_t(phi_p, phi) / Var_t(phi), the
+        part of the total variance the pathway accounts for; sums to exactly 1 over
+        pathways (when the pathways add up to the total) and is negative for a pathway
+        that cancels the rest.
+
+        ``variance_all`` and ``covariance_all`` (n_pathways,): the same with the
+        variances and covariances summed over channels first (signal power over all
+        channels, so large channels weigh most).
+
+        All dimensionless; NaN where the total does not vary.
+    """
+    dev = pathways - pathways.mean(axis=-1, keepdims=True)
+    tot = total - total.mean(axis=-1, keepdims=True)
+    var_p = (dev**2).mean(axis=-1)
+    cov_p = (dev * tot[None]).mean(axis=-1)
+    var_t = (tot**2).mean(axis=-1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        safe = np.where(var_t > 0, var_t, np.nan)
+        all_var = var_t.sum() if var_t.sum() > 0 else np.nan
+        return {
+            "variance": var_p / safe,
+            "covariance": cov_p / safe,
+            "variance_all": var_p.sum(axis=1) / all_var,
+            "covariance_all": cov_p.sum(axis=1) / all_var,
+        }
+
+
+def _read_pathways(fh, name):
+    """Labels 'X -> Y' and contributions (n_pathways, n_channels, n_times) of a probe."""
+    group = fh[name]
+    posts, pres = scale_labels(group["post"]), scale_labels(group["pre"])
+    dset = group["pathways"]
+    labels, arrays = [], []
+    for i, post in enumerate(posts):
+        for j, pre in enumerate(pres):
+            labels.append(f"{pre} {_ARROW} {post}")
+            arrays.append(np.asarray(dset[i, j], dtype=float))
+    return labels, np.stack(arrays)
+
+
+def _share_maps(fig, grid, probe, data, shares, keep, names):
+    """Heat maps over contact depth and pathway of the variance and covariance shares
+    of an LFP probe, in the first two columns of ``grid``."""
+    depth = contact_depths(data["channels"])
+    if depth is None:
+        # channels without depths are labelled by index
+        depth = np.arange(len(data["channels"]), dtype=float)
+    order = np.argsort(depth)[::-1]
+    for col, (key, title, cmap) in enumerate(
+        (
+            ("variance", "Var(\u03c6_YX) / Var(\u03c6)", "viridis"),
+            ("covariance", "Cov(\u03c6_YX, \u03c6) / Var(\u03c6)", "RdBu_r"),
+        )
+    ):
+        ax = fig.add_subplot(grid[col])
+        values = shares[key][keep][:, order].T
+        finite = values[np.isfinite(values)]
+        # colour scales reach at least 1 (a pathway that is the whole signal)
+        if cmap == "viridis":
+            vmin, vmax = 0.0, max(1.0, float(finite.max()) if finite.size else 1.0)
+        else:
+            vmax = max(1.0, float(np.abs(finite).max()) if finite.size else 1.0)
+            vmin = -vmax
+        image = ax.imshow(
+            values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest"
+        )
+        for (r, c), v in np.ndenumerate(values):
+            # white text on the dark end of each colormap
+            if cmap == "viridis":
+                dark = (v - vmin) / (vmax - vmin) < 0.5
+            else:
+                dark = abs(v) > 0.6 * vmax
+            ax.text(
+                c,
+                r,
+                "n/a" if not np.isfinite(v) else f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7 if len(order) <= 16 else 5,
+                color="white" if dark else "black",
+            )
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+        step = max(1, len(order) // 16)
+        ax.set_yticks(range(0, len(order), step))
+        ax.set_yticklabels([f"{depth[i]:g}" for i in order[::step]], fontsize=8)
+        if col == 0:
+            ax.set_ylabel("contact depth z (\u00b5m)")
+        ax.set_xlabel("pathway")
+        ax.set_title(f"{probe}: {title}", fontsize=9)
+        fig.colorbar(image, ax=ax, fraction=0.08, pad=0.03).ax.tick_params(labelsize=7)
+
+
+def _share_bars(ax, probes, shares, keep, names):
+    """Per probe, bars of the variance shares and diamonds of the covariance shares,
+    channels summed."""
+    width = 0.8 / len(probes)
+    x = np.arange(len(names))
+    for k, name in enumerate(probes):
+        offset = (k - (len(probes) - 1) / 2) * width
+        ax.bar(
+            x + offset,
+            shares[name]["variance_all"][keep],
+            width * 0.9,
+            color=f"C{k}",
+            label=f"{name} ({probes[name][0]['type']})",
+        )
+        ax.plot(
+            x + offset,
+            shares[name]["covariance_all"][keep],
+            "D",
+            color="k",
+            ms=4,
+            mfc="white",
+            mew=1.0,
+        )
+    handles, _ = ax.get_legend_handles_labels()
+    # one legend entry for the diamonds of every probe
+    (diamond,) = ax.plot(
+        [],
+        [],
+        "D",
+        color="k",
+        ms=4,
+        mfc="white",
+        mew=1.0,
+        label="Cov(\u03c6_YX, \u03c6) / Var(\u03c6) (sums to 1)",
+    )
+    ax.axhline(0, color="0.3", lw=0.6)
+    ax.axhline(1, color="0.6", lw=0.6, ls="--")
+    ax.set_xticks(x)
+    ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+    ax.set_xlabel("pathway")
+    ax.set_ylabel("share of the signal's variance")
+    ax.set_title("bars: Var(\u03c6_YX) / Var(\u03c6), channels summed", fontsize=9)
+    ax.legend(
+        handles=[*handles, diamond],
+        fontsize=7,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.22),
+        ncol=2,
+        frameon=False,
+    )
+
+
+def plot_pathway_shares(signals_file, output):
+    """Share of each pathway X -> Y in the predicted signals' temporal variance (over
+    the whole signal, t_start..t_stop), see :func:`pathway_shares`.
+
+    Left (when there is an LFP probe with pathways): heat maps over contact depth and
+    pathway of Var(phi_YX) / Var(phi) and Cov(phi_YX, phi) / Var(phi). Right: for every
+    probe with pathways, bars of Var(phi_YX) / Var(phi) summed over channels and
+    diamonds of the covariance share (these sum to 1 over pathways). Pathways that are
+    zero in every probe (no connection) are left out. The title warns about probes
+    whose pathways do not add up to the total.
+
+    Parameters
+    ----------
+    signals_file : str or Path
+        Signals file with ``pathways`` in at least one probe group.
+    output : str or Path
+        PNG file.
+
+    Returns
+    -------
+    Path
+        ``output``.
+    """
+    plt = pyplot()
+    with open_h5(signals_file, "signals") as fh:
+        info = provenance(fh.attrs)
+        probes = {}
+        for name in probe_groups(fh):
+            if "pathways" not in fh[name]:
+                continue
+            labels, parts = _read_pathways(fh, name)
+            probes[name] = (_read_probe(fh, name), labels, parts)
+    if not probes:
+        raise InputError(str(signals_file), "no probe group has 'pathways'")
+    labels = next(iter(probes.values()))[1]
+    active = np.zeros(len(labels), dtype=bool)
+    residuals = {}
+    shares = {}
+    for name, (data, _, parts) in probes.items():
+        active |= np.abs(parts).reshape(len(labels), -1).max(axis=1) > 0
+        peak = np.abs(data["total"]).max()
+        residual = np.abs(parts.sum(axis=0) - data["total"]).max()
+        if peak > 0 and residual > _SUM_RTOL * peak:
+            residuals[name] = residual / peak
+        shares[name] = pathway_shares(parts, data["total"])
+    if not active.any():
+        active[:] = True
+    keep = np.flatnonzero(active)
+    names = [labels[i] for i in keep]
+    lfp = next((n for n, (d, _, _) in probes.items() if figure_kind(d["type"]) == "lfp"), None)
+
+    n_cols = 3 if lfp else 1
+    fig = plt.figure(figsize=(4.2 * (n_cols - 1) + 6.0, 6.4))
+    grid = fig.add_gridspec(1, n_cols, width_ratios=[1, 1, 1.5][-n_cols:], wspace=0.45)
+    if lfp:
+        _share_maps(fig, grid, lfp, probes[lfp][0], shares[lfp], keep, names)
+    _share_bars(fig.add_subplot(grid[-1]), probes, shares, keep, names)
+    title = "pathway shares of the predicted signals (variance over the whole signal)"
+    if residuals:
+        title += "\nwarning: pathways do not sum to the total in " + ", ".join(
+            f"{n} ({r:.1e} of max)" for n, r in residuals.items()
+        )
+    fig.suptitle(title, fontsize=10)
+    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.3, top=0.88)
+    return finish(fig, output, "pathway shares", [signals_file], {"": info})

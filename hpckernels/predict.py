@@ -1,0 +1,138 @@
+"""Signals of a config from its spikes and kernel tensor, written to HDF5.
+
+The edge between files and :mod:`hpckernels.signals`: reads the kernel tensor and the
+spikes, scales the counts of down-sampled populations, and streams the signals of
+the config's window into a signals file (layout in :mod:`hpckernels.h5io`).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+
+from . import h5io, spikes
+from .convolution import centered_kernel, default_chunk_size
+from .errors import InputError
+from .hashing import file_sha256
+from .signals import iter_window_signals, signal_margins, time_axis
+
+
+def predict_signals(config, kernels_file, spike_files, output, log=sys.stderr):
+    """Write the signals of every probe of a kernel tensor over the config's window.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    kernels_file : str or Path
+        Kernel tensor of ``hpckernels assemble``.
+    spike_files : list of str or None
+        Spike files replacing the config's ``spikes.files`` (required without a
+        ``spikes`` section: the SONATA file of ``hpckernels network``).
+    output : Path
+        Signals file (written atomically).
+    log : file, optional
+        Where the summary line and warnings go.
+    """
+    started = time.monotonic()
+    t_start, t_stop = config.signal_window()
+    dt = float(config.simulation["dt"])
+    n = spikes.bin_count(t_start, t_stop, dt)
+    tensor = h5io.read_tensor(kernels_file)
+    tensor_dt = float(tensor.attrs.get("dt", dt))
+    if abs(tensor_dt - dt) > 1e-9 * dt:
+        raise InputError(
+            str(kernels_file),
+            f"kernel dt = {tensor_dt} ms differs from the config's simulation.dt = {dt} ms",
+        )
+    source = spikes.spike_source(config, spike_files)
+    for path in [*source.files, Path(kernels_file)]:
+        if path.resolve() == Path(output).resolve():
+            raise InputError("-o/--output", f"{output} is also an input file")
+
+    names = list(dict.fromkeys(tensor.pre + tensor.post))
+    spikes.check_population_names(
+        list(source.populations),
+        names,
+        found_label=f"spikes ({', '.join(str(p) for p in source.files)})",
+        expected_label=f"kernel tensor {tensor.path}",
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", spikes.SpikeUnitsWarning)
+        times = source.read()
+        everything = np.concatenate([np.empty(0), *times.values()])
+        spikes.warn_if_seconds(
+            ", ".join(str(p) for p in source.files), everything, t_start, t_stop
+        )
+    for warning in caught:
+        print(f"hpckernels: warning: {warning.message}", file=log)
+    scales = spikes.count_scales(config, source, tensor.pre)
+
+    kernels = {}
+    for name, probe in tensor.probes.items():
+        try:
+            kernels[name] = centered_kernel(probe.kernel, probe.lags, dt)
+        except ValueError as err:
+            raise InputError(f"{kernels_file}: group {name}", str(err)) from None
+    settings = config.data.get("signals", {})
+    pathways = bool(settings.get("pathways", True))
+    n_lags = max(k.shape[-1] for k in kernels.values())
+    chunk = int(settings.get("chunk_size", default_chunk_size(n_lags)))
+    before, after = signal_margins(kernels, t_start, dt)
+    with h5io.atomic_h5(output) as fh:
+        h5io.set_attrs(
+            fh,
+            {
+                **h5io.provenance(config),
+                "t_start": t_start,
+                "t_stop": t_stop,
+                "kernels_file": str(tensor.path),
+                "kernels_sha256": file_sha256(tensor.path),
+                "kernels_config_hash": h5io.text(tensor.attrs.get("config_hash", "")) or None,
+                "spike_files": json.dumps([str(p) for p in source.files]),
+                "spike_format": source.format.name,
+                "count_scales": json.dumps(scales, sort_keys=True),
+                "chunk_size": chunk,
+                "pathways": pathways,
+                "margin_before_ms": before * dt,
+                "margin_after_ms": after * dt,
+                "description": "V(R, t) = sum_X sum_Y (nu_X * H_YX)(R, t): scaled spike counts "
+                "per bin convolved with the kernel tensor; lag 0 of a kernel lines "
+                "up with the spike's own bin; spikes up to the kernels' reach "
+                "outside [t_start, t_stop) contribute (margins)",
+            },
+        )
+        writer = h5io.SignalsWriter(fh, tensor, n, pathways, scales)
+        at = 0
+        for piece in spikes.iter_population_counts(
+            times, tensor.pre, t_start, t_stop, dt, scales=scales, chunk_size=chunk
+        ):
+            writer.write_counts(at, piece, time_axis(t_start, dt, at, at + piece.shape[1]))
+            at += piece.shape[1]
+        for block in iter_window_signals(
+            times,
+            tensor.pre,
+            kernels,
+            t_start,
+            t_stop,
+            dt,
+            scales=scales,
+            chunk_size=chunk,
+            pathways=pathways,
+        ):
+            writer.write_block(
+                block, time_axis(t_start, dt, block.start, block.start + block.size)
+            )
+    n_spikes = sum(v.size for v in times.values())
+    print(
+        f"[hpckernels] signals: {t_stop - t_start:g} ms ({t_start:g}..{t_stop:g} ms) = {n} "
+        f"bins of {dt:g} ms, {n_spikes} spikes read (count scales "
+        f"{', '.join(f'{x} {scales[x]:.4g}' for x in tensor.pre)}), probes "
+        f"{', '.join(tensor.probes)}{' with pathways' if pathways else ''}: wrote {output} "
+        f"({time.monotonic() - started:.2f} s)",
+        file=log,
+    )
