@@ -147,6 +147,13 @@ def population_scales(group, post, pre):
     )
 
 
+def kernel_attrs(config, mode):
+    """Root attributes of kernel files: provenance, mode and the kernel settings."""
+    sim = config.simulation
+    settings = {key: sim[key] for key in ("tau", "vrest", "g_eff", "fir")}
+    return {**provenance(config), "mode": mode, **settings}
+
+
 def lag_axis(dt, n_steps, fir=False):
     """Kernel lags (ms): -tau..tau, or dt..tau for FIR kernels."""
     steps = np.arange(1, n_steps + 1) if fir else np.arange(-n_steps, n_steps + 1)
@@ -199,14 +206,9 @@ def write_kernel_file(path, config, pre, post, mode, results, extra_attrs=None):
         set_attrs(
             fh,
             {
-                **provenance(config),
+                **kernel_attrs(config, mode),
                 "pre": pre,
                 "post": post,
-                "mode": mode,
-                "tau": sim["tau"],
-                "vrest": sim["vrest"],
-                "g_eff": sim["g_eff"],
-                "fir": sim["fir"],
                 "pathway_hash": config.pathway_hash(pre, post, mode),
                 **(extra_attrs or {}),
             },
@@ -269,12 +271,7 @@ def write_tensor(path, config, mode, kernel_files):
         set_attrs(
             fh,
             {
-                **provenance(config),
-                "mode": mode,
-                "tau": sim["tau"],
-                "vrest": sim["vrest"],
-                "g_eff": sim["g_eff"],
-                "fir": sim["fir"],
+                **kernel_attrs(config, mode),
                 "description": "H[post, pre]: signal per spike of one presynaptic "
                 "neuron, summed over the postsynaptic population; zero "
                 "where there is no connection",

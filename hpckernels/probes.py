@@ -328,28 +328,32 @@ class SphericallySymmetricVolCondMEG(MEGProbe):
     name = "SphericallySymmetricVolCondMEG"
 
 
+class CellPotentialProbe(LFPykitProbe):
+    """Extracellular potential (mV) at contacts ``x``, ``y``, ``z`` (um) of one cell at the
+    population's mean depth, conductivity ``sigma`` (S/m)."""
+
+    units = "mV"
+
+
 @PROBES.register
-class PointSourcePotential(LFPykitProbe):
-    """Potential at points (``x``, ``y``, ``z`` um) of one cell, point sources."""
+class PointSourcePotential(CellPotentialProbe):
+    """lfpykit.PointSourcePotential: segments as point sources."""
 
     name = "PointSourcePotential"
-    units = "mV"
 
 
 @PROBES.register
-class LineSourcePotential(LFPykitProbe):
-    """Potential at points (``x``, ``y``, ``z`` um) of one cell, line sources."""
+class LineSourcePotential(CellPotentialProbe):
+    """lfpykit.LineSourcePotential: segments as line sources."""
 
     name = "LineSourcePotential"
-    units = "mV"
 
 
 @PROBES.register
-class RecExtElectrode(LFPykitProbe):
-    """LFPy's extracellular electrode (contacts ``x``, ``y``, ``z`` um, ``sigma`` S/m)."""
+class RecExtElectrode(CellPotentialProbe):
+    """lfpykit.RecExtElectrode: LFPy's electrode (contact size and averaging options)."""
 
     name = "RecExtElectrode"
-    units = "mV"
 
 
 @PROBES.register

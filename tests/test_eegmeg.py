@@ -13,7 +13,7 @@ same signals from textbook formulas instead:
 
 import numpy as np
 import pytest
-from conftest import CONFIGS, load, network_config
+from conftest import load, network_config
 
 from hpckernels import engine
 

@@ -287,6 +287,27 @@ def _window_mask(time, t_start, window):
     return mask
 
 
+def probe_window(signals_file, kind, probe, window, subtract_mean):
+    """The probe group that figure ``kind`` draws, in its time window.
+
+    Returns
+    -------
+    data : dict
+        See :func:`_read_probe`.
+    time : ndarray (n_window,)
+        Times (ms) in the window.
+    values : ndarray (n_channels, n_window)
+        The signal there, less each channel's run mean with ``subtract_mean``.
+    means : ndarray (n_channels,)
+        Each channel's mean over the whole signal.
+    info : dict
+        Provenance of the signals file.
+    """
+    data, mask, info = read_probe_window(signals_file, kind, probe, window)
+    values, means = window_values(data["total"], mask, subtract_mean)
+    return data, data["time"][mask], values, means, info
+
+
 def read_probe_window(signals_file, kind, probe, window):
     """Read the probe group that figure ``kind`` draws, and its time window.
 

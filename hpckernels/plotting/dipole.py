@@ -11,9 +11,8 @@ from .common import (
     finish,
     nonzero_rows,
     pretty_units,
+    probe_window,
     pyplot,
-    read_probe_window,
-    window_values,
 )
 
 
@@ -22,28 +21,13 @@ def plot_dipole(signals_file, output, window=500.0, probe=None, subtract_mean=Tr
     panel per component that is not zero; the run mean of each is given (and
     subtracted with ``subtract_mean``).
 
-    Parameters
-    ----------
-    signals_file : str or Path
-    output : str or Path
-        PNG file.
-    window : float or None
-        Length (ms) from the signals' t_start; None or 0: the whole signal. Shorter
-        than one bin raises InputError.
-    probe : str, optional
-        Probe group; default the first CurrentDipoleMoment probe.
-    subtract_mean : bool
-        Draw each component's deviation from its run mean.
-
-    Returns
-    -------
-    Path
-        ``output``.
+    ``window``, ``probe`` (default: the first CurrentDipoleMoment probe) and
+    ``subtract_mean`` as described in :mod:`hpckernels.plotting`.
     """
     plt = pyplot()
-    data, mask, info = read_probe_window(signals_file, "dipole", probe, window)
-    time = data["time"][mask]
-    values, means = window_values(data["total"], mask, subtract_mean)
+    data, time, values, means, info = probe_window(
+        signals_file, "dipole", probe, window, subtract_mean
+    )
     labels = [text(c) for c in data["channels"]]
     shown = np.flatnonzero(nonzero_rows(data["total"]))
     skipped = [f"P_{labels[c]}" for c in range(len(labels)) if c not in shown]

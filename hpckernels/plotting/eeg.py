@@ -8,10 +8,9 @@ from .common import (
     display_scale,
     finish,
     position_text,
+    probe_window,
     pyplot,
-    read_probe_window,
     sensor_positions,
-    window_values,
 )
 
 # a legend of more electrodes would cover the traces
@@ -23,28 +22,11 @@ def plot_eeg(signals_file, output, window=500.0, probe=None, subtract_mean=True)
     electrode; positions from the probe's ``r_electrodes`` in mm); units with an SI
     prefix (µV, nV, ...).
 
-    Parameters
-    ----------
-    signals_file : str or Path
-    output : str or Path
-        PNG file.
-    window : float or None
-        Length (ms) from the signals' t_start; None or 0: the whole signal. Shorter
-        than one bin raises InputError.
-    probe : str, optional
-        Probe group; default the first FourSphereVolumeConductor probe.
-    subtract_mean : bool
-        Draw each electrode's deviation from its run mean.
-
-    Returns
-    -------
-    Path
-        ``output``.
+    ``window``, ``probe`` (default: the first FourSphereVolumeConductor probe) and
+    ``subtract_mean`` as described in :mod:`hpckernels.plotting`.
     """
     plt = pyplot()
-    data, mask, info = read_probe_window(signals_file, "eeg", probe, window)
-    time = data["time"][mask]
-    values, _ = window_values(data["total"], mask, subtract_mean)
+    data, time, values, _, info = probe_window(signals_file, "eeg", probe, window, subtract_mean)
     factor, units, _ = display_scale(values, data["units"])
     n = values.shape[0]
     points = sensor_positions(data["parameters"], "r_electrodes", n)

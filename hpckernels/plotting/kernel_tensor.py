@@ -25,10 +25,7 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
     max_lag : float, optional
         Largest lag drawn (ms); default tau (the largest lag of the tensor).
 
-    Returns
-    -------
-    Path
-        ``output``.
+    Returns the path of the PNG (``output``).
     """
     plt = pyplot()
     with open_h5(tensor_file, "kernel tensor") as fh:

@@ -10,23 +10,23 @@ from .common import (
     contact_depths,
     display_scale,
     finish,
+    probe_window,
     pyplot,
-    read_probe_window,
-    window_values,
 )
 
 
 def _lfp(signals_file, probe, window, subtract_mean):
     """The LFP probe, its contact depths z (um), the drawn values (see
-    :func:`~hpckernels.plotting.common.window_values`), their times (ms), the
+    :func:`~hpckernels.plotting.common.probe_window`), their times (ms), the
     channels' run means and the provenance."""
-    data, mask, info = read_probe_window(signals_file, "lfp", probe, window)
+    data, time, values, mean, info = probe_window(
+        signals_file, "lfp", probe, window, subtract_mean
+    )
     depth = contact_depths(data["channels"])
     if depth is None:
         # channels without depths are stacked in file order, the first on top
         depth = -np.arange(len(data["channels"]), dtype=float)
-    values, mean = window_values(data["total"], mask, subtract_mean)
-    return data, depth, values, data["time"][mask], mean, info
+    return data, depth, values, time, mean, info
 
 
 def _depth_edges(depth):
@@ -66,24 +66,8 @@ def plot_lfp_image(signals_file, output, window=500.0, probe=None, subtract_mean
     """LFP as an image over time (x, ms) and contact depth z (y, um), with a diverging
     colormap symmetric about zero; right: each channel's mean over the whole run.
 
-    Parameters
-    ----------
-    signals_file : str or Path
-    output : str or Path
-        PNG file.
-    window : float or None
-        Length (ms) from the signals' t_start; None or 0: the whole signal. Shorter
-        than one bin raises InputError.
-    probe : str, optional
-        Probe group; default the first GaussCylinderPotential probe.
-    subtract_mean : bool
-        Show each channel's deviation from its run mean (the slow, constant part of
-        the prediction is in the right panel).
-
-    Returns
-    -------
-    Path
-        ``output``.
+    ``window``, ``probe`` (default: the first GaussCylinderPotential probe) and
+    ``subtract_mean`` as described in :mod:`hpckernels.plotting`.
     """
     plt = pyplot()
     data, depth, values, time, mean, info = _lfp(signals_file, probe, window, subtract_mean)
@@ -118,23 +102,8 @@ def plot_lfp_traces(signals_file, output, window=500.0, probe=None, subtract_mea
     """LFP trace of every contact, drawn at its depth z (um) on one common scale (red
     scale bar); right: each channel's mean over the whole run.
 
-    Parameters
-    ----------
-    signals_file : str or Path
-    output : str or Path
-        PNG file.
-    window : float or None
-        Length (ms) from the signals' t_start; None or 0: the whole signal. Shorter
-        than one bin raises InputError.
-    probe : str, optional
-        Probe group; default the first GaussCylinderPotential probe.
-    subtract_mean : bool
-        Draw each channel's deviation from its run mean.
-
-    Returns
-    -------
-    Path
-        ``output``.
+    ``window``, ``probe`` (default: the first GaussCylinderPotential probe) and
+    ``subtract_mean`` as described in :mod:`hpckernels.plotting`.
     """
     plt = pyplot()
     data, depth, values, time, mean, info = _lfp(signals_file, probe, window, subtract_mean)

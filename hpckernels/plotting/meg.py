@@ -9,10 +9,9 @@ from .common import (
     finish,
     nonzero_rows,
     position_text,
+    probe_window,
     pyplot,
-    read_probe_window,
     sensor_positions,
-    window_values,
 )
 
 
@@ -25,28 +24,11 @@ def plot_meg(signals_file, output, window=500.0, probe=None, subtract_mean=True)
     Channels are labelled ``<sensor>:<component>`` (x, y or z); sensor positions come
     from the probe's ``sensor_locations`` (drawn in mm).
 
-    Parameters
-    ----------
-    signals_file : str or Path
-    output : str or Path
-        PNG file.
-    window : float or None
-        Length (ms) from the signals' t_start; None or 0: the whole signal. Shorter
-        than one bin raises InputError.
-    probe : str, optional
-        Probe group; default the first MEG probe (InfiniteHomogeneousVolCondMEG or
-        SphericallySymmetricVolCondMEG).
-    subtract_mean : bool
-        Draw each component's deviation from its run mean.
-
-    Returns
-    -------
-    Path
-        ``output``.
+    ``window``, ``probe`` (default: the first MEG probe) and ``subtract_mean`` as
+    described in :mod:`hpckernels.plotting`.
     """
     plt = pyplot()
-    data, mask, info = read_probe_window(signals_file, "meg", probe, window)
-    time = data["time"][mask]
+    data, time, values, _, info = probe_window(signals_file, "meg", probe, window, subtract_mean)
     labels = [text(c) for c in data["channels"]]
     sensors = {}
     for c, label in enumerate(labels):
@@ -56,7 +38,6 @@ def plot_meg(signals_file, output, window=500.0, probe=None, subtract_mean=True)
     shown = {s: [(c, comp) for c, comp in items if nonzero[c]] for s, items in sensors.items()}
     skipped = [labels[c] for c in range(len(labels)) if not nonzero[c]]
     shown = {s: items for s, items in shown.items() if items}
-    values, _ = window_values(data["total"], mask, subtract_mean)
     # the SI prefix is chosen from the drawn components only
     factor, units, quantity = display_scale(
         values[nonzero] if nonzero.any() else values, data["units"]

@@ -204,10 +204,7 @@ def plot_pathway_shares(signals_file, output):
     output : str or Path
         PNG file.
 
-    Returns
-    -------
-    Path
-        ``output``.
+    Returns the path of the PNG (``output``).
     """
     plt = pyplot()
     with open_h5(signals_file, "signals") as fh:

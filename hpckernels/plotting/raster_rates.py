@@ -103,10 +103,7 @@ def plot_raster_rates(
     bin_width : float
         Width (ms) of the rate bins.
 
-    Returns
-    -------
-    Path
-        ``output``.
+    Returns the path of the PNG (``output``).
     """
     plt = pyplot()
     with open_h5(signals_file, "signals") as fh:

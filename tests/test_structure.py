@@ -1,0 +1,105 @@
+"""The package's structure: no import cycles, and the type registries match the schema."""
+
+import ast
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from hpckernels.biophysics import BIOPHYSICS
+from hpckernels.config import load_schema
+from hpckernels.probes import PROBES
+from hpckernels.spikes import SPIKE_FORMATS
+from hpckernels.synapses import SYNAPSE_MODELS
+
+pytestmark = pytest.mark.unit
+
+PACKAGE = REPO / "hpckernels"
+
+
+def module_name(path):
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_modules(path, modules):
+    """Modules of the package that ``path`` imports anywhere (functions included)."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = package.split(".")
+                anchor = anchor[: len(anchor) - node.level + 1]
+                base = ".".join([*anchor, base] if base else anchor)
+            targets = [base] + [f"{base}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        found.update(t for t in targets if t in modules and t != name)
+    return found
+
+
+def import_graph():
+    paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
+    return {name: imported_modules(path, paths) for name, path in paths.items()}
+
+
+def test_no_import_cycles():
+    graph = import_graph()
+    # a package's __init__ importing its submodules is not a cycle with them
+    for name, targets in graph.items():
+        graph[name] = {t for t in targets if not name.startswith(t + ".")}
+    state, cycles = {}, []
+
+    def visit(node, stack):
+        state[node] = "open"
+        for target in sorted(graph[node]):
+            if state.get(target) == "open":
+                cycles.append(stack[stack.index(target) :] + [target])
+            elif target not in state:
+                visit(target, [*stack, target])
+        state[node] = "done"
+
+    for node in sorted(graph):
+        if node not in state:
+            visit(node, [node])
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+@pytest.mark.parametrize(
+    "registry,path",
+    [
+        (SYNAPSE_MODELS, ["$defs", "synapse"]),
+        (BIOPHYSICS, ["$defs", "biophysics"]),
+        (PROBES, ["$defs", "probe"]),
+    ],
+)
+def test_registered_types_are_the_schema_types(registry, path):
+    """Each registered class has its schema entry: the type enum and an if/then that
+    validates its parameters with $defs/<kind>_<name>."""
+    schema = load_schema()
+    node = schema
+    for key in path:
+        node = node[key]
+    assert set(node["properties"]["type"]["enum"]) == set(registry)
+    branches = {b["if"]["properties"]["type"]["const"]: b["then"]["$ref"] for b in node["allOf"]}
+    assert set(branches) == set(registry)
+    for name, ref in branches.items():
+        assert ref == f"#/$defs/{path[-1]}_{name}" and f"{path[-1]}_{name}" in schema["$defs"]
+
+
+def test_spike_formats_are_the_schema_formats():
+    schema = load_schema()
+    assert set(schema["properties"]["spikes"]["properties"]["format"]["enum"]) == set(
+        SPIKE_FORMATS
+    )
+
+
+def test_workflow_schema_is_the_package_schema():
+    link = REPO / "workflow" / "schemas" / "config.schema.yaml"
+    assert link.resolve() == (PACKAGE / "schemas" / "config.schema.yaml").resolve()
+    assert Path(PACKAGE / "mod").resolve() == (REPO / "mod").resolve()
