@@ -55,9 +55,17 @@ def main(argv=None):
     sys.exit(code)
 
 
+#: Environment variables with the process's MPI rank, set by mpiexec or srun before
+#: MPI starts (errors found before MPI_Init are printed by rank 0 only).
+RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID")
+
+
 def _rank():
     if "mpi4py.MPI" in sys.modules:
         return sys.modules["mpi4py.MPI"].COMM_WORLD.Get_rank()
+    for key in RANK_VARIABLES:
+        if os.environ.get(key, "").isdigit():
+            return int(os.environ[key])
     return 0
 
 

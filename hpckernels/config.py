@@ -22,6 +22,7 @@ from . import distributions, probes
 from .biophysics import BIOPHYSICS
 from .errors import ConfigError
 from .hashing import content_hash, file_sha256
+from .resources import require_memory
 from .synapses import synapse_model
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
@@ -136,6 +137,8 @@ class NetworkConfig:
         self.data = _fill_defaults(copy.deepcopy(data))
         self.base_dir = Path(base_dir).resolve()
         self.source = source
+        #: Things that are allowed but probably not meant (printed by the commands).
+        self.warnings = []
         self._check()
 
     @classmethod
@@ -145,9 +148,18 @@ class NetworkConfig:
         if not path.is_file():
             raise ConfigError(str(path), "config file not found")
         try:
-            data = yaml.safe_load(path.read_text())
+            text = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(
+                str(path), "not a UTF-8 text file (a YAML config is expected)"
+            ) from None
+        if "\x00" in text:
+            raise ConfigError(str(path), "binary file (a YAML config is expected)")
+        try:
+            data = yaml.safe_load(text)
         except yaml.YAMLError as exc:
-            raise ConfigError(str(path), f"not valid YAML ({exc})".replace("\n", " ")) from None
+            message = " ".join(f"not valid YAML ({exc})".split())
+            raise ConfigError(str(path), message) from None
         return cls(data, base_dir=path.parent, source=str(path))
 
     # ----------------------------------------------------------------- access
@@ -246,14 +258,15 @@ class NetworkConfig:
         return [c for c in self.connections if c["post"] == post]
 
     # --------------------------------------------------------------- hashing
-    def pathway_inputs(self, pre, post, mode="mean-field"):
+    def pathway_inputs(self, pre, post, mode="mean-field", ensemble=None):
         """Everything that determines the kernels of pathway pre -> post.
 
         The mean conductances of all inputs to ``post`` change its leak when
         ``g_eff`` is on, so then the other connections into ``post`` (all but their
         delays, which do not enter the leak) and the sizes and rates of their
         presynaptic populations are part of the pathway's inputs. Morphology and
-        template files enter by content.
+        template files enter by content. ``ensemble`` ({realizations, seed}) replaces
+        the config's ensemble settings (command-line overrides).
         """
         own = self.connection(pre, post)
         sim = self.simulation
@@ -276,15 +289,27 @@ class NetworkConfig:
             "leak_connections": sorted(leak_inputs, key=lambda c: c["pre"]),
         }
         if mode == "ensemble":
-            inputs["ensemble"] = self.ensemble
+            inputs["ensemble"] = dict(self.ensemble, **(ensemble or {}))
         return inputs
 
-    def pathway_hash(self, pre, post, mode="mean-field", probe=None):
+    def pathway_hash(self, pre, post, mode="mean-field", probe=None, ensemble=None):
         """Content hash of a pathway's inputs (and of one probe, if named)."""
-        inputs = self.pathway_inputs(pre, post, mode)
+        inputs = self.pathway_inputs(pre, post, mode, ensemble)
         if probe is not None:
             inputs["probe"] = self.probes[probe]
         return content_hash(inputs)
+
+    def tensor_inputs(self, mode="mean-field"):
+        """What assembling the kernel tensor reads from the config (besides the pathway
+        kernel files): populations, pathways, probes and the kernel settings."""
+        sim = self.simulation
+        return {
+            "populations": list(self.populations),
+            "pathways": [[p.pre, p.post] for p in self.pathways()],
+            "probes": self.probes,
+            "mode": mode,
+            "simulation": {k: sim[k] for k in ("dt", "tau", "vrest", "g_eff", "fir")},
+        }
 
     @cached_property
     def hash(self):
@@ -326,6 +351,11 @@ class NetworkConfig:
                     where, f"second connection {key[0]}->{key[1]}; each pathway may appear once"
                 )
             seen.add(key)
+            if connection["probability"] == 0:
+                self.warnings.append(
+                    f"{where}.probability is 0: pathway {key[0]}->{key[1]} "
+                    "has no synapses, its kernels are zero"
+                )
             for part in ("multapse", "delay"):
                 distributions.frozen(connection[part], f"{where}.{part}")
             distributions.multapse_pmf(connection["multapse"], f"{where}.multapse")
@@ -364,5 +394,22 @@ class NetworkConfig:
                 ).check(f"{where}.external.synapse", sim["g_eff"])
             BIOPHYSICS.lookup(cell["biophysics"]["type"], f"{where}.cell.biophysics.type")
 
-        for name, spec in self.probes.items():
-            probes.check(spec, f"probes.{name}", self.probes)
+        channels = sum(
+            probes.check(spec, f"probes.{name}", self.probes) for name, spec in self.probes.items()
+        )
+        # kernels of one pathway (mean, std and FFT work arrays) and the tensor, float64
+        n_pop = len(self.populations)
+        require_memory(
+            8 * self.n_lags * channels * (6 + n_pop**2),
+            "simulation.dt",
+            f"kernels of {self.n_lags} lags (tau / dt) for {channels} channels",
+        )
+        chunk = self.data.get("signals", {}).get("chunk_size")
+        if chunk is not None and chunk < self.n_lags - 1:
+            raise ConfigError(
+                "signals.chunk_size",
+                f"{chunk} bins is shorter than the kernels "
+                f"({self.n_lags} lags): the convolution would redo the overlap "
+                f"in every block; give at least {self.n_lags - 1} or leave it "
+                "out for the default",
+            )

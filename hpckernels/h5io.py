@@ -63,6 +63,16 @@ def versions():
     return out
 
 
+def remove_stale_temporaries(path):
+    """Remove temporary files of ``path`` left by writers that were killed (their process
+    no longer exists)."""
+    path = Path(path)
+    for tmp in path.parent.glob(f".{path.stem}.tmp-*{path.suffix}"):
+        pid = tmp.name[len(f".{path.stem}.tmp-") : len(tmp.name) - len(path.suffix)]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            tmp.unlink(missing_ok=True)
+
+
 @contextlib.contextmanager
 def atomic_path(path):
     """Yield a hidden temporary path next to ``path``; rename it into place on success.
@@ -71,6 +81,7 @@ def atomic_path(path):
     at ``path`` that looks complete; on an exception the temporary file is removed.
     """
     path = Path(path)
+    remove_stale_temporaries(path)
     tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}{path.suffix}")
     try:
         yield tmp
@@ -186,7 +197,7 @@ def open_h5(path, what):
 
 
 # ----------------------------------------------------------------- pathway kernels
-def write_kernel_file(path, config, pre, post, mode, results, extra_attrs=None):
+def write_kernel_file(path, config, pre, post, mode, results, extra_attrs=None, ensemble=None):
     """Write the kernels of one pathway to ``path`` atomically.
 
     Parameters
@@ -199,6 +210,15 @@ def write_kernel_file(path, config, pre, post, mode, results, extra_attrs=None):
         {probe name: {"kernel": (n_channels, n_lags), ["std": ...]}}.
     extra_attrs : dict, optional
         More root attributes (e.g. realizations, seed).
+    ensemble : dict, optional
+        Ensemble settings used ({realizations, seed}) where they differ from the config.
+
+    Notes
+    -----
+    The root attributes ``pathway_hash`` and ``pathway_inputs`` (JSON) record what the
+    kernels were computed from (:meth:`NetworkConfig.pathway_inputs`); each probe group
+    has its ``pathway_hash`` with the probe included. Readers compare them with their
+    config (:func:`kernel_file_differences`).
     """
     sim = config.simulation
     lags = lag_axis(sim["dt"], config.n_steps_tau, sim["fir"])
@@ -209,7 +229,10 @@ def write_kernel_file(path, config, pre, post, mode, results, extra_attrs=None):
                 **kernel_attrs(config, mode),
                 "pre": pre,
                 "post": post,
-                "pathway_hash": config.pathway_hash(pre, post, mode),
+                "pathway_hash": config.pathway_hash(pre, post, mode, ensemble=ensemble),
+                "pathway_inputs": json.dumps(
+                    config.pathway_inputs(pre, post, mode, ensemble), sort_keys=True, default=float
+                ),
                 **(extra_attrs or {}),
             },
         )
@@ -229,23 +252,84 @@ def write_kernel_file(path, config, pre, post, mode, results, extra_attrs=None):
                     else f"standard deviation of {probe.name} across realizations",
                     data=data,
                 )
-            group.attrs["config_hash"] = config.pathway_hash(pre, post, mode, probe=name)
+            group.attrs["pathway_hash"] = config.pathway_hash(pre, post, mode, name, ensemble)
 
 
-def read_kernel_group(path, probe):
-    """(arrays, root attributes, lags) of one probe group of a pathway kernel file."""
+def differences(stored, current, path=""):
+    """Where two JSON-like values differ: ``["connection.synapse.weight: 0.002 in the file,
+    0.0045 in the config", ...]``."""
+    if isinstance(stored, dict) and isinstance(current, dict):
+        out = []
+        for key in sorted(set(stored) | set(current)):
+            where = f"{path}.{key}" if path else str(key)
+            if key not in stored or key not in current:
+                out.append(f"{where}: only in the {'config' if key in current else 'file'}")
+            else:
+                out += differences(stored[key], current[key], where)
+        return out
+    if isinstance(stored, list) and isinstance(current, list) and len(stored) == len(current):
+        return [
+            d
+            for i, (a, b) in enumerate(zip(stored, current, strict=True))
+            for d in differences(a, b, f"{path}[{i}]")
+        ]
+    if stored != current:
+        return [f"{path}: {stored!s} in the file, {current!s} in the config"]
+    return []
+
+
+def kernel_file_differences(attrs, config, pre, post, mode):
+    """What a pathway kernel file (its root attributes) has that the config does not.
+
+    Returns
+    -------
+    list of str
+        Empty when the file holds the kernels of pathway pre -> post of this config.
+    """
+    found = {key: text(attrs.get(key, "")) for key in ("pre", "post", "mode")}
+    out = [
+        f"{key} is {found[key] or 'missing'}, expected {want}"
+        for key, want in (("pre", pre), ("post", post), ("mode", mode))
+        if found[key] != want
+    ]
+    if out:
+        return out
+    if text(attrs.get("pathway_hash", "")) == config.pathway_hash(pre, post, mode):
+        return []
+    stored = attrs.get("pathway_inputs")
+    current = json.loads(json.dumps(config.pathway_inputs(pre, post, mode), default=float))
+    if stored is None:
+        return ["computed from other inputs (the file does not record them)"]
+    return differences(json.loads(text(stored)), current) or ["pathway hash differs"]
+
+
+def read_kernel_group(path, probe, n_lags):
+    """(arrays, root attributes) of one probe group of a pathway kernel file.
+
+    Raises
+    ------
+    InputError
+        Not HDF5 (truncated, empty), no group of the probe, or arrays of another shape.
+    """
     with open_h5(path, "pathway kernel") as fh:
-        if probe not in fh or "kernel" not in fh[probe]:
+        if probe not in fh or not isinstance(fh[probe], h5py.Group) or "kernel" not in fh[probe]:
             raise InputError(
                 str(path), f"no '{probe}/kernel' dataset: not a pathway kernel file of this probe"
             )
         group = fh[probe]
         arrays = {key: group[key][()] for key in ("kernel", "std") if key in group}
-        return arrays, dict(fh.attrs), group["lag"][()]
+        shape = arrays["kernel"].shape
+        if len(shape) != 2 or shape[1] != n_lags or any(a.shape != shape for a in arrays.values()):
+            raise InputError(
+                str(path), f"{probe}/kernel has shape {shape}, expected (channels, {n_lags} lags)"
+            )
+        if not all(np.all(np.isfinite(a)) for a in arrays.values()):
+            raise InputError(str(path), f"{probe}: kernels contain non-finite values")
+        return arrays, dict(fh.attrs)
 
 
 # ------------------------------------------------------------------- kernel tensor
-def write_tensor(path, config, mode, kernel_files):
+def write_tensor(path, config, mode, kernel_files, allow_stale=False):
     """Assemble pathway kernel files into one tensor per probe, atomically.
 
     Parameters
@@ -257,16 +341,57 @@ def write_tensor(path, config, mode, kernel_files):
     kernel_files : dict of (str, str, str) to path
         {(pre, post, probe): pathway kernel file}. Pathways without a connection are
         zero in the tensor.
+    allow_stale : bool
+        Use kernel files that do not belong to the config (they are listed in the
+        tensor's ``stale_inputs`` attribute) instead of refusing them.
+
+    Raises
+    ------
+    InputError
+        A kernel file that belongs to another pathway, mode or config (naming the file
+        and what differs), or whose arrays do not fit.
 
     Notes
     -----
     Per probe a group with dataset ``kernel`` (and ``std`` for ensembles) of shape
-    (n_post, n_pre, n_channel, n_lag) and dimension scales post, pre, channel and lag.
+    (n_post, n_pre, n_channel, n_lag) and dimension scales post, pre, channel and lag;
+    its attributes ``pathway_hashes`` and ``pathway_inputs`` (JSON, keyed
+    ``"<post><-<pre>"``) record what each pathway was computed from.
     """
     names = list(config.populations)
     n = len(names)
     sim = config.simulation
     lags = lag_axis(sim["dt"], config.n_steps_tau, sim["fir"])
+    stale = {}
+    groups = {}
+    for name, spec in config.probes.items():
+        arrays, hashes, inputs = {}, {}, {}
+        for (pre, post, probe_name), file in kernel_files.items():
+            if probe_name != name:
+                continue
+            data, attrs = read_kernel_group(file, name, lags.size)
+            found = kernel_file_differences(attrs, config, pre, post, mode)
+            if found and not allow_stale:
+                raise InputError(
+                    str(file),
+                    f"not the {mode} kernels of {pre}->{post} of "
+                    f"this config: {'; '.join(found[:3])}"
+                    " (--allow-stale uses it anyway)",
+                )
+            if found:
+                stale[str(file)] = found
+            for key, value in data.items():
+                arrays.setdefault(key, np.zeros((n, n, *value.shape)))
+                if arrays[key].shape[2:] != value.shape:
+                    raise InputError(
+                        str(file),
+                        f"{name} has {value.shape[0]} channels, the "
+                        f"other pathways {arrays[key].shape[2]}",
+                    )
+                arrays[key][names.index(post), names.index(pre)] = value
+            hashes[f"{post}<-{pre}"] = config.pathway_hash(pre, post, mode, name)
+            inputs[f"{post}<-{pre}"] = json.loads(text(attrs.get("pathway_inputs", "{}")))
+        groups[name] = (probe_type(spec, config.probes), arrays, hashes, inputs)
     with atomic_h5(path) as fh:
         set_attrs(
             fh,
@@ -275,24 +400,10 @@ def write_tensor(path, config, mode, kernel_files):
                 "description": "H[post, pre]: signal per spike of one presynaptic "
                 "neuron, summed over the postsynaptic population; zero "
                 "where there is no connection",
+                "stale_inputs": json.dumps(stale, sort_keys=True) if stale else None,
             },
         )
-        for name, spec in config.probes.items():
-            probe = probe_type(spec, config.probes)
-            arrays, hashes = {}, {}
-            for (pre, post, probe_name), file in kernel_files.items():
-                if probe_name != name:
-                    continue
-                data, file_attrs, file_lags = read_kernel_group(file, name)
-                if not np.array_equal(file_lags, lags):
-                    raise InputError(
-                        str(file),
-                        "lag axis differs from the config's (simulation.dt, tau or fir changed)",
-                    )
-                for key, value in data.items():
-                    arrays.setdefault(key, np.zeros((n, n, *value.shape)))
-                    arrays[key][names.index(post), names.index(pre)] = value
-                hashes[f"{post}<-{pre}"] = text(file_attrs["pathway_hash"])
+        for name, (probe, arrays, hashes, inputs) in groups.items():
             group = fh.create_group(name)
             post_scale, pre_scale = population_scales(group, names, names)
             channel = write_probe_scales(group, probe, next(iter(arrays.values())).shape[2])
@@ -307,6 +418,56 @@ def write_tensor(path, config, mode, kernel_files):
                     data=data,
                 )
             group.attrs["pathway_hashes"] = json.dumps(hashes, sort_keys=True)
+            group.attrs["pathway_inputs"] = json.dumps(inputs, sort_keys=True, default=float)
+
+
+def tensor_differences(tensor, config):
+    """What a kernel tensor was computed from that the config does not say.
+
+    Returns
+    -------
+    list of str
+        Empty when every pathway and probe of the tensor belongs to the config.
+    """
+    mode = text(tensor.attrs.get("mode", "mean-field"))
+    out = []
+    if list(tensor.post) != list(config.populations):
+        out.append(
+            f"populations {tensor.post} differ from the config's {list(config.populations)}"
+        )
+        return out
+    missing = sorted(set(config.probes) - set(tensor.probes))
+    if missing:
+        out.append(f"no kernels of probes {missing}")
+    for name, probe in tensor.probes.items():
+        if name not in config.probes:
+            out.append(f"probe {name} is not in the config")
+            continue
+        stored = json.loads(probe.pathway_hashes or "{}")
+        inputs = json.loads(probe.pathway_inputs or "{}")
+        expected = {
+            f"{p.post}<-{p.pre}": config.pathway_hash(p.pre, p.post, mode, name)
+            for p in config.pathways()
+        }
+        for key in sorted(set(stored) | set(expected)):
+            if stored.get(key) == expected.get(key):
+                continue
+            if key not in expected or key not in stored:
+                out.append(
+                    f"{name}: pathway {key} only in the {'tensor' if key in stored else 'config'}"
+                )
+                continue
+            post, pre = key.split("<-")
+            current = json.loads(json.dumps(config.pathway_inputs(pre, post, mode), default=float))
+            found = differences(inputs.get(key, {}), current)
+            spec = {k: v for k, v in config.probes[name].items() if k != "type"}
+            found += differences(
+                json.loads(probe.parameters or "{}"),
+                json.loads(json.dumps(spec, default=float)),
+                name,
+            )
+            out.append(f"{name} {key}: " + ("; ".join(found[:3]) or "pathway hash differs"))
+    return out
 
 
 @dataclass
@@ -322,6 +483,8 @@ class ProbeTensor:
     channel_units: str
     channel_name: str
     parameters: str  # JSON
+    pathway_hashes: str = ""  # JSON
+    pathway_inputs: str = ""  # JSON
 
 
 @dataclass
@@ -389,6 +552,8 @@ def read_tensor(path):
                 channel_units=text(channel.attrs.get("units", "")),
                 channel_name=text(channel.attrs.get("long_name", "channel")),
                 parameters=text(group.attrs.get("probe_parameters", "{}")),
+                pathway_hashes=text(group.attrs.get("pathway_hashes", "")),
+                pathway_inputs=text(group.attrs.get("pathway_inputs", "")),
             )
     if tensor is None:
         raise InputError(str(path), "no probe group with a 'kernel' dataset: not a kernel tensor")
@@ -539,14 +704,22 @@ def write_response(path, imem, geometry, dt, pathway_hash):
         set_attrs(fh, {"dt": dt, "pathway_hash": pathway_hash, **versions()})
 
 
-def read_response(path):
-    """(imem, lfpykit.CellGeometry) of a cached response, or None if unreadable."""
+def read_response(path, n_lags):
+    """(imem, lfpykit.CellGeometry) of a cached response, or None if it is unreadable or
+    does not fit (another number of lags, or of segments than its geometry)."""
     import lfpykit
 
     try:
         with h5py.File(path, "r") as fh:
             imem = fh["imem"][()]
-            geometry = lfpykit.CellGeometry(**{k: fh[k][()] for k in ("x", "y", "z", "d")})
-    except (OSError, KeyError):
+            coordinates = {k: fh[k][()] for k in ("x", "y", "z", "d")}
+    except (OSError, KeyError, TypeError):
         return None
-    return imem, geometry
+    if (
+        imem.ndim != 2
+        or imem.shape[1] != n_lags
+        or not np.all(np.isfinite(imem))
+        or any(len(v) != imem.shape[0] for v in coordinates.values())
+    ):
+        return None
+    return imem, lfpykit.CellGeometry(**coordinates)

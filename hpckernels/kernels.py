@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from . import engine, ensemble
+from .errors import InputError
 from .h5io import read_response, write_response
 
 
@@ -24,15 +25,18 @@ class ResponseCache:
 
     def __init__(self, directory):
         self.directory = Path(directory)
+        if self.directory.exists() and not self.directory.is_dir():
+            raise InputError("--cache", f"{self.directory} exists and is not a folder")
 
     def path(self, config, pre, post):
         """File of a pathway's response: its content hash with the probes left out."""
         return self.directory / f"{config.pathway_hash(pre, post, 'mean-field')}.h5"
 
     def load(self, config, pre, post):
-        """(imem, geometry) of a stored response, or None."""
+        """(imem, geometry) of a stored response, or None (missing, unreadable or of
+        another shape: then it is computed again and replaced)."""
         path = self.path(config, pre, post)
-        return read_response(path) if path.is_file() else None
+        return read_response(path, config.n_steps_tau + 1) if path.is_file() else None
 
     def store(self, config, pre, post, imem, geometry):
         """Store a response (written atomically)."""

@@ -137,6 +137,26 @@ def compile_mechanisms(mod_dirs=(MOD_DIR,), quiet=True):
     return target
 
 
+def import_neuron():
+    """Import NEURON without the ``numprocs=N`` line it prints on stdout under MPI.
+
+    Import mpi4py first when MPI is wanted: NEURON then joins its communicator.
+    """
+    if "neuron" in sys.modules:
+        return sys.modules["neuron"]
+    sys.stdout.flush()
+    saved = os.dup(1)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    try:
+        import neuron
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+        os.close(devnull)
+    return neuron
+
+
 def load_mechanisms(mod_dirs=(MOD_DIR,), allow_compile=True):
     """Load the compiled mechanisms into NEURON (once per process).
 
@@ -146,8 +166,7 @@ def load_mechanisms(mod_dirs=(MOD_DIR,), allow_compile=True):
         Compile first if no build exists. Must be False inside MPI runs with more than
         one rank; then a missing build is an error.
     """
-    from neuron import h
-
+    h = import_neuron().h
     target = build_dir(mod_dirs)
     if target in _loaded:
         return

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .errors import ConfigError
+from .resources import require_memory
 
 NEURON_MODEL = "iaf_psc_exp"
 #: Lower bound of the synaptic delays (ms), as in the reference network.
@@ -49,6 +50,10 @@ MIN_DELAY = 0.3
 #: Relative standard deviations of weights and delays.
 WEIGHT_REL_SD = 0.1
 DELAY_REL_SD = 0.5
+#: Memory NEST needs per static synapse and per iaf_psc_exp neuron (bytes); the
+#: full-scale default network holds 42 M connections in about 2.2 GB.
+BYTES_PER_CONNECTION = 56
+BYTES_PER_NEURON = 2048
 #: NEST's rng_seed must fit a signed 32-bit integer.
 MAX_SEED = 2**31 - 1
 
@@ -233,10 +238,17 @@ def network_parameters(config):
             )
         rates[name] = float(external["rate"]) * float(count)
 
+    simulated = {n: simulated_size(sizes[n], scale) for n in populations}
+    connections = sum(simulated[p.post] * p.indegree for p in projections)
+    require_memory(
+        BYTES_PER_CONNECTION * connections + BYTES_PER_NEURON * sum(simulated.values()),
+        "network.scale",
+        f"the network's {connections:,} connections (neurons x network.indegree)",
+    )
     return NetworkParameters(
         populations=populations,
         population_sizes=sizes,
-        simulated_sizes={n: simulated_size(sizes[n], scale) for n in populations},
+        simulated_sizes=simulated,
         neuron={n: dict(neuron.get(n, {})) for n in populations},
         projections=tuple(projections),
         external_rate=rates,

@@ -22,7 +22,23 @@ from .hashing import file_sha256
 from .signals import iter_window_signals, signal_margins, time_axis
 
 
-def predict_signals(config, kernels_file, spike_files, output, log=sys.stderr):
+def signal_inputs(config):
+    """Everything :func:`predict_signals` reads from the config (besides the tensor and
+    spike files): the window, dt, the ``signals`` and ``spikes`` settings, the sizes that
+    scale the counts and the network's scale. A workflow reruns the signals when it
+    changes."""
+    network = config.data.get("network", {})
+    return {
+        "window": config.signal_window(),
+        "dt": config.simulation["dt"],
+        "signals": config.data.get("signals", {}),
+        "spikes": config.data.get("spikes"),
+        "sizes": {name: p["size"] for name, p in config.populations.items()},
+        "network_scale": network.get("scale", 1.0) if network else None,
+    }
+
+
+def predict_signals(config, kernels_file, spike_files, output, allow_stale=False, log=sys.stderr):
     """Write the signals of every probe of a kernel tensor over the config's window.
 
     Parameters
@@ -35,8 +51,17 @@ def predict_signals(config, kernels_file, spike_files, output, log=sys.stderr):
         ``spikes`` section: the SONATA file of ``hpckernels network``).
     output : Path
         Signals file (written atomically).
+    allow_stale : bool
+        Use a tensor computed from other inputs than the config (recorded in the
+        output's ``stale_kernels`` attribute) instead of refusing it.
     log : file, optional
         Where the summary line and warnings go.
+
+    Raises
+    ------
+    InputError
+        A tensor that does not belong to the config, spikes that do not fit it, or an
+        output that is also an input.
     """
     started = time.monotonic()
     t_start, t_stop = config.signal_window()
@@ -49,6 +74,15 @@ def predict_signals(config, kernels_file, spike_files, output, log=sys.stderr):
             str(kernels_file),
             f"kernel dt = {tensor_dt} ms differs from the config's simulation.dt = {dt} ms",
         )
+    stale = h5io.tensor_differences(tensor, config)
+    if stale and not allow_stale:
+        raise InputError(
+            str(kernels_file),
+            f"not the kernel tensor of this config: {'; '.join(stale[:3])} (--allow-stale "
+            "uses it anyway)",
+        )
+    for message in stale:
+        print(f"hpckernels: warning: {kernels_file} (--allow-stale): {message}", file=log)
     source = spikes.spike_source(config, spike_files)
     for path in [*source.files, Path(kernels_file)]:
         if path.resolve() == Path(output).resolve():
@@ -62,7 +96,7 @@ def predict_signals(config, kernels_file, spike_files, output, log=sys.stderr):
         expected_label=f"kernel tensor {tensor.path}",
     )
     with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always", spikes.SpikeUnitsWarning)
+        warnings.simplefilter("always", spikes.SpikeWarning)
         times = source.read()
         everything = np.concatenate([np.empty(0), *times.values()])
         spikes.warn_if_seconds(
@@ -95,6 +129,7 @@ def predict_signals(config, kernels_file, spike_files, output, log=sys.stderr):
                 "kernels_config_hash": h5io.text(tensor.attrs.get("config_hash", "")) or None,
                 "spike_files": json.dumps([str(p) for p in source.files]),
                 "spike_format": source.format.name,
+                "stale_kernels": json.dumps(stale) if stale else None,
                 "count_scales": json.dumps(scales, sort_keys=True),
                 "chunk_size": chunk,
                 "pathways": pathways,
@@ -107,12 +142,13 @@ def predict_signals(config, kernels_file, spike_files, output, log=sys.stderr):
             },
         )
         writer = h5io.SignalsWriter(fh, tensor, n, pathways, scales)
-        at = 0
+        at, in_window = 0, np.zeros(len(tensor.pre))
         for piece in spikes.iter_population_counts(
             times, tensor.pre, t_start, t_stop, dt, scales=scales, chunk_size=chunk
         ):
             writer.write_counts(at, piece, time_axis(t_start, dt, at, at + piece.shape[1]))
             at += piece.shape[1]
+            in_window += piece.sum(axis=1)
         for block in iter_window_signals(
             times,
             tensor.pre,
@@ -126,6 +162,13 @@ def predict_signals(config, kernels_file, spike_files, output, log=sys.stderr):
         ):
             writer.write_block(
                 block, time_axis(t_start, dt, block.start, block.start + block.size)
+            )
+    for name, count in zip(tensor.pre, in_window, strict=True):
+        if count == 0:
+            print(
+                f"hpckernels: warning: no spikes of population {name} in [{t_start:g}, "
+                f"{t_stop:g}) ms (signals.t_start, t_stop)",
+                file=log,
             )
     n_spikes = sum(v.size for v in times.values())
     print(

@@ -380,7 +380,8 @@ def transformation_matrix(spec, geometry, all_probes=None):
 
 
 def check(spec, where, all_probes=None):
-    """Raise ConfigError unless the probe can be built (tried on a small test geometry)."""
+    """Raise ConfigError unless the probe can be built (tried on a small test geometry);
+    return its number of channels."""
     probe = probe_type(spec, all_probes, where)
     geometry = lfpykit.CellGeometry(
         x=np.zeros((2, 2)),
@@ -392,7 +393,11 @@ def check(spec, where, all_probes=None):
         M = probe.matrix(geometry)
     except KeyError as exc:
         raise ConfigError(f"{where}.dipole", exc.args[0]) from None
-    except (TypeError, ValueError, AssertionError, AttributeError) as exc:
-        raise ConfigError(where, f"invalid {spec['type']} parameters: {exc}") from None
+    except (TypeError, ValueError, AssertionError, AttributeError, RuntimeError) as exc:
+        message = " ".join(str(exc).split())
+        raise ConfigError(where, f"invalid {spec['type']} parameters: {message}") from None
     if M.shape[-1] != 2:
         raise ConfigError(where, f"{spec['type']} does not map segment currents")
+    if not np.all(np.isfinite(M)):
+        raise ConfigError(where, f"{spec['type']} gives non-finite values for these parameters")
+    return M.shape[0]

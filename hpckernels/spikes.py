@@ -88,8 +88,16 @@ class SpikeInputError(InputError):
         super().__init__(where, message)
 
 
-class SpikeUnitsWarning(UserWarning):
+class SpikeWarning(UserWarning):
+    """Spike input that is allowed but probably not meant."""
+
+
+class SpikeUnitsWarning(SpikeWarning):
     """Spike times that look like seconds although ms are expected."""
+
+
+class SpikeSendersWarning(SpikeWarning):
+    """Spikes of senders outside every population's node-id range (they are ignored)."""
 
 
 # ---------------------------------------------------------------------------------------
@@ -120,12 +128,23 @@ def _check_disjoint(path, ranges):
             )
 
 
-def _split_by_ranges(senders, times, ranges):
-    """Spike times per population; senders outside every range are ignored."""
-    return {
-        name: times[(senders >= first) & (senders <= last)]
-        for name, (first, last) in ranges.items()
+def _split_by_ranges(path, senders, times, ranges):
+    """Spike times per population; senders outside every range are ignored (warned)."""
+    masks = {
+        name: (senders >= first) & (senders <= last) for name, (first, last) in ranges.items()
     }
+    outside = ~np.logical_or.reduce([*masks.values(), np.zeros(senders.size, bool)])
+    if outside.any():
+        ids = np.unique(senders[outside])
+        shown = ", ".join(str(i) for i in ids[:5]) + (", ..." if ids.size > 5 else "")
+        warnings.warn(
+            f"{path}: {int(outside.sum())} spikes of {ids.size} senders ({shown}) "
+            "are in no population's node_ids range (spikes.populations) and are "
+            "ignored",
+            SpikeSendersWarning,
+            stacklevel=3,
+        )
+    return {name: times[mask] for name, mask in masks.items()}
 
 
 # ---------------------------------------------------------------------------------------
@@ -241,7 +260,7 @@ def _read_nest3_header(path, fh):
             )
         hint = ""
         if len(columns) == 2 and all(_is_number(c) for c in columns):
-            hint = " (a header-less NEST 2 .gdf file? use format nest_gdf)"
+            hint = " (a header-less NEST 2 .gdf file? set spikes.format: nest_gdf)"
         raise SpikeInputError(
             path,
             f"expected the NEST 3 column line 'sender<TAB>time_ms', got {line!r}{hint}",
@@ -342,7 +361,7 @@ def _read_text_files(files, populations, t_start, t_stop, nest3):
             skip = _read_nest3_header(path, fh) if nest3 else 0
             senders, times = _load_rows(path, fh, skip, t_start, t_stop)
         warn_if_seconds(path, times, t_start, t_stop)
-        for name, selected in _split_by_ranges(senders, times, ranges).items():
+        for name, selected in _split_by_ranges(path, senders, times, ranges).items():
             parts[name].append(selected)
     return {name: np.sort(np.concatenate(p)) for name, p in parts.items()}
 

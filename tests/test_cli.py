@@ -165,7 +165,7 @@ def test_output_file_contents(tmp_path):
         np.testing.assert_allclose(lfp.dims[0]["channel"][()], np.linspace(1000, -200, 13))
         assert fh["dipole"]["kernel"].attrs["units"] == "nA um"
         assert fh["lfp"].attrs["probe_type"] == "GaussCylinderPotential"
-        assert len(fh["lfp"].attrs["config_hash"]) == 64
+        assert len(fh["lfp"].attrs["pathway_hash"]) == 64
 
 
 def test_output_opens_in_xarray(tmp_path):

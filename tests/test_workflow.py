@@ -319,3 +319,65 @@ def test_snakemake_lint_is_clean(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Congratulations, your workflow is in a good condition!" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def network_run(tmp_path_factory):
+    """The default workflow (NEST network -> kernels -> signals -> figures) at a tiny
+    scale, run once; in-degrees come from the connection probabilities."""
+    workdir = tmp_path_factory.mktemp("network_run")
+
+    def edit(data):
+        data["workflow"] = {"run": "net"}
+        data["network"].update(scale=0.02, duration=400.0)
+        del data["network"]["indegree"]
+        data["signals"]["t_start"] = 100.0
+
+    config = network_config(workdir, edit, base="config.yaml")
+    result = run_snakemake(workdir, config, "--cores", 2)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return workdir, config
+
+
+KERNELS = {"kernel_tensor": 1, "kernel_figure": 4, "signals": 1, "signal_figures": 1}
+SIGNALS = {"signals": 1, "signal_figures": 1}
+RERUNS = {
+    "nothing changed": ([], {}),
+    "signals.t_start": ([("signals", "t_start", 150.0)], SIGNALS),
+    "network.duration": ([("network", "duration", 500.0)], {"network": 1, **SIGNALS}),
+    "network.J": ([("network", "J", "E", "E", 1.5)], {"network": 1, **SIGNALS}),
+    # the network's in-degree E->I comes from it; with g_eff, so does I's leak
+    "connections[1].probability": (
+        [("connections", 1, "probability", 0.06)],
+        {"network": 1, "pathway_kernels": 2, **KERNELS},
+    ),
+    "connections[2].delay": (
+        [("connections", 2, "delay", "loc", 1.4)],
+        {"pathway_kernels": 1, **KERNELS},
+    ),
+    "probes.lfp.sigma": ([("probes", "lfp", "sigma", 0.4)], {"pathway_kernels": 4, **KERNELS}),
+    "populations.I.rate": ([("populations", "I", "rate", 6.0)], {"pathway_kernels": 4, **KERNELS}),
+    "ensemble (mean-field run)": ([("ensemble", "realizations", 64)], {}),
+}
+
+
+@pytest.mark.parametrize("case", list(RERUNS))
+def test_each_rule_reruns_on_exactly_what_it_reads(network_run, case):
+    """Edit one config key; a dry run lists exactly the jobs whose command reads it."""
+    workdir, config = network_run
+    original = config.read_text()
+    edits, expected = RERUNS[case]
+    data = yaml.safe_load(original)
+    for *path, value in edits:
+        target = data
+        for key in path[:-1]:
+            target = target[key]
+        target[path[-1]] = value
+    try:
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        todo = rules_to_run(workdir, config)
+        todo.pop("all", None)
+        todo.pop("_pathways", None)
+        assert todo == expected
+    finally:
+        config.write_text(original)

@@ -6,6 +6,7 @@ done by the library.
 """
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..errors import InputError
@@ -23,13 +24,32 @@ COMMANDS = (
 )
 
 
-def output_path(text, option="-o/--output"):
-    """The output file of a command: its folder must exist and it must not be a folder."""
+def warn(message):
+    """One warning line on stderr."""
+    print(f"hpckernels: warning: {message}", file=sys.stderr)
+
+
+def load_config(path):
+    """The validated config of ``path``; its warnings go to stderr."""
+    from ..config import NetworkConfig
+
+    config = NetworkConfig.from_file(path)
+    for message in config.warnings:
+        warn(message)
+    return config
+
+
+def output_path(text, option="-o/--output", inputs=()):
+    """The output file of a command: its folder must exist, it must not be a folder and
+    not one of the command's ``inputs``."""
     path = Path(text)
     if not path.parent.is_dir():
         raise InputError(option, f"folder {path.parent} does not exist")
     if path.is_dir():
         raise InputError(option, f"{path} is a folder; give a file name")
+    for other in inputs:
+        if Path(other).resolve() == path.resolve():
+            raise InputError(option, f"{path} is also an input file")
     return path
 
 

@@ -4,9 +4,8 @@ import sys
 from pathlib import Path
 
 from .. import h5io
-from ..config import NetworkConfig
 from ..errors import InputError
-from . import output_path
+from . import load_config, output_path, warn
 
 
 def add_parser(subparsers):
@@ -21,12 +20,18 @@ def add_parser(subparsers):
     parser.add_argument("--kernels-dir", required=True, help="folder of pathway kernel files")
     parser.add_argument("--mode", choices=["mean-field", "ensemble"], default="mean-field")
     parser.add_argument("-o", "--output", required=True, help="kernel tensor (HDF5)")
+    parser.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="use kernel files computed from other inputs than the config "
+        "(listed in the tensor's stale_inputs attribute) instead of "
+        "refusing them",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args):
-    config = NetworkConfig.from_file(args.config)
-    output = output_path(args.output)
+    config = load_config(args.config)
     files = {}
     for pathway in config.pathways():
         for probe in config.probes:
@@ -34,6 +39,15 @@ def run(args):
             if not path.is_file():
                 raise InputError(str(path), f"kernel file of {pathway} / {probe} is missing")
             files[(pathway.pre, pathway.post, probe)] = path
-    h5io.write_tensor(output, config, args.mode, files)
+    output = output_path(args.output, inputs=[args.config, *files.values()])
+    h5io.write_tensor(output, config, args.mode, files, allow_stale=args.allow_stale)
+    if args.allow_stale:
+        with h5io.open_h5(output, "kernel tensor") as fh:
+            stale = fh.attrs.get("stale_inputs")
+        if stale is not None:
+            warn(
+                f"{output} holds kernels of other inputs than {args.config} (--allow-stale): "
+                f"{h5io.text(stale)}"
+            )
     print(f"[hpckernels] wrote kernel tensor {output}", file=sys.stderr)
     return 0

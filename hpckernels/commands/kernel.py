@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from . import int_at_least, output_path
+from . import int_at_least, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -42,16 +42,12 @@ def add_parser(subparsers):
 
 
 def run(args):
-    # mpi4py must initialise MPI before NEURON is imported
-    from mpi4py import MPI
+    from ..cellcheck import check_cells
 
-    from .. import h5io, kernels, mechanisms
-    from ..config import NetworkConfig
-
-    comm = MPI.COMM_WORLD
-    rank = comm.Get_rank()
     started = time.monotonic()
-    config = NetworkConfig.from_file(args.config)
+    # everything is checked before MPI starts: the cell loads in a child process, where
+    # a broken template or morphology cannot take the ranks down
+    config = load_config(args.config)
     config.connection(args.pre, args.post)
     probes = config.probe_names(args.probe)
     if args.output:
@@ -60,14 +56,27 @@ def run(args):
         output = Path(args.output_dir)
         if output.exists() and not output.is_dir():
             raise InputError("--output-dir", f"{output} exists and is not a folder")
+    cache = None
+    if args.cache and args.mode == "mean-field":
+        from ..kernels import ResponseCache
+
+        cache = ResponseCache(args.cache)
+    check_cells(config, [args.post])
     realizations = args.realizations or config.ensemble["realizations"]
     seed = config.ensemble["seed"] if args.seed is None else args.seed
 
+    # mpi4py must initialise MPI before NEURON is imported
+    from mpi4py import MPI
+
+    from .. import h5io, kernels, mechanisms
+
+    comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
+    mechanisms.import_neuron()
     mechanisms.load_mechanisms(allow_compile=comm.Get_size() == 1)
     if args.mode == "mean-field":
         results, extra = None, {}
         if rank == 0:
-            cache = kernels.ResponseCache(args.cache) if args.cache else None
             results = {
                 name: {"kernel": kernel}
                 for name, kernel in kernels.mean_field_kernels(
@@ -84,21 +93,19 @@ def run(args):
             "std_ddof": 1,
             "mpi_ranks": comm.Get_size(),
         }
+    ensemble = {"realizations": realizations, "seed": seed}
     if rank == 0:
-        if args.output:
-            h5io.write_kernel_file(output, config, args.pre, args.post, args.mode, results, extra)
-        else:
+        files = (
+            {output: results}
+            if args.output
+            else {output / f"{name}.h5": {name: arrays} for name, arrays in results.items()}
+        )
+        if not args.output:
             output.mkdir(parents=True, exist_ok=True)
-            for name, arrays in results.items():
-                h5io.write_kernel_file(
-                    output / f"{name}.h5",
-                    config,
-                    args.pre,
-                    args.post,
-                    args.mode,
-                    {name: arrays},
-                    extra,
-                )
+        for path, arrays in files.items():
+            h5io.write_kernel_file(
+                path, config, args.pre, args.post, args.mode, arrays, extra, ensemble
+            )
         print(
             f"[hpckernels] {args.pre}->{args.post} {args.mode}: wrote {output} (probes: "
             f"{', '.join(probes)}; {time.monotonic() - started:.2f} s)",

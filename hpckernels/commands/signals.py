@@ -1,6 +1,6 @@
 """``hpckernels signals``: predicted signals of every probe from spikes and a kernel tensor."""
 
-from . import output_path
+from . import load_config, output_path
 
 
 def add_parser(subparsers):
@@ -34,13 +34,19 @@ def add_parser(subparsers):
         metavar="SIGNALS.h5",
         help="output HDF5 file (written atomically)",
     )
+    parser.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="use a kernel tensor computed from other inputs than the config (recorded in "
+        "the output's stale_kernels attribute) instead of refusing it",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args):
-    from ..config import NetworkConfig
     from ..predict import predict_signals
 
-    config = NetworkConfig.from_file(args.config)
-    predict_signals(config, args.kernels, args.spikes, output_path(args.output))
+    config = load_config(args.config)
+    output = output_path(args.output, inputs=[args.config, args.kernels, *(args.spikes or [])])
+    predict_signals(config, args.kernels, args.spikes, output, allow_stale=args.allow_stale)
     return 0

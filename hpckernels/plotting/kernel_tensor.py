@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from ..h5io import open_h5, text
+from ..h5io import read_tensor, text
 from .common import finish, provenance, pyplot
 
 
@@ -28,21 +28,18 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
     Returns the path of the PNG (``output``).
     """
     plt = pyplot()
-    with open_h5(tensor_file, "kernel tensor") as fh:
-        if probe not in fh:
-            raise InputError(
-                "--probe", f"no probe '{probe}' in {tensor_file}; probes are {', '.join(fh)}"
-            )
-        group = fh[probe]
-        kernel = group["kernel"][()]
-        posts = [text(v) for v in group["post"][()]]
-        pres = [text(v) for v in group["pre"][()]]
-        channels = [text(v) for v in group["channel"][()]]
-        channel_units = text(group["channel"].attrs.get("units", ""))
-        lags = group["lag"][()]
-        units = text(group["kernel"].attrs["units"])
-        probe_type = text(group.attrs["probe_type"])
-        info = provenance(fh.attrs)
+    tensor = read_tensor(tensor_file)
+    if probe not in tensor.probes:
+        raise InputError(
+            "--probe",
+            f"no probe '{probe}' in {tensor_file}; probes are {', '.join(tensor.probes)}",
+        )
+    data = tensor.probes[probe]
+    kernel, lags, units, probe_type = data.kernel, data.lags, data.units, data.probe_type
+    posts, pres = tensor.post, tensor.pre
+    channels = [text(v) for v in data.channel]
+    channel_units = data.channel_units
+    info = provenance(tensor.attrs)
     max_lag = lags[-1] if max_lag is None else max_lag
     # kernels are causal: of the negative lags only the last 2 ms are drawn, as baseline
     shown = (lags >= -2.0) & (lags <= max_lag)

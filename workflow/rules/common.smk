@@ -7,10 +7,15 @@ import yaml
 from snakemake.exceptions import WorkflowError
 from snakemake.utils import validate
 
+from dataclasses import asdict
+
 from hpckernels.config import NetworkConfig
+from hpckernels.errors import InputError
 from hpckernels.hashing import content_hash
-from hpckernels.errors import ConfigError
+from hpckernels.network import network_parameters
 from hpckernels.plotting import expected_figures
+from hpckernels.predict import signal_inputs
+from hpckernels.spikes import expand_files
 from snakemake.io import report as report_item  # `report` alone is a Snakefile keyword
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=False)
@@ -31,8 +36,14 @@ try:
     NETWORK = NetworkConfig(
         config, base_dir=CONFIG_FILE.parent, source=str(CONFIG_FILE)
     )
-except ConfigError as error:
+except InputError as error:
     raise WorkflowError(f"invalid network config {CONFIG_FILE}: {error}") from None
+
+if "network" in config:
+    try:
+        network_parameters(NETWORK)
+    except InputError as error:
+        raise WorkflowError(f"invalid network config {CONFIG_FILE}: {error}") from None
 
 WORKFLOW_SETTINGS = config.get("workflow", {})
 RUN = WORKFLOW_SETTINGS.get("run", CONFIG_FILE.stem)
@@ -77,18 +88,23 @@ def pathway_inputs(wildcards):
     }
 
 
+# Rerun triggers: each rule's params hold the content hash of exactly what its command
+# reads from the config (files it reads are its inputs).
+
+
 def network_inputs(wildcards):
-    """Rerun trigger of the network simulation: its settings and the population sizes."""
-    return content_hash(
-        {
-            "network": config["network"],
-            "populations": {
-                name: {k: pop.get(k) for k in ("size", "external")}
-                for name, pop in config["populations"].items()
-            },
-            "dt": config["simulation"]["dt"],
-        }
-    )
+    """The network as the network command resolves it (sizes, in-degrees, weights, ...)."""
+    return content_hash(asdict(network_parameters(NETWORK)))
+
+
+def tensor_inputs(wildcards):
+    """What assembling the tensor reads: populations, pathways, probes, kernel settings."""
+    return content_hash(NETWORK.tensor_inputs(MODE))
+
+
+def signals_inputs(wildcards):
+    """What the signals command reads: window, settings, spike source, count scales."""
+    return content_hash(signal_inputs(NETWORK))
 
 
 def spike_files():
@@ -97,15 +113,13 @@ def spike_files():
         return [f"{RESULTS}/network/spikes.h5"]
     if not HAS_SPIKES:
         return []
-    found = []
-    for pattern in config["spikes"]["files"]:
-        matches = sorted(CONFIG_FILE.parent.glob(pattern))
-        if not matches:
-            raise WorkflowError(
-                f"{CONFIG_FILE}: spikes.files: no file matches {pattern}"
-            )
-        found += [str(path) for path in matches]
-    return found
+    try:
+        files = expand_files(
+            config["spikes"]["files"], CONFIG_FILE.parent, "spikes.files"
+        )
+    except InputError as error:
+        raise WorkflowError(f"{CONFIG_FILE}: {error}") from None
+    return [str(path) for path in files]
 
 
 SIGNAL_FIGURES = (

@@ -15,7 +15,7 @@ rule signals:
     params:
         cli=HPCKERNELS,
         config=CONFIG_FILE,
-        settings=config.get("signals", {}),
+        inputs=signals_inputs,
     shell:
         "{params.cli} signals {params.config} --kernels {input.kernels} "
         "--spikes {input.spikes} -o {output} > {log} 2>&1"

@@ -16,7 +16,7 @@ rule kernel_tensor:
         mode=MODE,
         # results/<run>/kernels, the root of the <post>/<pre>/<probe>.h5 inputs
         kernels=lambda wildcards, input: Path(input[0]).parents[2],
-        config_hash=NETWORK.hash,
+        inputs=tensor_inputs,
     shell:
         "{params.cli} assemble {params.config} --kernels-dir {params.kernels} "
         "--mode {params.mode} -o {output} > {log} 2>&1"

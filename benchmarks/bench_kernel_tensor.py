@@ -1,0 +1,200 @@
+"""kernel_tensor: the 4-pathway mean-field kernel tensor, hpckernels' engine vs lfpykernels."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+from harness import (
+    CONFIG,
+    REPO,
+    benchmark,
+    fmt_s,
+    pass_fail,
+    profile_top,
+    profiled,
+    rel_diff,
+    repeat_timed,
+    run_worker,
+    summary_row,
+    target_spec,
+    worker,
+)
+
+ORDER = 10  # position in the run order and the tables (harness docstring)
+PATHWAYS = [("E", "E"), ("E", "I"), ("I", "E"), ("I", "I")]
+#: Agreement with the reference: max |difference| <= RTOL * max |H| (as tests/test_reference.py).
+RTOL = 1e-6
+
+
+@worker
+def kernel_tensor_hpckernels(args):
+    """Time the 4-pathway mean-field kernel tensor with hpckernels' engine."""
+    from mpi4py import MPI  # noqa: F401  (MPI before NEURON, as in the CLI)
+
+    # isort: split
+    import LFPy  # noqa: F401  (imports are not timed: import them all up front)
+    import neuron  # noqa: F401
+
+    from hpckernels import engine, mechanisms
+    from hpckernels.config import NetworkConfig
+
+    mechanisms.load_mechanisms()
+    config = NetworkConfig.from_file(args["config"])
+
+    def pathway(pre, post):
+        with engine.PathwayModel(config, pre, post) as model:
+            return engine.mean_field_kernels(model)
+
+    return _time_tensor(pathway, args)
+
+
+@worker
+def kernel_tensor_lfpykernels(args):
+    """Time the same tensor with lfpykernels 0.2.0 (tests/lfpykernels_reference.py)."""
+    from mpi4py import MPI  # noqa: F401  (MPI before NEURON)
+
+    # isort: split
+    import LFPy  # noqa: F401
+    import lfpykernels  # noqa: F401
+    import lfpykit  # noqa: F401
+    import neuron  # noqa: F401
+
+    sys.path.insert(0, str(REPO / "tests"))
+    from lfpykernels_reference import reference_kernels, reference_probe
+
+    from hpckernels import mechanisms  # lfpykernels uses the Exp2SynI of mod/
+    from hpckernels.config import NetworkConfig
+
+    mechanisms.load_mechanisms()
+    config = NetworkConfig.from_file(args["config"])
+    names = list(config.probes)
+
+    def pathway(pre, post):
+        # one get_kernel call per pathway with both probes, t_X = 500 ms
+        probes = [reference_probe(config.probes[name]) for name in names]
+        kernels = reference_kernels(config, pre, post, probes, t_X=500.0)
+        # lfpykernels keys kernels by probe class name
+        return {
+            name: kernels[type(probe).__name__] for name, probe in zip(names, probes, strict=True)
+        }
+
+    return _time_tensor(pathway, args)
+
+
+def _time_tensor(pathway, args):
+    """Best-of-N and cold (first) wall time of the tensor of ``pathway(pre, post) ->
+    {probe: kernel}`` over PATHWAYS, with per-pathway times; saves the last tensor."""
+    import numpy as np
+
+    per_pathway = []
+
+    def tensor():
+        out, times = {}, {}
+        for pre, post in PATHWAYS:
+            start = time.perf_counter()
+            kernels = pathway(pre, post)
+            times[f"{pre}->{post}"] = time.perf_counter() - start
+            for name, kernel in kernels.items():
+                out[f"{pre}{post}/{name}"] = kernel
+        per_pathway.append(times)
+        return out
+
+    arrays, timing = repeat_timed(tensor, args["repeats"])
+    np.savez(args["arrays"], **arrays)
+    best = timing["seconds"].index(timing["best_s"])
+    result = dict(timing, per_pathway_best_s=per_pathway[best])
+    if args.get("profile"):
+        profiled(tensor, args["profile"])
+    return result
+
+
+def _agreement(mine, ref):
+    """Per kernel relative difference of two tensors ({key: array}); (passed, details)."""
+    agreement, passed = {}, set(mine) == set(ref)
+    for key in sorted(ref):
+        expected = ref[key]
+        actual = mine[key] if key in mine else None
+        if actual is None or actual.shape != expected.shape:
+            agreement[key] = {
+                "shape": list(expected.shape),
+                "passed": False,
+                "error": "missing or shape differs",
+            }
+            passed = False
+            continue
+        rel = rel_diff(actual, expected)
+        ok = rel <= RTOL
+        passed &= ok
+        agreement[key] = {
+            "shape": list(expected.shape),
+            "max_abs_H": float(abs(expected).max()),
+            "max_abs_diff_rel": rel,
+            "passed": ok,
+        }
+    return passed, agreement
+
+
+@benchmark(
+    "kernel_tensor",
+    "Mean-field kernel tensor of config/two_population.yaml (E->E, E->I, I->E, I->I; "
+    "probes lfp = GaussCylinderPotential and dipole = CurrentDipoleMoment): "
+    "hpckernels engine vs lfpykernels 0.2.0 KernelApprox.get_kernel (t_X = 500 ms), "
+    "each in a fresh process, imports and mechanism loading not timed.",
+    ratio="reference time / hpckernels time",
+)
+def kernel_tensor(ctx):
+    import numpy as np
+
+    repeats = ctx.repeat_count(3)
+    runs = {}
+    for impl in ("hpckernels", "lfpykernels"):
+        ctx.say(f"kernel_tensor: {impl}, best of {repeats}")
+        args = {
+            "config": str(CONFIG),
+            "repeats": repeats,
+            "arrays": str(ctx.scratch / f"kernel_tensor_{impl}.npz"),
+        }
+        if ctx.profile:
+            args["profile"] = str(ctx.scratch / f"kernel_tensor_{impl}.prof")
+        runs[impl] = run_worker(ctx, f"kernel_tensor_{impl}", args)
+        if ctx.profile:
+            runs[impl]["profile"] = profile_top(args["profile"])
+
+    with (
+        np.load(ctx.scratch / "kernel_tensor_hpckernels.npz") as mine,
+        np.load(ctx.scratch / "kernel_tensor_lfpykernels.npz") as ref,
+    ):
+        passed, agreement = _agreement(dict(mine), dict(ref))
+    worst = max(v.get("max_abs_diff_rel", float("inf")) for v in agreement.values())
+
+    hpc, lfk = runs["hpckernels"], runs["lfpykernels"]
+    speedup = lfk["best_s"] / hpc["best_s"]
+    cold_speedup = lfk["cold_s"] / hpc["cold_s"]
+    target = 10.0
+    return {
+        "repeats": repeats,
+        "pathways": [f"{pre}->{post}" for pre, post in PATHWAYS],
+        "hpckernels": hpc,
+        "lfpykernels": lfk,
+        "speedup_best": speedup,
+        "speedup_cold": cold_speedup,
+        "target": target_spec("speedup_best", ">=", target, speedup >= target),
+        "checks": {
+            "tensor_agreement": {
+                "passed": passed,
+                "rtol": RTOL,
+                "max_rel_diff": worst,
+                "per_kernel": agreement,
+            }
+        },
+        "summary": summary_row(
+            hpckernels=f"{fmt_s(hpc['best_s'])} (cold {fmt_s(hpc['cold_s'])})",
+            reference=f"lfpykernels {fmt_s(lfk['best_s'])} (cold {fmt_s(lfk['cold_s'])})",
+            ratio=f"{speedup:.1f}x faster (cold {cold_speedup:.1f}x)",
+            target=f">= {target:g}x faster (best of {repeats})",
+            met=speedup >= target,
+            checks=f"tensors agree: {pass_fail(passed)} "
+            f"(max |diff| = {worst:.1e} max|H|, tol {RTOL:g})",
+        ),
+    }
