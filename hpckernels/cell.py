@@ -9,6 +9,8 @@ response around ``vrest``.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import lfpykit
 import numpy as np
 
@@ -162,3 +164,59 @@ def effective_leak(config, post, cell):
         rate = config.populations[connection["pre"]]["rate"]
         shift += synapse_model(connection["synapse"]).leak_shift(rate, pmf * stats.indegree, area)
     return shift
+
+
+@dataclass
+class LinearizedCell:
+    """The cell of a postsynaptic population, linearized at its rest state.
+
+    Attributes
+    ----------
+    cell : LFPy.TemplateCell
+        The NEURON cell (its membrane with the g_eff leak added).
+    geometry : lfpykit.CellGeometry
+        Segment geometry (um), detached from NEURON.
+    vrest : ndarray, shape (n_segments,)
+        Membrane potential (mV) of each segment at rest, where synapses are linearized.
+    leak_shift : ndarray, shape (n_segments,)
+        Mean synaptic conductance density (S/cm2) added to the leak (zero without g_eff).
+    """
+
+    cell: object
+    geometry: object
+    vrest: np.ndarray
+    leak_shift: np.ndarray
+
+    def initialize(self, h):
+        """Put the cell in its rest state (``h.finitialize``); events are queued after it."""
+        h.finitialize(float(self.vrest[0]))
+
+    def close(self):
+        """Release the NEURON sections (before another cell is built in this process)."""
+        if self.cell is not None:
+            self.cell.strip_hoc_objects()
+            self.cell = None
+
+
+def build_linearized_cell(config, post, tstop):
+    """Population ``post``'s cell at rest with the g_eff leak (if on): what every kernel
+    engine simulates.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    post : str
+    tstop : float
+        Simulation duration (ms).
+
+    Returns
+    -------
+    LinearizedCell
+    """
+    cell = build_cell(config, post, tstop)
+    biophysics = population_biophysics(config, post)
+    leak_shift = np.zeros(cell.totnsegs)
+    if config.simulation["g_eff"]:
+        leak_shift = effective_leak(config, post, cell)
+        biophysics.add_leak(cell, leak_shift)
+    return LinearizedCell(cell, geometry(cell), biophysics.rest_potential(cell), leak_shift)

@@ -46,6 +46,76 @@ class Response:
     imem: np.ndarray
 
 
+class SynapseSampler:
+    """Synapses of one pathway X -> Y: expected counts per segment, and realizations.
+
+    Every kernel engine draws its realizations here, so that realization ``index`` of
+    a seed is the same set of synapses whichever engine simulates it.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    pre, post : str
+    cell : LFPy cell
+        Population ``post``'s cell (for the placement over its segments).
+
+    Attributes
+    ----------
+    stats : ConnectionStatistics
+        K_YX, k_in, k_out.
+    placement : ndarray, shape (n_segments,)
+        Probability that a synapse lands on each segment.
+    """
+
+    def __init__(self, config, pre, post, cell):
+        self.pre, self.post = pre, post
+        self.connection = config.connection(pre, post)
+        self.n_post = config.populations[post]["size"]
+        self.dt = config.simulation["dt"]
+        self.stats = cellmod.ConnectionStatistics(config, self.connection)
+        self.placement = cellmod.placement_pmf(
+            cell, self.connection["placement"], config.populations[post]["position"]["scale"]
+        )
+        if not self.placement.sum() > 0:
+            raise ConfigError(
+                f"connections[{config.connections.index(self.connection)}].placement",
+                f"no segment of {post}'s cell matches sections "
+                f"{self.connection['placement']['sections']} with non-zero density",
+            )
+        # frozen distributions, drawn from once per realization
+        self._multapse_counts, self._multapse_pmf = distributions.multapse_pmf(
+            self.connection["multapse"]
+        )
+        self._delay = distributions.frozen(self.connection["delay"])
+
+    def expected_synapses(self):
+        """Expected synapses per segment made by one presynaptic spike (k_out * placement)."""
+        return self.stats.outdegree * self.placement
+
+    def rng(self, seed, index):
+        """Random generator of realization ``index``: depends on seed, pathway and index only."""
+        pathway_key = zlib.crc32(f"{self.pre}->{self.post}".encode())
+        return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(pathway_key, index)))
+
+    def draw(self, seed, index):
+        """Realization ``index``: the synapses made by a single presynaptic spike.
+
+        Returns
+        -------
+        segments : ndarray of int
+            Segment of each synapse.
+        delay_steps : ndarray of int
+            Delay of each synapse in steps of dt (rounded to the grid, >= 0).
+        """
+        rng = self.rng(seed, index)
+        connected = rng.binomial(self.n_post, self.connection["probability"])
+        multapses = rng.choice(self._multapse_counts, size=connected, p=self._multapse_pmf)
+        n_synapses = int(multapses.sum())
+        segments = rng.choice(self.placement.size, size=n_synapses, p=self.placement)
+        delays = np.atleast_1d(self._delay.rvs(size=n_synapses, random_state=rng))
+        return segments, np.rint(delays / self.dt).astype(int)
+
+
 class PathwayModel:
     """The linearized cell of pathway X -> Y, ready to be driven by synaptic events.
 
@@ -68,25 +138,16 @@ class PathwayModel:
         self.dt = sim["dt"]
         self.n_steps = config.n_steps_tau
         tstop = ACTIVATION_TIME + self.n_steps * self.dt
-        self.cell = cellmod.build_cell(config, post, tstop)
-        self.geometry = cellmod.geometry(self.cell)
-        self.leak_shift = np.zeros(self.cell.totnsegs)
-        if sim["g_eff"]:
-            self.leak_shift = cellmod.effective_leak(config, post, self.cell)
-            cellmod.population_biophysics(config, post).add_leak(self.cell, self.leak_shift)
-        self.stats = cellmod.ConnectionStatistics(config, self.connection)
-        self.placement = cellmod.placement_pmf(
-            self.cell, self.connection["placement"], config.populations[post]["position"]["scale"]
-        )
-        if not self.placement.sum() > 0:
-            raise ConfigError(
-                f"connections[{config.connections.index(self.connection)}].placement",
-                f"no segment of {post}'s cell matches sections "
-                f"{self.connection['placement']['sections']} with non-zero density",
-            )
+        self.linearized = cellmod.build_linearized_cell(config, post, tstop)
+        self.cell = self.linearized.cell
+        self.geometry = self.linearized.geometry
+        self.leak_shift = self.linearized.leak_shift
+        self.sampler = SynapseSampler(config, pre, post, self.cell)
+        self.stats = self.sampler.stats
+        self.placement = self.sampler.placement
         # peak current (nA) of one linearized synapse on each segment
         synapse = synapse_model(self.connection["synapse"])
-        self.vrest = cellmod.population_biophysics(config, post).rest_potential(self.cell)
+        self.vrest = self.linearized.vrest
         self.synapse_current = synapse.linearized_weight(self.vrest)
 
         # one current-based synapse and one event source per segment
@@ -103,11 +164,6 @@ class PathwayModel:
             self._recorders.append(vec)
         self._pending = []
         self._handler = h.FInitializeHandler(1, self._queue_events)
-        # frozen distributions, drawn from once per realization
-        self._multapse_counts, self._multapse_pmf = distributions.multapse_pmf(
-            self.connection["multapse"]
-        )
-        self._delay = distributions.frozen(self.connection["delay"])
 
     def close(self):
         """Release the NEURON objects of this pathway.
@@ -118,9 +174,8 @@ class PathwayModel:
         """
         self._handler = None
         self._netcons, self._synapses, self._recorders, self._segments = [], [], [], []
-        if self.cell is not None:
-            self.cell.strip_hoc_objects()
-            self.cell = None
+        self.linearized.close()
+        self.cell = None
 
     def __enter__(self):
         return self
@@ -163,7 +218,7 @@ class PathwayModel:
             steps = steps[steps <= self.n_steps]
             if steps.size:
                 self._pending.append((index, (ACTIVATION_TIME + steps * self.dt).tolist()))
-        h.finitialize(self.config.simulation["vrest"])
+        self.linearized.initialize(h)
         # Not ParallelContext.psolve: when MPI is initialised, NEURON exchanges spikes
         # between ranks there, a collective that deadlocks when ranks run different
         # numbers of realizations. Each rank's cell is independent.
@@ -176,43 +231,13 @@ class PathwayModel:
 
     def mean_field_response(self):
         """Response to the expected synapses of one presynaptic spike, all at lag 0."""
-        weights = self.synapse_current * self.stats.outdegree * self.placement
+        weights = self.synapse_current * self.sampler.expected_synapses()
         return self.simulate(weights, [np.zeros(1, dtype=int)] * self.cell.totnsegs)
 
     # ------------------------------------------------------------- ensemble
-    def realization_rng(self, seed, index):
-        """Random generator of realization ``index``: depends on seed, pathway and index only."""
-        pathway_key = zlib.crc32(f"{self.pre}->{self.post}".encode())
-        return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(pathway_key, index)))
-
-    def draw_synapses(self, rng):
-        """One realization of the synapses made by a single presynaptic spike.
-
-        Returns
-        -------
-        segments : ndarray of int
-            Segment of each synapse.
-        delay_steps : ndarray of int
-            Delay of each synapse in steps of dt (rounded to the grid).
-        """
-        n_post = self.config.populations[self.post]["size"]
-        connected = rng.binomial(n_post, self.connection["probability"])
-        multapses = rng.choice(self._multapse_counts, size=connected, p=self._multapse_pmf)
-        n_synapses = int(multapses.sum())
-        segments = rng.choice(self.cell.totnsegs, size=n_synapses, p=self.placement)
-        delays = np.atleast_1d(self._delay.rvs(size=n_synapses, random_state=rng))
-        delay_steps = np.rint(delays / self.dt).astype(int)
-        if np.any(delay_steps < 0):
-            raise ConfigError(
-                "delay",
-                "a negative delay was drawn; ensemble kernels need a "
-                "delay distribution on [0, inf)",
-            )
-        return segments, delay_steps
-
     def realization_response(self, seed, index):
         """Response of ensemble realization ``index``."""
-        segments, delay_steps = self.draw_synapses(self.realization_rng(seed, index))
+        segments, delay_steps = self.sampler.draw(seed, index)
         order = np.argsort(segments, kind="stable")
         bounds = np.searchsorted(segments[order], np.arange(self.cell.totnsegs + 1))
         event_steps = [
@@ -231,7 +256,7 @@ class PathwayModel:
 
 
 def kernel_from_response(M, imem, n_steps, delay_pmf=None, fir=False):
-    """Kernel of one probe from a membrane-current response.
+    """Kernel of one probe from a membrane-current response (see :func:`kernel_from_signal`).
 
     Parameters
     ----------
@@ -239,6 +264,17 @@ def kernel_from_response(M, imem, n_steps, delay_pmf=None, fir=False):
         Probe transformation matrix.
     imem : ndarray, shape (n_segments, n_steps + 1)
         Membrane currents (nA) at lags 0..tau.
+    """
+    return kernel_from_signal(M @ imem, n_steps, delay_pmf, fir)
+
+
+def kernel_from_signal(signal, n_steps, delay_pmf=None, fir=False):
+    """Kernel of one probe from its signal after one presynaptic spike.
+
+    Parameters
+    ----------
+    signal : ndarray, shape (n_channels, n_steps + 1)
+        Probe signal at lags 0..tau (the probe matrix applied to membrane currents).
     n_steps : int
         Steps in tau.
     delay_pmf : ndarray, shape (2 n_steps + 1,), optional
@@ -252,7 +288,6 @@ def kernel_from_response(M, imem, n_steps, delay_pmf=None, fir=False):
     ndarray, shape (n_channels, 2 n_steps + 1), or (n_channels, n_steps) if fir
         Signal per presynaptic spike at lags -tau..tau; negative lags are zero.
     """
-    signal = M @ imem
     n_channels = signal.shape[0]
     kernel = np.zeros((n_channels, 2 * n_steps + 1))
     kernel[:, n_steps:] = signal

@@ -253,7 +253,7 @@ def test_pathway_jobs_are_2_task_mpi_jobs(slurm_run):
         if rule == "pathway_kernels"
     }
     assert sorted(pathway_jobs.values()) == sorted(PATHWAYS), diagnostics(workdir, output)
-    # the rule's shell is `srun -n 2 hpckernels kernel ...`: step 0 of each job
+    # the rule's shell is `srun -n 2 python .../hpckernels_cli.py kernel ...`: step 0 of each job
     records = sacct_records(list(pathway_jobs), [f"{j}.0" for j in pathway_jobs])
     for job_id, wildcards in pathway_jobs.items():
         job, step = records.get(job_id), records.get(f"{job_id}.0")
@@ -261,7 +261,7 @@ def test_pathway_jobs_are_2_task_mpi_jobs(slurm_run):
         assert job is not None and step is not None, context
         assert job["State"] == "COMPLETED" and job["ExitCode"] == "0:0", context
         assert int(job["AllocCPUS"]) == TASKS, context
-        assert step["JobName"] == "hpckernels", context
+        assert step["JobName"] == "python", context  # srun python .../hpckernels_cli.py
         assert step["State"] == "COMPLETED", context
         assert int(step["NTasks"]) == TASKS, context
 
