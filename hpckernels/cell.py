@@ -239,6 +239,8 @@ class LinearizedCell:
         Segment geometry (um), detached from NEURON.
     vrest : ndarray, shape (n_segments,)
         Membrane potential (mV) of each segment at rest, where synapses are linearized.
+        (A linearized active cell rests in NEURON at a uniform reference potential: its
+        response is that of the linearized membrane around this operating point.)
     leak_shift : ndarray, shape (n_segments,)
         Mean synaptic conductance density (S/cm2) added to the membrane (zero without
         g_eff).

@@ -38,10 +38,11 @@ Operating points:
 
 Either way the linearized cell must be stable: the eigenvalues of its Jacobian (cable,
 leak and the chosen modes) nearest zero must have negative real parts. The linearized
-cell is the same NEURON cell with its mechanisms replaced by ``pas`` (g = G, e such that
-the operating point is an equilibrium of NEURON's own cable equations) plus the
-``LinearMode`` point processes of the quasi-active mechanisms; it starts at the
-operating point (an ``FInitializeHandler`` sets v per segment in every ``finitialize``).
+cell is the same NEURON cell with its mechanisms replaced by ``pas`` (g = G) plus the
+``LinearMode`` point processes of the quasi-active mechanisms. Being linear, it is
+simulated around a uniform reference potential, where it rests without settling; its
+deviations are those of the linearized membrane around the (possibly non-uniform)
+operating point, at which the synapses are linearized.
 """
 
 from __future__ import annotations
@@ -715,8 +716,13 @@ def linearize(cell, operating_point, vrest=None, where="cell.biophysics"):
 # ------------------------------------------------------------------- realization
 class LinearMembrane:
     """An active cell turned into its linearized twin, in place: its mechanisms replaced
-    by ``pas`` (the frozen conductance and the operating point's current) and one
-    ``LinearMode`` per quasi-active mode.
+    by ``pas`` (the frozen conductance) and one ``LinearMode`` per quasi-active mode.
+
+    The twin is linear, so only deviations from the operating point matter: NEURON
+    simulates them around a uniform reference potential (the operating point of the
+    first segment, the soma's), at which every leak and mode rests -- no axial current
+    flows at rest and the cell needs no settling. The operating point itself
+    (``vrest``, per segment) is where the synapses are linearized.
 
     Parameters
     ----------
@@ -732,83 +738,30 @@ class LinearMembrane:
     def __init__(self, cell, vrest, conductance, modes, where="cell.biophysics"):
         h = _neuron()
         self.vrest = np.asarray(vrest, dtype=float)
+        self.reference = float(self.vrest[0])
         self.conductance = np.asarray(conductance, dtype=float)
         self.modes = modes
         segments = [seg for sec in cell.allseclist for seg in sec]
-        self._segments = segments
         for sec in cell.allseclist:
             for name in list(sec.psection()["density_mechs"]):
                 sec.uninsert(name)
             sec.insert("pas")
-        for seg, g, v in zip(segments, self.conductance, self.vrest, strict=True):
+        for seg, g in zip(segments, self.conductance, strict=True):
             seg.pas.g = g
-            seg.pas.e = v
+            seg.pas.e = self.reference
         area = np.array([seg.area() for seg in segments])
         self.point_processes = []
         for i, tau, mu in zip(modes.segment, modes.tau, modes.mu, strict=True):
             mode = h.LinearMode(segments[i])
             mode.tau = tau
             mode.mu = mu * area[i] * 1e-2  # S/cm2 * um2 -> uS
-            mode.vr = self.vrest[i]
+            mode.vr = self.reference
             self.point_processes.append(mode)
-        self._handler = h.FInitializeHandler(0, self._set_rest)
-        self._balance(where)
-
-    def _set_rest(self):
-        for seg, v in zip(self._segments, self.vrest, strict=True):
-            seg.v = v
-
-    def _balance(self, where):
-        """Set each leak's reversal so that the operating point is an equilibrium of
-        NEURON's own (cable) equations: the leak carries the axial current there."""
-        h = _neuron()
-        cvode = h.CVode()
-        was_active = cvode.active()
-        cvode.active(1)
-        try:
-            h.finitialize(float(self.vrest[0]))
-            y = h.Vector()
-            cvode.states(y)
-            ydot = h.Vector(len(y))
-            cvode.f(0.0, y, ydot)
-            index = self._v_positions(cvode)
-            cm = np.array([seg.cm for seg in self._segments])
-            current = 1e-3 * cm * ydot.as_numpy()[index]  # mA/cm2 the leak must carry
-            for seg, g, v, i in zip(
-                self._segments, self.conductance, self.vrest, current, strict=True
-            ):
-                if g == 0:
-                    if abs(i) > 0:
-                        raise ConfigError(where, "a segment without leak carries axial current")
-                    continue
-                seg.pas.e = v - i / g
-            h.finitialize(float(self.vrest[0]))
-            cvode.states(y)
-            cvode.f(0.0, y, ydot)
-            drift = np.abs(ydot.as_numpy()).max()
-            if drift > 1e-9:
-                raise ConfigError(
-                    where, f"the linearized cell does not rest at its operating point ({drift})"
-                )
-        finally:
-            cvode.active(was_active)
-
-    def _v_positions(self, cvode):
-        found = state_positions(cvode, self._segments, [[("v", "v")]] * len(self._segments))
-        index = np.full(len(self._segments), -1)
-        for position, item in enumerate(found):
-            if item is not None:
-                index[item[0]] = position
-        if np.any(index < 0):
-            raise ConfigError("cell", "a segment's membrane potential is not a NEURON state")
-        return index
 
     def initialize(self, h):
-        """Put the cell at its operating point (``h.finitialize``)."""
-        h.finitialize(float(self.vrest[0]))
+        """Put the cell at rest (``h.finitialize`` at the reference potential)."""
+        h.finitialize(self.reference)
 
     def release(self):
-        """Drop the point processes and the handler (before the sections are deleted)."""
-        self._handler = None
+        """Drop the point processes (before the sections are deleted)."""
         self.point_processes = []
-        self._segments = []

@@ -88,16 +88,20 @@ def _synapse(spec):
     return out
 
 
-def reference_kernels(config, pre, post, probes, t_X=500.0):
+def reference_kernels(config, pre, post, probes, t_X=500.0, vrest=None):
     """Kernels of pathway pre -> post from lfpykernels.KernelApprox.get_kernel.
 
     Parameters
     ----------
     probes : list
         lfpykit-like probe instances created with cell=None.
+    vrest : list of float, optional
+        Per-compartment potentials at which get_kernel linearizes the synapses (default
+        the config's scalar vrest).
     """
     import lfpykernels
 
+    linearize_at = vrest
     sim = config.simulation
     vrest = sim["vrest"]
     population = config.populations[post]
@@ -202,7 +206,7 @@ def reference_kernels(config, pre, post, probes, t_X=500.0):
     )
     return kernel.get_kernel(
         probes=probes,
-        Vrest=vrest,
+        Vrest=vrest if linearize_at is None else linearize_at,
         dt=sim["dt"],
         X=pre,
         t_X=t_X,
