@@ -191,9 +191,7 @@ def load_mechanisms(mod_dirs=(MOD_DIR,), allow_compile=True, label=None):
 
 
 #: NMODL statements that name a mechanism.
-_NAME_PATTERN = re.compile(
-    r"^\s*(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_]\w*)", re.MULTILINE
-)
+_NAME_PATTERN = re.compile(r"\b(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_]\w*)")
 
 
 def mechanism_names(path):
