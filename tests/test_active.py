@@ -321,3 +321,28 @@ def test_linearization_is_cached_by_content(hay_mechanisms, tmp_path, monkeypatc
     other = copy.deepcopy(config.data)
     other["populations"]["I"]["external"]["count"] = 161
     assert cellmod.linearization_cache(NetworkConfig(other, base_dir=CONFIGS), "I") != path
+
+
+def test_linearization_figure(responses, tmp_path):
+    """The figure of the responses (plot-linearization) is drawn, with its provenance."""
+    from PIL import Image
+
+    from hpckernels.plotting.linearization import plot_linearization
+
+    config = load(HAY)
+    cell = cellmod.build_cell(config, "E", 1.0)
+    z = cell.z.mean(axis=-1)
+    del cell
+    out = plot_linearization(
+        responses["E"] | {"passive": responses["E"]["frozen"]},
+        [1.0, 10.0],
+        z,
+        tmp_path / "fig.png",
+        "E->E",
+        config,
+    )
+    image = Image.open(out)
+    assert image.size[0] > 500 and image.info["Software"] == "hpckernels"
+    assert config.hash in image.info["Description"]
+    pixels = np.asarray(image.convert("L"))
+    assert (pixels < 128).mean() > 0.01  # lines were drawn
