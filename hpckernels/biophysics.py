@@ -192,7 +192,12 @@ class Active(Biophysics):
                 f"states: {', '.join(sorted(lin.mechanisms)) or 'none'})",
             )
         modes = lin.modes(lambda m: self.mode(m) == "quasi-active", self.where)
-        lin.check_stable(lin.conductance, modes, self.where)
+        # the verdict is kept with the stored linearization (its key covers this choice)
+        stable = None if cache is None else cache.with_name(f"{cache.stem}.stable")
+        if stable is None or not stable.is_file():
+            lin.check_stable(lin.conductance, modes, self.where)
+            if stable is not None:
+                stable.touch()
         membrane = LinearMembrane(cell, lin.vrest, lin.conductance, modes, self.where)
         return lin.vrest, membrane
 

@@ -346,3 +346,18 @@ def test_linearization_figure(responses, tmp_path):
     assert config.hash in image.info["Description"]
     pixels = np.asarray(image.convert("L"))
     assert (pixels < 128).mean() > 0.01  # lines were drawn
+
+
+@pytest.mark.parametrize("n", [50, 1500], ids=["eigenvalues", "growth"])
+def test_stability_check(n):
+    """An unstable mode is found both by the eigenvalues of small systems and by the
+    growth test of large ones (a cable-like stable system plus one growing mode)."""
+    from scipy import sparse
+
+    cable = sparse.diags([np.full(n - 1, 1.0), np.full(n, -2.05), np.full(n - 1, 1.0)], [-1, 0, 1])
+    stable = sparse.block_diag([cable, sparse.diags(-1 / np.geomspace(0.1, 2000.0, 20))])
+    linearization.check_stable(stable.tocsr(), "x")
+    for rate in (1e-2, 1e-4):
+        unstable = sparse.block_diag([stable, sparse.csr_matrix([[rate]])]).tocsr()
+        with pytest.raises(linearization.ConfigError, match="unstable"):
+            linearization.check_stable(unstable, "populations.E.cell.biophysics")
