@@ -361,3 +361,15 @@ def test_stability_check(n):
         unstable = sparse.block_diag([stable, sparse.csr_matrix([[rate]])]).tocsr()
         with pytest.raises(linearization.ConfigError, match="unstable"):
             linearization.check_stable(unstable, "populations.E.cell.biophysics")
+
+
+def test_frozen_twin_of_the_shipped_config():
+    """config/hay_l5pc_frozen.yaml is config/hay_l5pc.yaml but for the linearization and
+    the run's name."""
+    quasi = yaml.safe_load(HAY.read_text())
+    frozen = yaml.safe_load((CONFIGS / "hay_l5pc_frozen.yaml").read_text())
+    for data, choice in ((quasi, "quasi-active"), (frozen, "frozen")):
+        for population in data["populations"].values():
+            assert population["cell"]["biophysics"].pop("linearization") == choice
+        data.pop("workflow")
+    assert quasi == frozen

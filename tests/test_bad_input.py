@@ -334,6 +334,13 @@ def test_active_cells_reject(tmp_path, case):
     assert_bad(result, key, allowed)
 
 
+def test_plot_linearization_of_a_passive_cell(tmp_path):
+    config = write_config(tmp_path, lambda data: None)
+    out = tmp_path / "fig.png"
+    result = run_cli(["plot-linearization", config, "--pre", "I", "--post", "E", "-o", out])
+    assert_bad(result, "populations.E.cell.biophysics.type", "active cells only", outputs=[out])
+
+
 def test_kernel_of_an_unloadable_active_cell_writes_nothing(tmp_path):
     config = write_active_config(tmp_path, garbage_morphology)
     out = tmp_path / "out"
