@@ -13,6 +13,7 @@ from harness import (
     REPO,
     benchmark,
     fmt_s,
+    mean_field_pathway,
     pass_fail,
     run_worker,
     summary_row,
@@ -67,19 +68,14 @@ def active_tensor_hpckernels(args):
     import LFPy  # noqa: F401  (imports are not timed)
     import neuron  # noqa: F401
 
-    from hpckernels import cell, engine, mechanisms
+    from hpckernels import cell, mechanisms
 
     config = _config(args["choice"], args["uniform"])
     mechanisms.load_all(config)
     folder = Path(args["cache"])
     original = cell.linearization_cache
     cell.linearization_cache = lambda config, post: folder / original(config, post).name
-
-    def pathway(pre, post):
-        with engine.PathwayModel(config, pre, post) as model:
-            return engine.mean_field_kernels(model)
-
-    return time_tensor(pathway, args)
+    return time_tensor(mean_field_pathway(config), args)
 
 
 @worker

@@ -10,6 +10,7 @@ from harness import (
     REPO,
     benchmark,
     fmt_s,
+    mean_field_pathway,
     pass_fail,
     profile_top,
     run_worker,
@@ -34,17 +35,12 @@ def kernel_tensor_hpckernels(args):
     import LFPy  # noqa: F401  (imports are not timed: import them all up front)
     import neuron  # noqa: F401
 
-    from hpckernels import engine, mechanisms
+    from hpckernels import mechanisms
     from hpckernels.config import NetworkConfig
 
     mechanisms.load_mechanisms()
     config = NetworkConfig.from_file(args["config"])
-
-    def pathway(pre, post):
-        with engine.PathwayModel(config, pre, post) as model:
-            return engine.mean_field_kernels(model)
-
-    return time_tensor(pathway, args)
+    return time_tensor(mean_field_pathway(config), args)
 
 
 @worker

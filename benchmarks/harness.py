@@ -33,11 +33,11 @@ Add a module ``benchmarks/bench_<family>.py``; the entry point imports every
   are global across modules. Every worker process imports every ``bench_*.py`` module,
   so keep heavy imports (numpy, NEURON, mpi4py, hpckernels) inside functions.
 - Shared helpers: :func:`timed_run` and :func:`concurrent_runs` (commands),
-  :func:`repeat_timed` (best-of-N in process), :func:`time_tensor` and
-  :func:`tensor_agreement` (kernel tensors of ``PATHWAYS``), :func:`mpiexec` and
-  :func:`venv_executable`, :func:`bit_identical` (HDF5 outputs), :func:`rel_diff`,
-  :func:`profile_top`, :func:`profiled` and :func:`profile_cli_ranks` (cProfile),
-  :func:`fmt_s` and :func:`pass_fail` (table cells).
+  :func:`repeat_timed` (best-of-N in process), :func:`time_tensor`,
+  :func:`mean_field_pathway` and :func:`tensor_agreement` (kernel tensors of
+  ``PATHWAYS``), :func:`mpiexec` and :func:`venv_executable`, :func:`bit_identical`
+  (HDF5 outputs), :func:`rel_diff`, :func:`profile_top`, :func:`profiled` and
+  :func:`profile_cli_ranks` (cProfile), :func:`fmt_s` and :func:`pass_fail` (table cells).
 """
 
 from __future__ import annotations
@@ -441,6 +441,18 @@ def time_tensor(pathway, args, pathways=PATHWAYS):
     if args.get("profile"):
         profiled(tensor, args["profile"])
     return result
+
+
+def mean_field_pathway(config):
+    """``pathway(pre, post) -> {probe: kernel}`` with hpckernels' mean-field engine (one
+    PathwayModel per pathway, as the workflow's pathway jobs)."""
+    from hpckernels import engine
+
+    def pathway(pre, post):
+        with engine.PathwayModel(config, pre, post) as model:
+            return engine.mean_field_kernels(model)
+
+    return pathway
 
 
 def tensor_agreement(mine, ref, rtol):
