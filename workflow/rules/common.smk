@@ -99,7 +99,7 @@ def pathway_inputs(wildcards):
 
 
 def mechanism_files():
-    """The mod files the mechanisms rule compiles: the package's and the config's."""
+    """The mod files to compile (the package's and the config's folders)."""
     folders = [Path(workflow.basedir, "..", "mod").resolve()]
     folders += [NETWORK.path(folder) for folder in config.get("mechanisms", [])]
     return sorted(str(path) for folder in folders for path in folder.glob("*.mod"))
