@@ -255,6 +255,7 @@ def no_template(method):
         cell = data["populations"]["E"]["cell"]
         del cell["template"]
         cell["nseg"] = method
+        cell["biophysics"]["linearization"] = "frozen"
         cell["biophysics"]["sections"] = [
             {
                 "sections": ["all"],
@@ -276,20 +277,20 @@ def no_template(method):
 @pytest.mark.parametrize(
     "method,check",
     [
-        ({"method": "fixed_length", "max_length": 15.0}, lambda L, n: np.all(L / n <= 15.0)),
+        ({"method": "fixed_length", "max_length": 30.0}, lambda L, n: np.all(L / n <= 30.0)),
         ({"method": "lambda_f", "lambda_f": 100.0}, lambda L, n: np.all(n % 2 == 1)),
     ],
     ids=["fixed_length", "lambda_f"],
 )
 def test_morphology_file_without_template(hay_mechanisms, method, check):
     """An LFPy.Cell from an SWC file, the recipe inserting the mechanisms, the segment
-    rule applied: a quasi-active kernel comes out."""
+    rule applied: a (frozen) kernel comes out."""
     config = variant(HAY, no_template(method))
     cell = cellmod.build_cell(config, "E", 1.0)
     assert type(cell).__name__ == "Cell"
     lengths = np.array([sec.L for sec in cell.allseclist])
     nseg = np.array([sec.nseg for sec in cell.allseclist])
-    assert check(lengths, nseg) and nseg.sum() > 200
+    assert check(lengths, nseg) and nseg.sum() > 150
     soma = [sec for sec in cell.allseclist if "soma" in sec.name()][0]
     assert {"NaTa_t", "SKv3_1", "Ih", "pas"} <= {m.name() for m in soma(0.5)}
     del cell
@@ -373,3 +374,63 @@ def test_frozen_twin_of_the_shipped_config():
             assert population["cell"]["biophysics"].pop("linearization") == choice
         data.pop("workflow")
     assert quasi == frozen
+
+
+CALCIUM = CONFIGS.parent / "tests" / "mechanisms" / "calcium"
+
+
+def calcium(data):
+    """E as a ball-and-sticks cell whose soma has a calcium current, a calcium pool (a
+    concentration state) and a calcium-activated potassium current (tests/mechanisms/
+    calcium): states coupled through a concentration, not through v alone."""
+    data["mechanisms"] = [str(CALCIUM)]
+    data["populations"]["E"]["cell"]["biophysics"] = {
+        "type": "active",
+        "linearization": "quasi-active",
+        "sections": [
+            {"sections": ["all"], "mechanisms": {"pas": {"g": 0.0001, "e": -70.0}}},
+            {
+                "sections": ["soma"],
+                "mechanisms": {
+                    "CaHVA_test": {"gbar": 0.0005},
+                    "CaPool_test": {},
+                    "SKCa_test": {"gbar": 0.001},
+                },
+                "ions": {"ek": -85.0},
+            },
+        ],
+    }
+
+
+@pytest.fixture(scope="module")
+def calcium_config(mechanisms_loaded):
+    config = variant(CONFIGS / "two_population.yaml", calcium)
+    mechanisms.load_all(config)
+    return config
+
+
+def test_concentration_states(calcium_config):
+    """The calcium concentration is a state of the cell, owned by ca_ion; the SK gate
+    depends on it alone; all of them enter the quasi-active modes."""
+    cell = cellmod.build_cell(calcium_config, "E", 1.0)
+    eq = linearization.CellEquations(cell)
+    eq.close()
+    owners = {m for m in eq.mechanism if m != "v"}
+    assert owners == {"CaHVA_test", "SKCa_test", "ca_ion"}
+    assert "cai" in eq.variable
+    del cell
+    with engine.PathwayModel(calcium_config, "E", "E") as model:
+        soma_modes = model.linearized.membrane.modes.segment == 0
+        assert soma_modes.sum() == 4  # m, h, cai, z
+
+
+def test_quasi_active_equals_active_with_a_calcium_pool(calcium_config):
+    """Fig 2 for a model whose states are coupled through a concentration."""
+    comparison = ResponseComparison(calcium_config, "E", "E", duration=40.0)
+    active = comparison.active([10.0])[0]
+    quasi = comparison.linear("quasi-active", [10.0])[0]
+    frozen = comparison.linear("frozen", [10.0])[0]
+    assert np.abs(active.v_soma).max() > 1e-3
+    assert r_squared(quasi.v_soma, active.v_soma) >= 0.999
+    assert r_squared(quasi.imem, active.imem) >= 0.999
+    assert r_squared(frozen.imem, active.imem) < r_squared(quasi.imem, active.imem)
