@@ -47,7 +47,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 mechanisms: $(VENV)/.installed
-	$(BIN)/hpckernels mechanisms
+	$(BIN)/hpckernels mechanisms config/hay_l5pc.yaml
 
 run: setup
 	$(BIN)/snakemake -s workflow/Snakefile --profile cluster_profiles/local --cores $(CORES)

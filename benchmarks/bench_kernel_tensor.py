@@ -3,26 +3,25 @@
 from __future__ import annotations
 
 import sys
-import time
 
 from harness import (
     CONFIG,
+    PATHWAYS,
     REPO,
     benchmark,
     fmt_s,
+    mean_field_pathway,
     pass_fail,
     profile_top,
-    profiled,
-    rel_diff,
-    repeat_timed,
     run_worker,
     summary_row,
     target_spec,
+    tensor_agreement,
+    time_tensor,
     worker,
 )
 
 ORDER = 10  # position in the run order and the tables (harness docstring)
-PATHWAYS = [("E", "E"), ("E", "I"), ("I", "E"), ("I", "I")]
 #: Agreement with the reference: max |difference| <= RTOL * max |H| (as tests/test_reference.py).
 RTOL = 1e-6
 
@@ -36,17 +35,12 @@ def kernel_tensor_hpckernels(args):
     import LFPy  # noqa: F401  (imports are not timed: import them all up front)
     import neuron  # noqa: F401
 
-    from hpckernels import engine, mechanisms
+    from hpckernels import mechanisms
     from hpckernels.config import NetworkConfig
 
     mechanisms.load_mechanisms()
     config = NetworkConfig.from_file(args["config"])
-
-    def pathway(pre, post):
-        with engine.PathwayModel(config, pre, post) as model:
-            return engine.mean_field_kernels(model)
-
-    return _time_tensor(pathway, args)
+    return time_tensor(mean_field_pathway(config), args)
 
 
 @worker
@@ -79,60 +73,7 @@ def kernel_tensor_lfpykernels(args):
             name: kernels[type(probe).__name__] for name, probe in zip(names, probes, strict=True)
         }
 
-    return _time_tensor(pathway, args)
-
-
-def _time_tensor(pathway, args):
-    """Best-of-N and cold (first) wall time of the tensor of ``pathway(pre, post) ->
-    {probe: kernel}`` over PATHWAYS, with per-pathway times; saves the last tensor."""
-    import numpy as np
-
-    per_pathway = []
-
-    def tensor():
-        out, times = {}, {}
-        for pre, post in PATHWAYS:
-            start = time.perf_counter()
-            kernels = pathway(pre, post)
-            times[f"{pre}->{post}"] = time.perf_counter() - start
-            for name, kernel in kernels.items():
-                out[f"{pre}{post}/{name}"] = kernel
-        per_pathway.append(times)
-        return out
-
-    arrays, timing = repeat_timed(tensor, args["repeats"])
-    np.savez(args["arrays"], **arrays)
-    best = timing["seconds"].index(timing["best_s"])
-    result = dict(timing, per_pathway_best_s=per_pathway[best])
-    if args.get("profile"):
-        profiled(tensor, args["profile"])
-    return result
-
-
-def _agreement(mine, ref):
-    """Per kernel relative difference of two tensors ({key: array}); (passed, details)."""
-    agreement, passed = {}, set(mine) == set(ref)
-    for key in sorted(ref):
-        expected = ref[key]
-        actual = mine[key] if key in mine else None
-        if actual is None or actual.shape != expected.shape:
-            agreement[key] = {
-                "shape": list(expected.shape),
-                "passed": False,
-                "error": "missing or shape differs",
-            }
-            passed = False
-            continue
-        rel = rel_diff(actual, expected)
-        ok = rel <= RTOL
-        passed &= ok
-        agreement[key] = {
-            "shape": list(expected.shape),
-            "max_abs_H": float(abs(expected).max()),
-            "max_abs_diff_rel": rel,
-            "passed": ok,
-        }
-    return passed, agreement
+    return time_tensor(pathway, args)
 
 
 @benchmark(
@@ -165,7 +106,7 @@ def kernel_tensor(ctx):
         np.load(ctx.scratch / "kernel_tensor_hpckernels.npz") as mine,
         np.load(ctx.scratch / "kernel_tensor_lfpykernels.npz") as ref,
     ):
-        passed, agreement = _agreement(dict(mine), dict(ref))
+        passed, agreement = tensor_agreement(dict(mine), dict(ref), RTOL)
     worst = max(v.get("max_abs_diff_rel", float("inf")) for v in agreement.values())
 
     hpc, lfk = runs["hpckernels"], runs["lfpykernels"]

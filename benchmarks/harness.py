@@ -18,9 +18,9 @@ Add a module ``benchmarks/bench_<family>.py``; the entry point imports every
 
 - ``ORDER = <int>``: where the module's benchmarks run and stand in the tables. The
   benchmarks run in increasing ``ORDER`` (10 kernel_tensor, 20 ensemble_scaling, 30
-  workflow_wall_time, 40 convolution_*), then by module name, then in the order the module
-  defines them. Take a number above the existing ones; a module without ``ORDER`` comes
-  after all modules that have one (``DEFAULT_ORDER``).
+  workflow_wall_time, 40 convolution_*, 50 active_tensors), then by module name, then in
+  the order the module defines them. Take a number above the existing ones; a module
+  without ``ORDER`` comes after all modules that have one (``DEFAULT_ORDER``).
 - ``@benchmark("name", "description")`` on ``def my_bench(ctx) -> dict``: ``ctx`` is a
   :class:`Context`. The returned dict holds at least ``summary`` (a :func:`summary_row`),
   usually ``target`` (a :func:`target_spec`) and ``checks``; everything is stored in the
@@ -33,10 +33,11 @@ Add a module ``benchmarks/bench_<family>.py``; the entry point imports every
   are global across modules. Every worker process imports every ``bench_*.py`` module,
   so keep heavy imports (numpy, NEURON, mpi4py, hpckernels) inside functions.
 - Shared helpers: :func:`timed_run` and :func:`concurrent_runs` (commands),
-  :func:`repeat_timed` (best-of-N in process), :func:`mpiexec` and
-  :func:`venv_executable`, :func:`bit_identical` (HDF5 outputs), :func:`rel_diff`,
-  :func:`profile_top`, :func:`profiled` and :func:`profile_cli_ranks` (cProfile),
-  :func:`fmt_s` and :func:`pass_fail` (table cells).
+  :func:`repeat_timed` (best-of-N in process), :func:`time_tensor`,
+  :func:`mean_field_pathway` and :func:`tensor_agreement` (kernel tensors of
+  ``PATHWAYS``), :func:`mpiexec` and :func:`venv_executable`, :func:`bit_identical`
+  (HDF5 outputs), :func:`rel_diff`, :func:`profile_top`, :func:`profiled` and
+  :func:`profile_cli_ranks` (cProfile), :func:`fmt_s` and :func:`pass_fail` (table cells).
 """
 
 from __future__ import annotations
@@ -406,6 +407,78 @@ def bit_identical(paths):
         "datasets_differing": sorted(differing),
         "root_attributes_differing": sorted(attr_diffs),
     }
+
+
+# --------------------------------------------------------------------------- kernel tensors
+#: The four pathways (pre, post) of the two-population networks.
+PATHWAYS = [("E", "E"), ("E", "I"), ("I", "E"), ("I", "I")]
+
+
+def time_tensor(pathway, args, pathways=PATHWAYS):
+    """Best-of-N and cold (first) wall time of the tensor of ``pathway(pre, post) ->
+    {probe: kernel}`` over ``pathways``, with per-pathway times of the best run; saves the
+    last tensor to ``args["arrays"]`` (npz, keys ``<pre><post>/<probe>``) and, with
+    ``args["profile"]``, profiles one more run."""
+    import numpy as np
+
+    per_pathway = []
+
+    def tensor():
+        out, times = {}, {}
+        for pre, post in pathways:
+            start = time.perf_counter()
+            kernels = pathway(pre, post)
+            times[f"{pre}->{post}"] = time.perf_counter() - start
+            for name, kernel in kernels.items():
+                out[f"{pre}{post}/{name}"] = kernel
+        per_pathway.append(times)
+        return out
+
+    arrays, timing = repeat_timed(tensor, args["repeats"])
+    np.savez(args["arrays"], **arrays)
+    best = timing["seconds"].index(timing["best_s"])
+    result = dict(timing, per_pathway_best_s=per_pathway[best], per_pathway_cold_s=per_pathway[0])
+    if args.get("profile"):
+        profiled(tensor, args["profile"])
+    return result
+
+
+def mean_field_pathway(config):
+    """``pathway(pre, post) -> {probe: kernel}`` with hpckernels' mean-field engine (one
+    PathwayModel per pathway, as the workflow's pathway jobs)."""
+    from hpckernels import engine
+
+    def pathway(pre, post):
+        with engine.PathwayModel(config, pre, post) as model:
+            return engine.mean_field_kernels(model)
+
+    return pathway
+
+
+def tensor_agreement(mine, ref, rtol):
+    """Per kernel relative difference of two tensors ({key: array}); (passed, details)."""
+    agreement, passed = {}, set(mine) == set(ref)
+    for key in sorted(ref):
+        expected = ref[key]
+        actual = mine[key] if key in mine else None
+        if actual is None or actual.shape != expected.shape:
+            agreement[key] = {
+                "shape": list(expected.shape),
+                "passed": False,
+                "error": "missing or shape differs",
+            }
+            passed = False
+            continue
+        rel = rel_diff(actual, expected)
+        ok = rel <= rtol
+        passed &= ok
+        agreement[key] = {
+            "shape": list(expected.shape),
+            "max_abs_H": float(abs(expected).max()),
+            "max_abs_diff_rel": rel,
+            "passed": ok,
+        }
+    return passed, agreement
 
 
 # --------------------------------------------------------------------------- profiling

@@ -2,9 +2,10 @@
 
 One class per ``cell.biophysics.type`` of the config, registered in
 :data:`BIOPHYSICS`. A biophysics type knows how its mechanisms are inserted into an
-LFPy cell, how the mean synaptic conductance (``g_eff``) enters its leak, and the
-membrane potential of its rest state, at which synapses are linearized and the
-simulation starts.
+LFPy cell (``insert``), how the mean synaptic conductance (``g_eff``) enters its
+membrane and what its linearized membrane and rest state are (``linearize``): the
+membrane potential per segment at which synapses are linearized and the simulation
+starts.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import ClassVar
 
 import numpy as np
 
+from .errors import ConfigError
 from .registry import Registry
 
 #: Biophysics types of the config by name.
@@ -28,13 +30,22 @@ class Biophysics:
         The config's ``cell.biophysics`` entry.
     vrest : float
         ``simulation.vrest`` (mV).
+    where : str
+        Config key of ``spec`` (for error messages).
     """
 
     name: ClassVar[str]
+    #: Temperature (degC) the cell is simulated at; None leaves NEURON's.
+    celsius = None
 
-    def __init__(self, spec, vrest):
+    def __init__(self, spec, vrest, where="cell.biophysics"):
         self.spec = spec
         self.vrest = float(vrest)
+        self.where = where
+
+    def check(self, cell_spec):
+        """Raise ConfigError for what the schema cannot express (``cell_spec``: the
+        population's ``cell`` entry)."""
 
     def insert(self, cell):
         """Insert the membrane mechanisms (an LFPy ``custom_fun``)."""
@@ -47,6 +58,30 @@ class Biophysics:
     def rest_potential(self, cell):
         """Membrane potential (mV) of every segment at rest, in LFPy's segment order."""
         return np.full(cell.totnsegs, self.vrest)
+
+    def linearize(self, cell, conductance, reversal, cache=None):
+        """Turn the cell into its linearized membrane with the g_eff conductance added.
+
+        Parameters
+        ----------
+        cell : LFPy.Cell
+        conductance : ndarray
+            g_eff conductance density (S/cm2) per segment.
+        reversal : ndarray
+            Its (conductance-weighted) reversal potential (mV) per segment.
+        cache : Path, optional
+            File keeping the linearization (read if present, else written): the content
+            hash of everything it depends on names it.
+
+        Returns
+        -------
+        vrest : ndarray
+            Membrane potential (mV) per segment at rest.
+        membrane : LinearMembrane or None
+            What starts the cell at rest (None: a uniform ``finitialize(vrest)``).
+        """
+        self.add_leak(cell, conductance)
+        return self.rest_potential(cell), None
 
 
 @BIOPHYSICS.register
@@ -72,6 +107,168 @@ class Passive(Biophysics):
             segment.g_pas += extra
 
 
+@BIOPHYSICS.register
+class Active(Biophysics):
+    """The model's own mechanisms, linearized around an operating point.
+
+    The template (if any) and the per-section recipe ``sections`` insert the
+    mechanisms. :meth:`linearize` adds the g_eff conductance with its reversal
+    potential (``geff`` of ``mod/``), finds the operating point (``steady-state``: the
+    model's rest; ``uniform``: clamped to ``vrest`` by a compensating current per
+    segment) and replaces the mechanisms by their linearization
+    (:mod:`hpckernels.linearization`): ``frozen`` (a passive leak per segment) or
+    ``quasi-active`` (plus one relaxing mode per state), chosen per mechanism.
+    """
+
+    name = "active"
+
+    def __init__(self, spec, vrest, where="cell.biophysics"):
+        super().__init__(spec, vrest, where)
+        self.celsius = spec.get("celsius")
+        self.operating_point = spec.get("operating_point", "steady-state")
+        choice = spec["linearization"]
+        self.linearization = dict(choice) if isinstance(choice, dict) else {"default": choice}
+
+    def check(self, cell_spec):
+        if "vrest" in self.spec and self.operating_point != "uniform":
+            raise ConfigError(
+                f"{self.where}.vrest",
+                "only used with operating_point: uniform (the steady state finds its own)",
+            )
+        if "template" not in cell_spec and not self.spec.get("sections"):
+            raise ConfigError(
+                f"{self.where}.sections",
+                "an active cell without a template needs a recipe that inserts its mechanisms",
+            )
+
+    def mode(self, mechanism):
+        """'frozen' or 'quasi-active' for one mechanism."""
+        return self.linearization.get(mechanism, self.linearization["default"])
+
+    # ----------------------------------------------------------------- recipe
+    def insert(self, cell):
+        """Apply the per-section recipe (after the template's own biophysics)."""
+        sections = list(cell.allseclist)
+        for index, entry in enumerate(self.spec.get("sections", [])):
+            where = f"{self.where}.sections[{index}]"
+            chosen = [sec for sec in sections if _matches(sec, entry["sections"])]
+            if not chosen:
+                raise ConfigError(
+                    f"{where}.sections",
+                    f"no section named {', '.join(entry['sections'])} (the cell's "
+                    f"sections: {', '.join(sorted({_base(s) for s in sections}))})",
+                )
+            for sec in chosen:
+                _apply(sec, entry, where)
+
+    def rest_vrest(self, n_segments):
+        """vrest (mV) per segment of the uniform operating point."""
+        value = self.spec.get("vrest", self.vrest)
+        vrest = np.broadcast_to(np.asarray(value, dtype=float), np.shape(value) or (1,))
+        if vrest.size == 1:
+            return np.full(n_segments, float(vrest[0]))
+        if vrest.size != n_segments:
+            raise ConfigError(
+                f"{self.where}.vrest",
+                f"{vrest.size} values for the cell's {n_segments} segments (give one "
+                "number, or one per segment in the cell's segment order)",
+            )
+        return vrest.astype(float)
+
+    # ---------------------------------------------------------- linearization
+    def linearize(self, cell, conductance, reversal, cache=None):
+        from .linearization import Linearization, LinearMembrane
+
+        lin = Linearization.load(cache) if cache is not None else None
+        if lin is None or lin.vrest.size != cell.totnsegs:
+            lin = self.linearize_model(cell, conductance, reversal)
+            if cache is not None:
+                lin.save(cache)
+        unknown = sorted(set(self.linearization) - {"default"} - lin.mechanisms)
+        if unknown:
+            raise ConfigError(
+                f"{self.where}.linearization.{unknown[0]}",
+                f"the cell has no mechanism {unknown[0]} with states (mechanisms with "
+                f"states: {', '.join(sorted(lin.mechanisms)) or 'none'})",
+            )
+        modes = lin.modes(lambda m: self.mode(m) == "quasi-active", self.where)
+        # the verdict is kept with the stored linearization (its key covers this choice)
+        stable = None if cache is None else cache.with_name(f"{cache.stem}.stable")
+        if stable is None or not stable.is_file():
+            lin.check_stable(lin.conductance, modes, self.where)
+            if stable is not None:
+                stable.touch()
+        membrane = LinearMembrane(cell, lin.vrest, lin.conductance, modes, self.where)
+        return lin.vrest, membrane
+
+    def linearize_model(self, cell, conductance, reversal):
+        """The :class:`~hpckernels.linearization.Linearization` of the active cell with
+        the g_eff conductance (its NEURON cell is left active, at the operating point)."""
+        from .linearization import linearize
+
+        self.add_conductance(cell, conductance, reversal)
+        vrest = None
+        if self.operating_point == "uniform":
+            vrest = self.rest_vrest(cell.totnsegs)
+        return linearize(cell, self.operating_point, vrest, self.where)
+
+    @staticmethod
+    def add_conductance(cell, conductance, reversal):
+        """Insert the g_eff conductance (S/cm2) with its reversal potential (mV)."""
+        if not np.any(conductance):
+            return
+        for sec in cell.allseclist:
+            sec.insert("geff")
+        segments = [seg for sec in cell.allseclist for seg in sec]
+        for seg, g, e in zip(segments, conductance, reversal, strict=True):
+            seg.geff.g = g
+            seg.geff.e = e
+
+
+def _base(section):
+    """Base name of a section: 'apic' for 'Cell[0].apic[3]'."""
+    return section.name().split(".")[-1].split("[")[0]
+
+
+def _matches(section, names):
+    return "all" in names or _base(section) in names
+
+
+def _apply(sec, entry, where):
+    """One recipe entry on one section."""
+    if "Ra" in entry:
+        sec.Ra = entry["Ra"]
+    if "cm" in entry:
+        sec.cm = entry["cm"]
+    for mechanism, parameters in entry.get("mechanisms", {}).items():
+        try:
+            sec.insert(mechanism)
+        except ValueError:
+            raise ConfigError(
+                f"{where}.mechanisms.{mechanism}",
+                f"no mechanism '{mechanism}' in NEURON (a built-in one, or one of the "
+                "config's mechanism folders)",
+            ) from None
+        for parameter, value in parameters.items():
+            try:
+                for seg in sec:
+                    setattr(getattr(seg, mechanism), parameter, value)
+            except (AttributeError, LookupError, ValueError, TypeError):
+                raise ConfigError(
+                    f"{where}.mechanisms.{mechanism}.{parameter}",
+                    f"{mechanism} has no parameter '{parameter}'",
+                ) from None
+    for parameter, value in entry.get("ions", {}).items():
+        try:
+            setattr(sec, parameter, value)
+        except (AttributeError, LookupError, ValueError, TypeError, NameError):
+            raise ConfigError(
+                f"{where}.ions.{parameter}",
+                f"'{parameter}' is not an ion parameter of {sec.name()} (its ions come "
+                "from the mechanisms inserted there)",
+            ) from None
+
+
 def biophysics(spec, vrest, where="cell.biophysics"):
     """The :class:`Biophysics` of a config ``cell.biophysics`` entry."""
-    return BIOPHYSICS.lookup(spec["type"], f"{where}.type")(spec, vrest)
+    return BIOPHYSICS.lookup(spec["type"], f"{where}.type")(spec, vrest, where)

@@ -2,9 +2,15 @@
 
 One cell, at the population's mean depth, stands for all cells of population Y:
 synapse placement is widened by the spread of soma depths, and the mean
-conductances of background and recurrent synapses are added to the leak
+conductances of background and recurrent synapses are added to the membrane
 (``g_eff``), which makes the cell's response the population-average linear
-response around ``vrest``.
+response around its rest state.
+
+The cell comes from what modellers have: a morphology file (``.hoc``, ``.asc``,
+``.swc``, ``.xml``) loaded by LFPy, with or without a NEURON template, a segment rule,
+and a biophysics type (:mod:`hpckernels.biophysics`): a passive leak, or the model's
+own active mechanisms linearized around an operating point
+(:mod:`hpckernels.linearization`).
 """
 
 from __future__ import annotations
@@ -28,11 +34,27 @@ def population_biophysics(config, post):
     )
 
 
-def build_cell(config, post, tstop):
-    """Create the LFPy cell of population ``post`` at rest.
+def segment_rule(spec):
+    """LFPy's keyword arguments for the ``nseg`` rule of a ``cell`` entry (LFPy applies
+    it after the biophysics; absent: LFPy's default, lambda100)."""
+    nseg = spec.get("nseg", {})
+    method = nseg.get("method", "lambda100")
+    if method == "fixed_length":
+        return {"nsegs_method": "fixed_length", "max_nsegs_length": nseg["max_length"]}
+    if method == "lambda_f":
+        return {"nsegs_method": "lambda_f", "lambda_f": nseg.get("lambda_f", 100.0)}
+    if method == "none":
+        return {"nsegs_method": None}
+    return {}
 
-    The membrane starts at the rest potential of its biophysics, so the cell is in
-    steady state from t = 0 and needs no settling period.
+
+def build_cell(config, post, tstop):
+    """Create the LFPy cell of population ``post`` with its membrane as the model has it.
+
+    Passive cells are at rest at ``simulation.vrest`` from t = 0. Active cells carry
+    their own mechanisms (from the template and/or the recipe), not linearized and
+    without g_eff: what a detailed simulation of the model uses; see
+    :func:`build_linearized_cell` for the kernel engines' cell.
 
     Parameters
     ----------
@@ -44,33 +66,47 @@ def build_cell(config, post, tstop):
 
     Returns
     -------
-    LFPy.TemplateCell
+    LFPy.Cell or LFPy.TemplateCell
+        A TemplateCell when the config names a template, else a Cell.
     """
     import LFPy
+
+    from .mechanisms import import_neuron
 
     sim = config.simulation
     population = config.populations[post]
     spec = population["cell"]
-    nseg = spec.get("nseg", {})
-    kwargs = {}
-    if nseg.get("method") == "fixed_length":
-        kwargs = {"nsegs_method": "fixed_length", "max_nsegs_length": nseg["max_length"]}
-    elif nseg.get("method") == "lambda_f":
-        kwargs = {"nsegs_method": "lambda_f", "lambda_f": nseg.get("lambda_f", 100.0)}
-    cell = LFPy.TemplateCell(
-        templatefile=str(config.path(spec["template"]["file"])),
-        templatename=spec["template"]["name"],
-        templateargs=None,
+    membrane = population_biophysics(config, post)
+    kwargs = dict(
         morphology=str(config.path(spec["morphology"])),
         v_init=sim["vrest"],
         dt=sim["dt"],
         tstart=0.0,
         tstop=tstop,
         delete_sections=True,
-        custom_fun=[population_biophysics(config, post).insert],
+        custom_fun=[membrane.insert],
         custom_fun_args=[{}],
-        **kwargs,
+        **segment_rule(spec),
     )
+    if membrane.celsius is not None:
+        # set before LFPy does, which would print the change
+        import_neuron().h.celsius = membrane.celsius
+        kwargs["celsius"] = membrane.celsius
+    template = spec.get("template")
+    if template is None:
+        cell = LFPy.Cell(**kwargs)
+    else:
+        files = template["file"]
+        cell = LFPy.TemplateCell(
+            templatefile=(
+                str(config.path(files))
+                if isinstance(files, str)
+                else [str(config.path(f)) for f in files]
+            ),
+            templatename=template["name"],
+            templateargs=kwargs["morphology"] if template.get("morphology_argument") else None,
+            **kwargs,
+        )
     rotation = population.get("rotation", {})
     if rotation:
         cell.set_rotation(**{axis: rotation[axis] for axis in ("x", "y", "z") if axis in rotation})
@@ -144,26 +180,51 @@ class ConnectionStatistics:
         self.outdegree = self.total / n_pre
 
 
-def effective_leak(config, post, cell):
-    """Mean conductance density (S/cm2) per segment of all synapses onto ``post`` (g_eff).
+def effective_conductance(config, post, cell):
+    """Mean conductance of all synapses onto ``post`` (g_eff) and its reversal potential.
 
     Background synapses are spread in proportion to membrane area; each
     connection's synapses follow its placement pdf with k_in synapses per cell.
+
+    Returns
+    -------
+    conductance : ndarray
+        Conductance density (S/cm2) per segment.
+    reversal : ndarray
+        Conductance-weighted mean reversal potential (mV) per segment
+        (``simulation.vrest`` where the conductance is zero).
     """
     population = config.populations[post]
     area = cell.area
-    shift = np.zeros(cell.totnsegs)
+    conductance = np.zeros(cell.totnsegs)
+    weighted = np.zeros(cell.totnsegs)
+
+    def add(synapse, shift):
+        nonlocal conductance, weighted
+        conductance = conductance + shift
+        weighted = weighted + shift * (synapse.e if synapse.e is not None else 0.0)
+
     external = population.get("external")
     if external:
         per_segment = external["count"] * area / area.sum()
-        shift += synapse_model(external["synapse"]).leak_shift(external["rate"], per_segment, area)
+        synapse = synapse_model(external["synapse"])
+        add(synapse, synapse.leak_shift(external["rate"], per_segment, area))
     spread = population["position"]["scale"]
     for connection in config.connections_into(post):
         stats = ConnectionStatistics(config, connection)
         pmf = placement_pmf(cell, connection["placement"], spread)
         rate = config.populations[connection["pre"]]["rate"]
-        shift += synapse_model(connection["synapse"]).leak_shift(rate, pmf * stats.indegree, area)
-    return shift
+        synapse = synapse_model(connection["synapse"])
+        add(synapse, synapse.leak_shift(rate, pmf * stats.indegree, area))
+    reversal = np.full(cell.totnsegs, float(config.simulation["vrest"]))
+    positive = conductance > 0
+    reversal[positive] = weighted[positive] / conductance[positive]
+    return conductance, reversal
+
+
+def effective_leak(config, post, cell):
+    """Mean conductance density (S/cm2) per segment of all synapses onto ``post`` (g_eff)."""
+    return effective_conductance(config, post, cell)[0]
 
 
 @dataclass
@@ -172,35 +233,51 @@ class LinearizedCell:
 
     Attributes
     ----------
-    cell : LFPy.TemplateCell
-        The NEURON cell (its membrane with the g_eff leak added).
+    cell : LFPy.Cell
+        The NEURON cell (its linearized membrane with the g_eff conductance added).
     geometry : lfpykit.CellGeometry
         Segment geometry (um), detached from NEURON.
     vrest : ndarray, shape (n_segments,)
         Membrane potential (mV) of each segment at rest, where synapses are linearized.
+        (A linearized active cell rests in NEURON at a uniform reference potential: its
+        response is that of the linearized membrane around this operating point.)
     leak_shift : ndarray, shape (n_segments,)
-        Mean synaptic conductance density (S/cm2) added to the leak (zero without g_eff).
+        Mean synaptic conductance density (S/cm2) added to the membrane (zero without
+        g_eff).
+    membrane : LinearMembrane or None
+        The linearized active membrane (its modes and rest state); None for passive cells.
     """
 
     cell: object
     geometry: object
     vrest: np.ndarray
     leak_shift: np.ndarray
+    membrane: object = None
 
     def initialize(self, h):
         """Put the cell in its rest state (``h.finitialize``); events are queued after it."""
-        h.finitialize(float(self.vrest[0]))
+        if self.membrane is not None:
+            self.membrane.initialize(h)
+        else:
+            h.finitialize(float(self.vrest[0]))
 
     def close(self):
         """Release the NEURON sections (before another cell is built in this process)."""
+        if self.membrane is not None:
+            self.membrane.release()
+            self.membrane = None
         if self.cell is not None:
             self.cell.strip_hoc_objects()
             self.cell = None
 
 
 def build_linearized_cell(config, post, tstop):
-    """Population ``post``'s cell at rest with the g_eff leak (if on): what every kernel
-    engine simulates.
+    """Population ``post``'s linearized cell at rest with the g_eff conductance (if on):
+    what every kernel engine simulates.
+
+    Passive cells get g_eff added to their leak. Active cells get it as a membrane
+    conductance with its reversal potential; their operating point is found and their
+    mechanisms are replaced by the linearization the config asks for.
 
     Parameters
     ----------
@@ -214,9 +291,27 @@ def build_linearized_cell(config, post, tstop):
     LinearizedCell
     """
     cell = build_cell(config, post, tstop)
-    biophysics = population_biophysics(config, post)
-    leak_shift = np.zeros(cell.totnsegs)
+    membrane = population_biophysics(config, post)
+    conductance = np.zeros(cell.totnsegs)
+    reversal = np.full(cell.totnsegs, float(config.simulation["vrest"]))
     if config.simulation["g_eff"]:
-        leak_shift = effective_leak(config, post, cell)
-        biophysics.add_leak(cell, leak_shift)
-    return LinearizedCell(cell, geometry(cell), biophysics.rest_potential(cell), leak_shift)
+        conductance, reversal = effective_conductance(config, post, cell)
+    vrest, linear = membrane.linearize(
+        cell, conductance, reversal, linearization_cache(config, post)
+    )
+    return LinearizedCell(cell, geometry(cell), vrest, conductance, linear)
+
+
+def linearization_cache(config, post):
+    """File of population ``post``'s stored linearization in the user cache, named by the
+    content hash of everything it depends on (:meth:`NetworkConfig.cell_inputs`)."""
+    from importlib.metadata import version
+
+    from .hashing import content_hash
+    from .linearization import FORMAT
+    from .mechanisms import cache_root
+
+    key = content_hash(
+        {"cell": config.cell_inputs(post), "neuron": version("neuron"), "format": FORMAT}
+    )
+    return cache_root() / "linearization" / f"{key}.npz"

@@ -5,9 +5,11 @@ files (a soma-less SWC) crash the process outright. :func:`check_cells` therefor
 builds every postsynaptic population's cell in a child process (``python -m
 hpckernels.cellcheck``), turns a failure into one line naming the config key and the
 file, and checks that the cell has a soma and that every connection's placement
-reaches a segment. A passed check is remembered in the user cache, keyed by the
-content of everything it read, so that later commands (and MPI ranks) only look up a
-file.
+reaches a segment. The child first loads the config's mechanisms (compiling them unless
+the parent is one of several MPI ranks) and, for active cells, also linearizes the cell
+(operating point, modes, stability; the linearization is kept in the user cache for the
+kernel engines). A passed check is remembered in the user cache, keyed by the content of
+everything it read, so that later commands (and MPI ranks) only look up a file.
 """
 
 from __future__ import annotations
@@ -17,38 +19,47 @@ import os
 import subprocess
 import sys
 
+from .config import cell_file_keys
 from .errors import ConfigError
-from .hashing import content_hash, file_sha256
+from .hashing import content_hash
 from .mechanisms import cache_root
 from .resources import require_memory
 
 #: Stages the child reports on stdout, so that a crash names the file it was reading.
 STAGES = {
+    "mechanisms": "mechanisms",
     "template": "cell.template.file",
     "name": "cell.template.name",
     "morphology": "cell.morphology",
     "placement": None,
+    "linearization": "cell.biophysics",
 }
+
+#: Environment variables giving the size of the MPI job a process belongs to.
+_JOB_SIZE = ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE", "SLURM_NTASKS")
 
 
 def _key(config, post):
-    """Content hash of what loading ``post``'s cell and placing its synapses read."""
+    """Content hash of what loading ``post``'s cell, placing its synapses and linearizing
+    it read."""
     population = config.populations[post]
-    cell = population["cell"]
     from importlib.metadata import version
 
     return content_hash(
         {
-            "template": file_sha256(config.path(cell["template"]["file"])),
-            "morphology": file_sha256(config.path(cell["morphology"])),
-            "cell": cell,
+            "cell": config.cell_inputs(post),
             "position": population["position"],
             "rotation": population.get("rotation", {}),
             "placements": [c["placement"] for c in config.connections_into(post)],
             "neuron": version("neuron"),
-            "check": 1,
+            "check": 2,
         }
     )
+
+
+def _parallel():
+    """Whether this process is one of several MPI ranks (then nothing is compiled)."""
+    return any(os.environ.get(key, "1").strip() not in ("", "1") for key in _JOB_SIZE)
 
 
 def _neuron_message(stderr):
@@ -98,6 +109,7 @@ def _check_in_child(config, post):
             "base_dir": str(config.base_dir),
             "source": str(config.source),
             "post": post,
+            "allow_compile": not _parallel(),
         }
     )
     env = dict(os.environ, NEURON_MODULE_OPTIONS="-nogui")
@@ -118,11 +130,9 @@ def _check_in_child(config, post):
     ]
     last = stages[-1] if stages else ["stage", "template"]
     cell = config.populations[post]["cell"]
-    files = {
-        "cell.template.file": config.path(cell["template"]["file"]),
-        "cell.template.name": cell["template"]["name"],
-        "cell.morphology": config.path(cell["morphology"]),
-    }
+    files = {key: config.path(rel) for key, rel in cell_file_keys(cell)}
+    if "template" in cell:
+        files["cell.template.name"] = cell["template"]["name"]
     if result.returncode == 0 and last[0] == "done":
         return json.loads(last[1])
     if last[0] == "error":
@@ -130,11 +140,15 @@ def _check_in_child(config, post):
         raise ConfigError(key, message)
     stage = last[1].split()[0]
     key = STAGES.get(stage) or "cell"
+    if stage == "template" and len(last[1].split()) > 1:
+        key = last[1].split()[1]
     crashed = result.returncode < 0 or result.returncode > 128
     what = "NEURON crashed" if crashed else f"NEURON failed (exit code {result.returncode})"
     detail = _neuron_message(result.stderr)
+    if "is not a MECHANISM" in detail:
+        detail += " (is its folder listed under 'mechanisms' in the config?)"
     raise ConfigError(
-        f"{where}.{key}",
+        key if key == "mechanisms" else f"{where}.{key}",
         f"{what} loading {files.get(key, 'the cell')}" + (f": {detail}" if detail else ""),
     )
 
@@ -142,7 +156,9 @@ def _check_in_child(config, post):
 def _child(payload):
     """Build the cell in this (child) process; report stages and a summary on stdout."""
     from . import cell as cellmod
+    from . import mechanisms
     from .config import NetworkConfig
+    from .errors import InputError
 
     args = json.loads(payload)
     config = NetworkConfig(args["data"], base_dir=args["base_dir"], source=args["source"])
@@ -153,34 +169,42 @@ def _child(payload):
     def report(kind, value):
         print(kind, json.dumps(value), flush=True)
 
-    print("stage template", flush=True)
+    print("stage mechanisms", flush=True)
     from neuron import h
 
-    if not h.load_file(str(config.path(spec["template"]["file"]))):
-        report(
-            "error",
-            [
-                f"{where}.cell.template.file",
-                f"NEURON cannot load {config.path(spec['template']['file'])}",
-            ],
-        )
+    try:
+        mechanisms.load_all(config, allow_compile=args["allow_compile"])
+    except InputError as exc:
+        report("error", [exc.where, exc.message])
         return
-    print("stage name", flush=True)
-    if not hasattr(h, spec["template"]["name"]):
-        report(
-            "error",
-            [
-                f"{where}.cell.template.name",
-                f"no template '{spec['template']['name']}' in "
-                f"{config.path(spec['template']['file'])}",
-            ],
-        )
-        return
+    # what LFPy loads before a template (templates may use the morphology importers)
+    h.load_file("stdlib.hoc")
+    h.load_file("import3d.hoc")
+    for key, path in cell_file_keys(spec)[:-1]:
+        print(f"stage template {key}", flush=True)
+        if not h.load_file(str(config.path(path))):
+            report("error", [f"{where}.{key}", f"NEURON cannot load {config.path(path)}"])
+            return
+    if "template" in spec:
+        print("stage name", flush=True)
+        if not hasattr(h, spec["template"]["name"]):
+            files = ", ".join(str(config.path(path)) for _, path in cell_file_keys(spec)[:-1])
+            report(
+                "error",
+                [
+                    f"{where}.cell.template.name",
+                    f"no template '{spec['template']['name']}' in {files}",
+                ],
+            )
+            return
     print("stage morphology", flush=True)
     try:
         cell = cellmod.build_cell(config, post, tstop=config.simulation["dt"])
+    except ConfigError as exc:
+        report("error", [exc.where, exc.message])
+        return
     except Exception as exc:  # LFPy raises bare Exceptions for unreadable morphologies
-        message = " ".join(str(exc).split())
+        message = " ".join(str(exc).split()).replace("hocobj_call error: hoc_execerror: ", "")
         if "neuroml" in message:  # LFPy's hint when NEURON's Import3d fails
             message = "not a readable morphology (Import3d failed)"
         report(
@@ -217,7 +241,15 @@ def _child(payload):
                 ],
             )
             return
-    report("done", {"segments": int(cell.totnsegs), "sections": sections})
+    segments = int(cell.totnsegs)
+    if spec["biophysics"]["type"] != "passive":
+        print("stage linearization", flush=True)
+        try:
+            cellmod.build_linearized_cell(config, post, config.simulation["dt"]).close()
+        except ConfigError as exc:
+            report("error", [exc.where, exc.message])
+            return
+    report("done", {"segments": segments, "sections": sections})
 
 
 if __name__ == "__main__":

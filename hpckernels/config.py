@@ -99,6 +99,24 @@ def _fill_defaults(data):
     return data
 
 
+def cell_file_keys(cell):
+    """(config key, relative path) of the files a ``cell`` entry names: its template
+    file(s) and its morphology."""
+    keys = []
+    if "template" in cell:
+        files = cell["template"]["file"]
+        if isinstance(files, str):
+            keys.append(("cell.template.file", files))
+        else:
+            keys += [(f"cell.template.file[{i}]", f) for i, f in enumerate(files)]
+    return [*keys, ("cell.morphology", cell["morphology"])]
+
+
+def cell_files(cell):
+    """Relative paths of the files a ``cell`` entry names."""
+    return [rel for _, rel in cell_file_keys(cell)]
+
+
 @dataclass(frozen=True)
 class Pathway:
     """One connection from presynaptic population ``pre`` (X) to ``post`` (Y)."""
@@ -272,15 +290,11 @@ class NetworkConfig:
         sim = self.simulation
         into = self.connections_into(post) if sim["g_eff"] else [own]
         leak_inputs = [{k: v for k, v in c.items() if k != "delay"} for c in into if c is not own]
-        post_pop = copy.deepcopy(self.populations[post])
-        cell = post_pop["cell"]
-        cell["template"]["file"] = file_sha256(self.path(cell["template"]["file"]))
-        cell["morphology"] = file_sha256(self.path(cell["morphology"]))
         inputs = {
             "pathway": [pre, post],
             "mode": mode,
             "simulation": sim,
-            "post": post_pop,
+            "post": self._population_by_content(post),
             "presynaptic": {
                 c["pre"]: {k: self.populations[c["pre"]][k] for k in ("size", "rate")}
                 for c in into
@@ -288,9 +302,55 @@ class NetworkConfig:
             "connection": own,
             "leak_connections": sorted(leak_inputs, key=lambda c: c["pre"]),
         }
+        if self.data.get("mechanisms"):
+            inputs["mechanisms"] = self.mechanism_hashes()
         if mode == "ensemble":
             inputs["ensemble"] = dict(self.ensemble, **(ensemble or {}))
         return inputs
+
+    def cell_inputs(self, post):
+        """Everything that determines population ``post``'s linearized cell: the
+        population (files by content), the simulation settings, the mechanisms and, with
+        ``g_eff``, every connection into it (delays excepted) and the sizes and rates of
+        their presynaptic populations."""
+        into = self.connections_into(post) if self.simulation["g_eff"] else []
+        return {
+            "post": self._population_by_content(post),
+            "simulation": self.simulation,
+            "leak_connections": sorted(
+                ({k: v for k, v in c.items() if k != "delay"} for c in into),
+                key=lambda c: c["pre"],
+            ),
+            "presynaptic": {
+                c["pre"]: {k: self.populations[c["pre"]][k] for k in ("size", "rate")}
+                for c in into
+            },
+            "mechanisms": self.mechanism_hashes(),
+        }
+
+    def _population_by_content(self, post):
+        """Population ``post`` with its cell's files replaced by their SHA-256."""
+        population = copy.deepcopy(self.populations[post])
+        cell = population["cell"]
+        if "template" in cell:
+            files = cell["template"]["file"]
+            cell["template"]["file"] = (
+                file_sha256(self.path(files))
+                if isinstance(files, str)
+                else [file_sha256(self.path(f)) for f in files]
+            )
+        cell["morphology"] = file_sha256(self.path(cell["morphology"]))
+        return population
+
+    def mechanism_hashes(self):
+        """{folder as in the config: {mod file name: SHA-256}} of the config's own
+        mechanism folders."""
+        return {
+            folder: {
+                path.name: file_sha256(path) for path in sorted(self.path(folder).glob("*.mod"))
+            }
+            for folder in self.data.get("mechanisms", [])
+        }
 
     def pathway_hash(self, pre, post, mode="mean-field", probe=None, ensemble=None):
         """Content hash of a pathway's inputs (and of one probe, if named)."""
@@ -317,16 +377,22 @@ class NetworkConfig:
         files = {}
         for population in self.populations.values():
             if "cell" in population:
-                for rel in (
-                    population["cell"]["template"]["file"],
-                    population["cell"]["morphology"],
-                ):
+                for rel in cell_files(population["cell"]):
                     files[rel] = file_sha256(self.path(rel))
-        return content_hash({"config": self.data, "files": files})
+        data = {"config": self.data, "files": files}
+        if self.data.get("mechanisms"):
+            data["mechanisms"] = self.mechanism_hashes()
+        return content_hash(data)
 
     # ---------------------------------------------------------------- checks
     def _check(self):
         sim = self.simulation
+        for i, folder in enumerate(self.data.get("mechanisms", [])):
+            path = self.path(folder)
+            if not path.is_dir():
+                raise ConfigError(f"mechanisms[{i}]", f"mechanism folder not found: {path}")
+            if not any(path.glob("*.mod")):
+                raise ConfigError(f"mechanisms[{i}]", f"no .mod files in {path}")
         steps = sim["tau"] / sim["dt"]
         if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
             raise ConfigError(
@@ -377,12 +443,15 @@ class NetworkConfig:
                         f"{where}.{key}", f"required: {name} is postsynaptic in a connection"
                     )
             cell = population["cell"]
-            for key, rel in (
-                ("cell.template.file", cell["template"]["file"]),
-                ("cell.morphology", cell["morphology"]),
-            ):
+            for key, rel in cell_file_keys(cell):
                 if not self.path(rel).is_file():
                     raise ConfigError(f"{where}.{key}", f"file not found: {self.path(rel)}")
+            nseg = cell.get("nseg", {})
+            if nseg.get("method") == "fixed_length" and "max_length" not in nseg:
+                raise ConfigError(
+                    f"{where}.cell.nseg.max_length",
+                    "required with method fixed_length (longest segment, um)",
+                )
             if cell["morphology"].rsplit(".", 1)[-1].lower() not in ("hoc", "asc", "swc", "xml"):
                 raise ConfigError(
                     f"{where}.cell.morphology",
@@ -392,7 +461,9 @@ class NetworkConfig:
                 synapse_model(
                     population["external"]["synapse"], f"{where}.external.synapse"
                 ).check(f"{where}.external.synapse", sim["g_eff"])
-            BIOPHYSICS.lookup(cell["biophysics"]["type"], f"{where}.cell.biophysics.type")
+            BIOPHYSICS.lookup(cell["biophysics"]["type"], f"{where}.cell.biophysics.type")(
+                cell["biophysics"], sim["vrest"], f"{where}.cell.biophysics"
+            ).check(cell)
 
         channels = sum(
             probes.check(spec, f"probes.{name}", self.probes) for name, spec in self.probes.items()

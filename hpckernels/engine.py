@@ -265,7 +265,10 @@ def kernel_from_response(M, imem, n_steps, delay_pmf=None, fir=False):
     imem : ndarray, shape (n_segments, n_steps + 1)
         Membrane currents (nA) at lags 0..tau.
     """
-    return kernel_from_signal(M @ imem, n_steps, delay_pmf, fir)
+    # einsum's own loops, not a threaded BLAS: the same bits whatever the number of
+    # threads a process may use (MPI ranks bound to cores or not)
+    signal = np.einsum("cs,st->ct", M, imem, optimize=False)
+    return kernel_from_signal(signal, n_steps, delay_pmf, fir)
 
 
 def kernel_from_signal(signal, n_steps, delay_pmf=None, fir=False):

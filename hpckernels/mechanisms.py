@@ -1,13 +1,15 @@
 """Compile and load NMODL mechanisms: the package's own (``mod/``) and a config's.
 
-The package ships its mechanisms (``mod/``, installed as ``hpckernels/mod``). They
-are compiled with ``nrnivmodl``, together with any extra mechanism folders, into a
-per-user cache folder keyed by a hash of the mod files' contents, the NEURON
-version and the machine type, and loaded by absolute path. NEURON also loads
+The package ships its mechanisms (``mod/``, installed as ``hpckernels/mod``). A config
+may list folders of its own (``mechanisms: [folder, ...]``, e.g. the ion channels of an
+active cell model). Each folder is compiled with ``nrnivmodl`` into its own library in a
+per-user cache folder keyed by a hash of its mod files' contents, the NEURON version
+and the machine type, and loaded by absolute path; so any set of folders can be loaded
+into one process (a mechanism name may be defined in one folder only). NEURON also loads
 ``./x86_64`` from the working directory on import; building elsewhere keeps a stale
 library from shadowing the right one. Compiling is never done from MPI ranks:
-``hpckernels mechanisms`` (``make setup``, the workflow's first rule) builds them
-beforehand.
+``hpckernels mechanisms [CONFIG]`` (``make setup``, the workflow's first rule) builds
+them beforehand.
 
 The cache folder is ``$HPCKERNELS_CACHE_DIR``, else ``$XDG_CACHE_HOME/hpckernels``,
 else ``~/.cache/hpckernels``.
@@ -18,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -92,8 +95,10 @@ def library_path(directory):
     return None
 
 
-def compile_mechanisms(mod_dirs=(MOD_DIR,), quiet=True):
+def compile_mechanisms(mod_dirs=(MOD_DIR,), quiet=True, label=None):
     """Compile the mod files unless a build of them exists; return the build folder.
+
+    ``label`` names the folders in error messages (default their paths).
 
     The build happens in a temporary folder that is renamed into place, so an
     interrupted compile never looks finished and concurrent compiles do not clash
@@ -120,9 +125,12 @@ def compile_mechanisms(mod_dirs=(MOD_DIR,), quiet=True):
             text=True,
         )
         if result.returncode != 0 or library_path(scratch) is None:
-            sys.stderr.write(result.stdout + result.stderr)
+            log = target.parent / f"{target.name}.log"
+            log.write_text(result.stdout + result.stderr)
             raise InputError(
-                ", ".join(map(str, mod_dirs)), "nrnivmodl failed (its output is above)"
+                label or ", ".join(map(str, mod_dirs)),
+                f"nrnivmodl failed: {compile_error(result.stdout + result.stderr)} "
+                f"(full output: {log})",
             )
         if not quiet:
             print(f"compiled mechanisms into {target}", file=sys.stderr)
@@ -157,7 +165,7 @@ def import_neuron():
     return neuron
 
 
-def load_mechanisms(mod_dirs=(MOD_DIR,), allow_compile=True):
+def load_mechanisms(mod_dirs=(MOD_DIR,), allow_compile=True, label=None):
     """Load the compiled mechanisms into NEURON (once per process).
 
     Parameters
@@ -173,10 +181,89 @@ def load_mechanisms(mod_dirs=(MOD_DIR,), allow_compile=True):
     if library_path(target) is None:
         if not allow_compile:
             raise InputError(
-                str(target),
+                label or str(target),
                 "mechanisms are not compiled; run "
-                "'hpckernels mechanisms' before starting MPI ranks",
+                "'hpckernels mechanisms [CONFIG]' before starting MPI ranks",
             )
-        compile_mechanisms(mod_dirs)
+        compile_mechanisms(mod_dirs, label=label)
     h.nrn_load_dll(str(library_path(target).resolve()))
     _loaded.add(target)
+
+
+#: NMODL statements that name a mechanism.
+_NAME_PATTERN = re.compile(r"\b(?:SUFFIX|POINT_PROCESS|ARTIFICIAL_CELL)\s+([A-Za-z_]\w*)")
+
+
+def mechanism_names(path):
+    """Names of the mechanisms a mod file defines (its SUFFIX or POINT_PROCESS)."""
+    text = re.sub(r"(?s)\bCOMMENT\b.*?\bENDCOMMENT\b", "", Path(path).read_text(errors="replace"))
+    text = re.sub(r":.*", "", text)
+    return _NAME_PATTERN.findall(text)
+
+
+def compile_error(output):
+    """The line of nrnivmodl's output that says what is wrong."""
+    lines = [" ".join(line.split()) for line in output.splitlines()]
+    for pattern in (r"\bError: ", r"\berror: ", r"\berror\b", r"Illegal"):
+        for line in lines:
+            if re.search(pattern, line):
+                return line
+    return "see its output"
+
+
+def config_folders(config):
+    """The config's own mechanism folders ``{config key: absolute Path}`` (in order)."""
+    return {
+        f"mechanisms[{i}]": config.path(folder)
+        for i, folder in enumerate(config.data.get("mechanisms", []))
+    }
+
+
+def check_folders(folders):
+    """Raise InputError if a folder is not usable or defines a mechanism another folder
+    (or the package) defines.
+
+    Parameters
+    ----------
+    folders : dict
+        {label: folder}, the package's ``mod/`` first.
+    """
+    seen = {}
+    for label, folder in folders.items():
+        try:
+            files = mod_files((folder,))
+        except InputError as exc:
+            raise InputError(label, f"{exc.message}: {folder}") from None
+        for path in files:
+            for name in mechanism_names(path):
+                if name in seen:
+                    raise InputError(
+                        label,
+                        f"mechanism {name} of {path} is also defined in {seen[name]}; "
+                        "a mechanism name may be defined once",
+                    )
+                seen[name] = path
+
+
+def all_folders(config=None):
+    """{label: folder} of the package's mechanisms and, if given, the config's own."""
+    folders = {"hpckernels mod/": MOD_DIR}
+    if config is not None:
+        folders.update(config_folders(config))
+    return folders
+
+
+def compile_all(config=None, quiet=True):
+    """Compile the package's mechanisms and the config's folders (one library each);
+    return their build folders."""
+    folders = all_folders(config)
+    check_folders(folders)
+    return [compile_mechanisms((folder,), quiet, label) for label, folder in folders.items()]
+
+
+def load_all(config=None, allow_compile=True):
+    """Load the package's mechanisms and the config's own folders into NEURON."""
+    folders = all_folders(config)
+    check_folders(folders)
+    for label, folder in folders.items():
+        load_mechanisms((folder,), allow_compile, label)

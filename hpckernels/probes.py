@@ -125,7 +125,10 @@ class GaussCylinderPotential(lfpykit.LinearModel):
                 u = mu[sl, None] - Z
                 gauss = np.exp(-0.5 * (Z / s) ** 2) / (s * np.sqrt(2 * np.pi))
                 integrand = R**2 / (np.sqrt(u**2 + R**2) + np.abs(u)) * gauss
-                result[sl] += length[sl] * (integrand @ unit_weights)
+                # einsum, not BLAS: bit-identical whatever the thread count
+                result[sl] += length[sl] * np.einsum(
+                    "pn,n->p", integrand, unit_weights, optimize=False
+                )
         return result
 
 
@@ -180,6 +183,86 @@ class HeadModelProjection:
     def get_transformation_matrix(self):
         """Response matrix, shape (n_channels, n_segments)."""
         return self.head_matrix() @ self.dipole.get_transformation_matrix()
+
+
+class PopulationAveragedPotential(lfpykit.LinearModel):
+    """A point- or line-source probe averaged over the soma positions of a population:
+    uniform on a disk of radius R around the depth axis, depths Gaussian with standard
+    deviation sigma_z around the cell's -- by a deterministic product quadrature instead of
+    lfpykernels' 2000 random positions::
+
+        M = sum_q w_q M_probe(contacts - d_q),  d_q = (r cos phi, r sin phi, zeta)
+
+    - radius: Gauss-Legendre in u = r^2 on [0, R^2] (a uniform disk is uniform in u),
+      ``n_r`` nodes;
+    - azimuth: ``n_phi`` equally spaced angles (exact for trigonometric polynomials of
+      degree below ``n_phi``);
+    - depth: Gauss-Hermite for the normal distribution, ``n_z`` nodes (one if sigma_z is 0).
+
+    Moving the cell by d is moving the contacts by -d; both distributions are symmetric.
+
+    Parameters
+    ----------
+    cell : lfpykit.CellGeometry or None
+        Segment geometry (um).
+    model : type
+        ``lfpykit.PointSourcePotential`` or ``lfpykit.LineSourcePotential``.
+    x, y, z : ndarray
+        Contact positions (um).
+    R : float
+        Population radius (um).
+    sigma_z : float
+        Standard deviation of soma depths (um).
+    n_r, n_phi, n_z : int
+        Quadrature nodes in radius, azimuth and depth.
+    **kwargs
+        Further arguments of ``model`` (``sigma``, S/m, ...).
+    """
+
+    def __init__(self, cell, model, x, y, z, R, sigma_z, n_r=8, n_phi=16, n_z=16, **kwargs):
+        super().__init__(cell=cell)
+        self.model = model
+        self.contacts = np.array(
+            np.broadcast_arrays(*(np.atleast_1d(np.asarray(c, dtype=float)) for c in (x, y, z)))
+        )
+        if not R > 0 or not sigma_z >= 0:
+            raise ValueError(f"R must be > 0 and sigma_z >= 0, got {R}, {sigma_z}")
+        self.kwargs = kwargs
+        self.offsets, self.weights = self.quadrature(R, sigma_z, n_r, n_phi, n_z)
+
+    @staticmethod
+    def quadrature(R, sigma_z, n_r, n_phi, n_z):
+        """Offsets (3, n_nodes) in um and weights (n_nodes, summing to 1)."""
+        nodes, weights = np.polynomial.legendre.leggauss(int(n_r))
+        r = R * np.sqrt((nodes + 1) / 2)  # u = r^2 uniform on [0, R^2]
+        w_r = weights / 2
+        phi = 2 * np.pi * (np.arange(int(n_phi)) + 0.5) / int(n_phi)
+        if sigma_z > 0:
+            zeta, w_z = np.polynomial.hermite_e.hermegauss(int(n_z))
+            zeta, w_z = sigma_z * zeta, w_z / np.sqrt(2 * np.pi)
+        else:
+            zeta, w_z = np.zeros(1), np.ones(1)
+        rr, pp, zz = np.meshgrid(r, phi, zeta, indexing="ij")
+        weights = (w_r[:, None, None] / int(n_phi)) * w_z[None, None, :] * np.ones_like(rr)
+        offsets = np.array([rr * np.cos(pp), rr * np.sin(pp), zz]).reshape(3, -1)
+        return offsets, weights.ravel()
+
+    def get_transformation_matrix(self):
+        """Response matrix (mV/nA), shape (n_contacts, n_segments)."""
+        if self.cell is None:
+            raise AttributeError(f"{type(self).__name__}.cell is None")
+        n_contacts, n_nodes = self.contacts.shape[1], self.weights.size
+        M = np.zeros((n_contacts, self.cell.totnsegs))
+        # blocks of nodes bound the memory of the (contacts x nodes x segments) matrix
+        block = max(1, 2**21 // max(1, n_contacts * self.cell.totnsegs))
+        for start in range(0, n_nodes, block):
+            d = self.offsets[:, start : start + block]
+            shifted = self.contacts[:, :, None] - d[:, None, :]  # (3, contacts, nodes)
+            probe = self.model(self.cell, *(shifted[i].ravel() for i in range(3)), **self.kwargs)
+            part = np.asarray(probe.get_transformation_matrix())
+            part = part.reshape(n_contacts, -1, self.cell.totnsegs)
+            M += np.einsum("cqs,q->cs", part, self.weights[start : start + block])
+        return M
 
 
 # --------------------------------------------------------------------- probe types
@@ -335,15 +418,30 @@ class CellPotentialProbe(LFPykitProbe):
     units = "mV"
 
 
+class AveragedPotentialProbe(CellPotentialProbe):
+    """A cell potential probe that may be averaged over a population's soma positions:
+    ``population_average: {R, sigma_z, n_r, n_phi, n_z}`` (um; quadrature nodes) makes it a
+    :class:`PopulationAveragedPotential`."""
+
+    def model(self, geometry):
+        kwargs = dict(self.kwargs)
+        average = kwargs.pop("population_average", None)
+        if average is None:
+            return getattr(lfpykit, self.name)(geometry, **kwargs)
+        return PopulationAveragedPotential(
+            geometry, getattr(lfpykit, self.name), **kwargs, **average
+        )
+
+
 @PROBES.register
-class PointSourcePotential(CellPotentialProbe):
+class PointSourcePotential(AveragedPotentialProbe):
     """lfpykit.PointSourcePotential: segments as point sources."""
 
     name = "PointSourcePotential"
 
 
 @PROBES.register
-class LineSourcePotential(CellPotentialProbe):
+class LineSourcePotential(AveragedPotentialProbe):
     """lfpykit.LineSourcePotential: segments as line sources."""
 
     name = "LineSourcePotential"

@@ -2,12 +2,73 @@
 
 Test-only: translates a NetworkConfig pathway into KernelApprox arguments so that
 both implementations compute the same kernel from the same numbers.
+
+Active cells take the route of Hagen et al. (2022)'s code: every mechanism is replaced by
+its hand-written frozen twin, or its hand-written (Remme-Rinzel) linearization where the
+config asks for quasi-active (tests/mechanisms/reference), with the potential V_R of the
+uniform operating point, and the leak's reversal potential is set per segment so that the
+cell rests at V_R (``make_cell_uniform``).
 """
+
+from pathlib import Path
 
 import numpy as np
 import scipy.stats as st
 
+from hpckernels.biophysics import biophysics
 from hpckernels.probes import linspace_or_array
+
+#: The hand-written reference mechanisms (frozen and linearized twins).
+REFERENCE_MECHANISMS = Path(__file__).resolve().parent / "mechanisms" / "reference"
+#: Frozen twin of each mechanism of config/mechanisms/hay_l5pc and its conductance.
+FROZEN = {
+    "NaTa_t": ("NaTa_t_frozen", "gNaTa_tbar"),
+    "Nap_Et2": ("Nap_Et2_frozen", "gNap_Et2bar"),
+    "SKv3_1": ("SKv3_1_frozen", "gSKv3_1bar"),
+    "Im": ("Im_frozen", "gImbar"),
+    "Ih": ("Ih_frozen", "gIhbar"),
+}
+#: Quasi-active (Remme-Rinzel) twins.
+LINEARIZED = {"Ih": ("Ih_linearized", "gIhbar")}
+
+
+def swap_mechanisms(cell, Vrest, modes):
+    """Replace each active mechanism by its twin at V_R = Vrest, keeping its conductance
+    density per segment (an LFPy custom_fun)."""
+    for sec in cell.allseclist:
+        present = sec.psection()["density_mechs"]
+        for name in list(present):
+            if name not in FROZEN:
+                continue
+            twin, gbar = (LINEARIZED if modes(name) == "quasi-active" else FROZEN)[name]
+            values = [getattr(getattr(seg, name), gbar) for seg in sec]
+            sec.uninsert(name)
+            sec.insert(twin)
+            for seg, value in zip(sec, values, strict=True):
+                mechanism = getattr(seg, twin)
+                setattr(mechanism, gbar, value)
+                mechanism.V_R = Vrest
+
+
+def make_cell_uniform(cell, Vrest):
+    """The leak's reversal potential per segment such that the cell rests at Vrest (the
+    paper's make_cell_uniform)."""
+    from neuron import h
+
+    h.t = 0
+    h.finitialize(Vrest)
+    h.fcurrent()
+    for sec in cell.allseclist:
+        mechanisms = sec.psection()["density_mechs"]
+        for seg in sec:
+            current = 0.0
+            for ion in ("na", "k"):
+                if hasattr(seg, f"{ion}_ion"):
+                    current += getattr(seg, f"i{ion}")
+            for name in ("Ih_frozen", "Ih_linearized"):
+                if name in mechanisms:
+                    current += getattr(seg, f"ihcn_{name}")
+            seg.e_pas = seg.v + current / seg.g_pas
 
 
 def _dist(spec, ignore=()):
@@ -27,27 +88,47 @@ def _synapse(spec):
     return out
 
 
-def reference_kernels(config, pre, post, probes, t_X=500.0):
+def reference_kernels(config, pre, post, probes, t_X=500.0, vrest=None):
     """Kernels of pathway pre -> post from lfpykernels.KernelApprox.get_kernel.
 
     Parameters
     ----------
     probes : list
         lfpykit-like probe instances created with cell=None.
+    vrest : list of float, optional
+        Per-compartment potentials at which get_kernel linearizes the synapses (default
+        the config's scalar vrest).
     """
     import lfpykernels
 
+    linearize_at = vrest
     sim = config.simulation
     vrest = sim["vrest"]
     population = config.populations[post]
     spec = population["cell"]
-    g_pas = spec["biophysics"]["g_pas"]
+    membrane = biophysics(spec["biophysics"], vrest)
+    if membrane.name == "passive":
+        g_pas = spec["biophysics"]["g_pas"]
 
-    def set_passive(cell, Vrest):
-        for sec in cell.template.all:
-            sec.insert("pas")
-            sec.g_pas = g_pas
-            sec.e_pas = Vrest
+        def set_passive(cell, Vrest):
+            for sec in cell.template.all:
+                sec.insert("pas")
+                sec.g_pas = g_pas
+                sec.e_pas = Vrest
+
+        custom_fun, nseg = [set_passive], {}
+    else:
+        assert membrane.operating_point == "uniform" and np.ndim(membrane.rest_vrest(1)) == 1
+        vrest = float(membrane.rest_vrest(1)[0])
+        custom_fun = [
+            lambda cell, Vrest: membrane.insert(cell),
+            lambda cell, Vrest: swap_mechanisms(cell, Vrest, membrane.mode),
+            make_cell_uniform,
+        ]
+        nseg = {"nsegs_method": None} if spec.get("nseg", {}).get("method") == "none" else {}
+        if membrane.celsius is not None:
+            nseg["celsius"] = membrane.celsius
+    template = spec["template"]
 
     into = config.connections_into(post) if sim["g_eff"] else [config.connection(pre, post)]
     X = [c["pre"] for c in into]
@@ -89,13 +170,22 @@ def reference_kernels(config, pre, post, probes, t_X=500.0):
         N_Y=population["size"],
         C_YX=np.array([c["probability"] for c in into], dtype=float),
         cellParameters={
-            "templatefile": str(config.path(spec["template"]["file"])),
-            "templatename": spec["template"]["name"],
-            "templateargs": None,
+            "templatefile": (
+                str(config.path(template["file"]))
+                if isinstance(template["file"], str)
+                else [str(config.path(f)) for f in template["file"]]
+            ),
+            "templatename": template["name"],
+            "templateargs": (
+                str(config.path(spec["morphology"]))
+                if template.get("morphology_argument")
+                else None
+            ),
             "morphology": str(config.path(spec["morphology"])),
-            "custom_fun": [set_passive],
-            "custom_fun_args": [{"Vrest": vrest}],
+            "custom_fun": custom_fun,
+            "custom_fun_args": [{"Vrest": vrest}] * len(custom_fun),
             "delete_sections": False,
+            **nseg,
         },
         populationParameters={k: population["position"][k] for k in ("radius", "loc", "scale")},
         rotationParameters={
@@ -116,7 +206,7 @@ def reference_kernels(config, pre, post, probes, t_X=500.0):
     )
     return kernel.get_kernel(
         probes=probes,
-        Vrest=vrest,
+        Vrest=vrest if linearize_at is None else linearize_at,
         dt=sim["dt"],
         X=pre,
         t_X=t_X,

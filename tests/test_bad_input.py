@@ -2,6 +2,7 @@
 and what is allowed, exit code 2 and no output (issue 8); warnings for inputs that are
 allowed but probably not meant."""
 
+import copy
 import math
 import shutil
 
@@ -225,6 +226,126 @@ def test_placement_that_reaches_no_segment(tmp_path):
     assert_bad(
         run_cli(["validate", write_config(tmp_path, edit)]), "connections[0].placement", "axon"
     )
+
+
+# ------------------------------------------------- active cells (issue 11)
+HAY = yaml.safe_load((CONFIGS / "hay_l5pc.yaml").read_text())
+
+
+def write_active_config(tmp_path, edit):
+    """config/hay_l5pc.yaml with absolute paths, after ``edit(data, tmp_path)``."""
+    data = copy.deepcopy(HAY)
+    data["mechanisms"] = [str(CONFIGS / folder) for folder in data["mechanisms"]]
+    for population in data["populations"].values():
+        cell = population["cell"]
+        cell["template"]["file"] = str(CONFIGS / cell["template"]["file"])
+        cell["morphology"] = str(CONFIGS / cell["morphology"])
+    edit(data, tmp_path)
+    path = tmp_path / "active.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def mod_folder(name, text):
+    def edit(data, tmp_path):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / f"{name}.mod").write_text(text)
+        data["mechanisms"].append(str(folder))
+
+    return edit
+
+
+def biophysics_edit(population, **changes):
+    def edit(data, tmp_path):
+        data["populations"][population]["cell"]["biophysics"].update(changes)
+
+    return edit
+
+
+def garbage_morphology(data, tmp_path):
+    (tmp_path / "garbage.swc").write_text("1 1 0 0 hello\nfoo bar\n")
+    data["populations"]["E"]["cell"]["morphology"] = str(tmp_path / "garbage.swc")
+
+
+def unknown_recipe_mechanism(data, tmp_path):
+    recipe = data["populations"]["I"]["cell"]["biophysics"]["sections"]
+    recipe[0]["mechanisms"]["NaTa_tt"] = {}
+
+
+ACTIVE_CASES = {
+    "missing mechanism folder": (
+        lambda data, tmp_path: data.pop("mechanisms"),
+        "populations.E.cell.template.file",
+        "Ih is not a MECHANISM",
+    ),
+    "mechanism the recipe names is not compiled": (
+        unknown_recipe_mechanism,
+        "populations.I.cell.biophysics.sections[0].mechanisms.NaTa_tt",
+        "no mechanism 'NaTa_tt'",
+    ),
+    "morphology that does not load": (
+        garbage_morphology,
+        "populations.E.cell.morphology",
+        "garbage.swc",
+    ),
+    "mechanism folder that does not compile": (
+        mod_folder("broken", "NEURON { SUFFIX broken }\nBREAKPOINT { x = + + }\n"),
+        "mechanisms[1]",
+        "nrnivmodl failed: Error: Illegal",
+    ),
+    "mechanism folder not found": (
+        lambda data, tmp_path: data["mechanisms"].append(str(tmp_path / "nowhere")),
+        "mechanisms[1]",
+        "mechanism folder not found",
+    ),
+    "mechanism defined twice": (
+        mod_folder("dup", "NEURON { POINT_PROCESS Exp2SynI }\n"),
+        "mechanisms[1]",
+        "mechanism Exp2SynI",
+    ),
+    "linearization of a mechanism the cell lacks": (
+        biophysics_edit("E", linearization={"default": "frozen", "Ihh": "quasi-active"}),
+        "populations.E.cell.biophysics.linearization.Ihh",
+        "no mechanism Ihh",
+    ),
+    "per-segment vrest of the wrong length": (
+        biophysics_edit("E", operating_point="uniform", vrest=[-65.0, -66.0]),
+        "populations.E.cell.biophysics.vrest",
+        "2 values for the cell's 280 segments",
+    ),
+    "vrest with the steady state": (
+        biophysics_edit("I", vrest=-65.0),
+        "populations.I.cell.biophysics.vrest",
+        "only used with operating_point: uniform",
+    ),
+    "unknown linearization": (
+        biophysics_edit("E", linearization="linear"),
+        "populations.E.cell.biophysics.linearization",
+        "linear",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(ACTIVE_CASES))
+def test_active_cells_reject(tmp_path, case):
+    edit, key, allowed = ACTIVE_CASES[case]
+    result = run_cli(["validate", write_active_config(tmp_path, edit)])
+    assert_bad(result, key, allowed)
+
+
+def test_plot_linearization_of_a_passive_cell(tmp_path):
+    config = write_config(tmp_path, lambda data: None)
+    out = tmp_path / "fig.png"
+    result = run_cli(["plot-linearization", config, "--pre", "I", "--post", "E", "-o", out])
+    assert_bad(result, "populations.E.cell.biophysics.type", "active cells only", outputs=[out])
+
+
+def test_kernel_of_an_unloadable_active_cell_writes_nothing(tmp_path):
+    config = write_active_config(tmp_path, garbage_morphology)
+    out = tmp_path / "out"
+    result = run_cli(["kernel", config, "--pre", "I", "--post", "E", "--output-dir", out])
+    assert_bad(result, "populations.E.cell.morphology", "garbage.swc", outputs=[out])
 
 
 # ------------------------------------------------------------------- config files

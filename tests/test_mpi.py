@@ -136,3 +136,44 @@ def test_error_falls_as_inverse_sqrt_R(mechanisms_loaded):
     assert 1.4 < rms[64] / rms[256] < 2.8, rms
     assert 1.3 < rms[256] / rms[1024] < 3.0, rms
     assert 2.5 < rms[64] / rms[1024] < 6.5, rms
+
+
+@pytest.mark.mpi
+def test_active_cell_bit_identical_for_1_and_3_ranks(tmp_path):
+    """Ensembles on the linearized Hay-style cell: the ranks load the linearization the
+    cell check stored (compiled mechanisms beforehand, as the workflow does) and agree to
+    the bit for any rank count."""
+    from test_workflow import hay_config
+
+    config = hay_config(tmp_path)
+    assert run_cli(["mechanisms", config]).returncode == 0
+    outputs = []
+    for n in (1, 3):  # 3 ranks on 2 cores: unbound, other BLAS threads than 1 bound rank
+        out = tmp_path / f"active{n}.h5"
+        result = run_cli(
+            [
+                "kernel",
+                config,
+                "--pre",
+                "E",
+                "--post",
+                "E",
+                "--mode",
+                "ensemble",
+                "--realizations",
+                6,
+                "--seed",
+                3,
+                "-o",
+                out,
+            ],
+            ranks=n,
+            timeout=900,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(read(out))
+    for other in outputs[1:]:
+        for probe in ("lfp", "dipole"):
+            assert np.array_equal(outputs[0][probe][0], other[probe][0])
+            assert np.array_equal(outputs[0][probe][1], other[probe][1])
+    assert np.abs(outputs[0]["lfp"][1]).max() > 0

@@ -381,3 +381,97 @@ def test_each_rule_reruns_on_exactly_what_it_reads(network_run, case):
         assert todo == expected
     finally:
         config.write_text(original)
+
+
+# ------------------------------------------------------- active cells (issue 11)
+def hay_config(tmp_path, name="hay_l5pc.yaml", edit=None):
+    """A shipped Hay-style config with absolute paths (and an optional edit)."""
+    data = yaml.safe_load((CONFIGS / name).read_text())
+    data["mechanisms"] = [str(CONFIGS / folder) for folder in data["mechanisms"]]
+    for population in data["populations"].values():
+        cell = population["cell"]
+        cell["template"]["file"] = str(CONFIGS / cell["template"]["file"])
+        cell["morphology"] = str(CONFIGS / cell["morphology"])
+    if edit is not None:
+        edit(data)
+    path = tmp_path / name
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+def test_active_config_dag(tmp_path):
+    """The Hay-style config: its mechanism folder is compiled by the mechanisms rule (its
+    mod files are the rule's inputs), and every pathway into an active cell gets a figure
+    of the active model against its linearizations."""
+    output = dry_run(tmp_path, hay_config(tmp_path))
+    counts = job_counts(output)
+    assert counts["mechanisms"] == 1 and counts["pathway_kernels"] == 4
+    assert counts["linearization_figure"] == 4 and counts["kernel_figure"] == 2
+    for mod in ("Ih", "NaTa_t", "Nap_Et2", "SKv3_1", "Im", "linearmode", "geff"):
+        assert f"{mod}.mod" in output, mod
+    assert "mechanisms " + str(tmp_path / "hay_l5pc.yaml") in output
+
+
+def test_mechanism_edit_reruns_the_active_pathways(tmp_path):
+    """A mod file of the config's folder is an input of the pathways' content hash: a copy
+    of the folder with an edited mod file reruns the mechanisms and every pathway."""
+    folder = tmp_path / "mod"
+    folder.mkdir()
+    for path in (CONFIGS / "mechanisms" / "hay_l5pc").glob("*.mod"):
+        (folder / path.name).write_text(path.read_text())
+
+    def edit(data):
+        data["mechanisms"] = [str(folder)]
+
+    config = hay_config(tmp_path, edit=edit)
+    before = dry_run(tmp_path, config)
+    (folder / "Im.mod").write_text((folder / "Im.mod").read_text() + "\n: edited\n")
+    after = dry_run(tmp_path, config)
+    pathway_params = re.findall(r"inputs=\{'pathway': '(\w+)'", before)
+    assert not pathway_params or pathway_params != re.findall(
+        r"inputs=\{'pathway': '(\w+)'", after
+    )
+    from hpckernels.config import NetworkConfig
+
+    hashes = [NetworkConfig.from_file(config).pathway_hash("E", "E")]
+    (folder / "Im.mod").write_text((folder / "Im.mod").read_text() + "\n: again\n")
+    hashes.append(NetworkConfig.from_file(config).pathway_hash("E", "E"))
+    assert hashes[0] != hashes[1]
+
+
+@pytest.fixture(scope="module")
+def active_runs(tmp_path_factory):
+    """config/hay_l5pc.yaml (quasi-active) and hay_l5pc_frozen.yaml run end to end."""
+    workdir = tmp_path_factory.mktemp("active_runs")
+    runs = {}
+    for name in ("hay_l5pc.yaml", "hay_l5pc_frozen.yaml"):
+        config = hay_config(workdir, name)
+        result = run_snakemake(workdir, config)
+        assert result.returncode == 0, result.stdout + result.stderr
+        runs[name] = workdir / "results" / Path(name).stem
+    return workdir, runs
+
+
+@pytest.mark.slow
+def test_active_configs_end_to_end(active_runs):
+    """Frozen and quasi-active kernel tensors of the Hay-style network, with figures; the
+    pathway kernels equal a direct CLI call."""
+    workdir, runs = active_runs
+    tensors = {name: read_tensor(run / "kernels.h5") for name, run in runs.items()}
+    for name, run in runs.items():
+        for probe in PROBES:
+            kernel = tensors[name][probe]["kernel"]
+            assert kernel.shape[:2] == (2, 2) and np.all(np.isfinite(kernel))
+        figures = sorted(p.name for p in (run / "figures").glob("*.png"))
+        assert figures == sorted(
+            ["kernels_dipole.png", "kernels_lfp.png"]
+            + [f"linearization_{post}_{pre}.png" for post in "EI" for pre in "EI"]
+        )
+    quasi, frozen = (tensors[n]["lfp"]["kernel"] for n in runs)
+    assert np.abs(quasi - frozen).max() > 1e-3 * np.abs(quasi).max()
+    out = workdir / "direct.h5"
+    config = workdir / "hay_l5pc.yaml"
+    result = run_cli(["kernel", config, "--pre", "I", "--post", "E", "-o", out])
+    assert result.returncode == 0, result.stderr
+    with h5py.File(out) as fh, h5py.File(runs["hay_l5pc.yaml"] / "kernels/E/I/lfp.h5") as wf:
+        assert np.array_equal(fh["lfp/kernel"][()], wf["lfp/kernel"][()])

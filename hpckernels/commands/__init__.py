@@ -21,6 +21,7 @@ COMMANDS = (
     "signals",
     "plot_kernels",
     "plot_signals",
+    "plot_linearization",
 )
 
 

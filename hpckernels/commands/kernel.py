@@ -73,7 +73,7 @@ def run(args):
     comm = MPI.COMM_WORLD
     rank = comm.Get_rank()
     mechanisms.import_neuron()
-    mechanisms.load_mechanisms(allow_compile=comm.Get_size() == 1)
+    mechanisms.load_all(config, allow_compile=comm.Get_size() == 1)
     if args.mode == "mean-field":
         results, extra = None, {}
         if rank == 0:

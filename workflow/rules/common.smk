@@ -55,6 +55,12 @@ HAS_SPIKES = HAS_NETWORK or "spikes" in config
 NETWORK_THREADS = config.get("network", {}).get("threads", 2)
 PATHWAYS = NETWORK.pathways()
 PROBES = list(NETWORK.probes)
+# pathways into populations with active cells get a figure of their linearization
+ACTIVE_PATHWAYS = [
+    p
+    for p in PATHWAYS
+    if NETWORK.populations[p.post]["cell"]["biophysics"]["type"] == "active"
+]
 RESULTS = f"results/{RUN}"
 # The rules run the hpckernels of this checkout (inside --sdm conda environments too,
 # which hold only its dependencies).
@@ -90,6 +96,18 @@ def pathway_inputs(wildcards):
 
 # Rerun triggers: each rule's params hold the content hash of exactly what its command
 # reads from the config (files it reads are its inputs).
+
+
+def mechanism_files():
+    """The mod files to compile (the package's and the config's folders)."""
+    folders = [Path(workflow.basedir, "..", "mod").resolve()]
+    folders += [NETWORK.path(folder) for folder in config.get("mechanisms", [])]
+    return sorted(str(path) for folder in folders for path in folder.glob("*.mod"))
+
+
+def mechanism_inputs(wildcards):
+    """What the mechanisms command reads from the config: its mechanism folders."""
+    return content_hash(config.get("mechanisms", []))
 
 
 def network_inputs(wildcards):

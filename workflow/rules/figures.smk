@@ -39,3 +39,29 @@ rule signal_figures:
     shell:
         "{params.cli} plot-signals {input.signals} {params.spikes} "
         "--output-dir {params.outdir} > {log} 2>&1"
+
+
+# Active cells: the active model against its passive, frozen and quasi-active
+# linearizations as the input of a pathway grows (Hagen et al. 2022, Fig 2).
+
+
+rule linearization_figure:
+    input:
+        f"{RESULTS}/mechanisms.txt",
+    output:
+        report(
+            f"{RESULTS}/figures/linearization_{{post}}_{{pre}}.png",
+            caption="../report/linearization.rst",
+            category="Linearization",
+        ),
+    log:
+        f"{RESULTS}/logs/figures/linearization_{{post}}_{{pre}}.log",
+    conda:
+        "../envs/hpckernels.yaml"
+    params:
+        cli=HPCKERNELS,
+        config=CONFIG_FILE,
+        inputs=lambda wildcards: NETWORK.pathway_hash(wildcards.pre, wildcards.post),
+    shell:
+        "{params.cli} plot-linearization {params.config} --pre {wildcards.pre} "
+        "--post {wildcards.post} -o {output} > {log} 2>&1"

@@ -1,12 +1,10 @@
-# NMODL mechanisms: compiled once (keyed by mod files and NEURON version), before
-# any MPI rank starts.
+# NMODL mechanisms: the package's and the config's own folders, each compiled once
+# (keyed by its mod files and the NEURON version), before any MPI rank starts.
 
 
 rule mechanisms:
     input:
-        sorted(
-            str(p) for p in Path(workflow.basedir, "..", "mod").resolve().glob("*.mod")
-        ),
+        mechanism_files(),
     output:
         f"{RESULTS}/mechanisms.txt",
     log:
@@ -15,5 +13,7 @@ rule mechanisms:
         "../envs/hpckernels.yaml"
     params:
         cli=HPCKERNELS,
+        config=CONFIG_FILE,
+        inputs=mechanism_inputs,
     shell:
-        "{params.cli} mechanisms > {output} 2> {log}"
+        "{params.cli} mechanisms {params.config} > {output} 2> {log}"
