@@ -19,6 +19,7 @@ COMMANDS = (
     "assemble",
     "network",
     "signals",
+    "groundtruth",
     "plot_kernels",
     "plot_signals",
 )
