@@ -399,7 +399,6 @@ def project(matrix, imem):
     return np.einsum("ij,jk->ik", matrix, imem)
 
 
-
 @dataclass
 class Window:
     """Simulated time of a run.
@@ -553,6 +552,10 @@ class DetailedCell:
             vec = h.Vector()
             vec.record(seg._ref_i_membrane_)
             self._recorders.append(vec)
+        self._soma = h.Vector()
+        self._soma.record(self._segments[int(self.cell.somaidx[0])]._ref_v)
+        #: Mean somatic membrane potential (mV) over the output bins of the last run.
+        self.soma_v = np.nan
         self._handler = h.FInitializeHandler(1, self._queue_events)
         self.set_inputs(self.network_events(config, trains))
 
@@ -621,6 +624,7 @@ class DetailedCell:
         h.finitialize(float(self.vrest[0]))
         last = w.skip + w.n_bins - 1  # recording index of the last output bin
         done = steps = 0  # recording indices read so far: 0..done-1
+        soma_sum = 0.0
         fadvance = h.fadvance
         while done <= last:
             # Not ParallelContext.psolve: a collective once MPI is initialised, and
@@ -630,17 +634,21 @@ class DetailedCell:
                 fadvance()
                 steps += 1
             imem = np.array([vec.as_numpy() for vec in self._recorders])
-            for vec in self._recorders:
+            soma = self._soma.as_numpy().copy()
+            for vec in (*self._recorders, self._soma):
                 vec.resize(0)
             first, done = done, done + imem.shape[1]
             a = max(first, w.skip)
             if a < done:
                 out[:, a - w.skip : done - w.skip] += project(matrix, imem[:, a - first :])
+                soma_sum += soma[a - first :].sum()
+        self.soma_v = soma_sum / w.n_bins
 
     def close(self):
         """Release the NEURON objects (before the next cell is built in this process)."""
         self._handler = None
         self._pending, self._groups, self._synapses, self._recorders = [], [], [], []
+        self._soma = None
         self._segments = []
         if self.cell is not None:
             self.cell.strip_hoc_objects()
@@ -664,6 +672,7 @@ class BlockResult:
     synapses: SynapseTable
     per_cell: np.ndarray | None = None  # (n_cells, n_rows, n_bins) with --cells
     background: list | None = None  # Background per cell with --cells
+    soma_v: np.ndarray | None = None  # mean somatic potential (mV) per cell
 
 
 def blocks_of(config, settings):
@@ -689,13 +698,14 @@ def simulate_block(config, settings, post, indices, trains, window, rows):
     """
     table = draw_cells(config, post, indices, settings.seed)
     keep = settings.subset is not None
-    total, synapses, per_cell, backgrounds = None, [], [], []
+    total, synapses, per_cell, backgrounds, soma_v = None, [], [], [], []
     for k in range(len(indices)):
         signal = np.zeros((rows.n_rows, window.n_bins))
         with DetailedCell(
             config, post, table.row(k), settings.seed, trains, window, settings.linearized
         ) as detailed:
             detailed.run(rows.matrix(detailed.geometry), signal)
+            soma_v.append(detailed.soma_v)
             detailed.table.cell[:] = k
             synapses.append(detailed.table)
             backgrounds.append(detailed.background)
@@ -709,6 +719,7 @@ def simulate_block(config, settings, post, indices, trains, window, rows):
         SynapseTable.concatenate(synapses),
         np.array(per_cell) if keep else None,
         backgrounds if keep else None,
+        np.array(soma_v),
     )
 
 
@@ -757,6 +768,7 @@ class PopulationResult:
     rows: ProbeRows
     window: Window
     elapsed: float
+    soma_v: np.ndarray | None = None  # per cell-table row
 
 
 def simulate_population(
@@ -795,6 +807,7 @@ def simulate_population(
     n_rounds = -(-len(jobs) // size)
     started = time.monotonic()
     sums, tables, synapse_tables, per_cell, backgrounds, done = {}, [], [], [], [], {}
+    soma_v = []
     for round_index in range(n_rounds):
         job = round_index * size + rank
         result = None
@@ -813,6 +826,8 @@ def simulate_population(
             part.synapses.cell += sum(len(t) for t in tables)
             tables.append(part.cells)
             synapse_tables.append(part.synapses)
+            if part.soma_v is not None:
+                soma_v.append(part.soma_v)
             if part.per_cell is not None:
                 per_cell.append(part.per_cell)
                 backgrounds += part.background
@@ -838,6 +853,7 @@ def simulate_population(
         rows,
         window,
         time.monotonic() - started,
+        np.concatenate(soma_v) if soma_v else None,
     )
 
 

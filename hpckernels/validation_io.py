@@ -97,7 +97,12 @@ def write_groundtruth(path, config, settings, result, attrs):
                 **attrs,
             },
         )
-        _write_cells(fh, result.cells)
+        _write_cells(fh, result.cells, result.soma_v)
+        if result.soma_v is not None:
+            pops = np.array(result.cells.population)
+            fh.attrs["soma_v_mean"] = json.dumps(
+                {p: float(result.soma_v[pops == p].mean()) for p in posts if (pops == p).any()}
+            )
         _write_synapses(fh, result.synapses)
         if result.backgrounds is not None:
             group = fh.create_group("background")
@@ -177,7 +182,7 @@ def write_groundtruth(path, config, settings, result, attrs):
                 )
 
 
-def _write_cells(fh, cells):
+def _write_cells(fh, cells, soma_v=None):
     group = fh.create_group("cells")
     row = group.create_dataset("row", data=np.arange(len(cells)))
     row.make_scale("row")
@@ -192,6 +197,15 @@ def _write_cells(fh, cells):
     h5io.write_dataset(
         group, "rotation", (row, axis), "rad", "rotation about x, y, z", data=cells.rotation
     )
+    if soma_v is not None:
+        h5io.write_dataset(
+            group,
+            "soma_v",
+            (row,),
+            "mV",
+            "mean somatic membrane potential in the window",
+            data=soma_v,
+        )
 
 
 def _write_synapses(fh, table):
@@ -319,3 +333,242 @@ def write_hybrid_kernels(path, config, settings, kernels, attrs):
                 f"{probe.name} per presynaptic spike (hybrid scheme)",
                 data=data,
             )
+
+
+# ------------------------------------------------------------------------ comparison
+#: Names of the references a prediction is compared with.
+GROUNDTRUTH, LINEARIZED = "ground truth", "linearized reconstruction"
+#: The filters of the metrics.
+FILTERS = ("raw", "lowpass 100 Hz")
+#: Name of the prediction with the detailed population's mean kernels (predict-error).
+MEAN_KERNELS = "population mean kernels"
+
+
+def check_same_window(reference, other):
+    """Raise InputError unless ``other`` has the time axis of ``reference``."""
+    for name, probe in reference.probes.items():
+        if name not in other.probes:
+            continue
+        a, b = probe["time"], other.probes[name]["time"]
+        if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-6 * reference.dt):
+            raise InputError(
+                other.label,
+                f"{name}: time axis {b[0] if b.size else '-'}..{b[-1] if b.size else '-'} ms "
+                f"({b.size} bins) differs from the ground truth's {a[0]}..{a[-1]} ms "
+                f"({a.size} bins): predict the signals of the same window (signals.t_start, "
+                "t_stop)",
+            )
+
+
+def check_groundtruth(gt, config, mode):
+    """Raise InputError unless ``gt`` is a ground-truth file of ``config`` in ``mode``."""
+    if "mode" not in gt.attrs or "signal_scales" not in gt.attrs:
+        raise InputError(gt.label, "not a ground-truth file (hpckernels groundtruth)")
+    if gt.config_hash != config.hash:
+        raise InputError(gt.label, "computed from another config (config_hash differs)")
+    found = h5io.text(gt.attrs["mode"])
+    if found != mode:
+        raise InputError(gt.label, f"a {found} run; expected the {mode} run")
+
+
+def _layout(attrs):
+    return {k: h5io.text(attrs.get(k, "")) for k in ("cells_per_population", "seed", "contacts")}
+
+
+def compare_files(config, groundtruth, predictions, output, linearized=None, error=None):
+    """Metrics of every prediction against the ground truth (and against the linearized
+    reconstruction), written to ``output``.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    groundtruth : str or Path
+        Ground truth (conductance-based) of ``hpckernels groundtruth``.
+    predictions : dict of str to path
+        {name: signals file} (``hpckernels signals``).
+    output : Path
+    linearized : str or Path, optional
+        The linearized reconstruction (``groundtruth --linearized``): compared with the
+        ground truth, and the second reference of every prediction.
+    error : str or Path, optional
+        ``hpckernels predict-error`` output: its predicted E_rel (against the linearized
+        reconstruction) is stored next to the measured one, and its mean-kernel
+        prediction is compared too.
+
+    Returns
+    -------
+    Comparison
+    """
+    from . import validation
+
+    gt = SignalFile(groundtruth, "ground truth")
+    check_groundtruth(gt, config, "conductance")
+    files = {
+        name: SignalFile(path, f"prediction {name} ({path})") for name, path in predictions.items()
+    }
+    lin = None
+    if linearized is not None:
+        lin = SignalFile(linearized, f"linearized reconstruction ({linearized})")
+        check_groundtruth(lin, config, "linearized")
+        if _layout(lin.attrs) != _layout(gt.attrs):
+            raise InputError(
+                lin.label, f"other cells than the ground truth's: {_layout(lin.attrs)}"
+            )
+        files = {LINEARIZED: lin, **files}
+    err = None
+    if error is not None:
+        err = SignalFile(error, f"predicted error ({error})")
+        if "e_rel" not in next(iter(h5py.File(error, "r").values())):
+            raise InputError(str(error), "not a predict-error file (no e_rel)")
+        if _layout(err.attrs) != _layout(gt.attrs):
+            raise InputError(
+                err.label,
+                f"predicted for other cells than the ground truth's: {_layout(err.attrs)} vs "
+                f"{_layout(gt.attrs)}",
+            )
+        files[MEAN_KERNELS] = err
+    for other in files.values():
+        check_same_window(gt, other)
+    references = {GROUNDTRUTH: gt} | ({LINEARIZED: lin} if lin is not None else {})
+    names = list(files)
+    dt = gt.dt
+    comparison = Comparison(gt, lin, files, err, dt)
+    if err is not None:
+        # the prediction made with the kernels whose error was predicted
+        wanted = h5io.text(err.attrs.get("kernels_sha256", ""))
+        comparison.predicted_for = next(
+            (
+                n
+                for n, f in files.items()
+                if h5io.text(f.attrs.get("kernels_sha256", "")) == wanted
+            ),
+            None,
+        )
+    with h5io.atomic_h5(output) as fh:
+        h5io.set_attrs(
+            fh,
+            {
+                **h5io.provenance(config),
+                "groundtruth_file": str(groundtruth),
+                "linearized_file": str(linearized) if linearized else None,
+                "error_file": str(error) if error else None,
+                "predictions": json.dumps({k: str(v.path) for k, v in files.items()}),
+                "e_rel_predicted_for": comparison.predicted_for,
+                "cells_per_population": h5io.text(gt.attrs["cells_per_population"]),
+                "population_sizes": h5io.text(gt.attrs["population_sizes"]),
+                "description": "metrics of each prediction (and the linearized "
+                "reconstruction) against the ground truth and against the linearized "
+                "reconstruction, per probe channel, raw and low-pass filtered",
+            },
+        )
+        for probe, data in gt.probes.items():
+            group = fh.create_group(probe)
+            h5io.set_attrs(group, {"probe_type": data["type"]})
+            channel = h5io.write_scale(
+                group, "channel", np.asarray(data["channels"]), "", "channel"
+            )
+            prediction = h5io.write_scale(group, "prediction", names, "", "prediction")
+            reference = h5io.write_scale(group, "reference", list(references), "", "reference")
+            filt = h5io.write_scale(group, "filter", list(FILTERS), "", "filter")
+            stat = h5io.write_scale(
+                group, "statistic", ["median", "q10", "q90"], "", "across channels"
+            )
+            active = validation.active_channels(data["total"])
+            group.create_dataset("active", data=active).attrs["long_name"] = (
+                "channel with a ground truth that varies (in the summaries)"
+            )
+            metrics = {
+                key: np.full((len(references), len(names), 2, active.size), np.nan)
+                for key in ("r2", "r_std", "e_rel")
+            }
+            freqs, coh, xc, lags, predicted = None, None, None, None, {}
+            for r, ref in enumerate(references.values()):
+                ref_values = ref.probes[probe]["total"]
+                for p, name in enumerate(names):
+                    if files[name] is ref or probe not in files[name].probes:
+                        continue
+                    values = files[name].probes[probe]["total"]
+                    for key, value in validation.channel_metrics(ref_values, values, dt).items():
+                        metrics[key][r, p] = np.where(active, value, np.nan)
+                    f, c = validation.coherence(ref_values, values, dt)
+                    if coh is None:
+                        freqs = f
+                        coh = np.full((len(references), len(names), active.size, f.size), np.nan)
+                    coh[r, p] = np.where(active[:, None], c, np.nan)
+                    if data["type"] == "CurrentDipoleMoment":
+                        lags, x = validation.zscore_xcorr(ref_values[2:3], values[2:3], dt)
+                        if xc is None:
+                            xc = np.full((len(references), len(names), lags.size), np.nan)
+                        xc[r, p] = x[0]
+            for key, value in metrics.items():
+                h5io.write_dataset(
+                    group, key, (reference, prediction, filt, channel), "", key, data=value
+                )
+                h5io.write_dataset(
+                    group,
+                    f"{key}_summary",
+                    (reference, prediction, filt, stat),
+                    "",
+                    f"{key}: median and 10/90 % quantiles across active channels",
+                    data=validation.summary(value, active),
+                )
+            if coh is not None:
+                frequency = h5io.write_scale(group, "frequency", freqs, "Hz", "frequency")
+                h5io.write_dataset(
+                    group,
+                    "coherence",
+                    (reference, prediction, channel, frequency),
+                    "",
+                    "coherence",
+                    data=coh,
+                )
+            if xc is not None:
+                lag = h5io.write_scale(group, "lag", lags, "ms", "lag of the prediction")
+                h5io.write_dataset(
+                    group,
+                    "xcorr_z",
+                    (reference, prediction, lag),
+                    "",
+                    "cross-correlation of the z-scored dipole z component",
+                    data=xc,
+                )
+            if err is not None and probe in err.probes:
+                with h5py.File(error, "r") as efh:
+                    for key in ("e_rel", "e_rel_mean_kernel"):
+                        predicted[key] = np.where(active, efh[probe][key][()], np.nan)
+                        h5io.write_dataset(
+                            group,
+                            f"{key}_predicted",
+                            (channel,),
+                            "",
+                            f"predicted {key} against the {LINEARIZED}",
+                            data=predicted[key],
+                        )
+                group.attrs["e_rel_predicted_for"] = comparison.predicted_for or ""
+            comparison.metrics[probe] = {
+                "active": active,
+                **metrics,
+                "frequency": freqs,
+                "coherence": coh,
+                "xcorr_z": xc,
+                "xcorr_lags": lags,
+                "predicted": predicted,
+            }
+    comparison.references = list(references)
+    comparison.names = names
+    return comparison
+
+
+class Comparison:
+    """What ``compare`` computed, for the figures: files and metrics per probe."""
+
+    def __init__(self, gt, lin, files, err, dt):
+        self.gt, self.lin, self.files, self.err, self.dt = gt, lin, files, err, dt
+        self.metrics = {}
+        self.references, self.names = [], []
+        #: Name of the prediction whose E_rel predict-error predicted.
+        self.predicted_for = None
+
+    def err_values(self, probe, key="e_rel"):
+        """Predicted ``e_rel`` or ``e_rel_mean_kernel`` per channel (None without)."""
+        return self.metrics[probe]["predicted"].get(key)

@@ -20,6 +20,8 @@ COMMANDS = (
     "network",
     "signals",
     "groundtruth",
+    "predict_error",
+    "compare",
     "plot_kernels",
     "plot_signals",
 )
