@@ -160,12 +160,15 @@ def spike_statistics(trains, names, t_start, t_stop, dt, n_lags):
                 continue
             total += b.size
             squares += float(b.size) ** 2
-            # ordered pairs (p, q) with |b_q - b_p| <= n_lags, self pairs included
+            # ordered pairs (p, q) with |b_q - b_p| <= n_lags, self pairs included:
+            # for each p the spikes q >= p up to n_lags later (d >= 0), mirrored for q > p
             hi = np.searchsorted(b, b + n_lags, side="right")
-            for p in range(b.size):
-                d = b[p : hi[p]] - b[p]
-                np.add.at(second, n_lags + d, 1.0)
-                np.add.at(second, n_lags - d[1:], 1.0)
+            reach = hi - np.arange(b.size)
+            first = np.repeat(np.arange(b.size), reach)
+            step = np.arange(first.size) - np.repeat(np.cumsum(reach) - reach, reach)
+            d = b[first + step] - b[first]
+            second += np.bincount(n_lags + d, minlength=lags.size)
+            second += np.bincount(n_lags - d[step > 0], minlength=lags.size)
             np.add.at(counts[x], b, 1.0)
         rates[x] = total / (pool.size * (t_stop - t_start) / 1000.0)
         # Cov(c(t), c(t + u)) = E[c(t) c(t + u)] - lambda^2, summed over neurons
@@ -204,8 +207,8 @@ class ErrorPrediction:
 
     @property
     def error(self):
-        """Var e."""
-        return self.shared + self.heterogeneity + self.background
+        """Var e (round-off below zero clipped)."""
+        return np.maximum(self.shared + self.heterogeneity + self.background, 0.0)
 
     @property
     def e_rel(self):
@@ -223,7 +226,7 @@ class ErrorPrediction:
     def e_rel_mean_kernel(self):
         """E_rel of the prediction with the population's own mean kernels kbar_X (no
         shared term)."""
-        error = self.heterogeneity + self.background
+        error = np.maximum(self.heterogeneity + self.background, 0.0)
         return np.sqrt(
             np.divide(
                 error, self.signal, out=np.full_like(self.signal, np.nan), where=self.signal > 0

@@ -27,10 +27,11 @@ from .signals import iter_window_signals
 
 
 def model_kernels(config, tensor, rows, names, count_scales):
-    """K_X per simulated neuron of X on lags 0..tau, stacked like ``rows``: the tensor's
-    kernels summed over postsynaptic populations, times the count scale of X."""
+    """K_X per simulated neuron of X on lags 0..2 tau (zero beyond tau), stacked like
+    ``rows``: the tensor's kernels summed over postsynaptic populations, times the count
+    scale of X."""
     dt, n = config.simulation["dt"], config.n_steps_tau
-    out = np.zeros((len(names), rows.n_rows, n + 1))
+    out = np.zeros((len(names), rows.n_rows, 2 * n + 1))
     for name, rows_of in rows.slices.items():
         probe = tensor.probes.get(name)
         if probe is None:
@@ -60,23 +61,27 @@ def predict_error_file(config, settings, kernels_file, spike_files, output, log=
             str(kernels_file), f"not the kernel tensor of this config: {'; '.join(stale[:3])}"
         )
     source = spikes.spike_source(config, spike_files)
-    names = list(config.populations)
+    # presynaptic populations in config order
+    pres = {c["pre"] for c in config.connections}
+    names = [name for name in config.populations if name in pres]
     t_start, t_stop = config.signal_window()
     dt, n = config.simulation["dt"], config.n_steps_tau
     trains = spikes.read_spike_trains(config, source, names, t_start=0.0)
-    stats = error_theory.spike_statistics(trains, names, t_start, t_stop, dt, n)
+    stats = error_theory.spike_statistics(trains, names, t_start, t_stop, dt, 2 * n)
     scales = spikes.count_scales(config, source, names)
     kstats = heterogeneity.kernel_statistics(
         config, settings, {name: trains[name].size for name in names}, log
     )
     rows = kstats.rows
+    own = [kstats.names.index(name) for name in names]
     K = model_kernels(config, tensor, rows, names, scales)
     prediction = error_theory.predict_error(
-        kstats.mean, K, kstats.deviation_xcorr, kstats.background, stats
+        kstats.mean[own], K, kstats.deviation_xcorr[own], kstats.background, stats
     )
     mean_kernels = {
         name: np.concatenate(
-            [np.zeros((1, len(names), s.stop - s.start, n)), kstats.mean[None, :, s]], axis=-1
+            [np.zeros((1, len(names), s.stop - s.start, 2 * n)), kstats.mean[None, own, s]],
+            axis=-1,
         )
         for name, s in rows.slices.items()
     }

@@ -130,18 +130,27 @@ def settings_from_config(
     """
     section = config.data.get("groundtruth", {})
     default = section.get("cells_per_population")
+    posts = postsynaptic_populations(config)
+    if isinstance(default, dict):
+        for name in default:
+            if name not in posts:
+                raise ConfigError(
+                    f"groundtruth.cells_per_population.{name}",
+                    f"not a postsynaptic population; they are {', '.join(posts)}",
+                )
     cells = {}
-    for post in postsynaptic_populations(config):
+    for post in posts:
         size = int(config.populations[post]["size"])
-        wanted = default.get(post, size) if isinstance(default, dict) else default
         if cells_per_population is not None:
-            wanted = cells_per_population
-        where = "--cells-per-population" if cells_per_population else "groundtruth"
+            wanted, where = cells_per_population, "--cells-per-population"
+        elif isinstance(default, dict):
+            wanted, where = default.get(post), f"groundtruth.cells_per_population.{post}"
+        else:
+            wanted, where = default, "groundtruth.cells_per_population"
         wanted = size if wanted is None else int(wanted)
         if not 1 <= wanted <= size:
             raise InputError(
-                f"{where}.cells_per_population" if where == "groundtruth" else where,
-                f"{wanted} cells of population {post} (size {size}); allowed 1..{size}",
+                where, f"{wanted} cells of population {post} (size {size}); allowed 1..{size}"
             )
         cells[post] = wanted
     if subset is not None:

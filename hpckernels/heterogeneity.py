@@ -48,11 +48,12 @@ class KernelStatistics:
     ----------
     names : list of str
         Presynaptic populations (config order).
-    mean : ndarray (n_pop, n_rows, n_steps + 1)
-        kbar_X per simulated neuron of X on lags 0..tau, summed over the postsynaptic
-        populations (rows: the detailed probes of :class:`groundtruth.ProbeRows`).
-    deviation_xcorr : ndarray (n_pop, n_rows, 2 n_steps + 1)
-        D_X on lags -tau..tau.
+    mean : ndarray (n_pop, n_rows, 2 n_steps + 1)
+        kbar_X per simulated neuron of X on lags 0..2 tau (a response of tau after a
+        delay of up to tau), summed over the postsynaptic populations (rows: the
+        detailed probes of :class:`groundtruth.ProbeRows`).
+    deviation_xcorr : ndarray (n_pop, n_rows, 4 n_steps + 1)
+        D_X on lags -2 tau..2 tau.
     background : ndarray (n_rows,)
         Variance of the background's contribution per bin.
     rows : groundtruth.ProbeRows
@@ -122,10 +123,13 @@ def kernel_statistics(config, settings, simulated_sizes, log=sys.stderr):
     dt, n = config.simulation["dt"], config.n_steps_tau
     names = list(config.populations)
     rows = groundtruth.ProbeRows(probes.detailed_probes(config.probes, settings.contacts))
-    mean = np.zeros((len(names), rows.n_rows, n + 1))
-    deviation = np.zeros((len(names), rows.n_rows, 2 * n + 1))
+    # kernels on lags 0..2n: responses of n steps after delays of up to n steps, whole
+    # (then delays do not change a synapse's auto-correlation)
+    length = 2 * n + 1
+    mean = np.zeros((len(names), rows.n_rows, length))
+    deviation = np.zeros((len(names), rows.n_rows, 2 * length - 1))
     background = np.zeros(rows.n_rows)
-    n_fft = sfft.next_fast_len(2 * (n + 1))
+    n_fft = sfft.next_fast_len(2 * length)
     for post in groundtruth.postsynaptic_populations(config):
         w = config.populations[post]["size"] / settings.cells[post]
         responses = unit_responses(config, post)
@@ -154,12 +158,11 @@ def kernel_statistics(config, settings, simulated_sizes, log=sys.stderr):
                     # y[s] = M R_s: (n_seg, n_rows, n + 1)
                     y = np.einsum("ck,skl->scl", M, responses[k], optimize=True)
                     ybar = np.einsum("s,scl->cl", pmf, y)
-                    ybar = sfft.irfft(sfft.rfft(ybar, n_fft) * sfft.rfft(delays[k], n_fft), n_fft)[
-                        :, : n + 1
-                    ]
+                    delayed = sfft.rfft(ybar, n_fft) * sfft.rfft(delays[k], n_fft)
+                    ybar = sfft.irfft(delayed, n_fft)[:, :length]
                     power = np.einsum("s,scf->cf", pmf, np.abs(sfft.rfft(y, n_fft)) ** 2)
-                    own = power_xcorr(power, n_fft, n)
-                    pair = xcorr(ybar, ybar, n)
+                    own = power_xcorr(power, n_fft, length - 1)
+                    pair = xcorr(ybar, ybar, length - 1)
                     mean[x] += w * a1 * m1 * ybar
                     deviation[x] += w**2 * (
                         a1 * (m1 * own + m2 * pair) + (a2 - a1**2) * m1**2 * pair
