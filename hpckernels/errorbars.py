@@ -24,6 +24,7 @@ from .convolution import centered_kernel
 from .errors import InputError
 from .hashing import file_sha256
 from .signals import iter_window_signals
+from .validation_io import groundtruth_attrs
 
 
 def model_kernels(config, tensor, rows, names, count_scales):
@@ -90,16 +91,13 @@ def predict_error_file(config, settings, kernels_file, spike_files, output, log=
         h5io.set_attrs(
             fh,
             {
-                **h5io.provenance(config),
+                **groundtruth_attrs(config, settings),
                 "t_start": t_start,
                 "t_stop": t_stop,
                 "kernels_file": str(kernels_file),
                 "kernels_sha256": file_sha256(kernels_file),
                 "kernels_mode": h5io.text(tensor.attrs.get("mode", "")),
                 "spike_files": json.dumps([str(p) for p in source.files]),
-                "cells_per_population": json.dumps(settings.cells),
-                "seed": settings.seed,
-                "contacts": settings.contacts,
                 "rates": json.dumps(dict(zip(names, stats.rates.tolist(), strict=True))),
                 "synchrony": json.dumps(dict(zip(names, stats.synchrony().tolist(), strict=True))),
                 "mean_correlation_5ms": json.dumps(

@@ -41,16 +41,18 @@ results are bit-identical for any number of ranks.
 
 from __future__ import annotations
 
+import copy
 import sys
 import time
 import zlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import cell as cellmod
 from . import distributions, probes
 from .errors import ConfigError, InputError
+from .hashing import content_hash, file_sha256
 from .spikes import bin_index
 from .synapses import synapse_model
 
@@ -110,6 +112,33 @@ class Settings:
 
     def mode(self):
         return "linearized" if self.linearized else "conductance"
+
+
+def groundtruth_inputs(config):
+    """Everything a ground-truth run (and predict-error, compare) reads from the config
+    besides the spike files: the network's cells, connections, probes, window and the
+    ``groundtruth`` and ``spikes`` sections; cell files by content."""
+    populations = copy.deepcopy(config.populations)
+    for population in populations.values():
+        cell = population.get("cell")
+        if cell:
+            cell["template"]["file"] = file_sha256(config.path(cell["template"]["file"]))
+            cell["morphology"] = file_sha256(config.path(cell["morphology"]))
+    return {
+        "simulation": config.simulation,
+        "populations": populations,
+        "connections": config.connections,
+        "probes": config.probes,
+        "window": list(config.signal_window()),
+        "groundtruth": config.data.get("groundtruth", {}),
+        "spikes": config.data.get("spikes"),
+    }
+
+
+def groundtruth_hash(config):
+    """Content hash of :func:`groundtruth_inputs` (stored in the outputs, checked by
+    their readers)."""
+    return content_hash(groundtruth_inputs(config))
 
 
 def postsynaptic_populations(config):
@@ -682,6 +711,7 @@ class BlockResult:
     per_cell: np.ndarray | None = None  # (n_cells, n_rows, n_bins) with --cells
     background: list | None = None  # Background per cell with --cells
     soma_v: np.ndarray | None = None  # mean somatic potential (mV) per cell
+    seconds: float = 0.0  # wall time of the block on its rank (s)
 
 
 def blocks_of(config, settings):
@@ -705,6 +735,7 @@ def simulate_block(config, settings, post, indices, trains, window, rows):
     -------
     BlockResult
     """
+    started = time.perf_counter()
     table = draw_cells(config, post, indices, settings.seed)
     keep = settings.subset is not None
     total, synapses, per_cell, backgrounds, soma_v = None, [], [], [], []
@@ -729,6 +760,7 @@ def simulate_block(config, settings, post, indices, trains, window, rows):
         np.array(per_cell) if keep else None,
         backgrounds if keep else None,
         np.array(soma_v),
+        time.perf_counter() - started,
     )
 
 
@@ -742,6 +774,7 @@ def hybrid_block(config, settings, post, indices, trains, window, rows):
     BlockResult
         ``signals`` of shape (n_populations, n_rows, n_bins), pre in config order.
     """
+    started = time.perf_counter()
     names = list(config.populations)
     table = draw_cells(config, post, indices, settings.seed)
     into = [(k, c) for k, c in enumerate(config.connections) if c["post"] == post]
@@ -762,7 +795,13 @@ def hybrid_block(config, settings, post, indices, trains, window, rows):
                 total[names.index(connection["pre"])] += volley - baseline
             detailed.table.cell[:] = k
             synapses.append(detailed.table)
-    return BlockResult(post, total, table, SynapseTable.concatenate(synapses))
+    return BlockResult(
+        post,
+        total,
+        table,
+        SynapseTable.concatenate(synapses),
+        seconds=time.perf_counter() - started,
+    )
 
 
 @dataclass
@@ -778,6 +817,8 @@ class PopulationResult:
     window: Window
     elapsed: float
     soma_v: np.ndarray | None = None  # per cell-table row
+    #: Wall time (s) the ranks spent on each population's cells (their CPU cost).
+    cell_seconds: dict = field(default_factory=dict)
 
 
 def simulate_population(
@@ -816,7 +857,7 @@ def simulate_population(
     n_rounds = -(-len(jobs) // size)
     started = time.monotonic()
     sums, tables, synapse_tables, per_cell, backgrounds, done = {}, [], [], [], [], {}
-    soma_v = []
+    soma_v, seconds = [], {}
     for round_index in range(n_rounds):
         job = round_index * size + rank
         result = None
@@ -837,6 +878,7 @@ def simulate_population(
             synapse_tables.append(part.synapses)
             if part.soma_v is not None:
                 soma_v.append(part.soma_v)
+            seconds[part.post] = seconds.get(part.post, 0.0) + part.seconds
             if part.per_cell is not None:
                 per_cell.append(part.per_cell)
                 backgrounds += part.background
@@ -863,6 +905,7 @@ def simulate_population(
         window,
         time.monotonic() - started,
         np.concatenate(soma_v) if soma_v else None,
+        seconds,
     )
 
 

@@ -49,6 +49,19 @@ def _int_dataset(group, name, data, units, long_name, scale):
     return dset
 
 
+def groundtruth_attrs(config, settings):
+    """Root attributes of every output about a detailed population."""
+    from .groundtruth import groundtruth_hash
+
+    return {
+        **h5io.provenance(config),
+        "groundtruth_hash": groundtruth_hash(config),
+        "seed": settings.seed,
+        "contacts": settings.contacts,
+        "cells_per_population": json.dumps(settings.cells),
+    }
+
+
 def write_groundtruth(path, config, settings, result, attrs):
     """Write a ground-truth run (:class:`hpckernels.groundtruth.PopulationResult`).
 
@@ -74,14 +87,11 @@ def write_groundtruth(path, config, settings, result, attrs):
         h5io.set_attrs(
             fh,
             {
-                **h5io.provenance(config),
+                **groundtruth_attrs(config, settings),
                 "mode": settings.mode(),
-                "seed": settings.seed,
-                "contacts": settings.contacts,
                 "warmup_ms": window.t_start - window.t_begin,
                 "t_start": window.t_start,
                 "t_stop": window.t_stop,
-                "cells_per_population": json.dumps(settings.cells),
                 "population_sizes": json.dumps(
                     {p: int(config.populations[p]["size"]) for p in posts}
                 ),
@@ -310,9 +320,9 @@ def write_hybrid_kernels(path, config, settings, kernels, attrs):
             fh,
             {
                 **h5io.kernel_attrs(config, "hybrid-scheme"),
-                "seed": settings.seed,
-                "contacts": settings.contacts,
-                "cells_per_population": json.dumps(settings.cells),
+                **groundtruth_attrs(config, settings),
+                "mode": "hybrid-scheme",
+                "groundtruth_mode": settings.mode(),
                 "description": "hybrid-scheme kernels: the detailed population's signal "
                 "after every neuron of X fired once at t0 through its synapses, less the "
                 "signal without that volley (same background), divided by N_X",
@@ -362,10 +372,16 @@ def check_same_window(reference, other):
 
 def check_groundtruth(gt, config, mode):
     """Raise InputError unless ``gt`` is a ground-truth file of ``config`` in ``mode``."""
+    from .groundtruth import groundtruth_hash
+
     if "mode" not in gt.attrs or "signal_scales" not in gt.attrs:
         raise InputError(gt.label, "not a ground-truth file (hpckernels groundtruth)")
-    if gt.config_hash != config.hash:
-        raise InputError(gt.label, "computed from another config (config_hash differs)")
+    if h5io.text(gt.attrs.get("groundtruth_hash", "")) != groundtruth_hash(config):
+        raise InputError(
+            gt.label,
+            "not the detailed population of this config (cells, connections, probes, window, "
+            "groundtruth or spikes settings differ): run hpckernels groundtruth again",
+        )
     found = h5io.text(gt.attrs["mode"])
     if found != mode:
         raise InputError(gt.label, f"a {found} run; expected the {mode} run")
@@ -420,11 +436,14 @@ def compare_files(config, groundtruth, predictions, output, linearized=None, err
         err = SignalFile(error, f"predicted error ({error})")
         if "e_rel" not in next(iter(h5py.File(error, "r").values())):
             raise InputError(str(error), "not a predict-error file (no e_rel)")
-        if _layout(err.attrs) != _layout(gt.attrs):
+        same_hash = h5io.text(err.attrs.get("groundtruth_hash", "")) == h5io.text(
+            gt.attrs["groundtruth_hash"]
+        )
+        if not same_hash or _layout(err.attrs) != _layout(gt.attrs):
             raise InputError(
                 err.label,
-                f"predicted for other cells than the ground truth's: {_layout(err.attrs)} vs "
-                f"{_layout(gt.attrs)}",
+                "predicted for another detailed population than the ground truth's "
+                f"(groundtruth_hash; cells {_layout(err.attrs)} vs {_layout(gt.attrs)})",
             )
         files[MEAN_KERNELS] = err
     for other in files.values():

@@ -32,14 +32,28 @@ def warn(message):
     print(f"hpckernels: warning: {message}", file=sys.stderr)
 
 
-def load_config(path):
-    """The validated config of ``path``; its warnings go to stderr."""
+def load_config(path, g_eff=None):
+    """The validated config of ``path``; its warnings go to stderr. ``g_eff`` ("on",
+    "off" or None) overrides ``simulation.g_eff`` (see :func:`add_g_eff_option`)."""
     from ..config import NetworkConfig
 
     config = NetworkConfig.from_file(path)
+    if g_eff is not None:
+        config = config.with_simulation(g_eff=g_eff == "on")
     for message in config.warnings:
         warn(message)
     return config
+
+
+def add_g_eff_option(parser):
+    """``--g-eff on|off``: the config with ``simulation.g_eff`` replaced, e.g. kernels
+    without the mean synaptic conductance in the leak for a comparison; the outputs
+    record it (their pathway hashes differ), so assemble and signals need it too."""
+    parser.add_argument(
+        "--g-eff",
+        choices=["on", "off"],
+        help="override simulation.g_eff (give the same to kernel, assemble and signals)",
+    )
 
 
 def output_path(text, option="-o/--output", inputs=()):

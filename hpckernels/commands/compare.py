@@ -36,8 +36,11 @@ def add_parser(subparsers):
     )
     parser.add_argument(
         "--hybrid-kernels",
+        action="append",
+        default=[],
         metavar="HYBRID.h5",
-        help="hybrid-scheme kernels (groundtruth --hybrid-kernels), drawn with --kernels",
+        help="hybrid-scheme kernels (groundtruth --hybrid-kernels [--linearized]), drawn "
+        "against --kernels (repeatable)",
     )
     parser.add_argument(
         "--kernels",
@@ -76,7 +79,8 @@ def run(args):
         args.groundtruth,
         *predictions.values(),
         *kernel_sets.values(),
-        *(p for p in (args.linearized, args.predicted_error, args.hybrid_kernels) if p),
+        *args.hybrid_kernels,
+        *(p for p in (args.linearized, args.predicted_error) if p),
     ]
     output = output_path(args.output, inputs=inputs)
     figures = None

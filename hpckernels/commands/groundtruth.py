@@ -139,13 +139,20 @@ def run(args):
         done = groundtruth.hybrid_kernels(config, settings, trains, comm, t0)
         if done is not None:
             kernels, result = done
-            attrs.update(t0=t0, core_seconds=result.elapsed * comm.Get_size())
+            attrs.update(
+                t0=t0,
+                core_seconds=result.elapsed * comm.Get_size(),
+                cell_seconds=json.dumps(result.cell_seconds),
+            )
             validation_io.write_hybrid_kernels(output, config, settings, kernels, attrs)
             what = "hybrid-scheme kernels"
     else:
         result = groundtruth.simulate_population(config, settings, trains, comm)
         if result is not None:
-            attrs.update(core_seconds=result.elapsed * comm.Get_size())
+            attrs.update(
+                core_seconds=result.elapsed * comm.Get_size(),
+                cell_seconds=json.dumps(result.cell_seconds),
+            )
             validation_io.write_groundtruth(output, config, settings, result, attrs)
             what = f"{settings.mode()} signals"
     if comm.Get_rank() == 0:

@@ -5,15 +5,18 @@ from __future__ import annotations
 from pathlib import Path
 
 from .error_prediction import plot_error_prediction
-from .hybrid_kernels import plot_hybrid_kernels
+from .hybrid_kernels import plot_hybrid_kernels, ref_mode
 from .validation_coherence import plot_coherence
 from .validation_metrics import plot_metrics
 from .validation_traces import plot_traces
 from .validation_xcorr import plot_xcorr
 
 
-def plot_validation(comparison, folder, hybrid_file=None, kernel_sets=None, sources=()):
-    """Write every figure of a comparison into ``folder``; return their paths."""
+def plot_validation(comparison, folder, hybrid_files=(), kernel_sets=None, sources=()):
+    """Write every figure of a comparison into ``folder``; return their paths.
+
+    ``hybrid_files``: hybrid-scheme kernel files, each drawn against ``kernel_sets``
+    ({name: kernel tensor file})."""
     from ..h5io import read_tensor
 
     folder = Path(folder)
@@ -45,13 +48,11 @@ def plot_validation(comparison, folder, hybrid_file=None, kernel_sets=None, sour
                     comparison, probe, folder / f"error_prediction_{probe}.png", sources
                 )
             )
-    if hybrid_file is not None:
+    tensors = {name: read_tensor(path) for name, path in (kernel_sets or {}).items()}
+    for hybrid_file in hybrid_files:
         hybrid = read_tensor(hybrid_file)
-        tensors = {name: read_tensor(path) for name, path in (kernel_sets or {}).items()}
+        mode = ref_mode(hybrid)
         for probe in hybrid.probes:
-            written.append(
-                plot_hybrid_kernels(
-                    hybrid, tensors, probe, folder / f"hybrid_kernels_{probe}.png", [hybrid_file]
-                )
-            )
+            output = folder / f"hybrid_kernels_{mode}_{probe}.png"
+            written.append(plot_hybrid_kernels(hybrid, tensors, probe, output, [hybrid_file]))
     return written

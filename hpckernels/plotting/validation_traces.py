@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..h5io import text
 from .common import display_scale, finish, pyplot
 
 #: Longest stretch drawn (ms) and most channels drawn.
@@ -39,7 +40,7 @@ def plot_traces(comparison, probe, output, window=WINDOW, sources=()):
                 continue
             y = source.probes[probe]["total"][c]
             ax.plot(time[mask], factor * (y[mask] - y.mean()), color=color, lw=width, label=label)
-        ax.set_ylabel(f"{gt['channels'][c]}\n({units})", fontsize=8)
+        ax.set_ylabel(f"{text(gt['channels'][c])}\n({units})", fontsize=8)
     axes[0, 0].legend(fontsize=7, ncol=3, loc="upper right")
     axes[-1, 0].set_xlabel("time (ms)")
     fig.suptitle(f"{probe} ({gt['type']}): ground truth and predictions", fontsize=10)
