@@ -24,6 +24,7 @@ from .convolution import centered_kernel
 from .errors import InputError
 from .hashing import file_sha256
 from .signals import iter_window_signals
+from .validation import SILENT_RTOL
 from .validation_io import groundtruth_attrs
 
 
@@ -115,6 +116,12 @@ def predict_error_file(config, settings, kernels_file, spike_files, output, log=
         )
         writer_times = t_start + np.arange(int(round((t_stop - t_start) / dt))) * dt
         totals = {}
+        e_rel, e_rel_mean = prediction.e_rel, prediction.e_rel_mean_kernel
+        for s in rows.slices.values():
+            # channels the signal does not reach (e.g. P_x, P_y of vertical cells)
+            silent = prediction.signal[s] <= SILENT_RTOL**2 * prediction.signal[s].max()
+            e_rel[s][silent] = np.nan
+            e_rel_mean[s][silent] = np.nan
         for name, s in rows.slices.items():
             probe = tensor.probes[name]
             group = fh.create_group(name)
@@ -128,10 +135,10 @@ def predict_error_file(config, settings, kernels_file, spike_files, output, log=
                 group, "time", writer_times, "ms", "time (left edge of the bin)"
             )
             for key, values, units, long_name in (
-                ("e_rel", prediction.e_rel[s], "", "predicted E_rel of the kernel prediction"),
+                ("e_rel", e_rel[s], "", "predicted E_rel of the kernel prediction"),
                 (
                     "e_rel_mean_kernel",
-                    prediction.e_rel_mean_kernel[s],
+                    e_rel_mean[s],
                     "",
                     "predicted E_rel with the population's own mean kernels",
                 ),
@@ -162,8 +169,7 @@ def predict_error_file(config, settings, kernels_file, spike_files, output, log=
                 values = block.total[name]
                 total[:, block.start : block.start + values.shape[1]] = values
     summary = "; ".join(
-        f"{name} median E_rel {np.nanmedian(prediction.e_rel[s]):.3f}"
-        for name, s in rows.slices.items()
+        f"{name} median E_rel {np.nanmedian(e_rel[s]):.3f}" for name, s in rows.slices.items()
     )
     print(
         f"[hpckernels] predict-error: {summary}; wrote {output} "

@@ -417,7 +417,7 @@ def compare_files(config, groundtruth, predictions, output, linearized=None, err
     """
     from . import validation
 
-    gt = SignalFile(groundtruth, "ground truth")
+    gt = SignalFile(groundtruth, f"ground truth ({groundtruth})")
     check_groundtruth(gt, config, "conductance")
     files = {
         name: SignalFile(path, f"prediction {name} ({path})") for name, path in predictions.items()

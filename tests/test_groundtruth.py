@@ -399,3 +399,107 @@ def test_groundtruth_bad_inputs(network, tmp_path):
     result = run_cli(["groundtruth", other, "-o", tmp_path / "o.h5"])
     assert result.returncode == 2 and "spikes.format" in result.stderr
     assert not (tmp_path / "o.h5").exists()
+
+
+@pytest.mark.unit
+def test_compare_writes_metrics_and_figures(network, tmp_path, mechanisms_loaded):
+    """compare: metrics of a mean-field prediction and of the population's mean kernels
+    against the ground truth and the linearized reconstruction, the predicted E_rel next
+    to them, the figures; a ground truth of other settings is refused."""
+    from conftest import load
+
+    from hpckernels import groundtruth as gt
+    from hpckernels import h5io, kernels
+    from hpckernels.errorbars import predict_error_file
+    from hpckernels.predict import predict_signals
+
+    folder, path, spikes = network
+    config = load(path)
+    files = {}
+    for pathway in config.pathways():
+        for name, kernel in kernels.mean_field_kernels(
+            config, pathway.pre, pathway.post, log=None
+        ).items():
+            files[(pathway.pre, pathway.post, name)] = (
+                tmp_path / f"{pathway.pre}{pathway.post}_{name}.h5"
+            )
+            h5io.write_kernel_file(
+                files[(pathway.pre, pathway.post, name)],
+                config,
+                pathway.pre,
+                pathway.post,
+                "mean-field",
+                {name: {"kernel": kernel}},
+            )
+    tensor = tmp_path / "tensor.h5"
+    h5io.write_tensor(tensor, config, "mean-field", files)
+    signals = tmp_path / "signals.h5"
+    predict_signals(config, tensor, [str(spikes)], signals, log=None)
+    error = tmp_path / "error.h5"
+    predict_error_file(
+        config,
+        gt.settings_from_config(config, linearized=True),
+        tensor,
+        [str(spikes)],
+        error,
+        log=None,
+    )
+    cond = groundtruth(path, spikes, tmp_path / "cond.h5")
+    lin = groundtruth(path, spikes, tmp_path / "lin.h5", "--linearized")
+    out, figures = tmp_path / "validation.h5", tmp_path / "figures"
+    result = run_cli(
+        [
+            "compare",
+            path,
+            "--groundtruth",
+            cond,
+            "--linearized",
+            lin,
+            "--prediction",
+            f"mean-field={signals}",
+            "--predicted-error",
+            error,
+            "-o",
+            out,
+            "--figures",
+            figures,
+        ]
+    )
+    assert result.returncode == 0, result.stderr
+    with h5py.File(out) as fh:
+        assert fh.attrs["e_rel_predicted_for"] == "mean-field"
+        lfp = fh["lfp"]
+        names = [h5io.text(n) for n in lfp["prediction"][()]]
+        assert names == ["linearized reconstruction", "mean-field", "population mean kernels"]
+        r2 = lfp["r2"][()]  # (reference, prediction, filter, channel)
+        assert np.all((r2[0] >= 0) & (r2[0] <= 1))
+        assert np.all(np.isnan(r2[1, 0]))  # the linearized reconstruction against itself
+        assert np.all(np.isfinite(lfp["e_rel_predicted"][()]))
+        assert lfp["coherence"].shape[-1] == lfp["frequency"].size and lfp["frequency"][-1] <= 500
+        assert fh["dipole"]["xcorr_z"].shape[-1] == 2 * int(20 / DT) + 1
+    assert {p.name for p in figures.glob("*.png")} >= {
+        "traces_lfp.png",
+        "metrics_lfp.png",
+        "coherence_lfp.png",
+        "xcorr_dipole.png",
+        "error_prediction_lfp.png",
+    }
+    # another groundtruth.seed: another detailed population
+    data = yaml.safe_load(path.read_text())
+    data["groundtruth"]["seed"] = 4
+    other = tmp_path / "other.yaml"
+    other.write_text(yaml.safe_dump(data))
+    result = run_cli(
+        [
+            "compare",
+            other,
+            "--groundtruth",
+            cond,
+            "--prediction",
+            f"mf={signals}",
+            "-o",
+            tmp_path / "x.h5",
+        ]
+    )
+    assert result.returncode == 2 and "cond.h5" in result.stderr and "groundtruth" in result.stderr
+    assert not (tmp_path / "x.h5").exists()
