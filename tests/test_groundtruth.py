@@ -57,10 +57,18 @@ def network(tmp_path_factory):
 
 
 def groundtruth(config, spikes, out, *extra, ranks=None):
-    result = run_cli(
-        ["groundtruth", config, "--spikes", spikes, "-o", out, *extra], ranks=ranks, timeout=600
-    )
-    assert result.returncode == 0, result.stderr
+    """``hpckernels groundtruth``: under mpiexec with ``ranks``, else in this process (the
+    command as the CLI runs it, without the start-up of a new interpreter)."""
+    argv = ["groundtruth", str(config), "--spikes", str(spikes), "-o", str(out), *map(str, extra)]
+    if ranks is not None:
+        result = run_cli(argv, ranks=ranks, timeout=600)
+        assert result.returncode == 0, result.stderr
+        return out
+    from hpckernels import cli
+
+    with pytest.raises(SystemExit) as done:
+        cli.main(argv)
+    assert done.value.code == 0
     return out
 
 
@@ -160,9 +168,17 @@ def test_three_cells_resimulated_with_plain_lfpy(network, mechanisms_loaded):
 @pytest.mark.mpi
 def test_bit_identical_for_1_2_3_ranks(network, tmp_path):
     folder, config, spikes = network
-    # 3 + 2 cells: blocks of 4 split unevenly over the ranks
+    # 3 + 3 cells: 2 blocks, one rank without work at 3 ranks
+    # 1 rank: in this process (as mpiexec -n 1 runs it); 2 and 3 ranks under mpiexec
     outputs = [
-        groundtruth(config, spikes, tmp_path / f"gt{n}.h5", "--cells-per-population", 5, ranks=n)
+        groundtruth(
+            config,
+            spikes,
+            tmp_path / f"gt{n}.h5",
+            "--cells-per-population",
+            3,
+            ranks=n if n > 1 else None,
+        )
         for n in (1, 2, 3)
     ]
     with h5py.File(outputs[0]) as first:
@@ -447,25 +463,15 @@ def test_compare_writes_metrics_and_figures(network, tmp_path, mechanisms_loaded
     cond = groundtruth(path, spikes, tmp_path / "cond.h5")
     lin = groundtruth(path, spikes, tmp_path / "lin.h5", "--linearized")
     out, figures = tmp_path / "validation.h5", tmp_path / "figures"
-    result = run_cli(
-        [
-            "compare",
-            path,
-            "--groundtruth",
-            cond,
-            "--linearized",
-            lin,
-            "--prediction",
-            f"mean-field={signals}",
-            "--predicted-error",
-            error,
-            "-o",
-            out,
-            "--figures",
-            figures,
-        ]
-    )
-    assert result.returncode == 0, result.stderr
+    from hpckernels import cli
+
+    with pytest.raises(SystemExit) as done:  # in this process: no interpreter start-up
+        cli.main(
+            ["compare", str(path), "--groundtruth", str(cond), "--linearized", str(lin)]
+            + ["--prediction", f"mean-field={signals}", "--predicted-error", str(error)]
+            + ["-o", str(out), "--figures", str(figures)]
+        )
+    assert done.value.code == 0
     with h5py.File(out) as fh:
         assert fh.attrs["e_rel_predicted_for"] == "mean-field"
         lfp = fh["lfp"]
