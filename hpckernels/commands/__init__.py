@@ -83,3 +83,25 @@ def int_at_least(minimum):
         return value
 
     return parse
+
+
+def add_detailed_population_options(parser):
+    """The network's spikes and the layout of a detailed population (groundtruth,
+    predict-error): ``--spikes``, ``--cells-per-population``, ``--seed``."""
+    parser.add_argument(
+        "--spikes",
+        nargs="+",
+        metavar="FILE",
+        help="spike files with node ids (override spikes.files; required without a spikes "
+        "section: the SONATA file of 'hpckernels network')",
+    )
+    parser.add_argument(
+        "--cells-per-population",
+        type=int_at_least(1),
+        metavar="M",
+        help="M cells of every population, signals scaled by N_Y / M (default "
+        "groundtruth.cells_per_population, else all)",
+    )
+    parser.add_argument(
+        "--seed", type=int_at_least(0), help="seed of the layout (default groundtruth.seed)"
+    )

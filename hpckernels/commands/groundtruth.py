@@ -6,7 +6,7 @@ import sys
 import time
 
 from ..errors import InputError
-from . import int_at_least, load_config, output_path
+from . import add_detailed_population_options, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -21,24 +21,8 @@ def add_parser(subparsers):
         "--linearized gives the kernel method's cells instead. Run under 'mpiexec -n N'.",
     )
     parser.add_argument("config", help="network config (YAML)")
-    parser.add_argument(
-        "--spikes",
-        nargs="+",
-        metavar="FILE",
-        help="spike files with node ids (override spikes.files; required without a spikes "
-        "section: the SONATA file of 'hpckernels network')",
-    )
+    add_detailed_population_options(parser)
     parser.add_argument("-o", "--output", required=True, metavar="OUT.h5")
-    parser.add_argument(
-        "--cells-per-population",
-        type=int_at_least(1),
-        metavar="M",
-        help="simulate M cells of every population, signals scaled by N_Y / M "
-        "(default groundtruth.cells_per_population, else all)",
-    )
-    parser.add_argument(
-        "--seed", type=int_at_least(0), help="seed of the layout (default groundtruth.seed)"
-    )
     parser.add_argument(
         "--linearized",
         action="store_true",
@@ -104,9 +88,8 @@ def run(args):
     posts = groundtruth.postsynaptic_populations(config)
     check_cells(config, posts)
     t_start, t_stop = config.signal_window()
-    trains = spikes.read_spike_trains(
-        config, source, [c["pre"] for c in config.connections], t_start=0.0
-    )
+    pres = list(dict.fromkeys(c["pre"] for c in config.connections))
+    trains = spikes.read_spike_trains(config, source, pres, t_start=0.0)
     n_rows = groundtruth.ProbeRows(detailed_probes(config.probes, settings.contacts)).n_rows
     n_bins = groundtruth.Window.of(
         t_start, t_stop, config.simulation["dt"], settings.warmup

@@ -1,6 +1,6 @@
 """``hpckernels predict-error``: error bars of a kernel prediction without a ground truth."""
 
-from . import int_at_least, load_config, output_path
+from . import add_detailed_population_options, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -15,23 +15,8 @@ def add_parser(subparsers):
     )
     parser.add_argument("config", help="network config (YAML)")
     parser.add_argument("--kernels", required=True, metavar="KERNELS.h5")
-    parser.add_argument(
-        "--spikes",
-        nargs="+",
-        metavar="FILE",
-        help="spike files with node ids (override spikes.files; required without a spikes "
-        "section: the SONATA file of 'hpckernels network')",
-    )
+    add_detailed_population_options(parser)
     parser.add_argument("-o", "--output", required=True, metavar="ERROR.h5")
-    parser.add_argument(
-        "--cells-per-population",
-        type=int_at_least(1),
-        metavar="M",
-        help="sample size of the detailed population (default groundtruth.cells_per_population)",
-    )
-    parser.add_argument(
-        "--seed", type=int_at_least(0), help="seed of the layout (default groundtruth.seed)"
-    )
     parser.set_defaults(func=run)
 
 
