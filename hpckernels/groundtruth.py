@@ -60,8 +60,9 @@ from .synapses import synapse_model
 BLOCK = 4
 #: Time steps simulated between two reads of the membrane-current recordings.
 CHUNK_STEPS = 2**14
-#: Random streams of a cell (:func:`cell_rng`); connection ``k`` uses ``CONNECTION + k``.
-POSITION, BACKGROUND, CONNECTION = 0, 1, 2
+#: Random streams of a cell (:func:`cell_rng`): position, background placement and
+#: trains, connection ``k`` (``CONNECTION + k``).
+POSITION, BACKGROUND, TRAINS, CONNECTION = 0, 1, 2, 3
 #: ``kind`` of a background synapse in synapse tables (recurrent: the connection index).
 EXTERNAL = -1
 
@@ -417,7 +418,7 @@ def background_trains(config, post, index, seed, n_sources, t_begin, t_end):
     external = config.populations[post].get("external") or {"rate": 0.0}
     dt = config.simulation["dt"]
     n_steps = int(round((t_end - t_begin) / dt))
-    rng = cell_rng(seed, post, index, BACKGROUND + 1000)
+    rng = cell_rng(seed, post, index, TRAINS)
     counts = rng.poisson(external["rate"] * (t_end - t_begin) / 1000.0, size=n_sources)
     steps = rng.integers(0, n_steps, size=int(counts.sum()))
     owner = np.repeat(np.arange(n_sources), counts)
@@ -863,8 +864,17 @@ def simulate_population(
         result = None
         if job < len(jobs):
             post, indices = jobs[job]
-            result = block(config, settings, post, indices, trains, window, rows)
+            try:
+                result = block(config, settings, post, indices, trains, window, rows)
+            except InputError as error:  # every rank stops with it, none waits forever
+                result = error
         gathered = comm.gather(result, root=0)
+        failed = None
+        if rank == 0:
+            failed = next((g for g in gathered if isinstance(g, InputError)), None)
+        failed = comm.bcast(failed, root=0)
+        if failed is not None:
+            raise failed
         if rank != 0:
             continue
         for part in gathered:  # rank order is block order within a round

@@ -387,6 +387,17 @@ def check_groundtruth(gt, config, mode):
         raise InputError(gt.label, f"a {found} run; expected the {mode} run")
 
 
+def check_hybrid_kernels(path, config):
+    """Raise InputError unless ``path`` holds hybrid-scheme kernels of ``config``."""
+    from .groundtruth import groundtruth_hash
+
+    with h5io.open_h5(path, "hybrid-scheme kernels") as fh:
+        if h5io.text(fh.attrs.get("mode", "")) != "hybrid-scheme":
+            raise InputError(str(path), "not hybrid-scheme kernels (groundtruth --hybrid-kernels)")
+        if h5io.text(fh.attrs.get("groundtruth_hash", "")) != groundtruth_hash(config):
+            raise InputError(str(path), "hybrid-scheme kernels of another detailed population")
+
+
 def _layout(attrs):
     return {k: h5io.text(attrs.get(k, "")) for k in ("cells_per_population", "seed", "contacts")}
 

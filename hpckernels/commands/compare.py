@@ -69,7 +69,7 @@ def named(items, option):
 
 def run(args):
     from ..plotting.validation import plot_validation
-    from ..validation_io import compare_files
+    from ..validation_io import check_hybrid_kernels, compare_files
 
     config = load_config(args.config)
     predictions = named(args.prediction, "--prediction")
@@ -88,6 +88,8 @@ def run(args):
         figures = Path(args.figures)
         if figures.exists() and not figures.is_dir():
             raise InputError("--figures", f"{figures} exists and is not a folder")
+    for path in args.hybrid_kernels:
+        check_hybrid_kernels(path, config)
     comparison = compare_files(
         config,
         args.groundtruth,

@@ -165,7 +165,12 @@ rule compare:
         kernels=list(kernel_sets().values()),
     output:
         validation=f"{VALIDATION_DIR}/validation.h5",
-        figures=directory(f"{VALIDATION_DIR}/figures"),
+        figures=report(
+            directory(f"{VALIDATION_DIR}/figures"),
+            patterns=["{name}.png"],
+            caption="../report/validation.rst",
+            category="Validation",
+        ),
     log:
         f"{RESULTS}/logs/validation/compare.log",
     conda:
