@@ -509,3 +509,43 @@ def test_compare_writes_metrics_and_figures(network, tmp_path, mechanisms_loaded
     )
     assert result.returncode == 2 and "cond.h5" in result.stderr and "groundtruth" in result.stderr
     assert not (tmp_path / "x.h5").exists()
+
+
+@pytest.mark.unit
+def test_spike_trains_per_neuron(tmp_path):
+    """read_spike_trains: NEST 3 ASCII (node-id ranges) and SONATA give each simulated
+    neuron its own train, neurons without spikes included."""
+    from conftest import load
+
+    from hpckernels import spikes
+
+    dat = tmp_path / "spikes-9-0.dat"
+    dat.write_text(
+        "# NEST version: 3.8\n# RecordingBackendASCII version: 2\nsender\ttime_ms\n"
+        "3\t1.5\n1\t0.5\n3\t0.25\n5\t2.0\n4\t9.0\n"
+    )
+    data = absolute_paths(copy.deepcopy(BASE))
+    data["signals"] = dict(WINDOW)
+    data["spikes"] = {
+        "format": "nest_ascii",
+        "files": [str(dat)],
+        "populations": {"E": {"node_ids": [1, 3]}, "I": {"node_ids": [4, 6]}},
+    }
+    config = tmp_path / "nest.yaml"
+    config.write_text(yaml.safe_dump(data))
+    cfg = load(config)
+    trains = spikes.read_spike_trains(cfg, spikes.spike_source(cfg), ["E", "I"])
+    assert list(trains["E"].node_ids) == [1, 2, 3] and list(trains["I"].node_ids) == [4, 5, 6]
+    assert list(trains["E"].train(0)) == [0.5] and trains["E"].train(1).size == 0
+    assert list(trains["E"].train(2)) == [0.25, 1.5]
+    assert list(trains["I"].train(0)) == [9.0] and list(trains["I"].train(1)) == [2.0]
+    sonata = write_sonata(tmp_path / "s.h5", {"E": (7, 200.0), "I": (3, 100.0)}, 50.0)
+    del data["spikes"]
+    config.write_text(yaml.safe_dump(data))
+    cfg = load(config)
+    trains = spikes.read_spike_trains(cfg, spikes.spike_source(cfg, [str(sonata)]), ["E", "I"])
+    with h5py.File(sonata) as fh:
+        ids, stamps = fh["spikes/E/node_ids"][()], fh["spikes/E/timestamps"][()]
+    assert trains["E"].size == 7 and trains["I"].size == 3
+    for k in range(7):
+        assert np.array_equal(trains["E"].train(k), np.sort(stamps[ids == k]))
