@@ -1,8 +1,9 @@
 """Command line: ``hpckernels <command> ...``.
 
 Commands (one module each in :mod:`hpckernels.commands`): ``validate``,
-``mechanisms``, ``kernel``, ``assemble``, ``network``, ``signals``, ``plot-kernels``,
-``plot-signals``; ``hpckernels <command> --help`` describes each.
+``mechanisms``, ``kernel``, ``assemble``, ``network``, ``signals``, ``groundtruth``,
+``predict-error``, ``compare``, ``plot-kernels``, ``plot-signals``; ``hpckernels
+<command> --help`` describes each.
 
 Bad input ends with one line on stderr naming the key or file and what is allowed,
 exit code 2, and no output file.

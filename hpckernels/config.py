@@ -180,6 +180,13 @@ class NetworkConfig:
             raise ConfigError(str(path), message) from None
         return cls(data, base_dir=path.parent, source=str(path))
 
+    def with_simulation(self, **settings):
+        """This config with ``simulation`` settings replaced, validated again."""
+        data = copy.deepcopy(self.data)
+        data["simulation"].update(settings)
+        changed = ", ".join(f"simulation.{k}={v}" for k, v in settings.items())
+        return NetworkConfig(data, self.base_dir, f"{self.source} ({changed})")
+
     # ----------------------------------------------------------------- access
     @property
     def simulation(self):

@@ -126,9 +126,12 @@ class PathwayModel:
     config : NetworkConfig
     pre, post : str
         Presynaptic population X and postsynaptic population Y.
+    synapse : dict, optional
+        A synapse spec driven instead of the connection's (e.g. the population's
+        background synapse); placement and counts stay the connection's.
     """
 
-    def __init__(self, config, pre, post):
+    def __init__(self, config, pre, post, synapse=None):
         from neuron import h
 
         self.config = config
@@ -146,7 +149,7 @@ class PathwayModel:
         self.stats = self.sampler.stats
         self.placement = self.sampler.placement
         # peak current (nA) of one linearized synapse on each segment
-        synapse = synapse_model(self.connection["synapse"])
+        synapse = synapse_model(synapse or self.connection["synapse"])
         self.vrest = self.linearized.vrest
         self.synapse_current = synapse.linearized_weight(self.vrest)
 
@@ -228,6 +231,25 @@ class PathwayModel:
         imem = np.array([vec.as_numpy() for vec in self._recorders])
         start = int(round(ACTIVATION_TIME / self.dt))
         return Response(imem=imem[:, start : start + self.n_steps + 1].copy())
+
+    def unit_responses(self):
+        """Responses to one synaptic event on each segment in turn (one NEURON run each).
+
+        Returns
+        -------
+        ndarray, shape (n_segments, n_segments, n_steps_tau + 1)
+            ``[s]``: membrane currents (nA) at lags 0..tau after an event on segment s.
+        """
+        n = self.cell.totnsegs
+        none = np.zeros(0, dtype=int)
+        return np.array(
+            [
+                self.simulate(
+                    self.synapse_current, [none] * s + [np.zeros(1, int)] + [none] * (n - s - 1)
+                ).imem
+                for s in range(n)
+            ]
+        )
 
     def mean_field_response(self):
         """Response to the expected synapses of one presynaptic spike, all at lag 0."""

@@ -315,6 +315,11 @@ class ProbeType:
         """The spec without ``type`` (for output attributes)."""
         return {k: v for k, v in self.spec.items() if k != "type"}
 
+    def detailed(self, contacts="line"):
+        """The probe spec that measures this probe's signal on a detailed population of
+        positioned cells, whose per-cell signals are summed (the probe itself by default)."""
+        return dict(self.spec)
+
 
 class LFPykitProbe(ProbeType):
     """A probe that is an ``lfpykit`` LinearModel of the same class name."""
@@ -338,6 +343,15 @@ class GaussCylinderProbe(ProbeType):
     def channel_labels(self, n_channels):
         return np.asarray(self.kwargs["z"], dtype=float), "um"
 
+    def detailed(self, contacts="line"):
+        """Point (``contacts: point``) or line-source contacts (LFPykit, segments within
+        d/2 of a contact are taken at d/2) on the population's axis (x = y = 0) at the
+        contact depths ``z``, same conductivity."""
+        z = np.asarray(self.kwargs["z"], dtype=float)
+        kind = {"point": "PointSourcePotential", "line": "LineSourcePotential"}[contacts]
+        zeros = [0.0] * z.size
+        return {"type": kind, "x": zeros, "y": zeros, "z": z.tolist(), "sigma": self.spec["sigma"]}
+
 
 @PROBES.register
 class DipoleProbe(ProbeType):
@@ -356,6 +370,10 @@ class DipoleProbe(ProbeType):
 
     def channel_labels(self, n_channels):
         return np.array(["x", "y", "z"]), ""
+
+    def detailed(self, contacts="line"):
+        """Each cell's full dipole moment (a population sum needs no symmetry assumption)."""
+        return {k: v for k, v in self.spec.items() if k != "rotational_symmetry"}
 
 
 class HeadModelProbe(ProbeType):
@@ -470,6 +488,13 @@ class LaminarCurrentSourceDensity(LFPykitProbe):
 def probe_type(spec, all_probes=None, where="probe"):
     """The :class:`ProbeType` of a config probe entry."""
     return PROBES.lookup(spec["type"], f"{where}.type")(spec, all_probes)
+
+
+def detailed_probes(specs, contacts="line"):
+    """{name: spec} of the probes that measure the config probes ``specs`` on a detailed
+    population (see :meth:`ProbeType.detailed`; head models keep referring to their
+    dipole probe by name)."""
+    return {name: probe_type(spec, specs).detailed(contacts) for name, spec in specs.items()}
 
 
 def transformation_matrix(spec, geometry, all_probes=None):

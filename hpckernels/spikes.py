@@ -1031,3 +1031,145 @@ def population_counts(spike_times, names, t_start, t_stop, dt, *, scales=None):
 # ---------------------------------------------------------------------------------------
 # Kernels
 # ---------------------------------------------------------------------------------------
+
+
+# ---------------------------------------------------------------------------------------
+# Per-neuron spike trains (the hybrid scheme drives each synapse by its own neuron)
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class SpikeTrains:
+    """Spike trains of every simulated neuron of one population.
+
+    Attributes
+    ----------
+    node_ids : ndarray of int64, shape (n_neurons,)
+        Node ids of the simulated neurons, sorted; neurons without spikes included.
+    offsets : ndarray of int64, shape (n_neurons + 1,)
+        The train of ``node_ids[k]`` is ``times[offsets[k]:offsets[k + 1]]``.
+    times : ndarray of float64
+        Spike times (ms), sorted within each train.
+    """
+
+    node_ids: np.ndarray
+    offsets: np.ndarray
+    times: np.ndarray
+
+    @classmethod
+    def from_spikes(cls, node_ids, senders, times, where):
+        """Group spikes ``(senders, times)`` by neuron; every sender must be in
+        ``node_ids`` (SpikeInputError naming ``where`` otherwise)."""
+        node_ids = np.asarray(node_ids, dtype=np.int64)
+        senders = np.asarray(senders, dtype=np.int64)
+        times = np.asarray(times, dtype=np.float64)
+        row = np.searchsorted(node_ids, senders)
+        unknown = (row >= node_ids.size) | (
+            node_ids[np.minimum(row, node_ids.size - 1)] != senders
+        )
+        if senders.size and unknown.any():
+            bad = np.unique(senders[unknown])
+            raise SpikeInputError(
+                where,
+                f"{bad.size} senders ({', '.join(str(i) for i in bad[:5])}"
+                f"{', ...' if bad.size > 5 else ''}) are not among the population's "
+                f"{node_ids.size} simulated neurons (node ids {node_ids[0]}..{node_ids[-1]})",
+            )
+        order = np.lexsort((times, row))
+        counts = np.bincount(row, minlength=node_ids.size)
+        offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+        return cls(node_ids, offsets, times[order])
+
+    @property
+    def size(self):
+        """Number of simulated neurons."""
+        return self.node_ids.size
+
+    def train(self, k):
+        """Spike times (ms) of neuron ``node_ids[k]``."""
+        return self.times[self.offsets[k] : self.offsets[k + 1]]
+
+
+def _senders_of_text_files(files, ranges, t_start, t_stop, nest3):
+    """(senders, times) per population of NEST text files split by node-id ranges."""
+    parts = {name: ([], []) for name in ranges}
+    for path in files:
+        _require_file(path)
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            skip = _read_nest3_header(path, fh) if nest3 else 0
+            senders, times = _load_rows(path, fh, skip, t_start, t_stop)
+        for name, (first, last) in ranges.items():
+            mask = (senders >= first) & (senders <= last)
+            parts[name][0].append(senders[mask])
+            parts[name][1].append(times[mask])
+    return {name: (np.concatenate(s), np.concatenate(t)) for name, (s, t) in parts.items()}
+
+
+def read_spike_trains(config, source, names, t_start=0.0, t_stop=None):
+    """Per-neuron spike trains of populations ``names`` of a config's spike source.
+
+    The simulated neurons are the node-id range of a population (NEST formats, or a
+    SONATA selection with ``node_ids``), else SONATA node ids ``0 .. n - 1`` with ``n``
+    the simulated size (recorded by ``hpckernels network``, or ``simulated_size``, or
+    the population's size).
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    source : SpikeSource
+    names : sequence of str
+    t_start, t_stop : float, optional
+        Run interval (ms): every spike time must lie in it.
+
+    Returns
+    -------
+    dict of str to SpikeTrains
+
+    Raises
+    ------
+    InputError
+        A format without node ids (hdf5, npz), or senders outside the simulated neurons.
+    """
+    where = ", ".join(str(p) for p in source.files)
+    fmt = source.format
+    if not isinstance(fmt, (Sonata, NestFormat)):
+        raise InputError(
+            "spikes.format",
+            f"{fmt.name} has no node ids; per-neuron spike trains need sonata, nest_ascii "
+            "or nest_gdf spikes",
+        )
+    ranges, selections = {}, {}
+    for name in names:
+        spec = source.populations[name]
+        if isinstance(fmt, NestFormat):
+            ranges[name] = _node_range(where, name, spec)
+            continue
+        population, node_range = Sonata._parse(where, name, spec)
+        # a population that is a node-id range of a SONATA population keeps those spikes
+        selections[name] = (population, node_range is not None)
+        if node_range is None:
+            n = source.simulated_sizes.get(name) or int(config.populations[name]["size"])
+            node_range = (0, int(n) - 1)
+        ranges[name] = node_range
+    if isinstance(fmt, NestFormat):
+        spikes = _senders_of_text_files(source.files, ranges, t_start, t_stop, fmt.has_header)
+    else:
+        parts = {name: ([], []) for name in names}
+        for path in source.files:
+            loaded = read_sonata_populations(
+                path, {s for s, _ in selections.values()}, t_start=t_start, t_stop=t_stop
+            )
+            for name, (population, is_range) in selections.items():
+                ids, times = loaded[population].node_ids, loaded[population].times
+                if is_range:
+                    keep = (ids >= ranges[name][0]) & (ids <= ranges[name][1])
+                    ids, times = ids[keep], times[keep]
+                parts[name][0].append(ids)
+                parts[name][1].append(times)
+        spikes = {n: (np.concatenate(s), np.concatenate(t)) for n, (s, t) in parts.items()}
+    return {
+        name: SpikeTrains.from_spikes(
+            np.arange(ranges[name][0], ranges[name][1] + 1), *spikes[name], f"{where}: {name}"
+        )
+        for name in names
+    }

@@ -19,6 +19,9 @@ COMMANDS = (
     "assemble",
     "network",
     "signals",
+    "groundtruth",
+    "predict_error",
+    "compare",
     "plot_kernels",
     "plot_signals",
     "plot_linearization",
@@ -30,14 +33,28 @@ def warn(message):
     print(f"hpckernels: warning: {message}", file=sys.stderr)
 
 
-def load_config(path):
-    """The validated config of ``path``; its warnings go to stderr."""
+def load_config(path, g_eff=None):
+    """The validated config of ``path``; its warnings go to stderr. ``g_eff`` ("on",
+    "off" or None) overrides ``simulation.g_eff`` (see :func:`add_g_eff_option`)."""
     from ..config import NetworkConfig
 
     config = NetworkConfig.from_file(path)
+    if g_eff is not None:
+        config = config.with_simulation(g_eff=g_eff == "on")
     for message in config.warnings:
         warn(message)
     return config
+
+
+def add_g_eff_option(parser):
+    """``--g-eff on|off``: the config with ``simulation.g_eff`` replaced, e.g. kernels
+    without the mean synaptic conductance in the leak for a comparison; the outputs
+    record it (their pathway hashes differ), so assemble and signals need it too."""
+    parser.add_argument(
+        "--g-eff",
+        choices=["on", "off"],
+        help="override simulation.g_eff (give the same to kernel, assemble and signals)",
+    )
 
 
 def output_path(text, option="-o/--output", inputs=()):
@@ -67,3 +84,25 @@ def int_at_least(minimum):
         return value
 
     return parse
+
+
+def add_detailed_population_options(parser):
+    """The network's spikes and the layout of a detailed population (groundtruth,
+    predict-error): ``--spikes``, ``--cells-per-population``, ``--seed``."""
+    parser.add_argument(
+        "--spikes",
+        nargs="+",
+        metavar="FILE",
+        help="spike files with node ids (override spikes.files; required without a spikes "
+        "section: the SONATA file of 'hpckernels network')",
+    )
+    parser.add_argument(
+        "--cells-per-population",
+        type=int_at_least(1),
+        metavar="M",
+        help="M cells of every population, signals scaled by N_Y / M (default "
+        "groundtruth.cells_per_population, else all)",
+    )
+    parser.add_argument(
+        "--seed", type=int_at_least(0), help="seed of the layout (default groundtruth.seed)"
+    )

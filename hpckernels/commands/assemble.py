@@ -5,7 +5,7 @@ from pathlib import Path
 
 from .. import h5io
 from ..errors import InputError
-from . import load_config, output_path, warn
+from . import add_g_eff_option, load_config, output_path, warn
 
 
 def add_parser(subparsers):
@@ -27,11 +27,12 @@ def add_parser(subparsers):
         "(listed in the tensor's stale_inputs attribute) instead of "
         "refusing them",
     )
+    add_g_eff_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args):
-    config = load_config(args.config)
+    config = load_config(args.config, args.g_eff)
     files = {}
     for pathway in config.pathways():
         for probe in config.probes:

@@ -5,7 +5,7 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from . import int_at_least, load_config, output_path
+from . import add_g_eff_option, int_at_least, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -38,6 +38,7 @@ def add_parser(subparsers):
         help="folder of cached mean-field membrane-current "
         "responses: a probe edit then needs no NEURON run",
     )
+    add_g_eff_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -47,7 +48,7 @@ def run(args):
     started = time.monotonic()
     # everything is checked before MPI starts: the cell loads in a child process, where
     # a broken template or morphology cannot take the ranks down
-    config = load_config(args.config)
+    config = load_config(args.config, args.g_eff)
     config.connection(args.pre, args.post)
     probes = config.probe_names(args.probe)
     if args.output:

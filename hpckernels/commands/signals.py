@@ -1,6 +1,6 @@
 """``hpckernels signals``: predicted signals of every probe from spikes and a kernel tensor."""
 
-from . import load_config, output_path
+from . import add_g_eff_option, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -40,13 +40,14 @@ def add_parser(subparsers):
         help="use a kernel tensor computed from other inputs than the config (recorded in "
         "the output's stale_kernels attribute) instead of refusing it",
     )
+    add_g_eff_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args):
     from ..predict import predict_signals
 
-    config = load_config(args.config)
+    config = load_config(args.config, args.g_eff)
     output = output_path(args.output, inputs=[args.config, args.kernels, *(args.spikes or [])])
     predict_signals(config, args.kernels, args.spikes, output, allow_stale=args.allow_stale)
     return 0

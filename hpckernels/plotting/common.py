@@ -242,6 +242,12 @@ def _read_probe(fh, name):
     }
 
 
+def read_probe(fh, name):
+    """Everything a figure needs of one probe group of an open signals (or ground-truth)
+    file: see :func:`_read_probe`."""
+    return _read_probe(fh, name)
+
+
 def time_step(time, attrs):
     """Bin width (ms) of a time axis; the file's ``dt`` (root attributes ``attrs``)
     when the axis has one sample.

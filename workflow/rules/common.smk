@@ -14,6 +14,7 @@ from hpckernels.errors import InputError
 from hpckernels.hashing import content_hash
 from hpckernels.network import network_parameters
 from hpckernels.plotting import expected_figures
+from hpckernels.groundtruth import groundtruth_inputs
 from hpckernels.predict import signal_inputs
 from hpckernels.spikes import expand_files
 from snakemake.io import report as report_item  # `report` alone is a Snakefile keyword
@@ -161,3 +162,85 @@ def signal_figure_files():
         )
         for name in SIGNAL_FIGURES
     ]
+
+
+# ------------------------------------------------------------------ validation
+
+VALIDATION = config.get("validation", {})
+# kernel predictions besides the main mean-field one: folder name -> (mode, --g-eff)
+VARIANTS = {
+    "no_geff": ("mean-field", "off"),
+    "ensemble": ("ensemble", None),
+}
+PREDICTION_NAMES = {
+    "mean-field": None,
+    "mean-field-no-geff": "no_geff",
+    "ensemble": "ensemble",
+}
+VALIDATION_VARIANTS = [
+    PREDICTION_NAMES[name]
+    for name in VALIDATION.get("predictions", ["mean-field"])
+    if PREDICTION_NAMES[name]
+]
+GT_TASKS = VALIDATION.get("tasks", 2)
+VALIDATION_DIR = f"{RESULTS}/validation"
+
+
+wildcard_constraints:
+    gtmode="conductance|linearized",
+    variant="|".join(VARIANTS),
+
+
+def validation_outputs():
+    """What the target `validation` makes."""
+    return [f"{VALIDATION_DIR}/validation.h5", f"{VALIDATION_DIR}/figures"]
+
+
+def variant_config(variant):
+    """The config as the variant's commands see it."""
+    mode, g_eff = VARIANTS[variant]
+    return NETWORK if g_eff is None else NETWORK.with_simulation(g_eff=g_eff == "on")
+
+
+def variant_flags(variant):
+    mode, g_eff = VARIANTS[variant]
+    return f"--g-eff {g_eff}" if g_eff else ""
+
+
+def groundtruth_trigger(wildcards):
+    """What groundtruth, predict-error and compare read from the config."""
+    return content_hash(groundtruth_inputs(NETWORK))
+
+
+def variant_pathway_inputs(wildcards):
+    network = variant_config(wildcards.variant)
+    mode = VARIANTS[wildcards.variant][0]
+    return {
+        "pathway": network.pathway_hash(wildcards.pre, wildcards.post, mode),
+        "probes": {name: content_hash(NETWORK.probes[name]) for name in sorted(PROBES)},
+    }
+
+
+def variant_kernel_files(wildcards):
+    return [
+        f"{VALIDATION_DIR}/kernels_{wildcards.variant}/{p.post}/{p.pre}/{probe}.h5"
+        for p in PATHWAYS
+        for probe in PROBES
+    ]
+
+
+def prediction_arguments():
+    """--prediction NAME=FILE of every prediction (compare's inputs, in order)."""
+    files = {"mean-field": f"{RESULTS}/signals.h5"}
+    for name, variant in PREDICTION_NAMES.items():
+        if variant in VALIDATION_VARIANTS:
+            files[name] = f"{VALIDATION_DIR}/signals_{variant}.h5"
+    return files
+
+
+def kernel_sets():
+    sets = {"mean-field": f"{RESULTS}/kernels.h5"}
+    for name, variant in PREDICTION_NAMES.items():
+        if variant in VALIDATION_VARIANTS:
+            sets[name] = f"{VALIDATION_DIR}/kernels_{variant}.h5"
+    return sets

@@ -1,0 +1,58 @@
+"""All figures of ``hpckernels compare``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .error_prediction import plot_error_prediction
+from .hybrid_kernels import plot_hybrid_kernels, ref_mode
+from .validation_coherence import plot_coherence
+from .validation_metrics import plot_metrics
+from .validation_traces import plot_traces
+from .validation_xcorr import plot_xcorr
+
+
+def plot_validation(comparison, folder, hybrid_files=(), kernel_sets=None, sources=()):
+    """Write every figure of a comparison into ``folder``; return their paths.
+
+    ``hybrid_files``: hybrid-scheme kernel files, each drawn against ``kernel_sets``
+    ({name: kernel tensor file})."""
+    from ..h5io import read_tensor
+
+    folder = Path(folder)
+    written = []
+    for probe, metrics in comparison.metrics.items():
+        if not metrics["active"].any():
+            continue
+        written.append(
+            plot_traces(comparison, probe, folder / f"traces_{probe}.png", sources=sources)
+        )
+        written.append(plot_metrics(comparison, probe, folder / f"metrics_{probe}.png", sources))
+        if metrics["coherence"] is not None:
+            written.append(
+                plot_coherence(comparison, probe, folder / f"coherence_{probe}.png", sources)
+            )
+        if metrics["xcorr_z"] is not None:
+            written.append(
+                plot_xcorr(
+                    comparison,
+                    probe,
+                    metrics["xcorr_lags"],
+                    folder / f"xcorr_{probe}.png",
+                    sources,
+                )
+            )
+        if comparison.err is not None and comparison.lin is not None:
+            written.append(
+                plot_error_prediction(
+                    comparison, probe, folder / f"error_prediction_{probe}.png", sources
+                )
+            )
+    tensors = {name: read_tensor(path) for name, path in (kernel_sets or {}).items()}
+    for hybrid_file in hybrid_files:
+        hybrid = read_tensor(hybrid_file)
+        mode = ref_mode(hybrid)
+        for probe in hybrid.probes:
+            output = folder / f"hybrid_kernels_{mode}_{probe}.png"
+            written.append(plot_hybrid_kernels(hybrid, tensors, probe, output, [hybrid_file]))
+    return written

@@ -1,0 +1,604 @@
+"""HDF5 layouts of the validation: ground truth, hybrid-scheme kernels, predicted errors
+and the comparison, on top of :mod:`hpckernels.h5io` (atomic writes, dimension scales,
+units, provenance).
+
+Layouts
+-------
+ground truth (``hpckernels groundtruth``)
+    The layout of a signals file (one group per probe with ``total`` (channel, time),
+    ``time`` = bin left edges, ``probe_type`` of the config probe it measures), plus
+    ``populations`` (post, channel, time): each population's share, scaled by
+    N_Y / M_Y. ``cells`` (the cell table: population, index, x, y, z, rotation) and
+    ``synapses`` (cell, segment, kind, pre_id, weight, delay) say how to rebuild any
+    cell; with ``--cells`` also per-cell signals ``<probe>/cells`` (cell, channel,
+    time) and the background trains ``background/offsets``, ``background/times``.
+hybrid-scheme kernels (``hpckernels groundtruth --hybrid-kernels``)
+    The layout of a kernel tensor: per probe ``kernel`` (post, pre, channel, lag).
+predicted error (``hpckernels predict-error``)
+    Per probe ``error_std``, ``signal_std`` and ``e_rel`` (channel) with their terms.
+validation (``hpckernels compare``)
+    Per probe and prediction the metrics per channel, raw and low-pass filtered.
+"""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+
+from . import h5io
+from .errors import InputError
+from .probes import probe_type
+
+#: Long names of the synapse-table columns.
+SYNAPSE_COLUMNS = {
+    "cell": ("", "row of the cell in /cells"),
+    "segment": ("", "segment index (LFPy order)"),
+    "kind": ("", "connection index in the config (-1: background)"),
+    "pre_id": ("", "presynaptic node id (background: source index)"),
+    "weight": ("uS", "synapse weight as configured (nA if current-based)"),
+    "delay": ("ms", "synaptic delay (on the dt grid)"),
+}
+
+
+def _int_dataset(group, name, data, units, long_name, scale):
+    dset = group.create_dataset(name, data=np.asarray(data, dtype=np.int64))
+    dset.dims[0].attach_scale(scale)
+    h5io.set_attrs(dset, {"units": units or None, "long_name": long_name})
+    return dset
+
+
+def groundtruth_attrs(config, settings):
+    """Root attributes of every output about a detailed population."""
+    from .groundtruth import groundtruth_hash
+
+    return {
+        **h5io.provenance(config),
+        "groundtruth_hash": groundtruth_hash(config),
+        "seed": settings.seed,
+        "contacts": settings.contacts,
+        "cells_per_population": json.dumps(settings.cells),
+    }
+
+
+def write_groundtruth(path, config, settings, result, attrs):
+    """Write a ground-truth run (:class:`hpckernels.groundtruth.PopulationResult`).
+
+    Parameters
+    ----------
+    path : str or Path
+    config : NetworkConfig
+    settings : hpckernels.groundtruth.Settings
+    result : hpckernels.groundtruth.PopulationResult
+    attrs : dict
+        More root attributes (spike files, timings, ...).
+    """
+    from .groundtruth import postsynaptic_populations, scales
+
+    window = result.window
+    posts = postsynaptic_populations(config)
+    factor = scales(config, settings)
+    times = window.t_start + np.arange(window.n_bins) * window.dt
+    kinds = {"-1": "background"} | {
+        str(k): f"{c['pre']}->{c['post']}" for k, c in enumerate(config.connections)
+    }
+    with h5io.atomic_h5(path) as fh:
+        h5io.set_attrs(
+            fh,
+            {
+                **groundtruth_attrs(config, settings),
+                "mode": settings.mode(),
+                "warmup_ms": window.t_start - window.t_begin,
+                "t_start": window.t_start,
+                "t_stop": window.t_stop,
+                "population_sizes": json.dumps(
+                    {p: int(config.populations[p]["size"]) for p in posts}
+                ),
+                "signal_scales": json.dumps(factor),
+                "subset": json.dumps(settings.subset) if settings.subset is not None else None,
+                "synapse_kinds": json.dumps(kinds),
+                "description": "detailed population (hybrid scheme): signals of M_Y cells per "
+                "population scaled by N_Y / M_Y; cells: soma position (um) and rotation "
+                "(rad, LFPy set_rotation order x, y, z about the soma, applied to the "
+                "configured cell, then set_pos); synapses: one row per synapse, driven by "
+                "the presynaptic neuron's spikes (on the dt grid of the bins) + delay, or "
+                "for background rows by background/times",
+                **attrs,
+            },
+        )
+        _write_cells(fh, result.cells, result.soma_v)
+        if result.soma_v is not None:
+            pops = np.array(result.cells.population)
+            fh.attrs["soma_v_mean"] = json.dumps(
+                {p: float(result.soma_v[pops == p].mean()) for p in posts if (pops == p).any()}
+            )
+        _write_synapses(fh, result.synapses)
+        if result.backgrounds is not None:
+            group = fh.create_group("background")
+            starts = np.cumsum([0] + [b.times.size for b in result.backgrounds])
+            offsets = np.concatenate(
+                [
+                    b.offsets[:-1] + start
+                    for b, start in zip(result.backgrounds, starts, strict=False)
+                ]
+                + [starts[-1:]]
+            )
+            h5io.set_attrs(
+                group,
+                {
+                    "description": "spike times (ms) of the background synapses, in the "
+                    "order of the rows with kind -1 of /synapses: row b's train is "
+                    "times[offsets[b]:offsets[b + 1]]"
+                },
+            )
+            group.create_dataset("offsets", data=offsets.astype(np.int64))
+            group.create_dataset(
+                "times", data=np.concatenate([b.times for b in result.backgrounds])
+            ).attrs["units"] = "ms"
+        for name, rows in result.rows.slices.items():
+            probe = probe_type(config.probes[name], config.probes)
+            group = fh.create_group(name)
+            h5io.set_attrs(
+                group,
+                {
+                    "probe_type": probe.name,
+                    "probe_parameters": json.dumps(
+                        probe.parameters(), sort_keys=True, default=float
+                    ),
+                    "detailed_probe": json.dumps(result.rows.specs[name], default=float),
+                },
+            )
+            n_channels = rows.stop - rows.start
+            labels, label_units = probe.channel_labels(n_channels)
+            channel = h5io.write_scale(group, "channel", labels, label_units, probe.channel_name)
+            time = h5io.write_scale(group, "time", times, "ms", "time (left edge of the bin)")
+            post = h5io.write_scale(group, "post", posts, "", "postsynaptic population Y")
+            shares = np.array(
+                [
+                    factor[p] * result.signals[p][rows]
+                    if p in result.signals
+                    else np.zeros((n_channels, times.size))
+                    for p in posts
+                ]
+            )
+            if result.per_cell is None:
+                h5io.write_dataset(
+                    group,
+                    "total",
+                    (channel, time),
+                    probe.units,
+                    f"{probe.name} of the detailed population",
+                    data=shares.sum(axis=0),
+                )
+                h5io.write_dataset(
+                    group,
+                    "populations",
+                    (post, channel, time),
+                    probe.units,
+                    "share of each postsynaptic population (scaled by N_Y / M_Y)",
+                    data=shares,
+                )
+            else:
+                cell = group.create_dataset("cell", data=np.arange(result.per_cell.shape[0]))
+                cell.make_scale("cell")
+                h5io.write_dataset(
+                    group,
+                    "cells",
+                    (cell, channel, time),
+                    probe.units,
+                    f"{probe.name} of each simulated cell (unscaled)",
+                    data=result.per_cell[:, rows],
+                )
+
+
+def _write_cells(fh, cells, soma_v=None):
+    group = fh.create_group("cells")
+    row = group.create_dataset("row", data=np.arange(len(cells)))
+    row.make_scale("row")
+    axis = h5io.write_scale(group, "axis", np.array(["x", "y", "z"]), "", "rotation axis")
+    names = group.create_dataset(
+        "population", data=np.array(cells.population, dtype=object), dtype=h5py.string_dtype()
+    )
+    names.dims[0].attach_scale(row)
+    _int_dataset(group, "index", cells.index, "", "cell index in its population", row)
+    for key in ("x", "y", "z"):
+        h5io.write_dataset(group, key, (row,), "um", f"soma {key}", data=getattr(cells, key))
+    h5io.write_dataset(
+        group, "rotation", (row, axis), "rad", "rotation about x, y, z", data=cells.rotation
+    )
+    if soma_v is not None:
+        h5io.write_dataset(
+            group,
+            "soma_v",
+            (row,),
+            "mV",
+            "mean somatic membrane potential in the window",
+            data=soma_v,
+        )
+
+
+def _write_synapses(fh, table):
+    group = fh.create_group("synapses")
+    row = group.create_dataset("row", data=np.arange(len(table)))
+    row.make_scale("row")
+    for key, (units, long_name) in SYNAPSE_COLUMNS.items():
+        data = getattr(table, key)
+        if key in ("weight", "delay"):
+            h5io.write_dataset(group, key, (row,), units, long_name, data=data)
+        else:
+            _int_dataset(group, key, data, units, long_name, row)
+
+
+def read_cells(path):
+    """The cell table of a ground-truth file."""
+    from .groundtruth import CellTable
+
+    with h5io.open_h5(path, "ground truth") as fh:
+        g = fh["cells"]
+        return CellTable(
+            [h5io.text(v) for v in g["population"][()]],
+            g["index"][()],
+            g["x"][()],
+            g["y"][()],
+            g["z"][()],
+            g["rotation"][()],
+        )
+
+
+def read_synapses(path):
+    """The synapse table of a ground-truth file."""
+    from .groundtruth import SynapseTable
+
+    with h5io.open_h5(path, "ground truth") as fh:
+        g = fh["synapses"]
+        return SynapseTable(*(g[key][()] for key in SynapseTable.COLUMNS))
+
+
+# ------------------------------------------------------------------ signal-like files
+class SignalFile:
+    """The probe signals of a signals file (``hpckernels signals``) or a ground-truth file.
+
+    Parameters
+    ----------
+    path : str or Path
+    label : str
+        How the file is named in messages and tables.
+
+    Attributes
+    ----------
+    attrs : dict
+        Root attributes.
+    probes : dict of str to dict
+        {name: {"total": (n_channels, n_times), "time", "channels", "units", "type"}}.
+    """
+
+    def __init__(self, path, label=None):
+        from .plotting.common import probe_groups, read_probe
+
+        self.path = path
+        self.label = label or str(path)
+        with h5io.open_h5(path, "signals") as fh:
+            self.attrs = dict(fh.attrs)
+            groups = probe_groups(fh)
+            if not groups:
+                raise InputError(str(path), "no probe group: not a signals or ground-truth file")
+            self.probes = {}
+            for name in groups:
+                if "total" not in fh[name]:
+                    raise InputError(
+                        str(path),
+                        f"{name} has no 'total' (a --cells run has only per-cell signals)",
+                    )
+                self.probes[name] = read_probe(fh, name)
+            self.populations = {
+                name: fh[name]["populations"][()] for name in groups if "populations" in fh[name]
+            }
+
+    @property
+    def config_hash(self):
+        return h5io.text(self.attrs.get("config_hash", ""))
+
+    @property
+    def dt(self):
+        return float(self.attrs["dt"])
+
+
+# ------------------------------------------------------------------ hybrid kernels
+def write_hybrid_kernels(path, config, settings, kernels, attrs):
+    """Hybrid-scheme kernels in the kernel-tensor layout.
+
+    Parameters
+    ----------
+    kernels : dict of str to ndarray
+        {probe: (n_post, n_pre, n_channels, n_lags)} on lags -tau..tau.
+    """
+    names = list(config.populations)
+    lags = h5io.lag_axis(config.simulation["dt"], config.n_steps_tau)
+    with h5io.atomic_h5(path) as fh:
+        h5io.set_attrs(
+            fh,
+            {
+                **h5io.kernel_attrs(config, "hybrid-scheme"),
+                **groundtruth_attrs(config, settings),
+                "mode": "hybrid-scheme",
+                "groundtruth_mode": settings.mode(),
+                "description": "hybrid-scheme kernels: the detailed population's signal "
+                "after every neuron of X fired once at t0 through its synapses, less the "
+                "signal without that volley (same background), divided by N_X",
+                **attrs,
+            },
+        )
+        for name, data in kernels.items():
+            probe = probe_type(config.probes[name], config.probes)
+            group = fh.create_group(name)
+            post, pre = h5io.population_scales(group, names, names)
+            channel = h5io.write_probe_scales(group, probe, data.shape[2])
+            lag = h5io.write_scale(group, "lag", lags, "ms", h5io.LAG_NAME)
+            h5io.write_dataset(
+                group,
+                "kernel",
+                (post, pre, channel, lag),
+                probe.units,
+                f"{probe.name} per presynaptic spike (hybrid scheme)",
+                data=data,
+            )
+
+
+# ------------------------------------------------------------------------ comparison
+#: Names of the references a prediction is compared with.
+GROUNDTRUTH, LINEARIZED = "ground truth", "linearized reconstruction"
+#: The filters of the metrics.
+FILTERS = ("raw", "lowpass 100 Hz")
+#: Name of the prediction with the detailed population's mean kernels (predict-error).
+MEAN_KERNELS = "population mean kernels"
+
+
+def check_same_window(reference, other):
+    """Raise InputError unless ``other`` has the time axis of ``reference``."""
+    for name, probe in reference.probes.items():
+        if name not in other.probes:
+            continue
+        a, b = probe["time"], other.probes[name]["time"]
+        if a.shape != b.shape or not np.allclose(a, b, rtol=0, atol=1e-6 * reference.dt):
+            raise InputError(
+                other.label,
+                f"{name}: time axis {b[0] if b.size else '-'}..{b[-1] if b.size else '-'} ms "
+                f"({b.size} bins) differs from the ground truth's {a[0]}..{a[-1]} ms "
+                f"({a.size} bins): predict the signals of the same window (signals.t_start, "
+                "t_stop)",
+            )
+
+
+def check_groundtruth(gt, config, mode):
+    """Raise InputError unless ``gt`` is a ground-truth file of ``config`` in ``mode``."""
+    from .groundtruth import groundtruth_hash
+
+    if "mode" not in gt.attrs or "signal_scales" not in gt.attrs:
+        raise InputError(gt.label, "not a ground-truth file (hpckernels groundtruth)")
+    if h5io.text(gt.attrs.get("groundtruth_hash", "")) != groundtruth_hash(config):
+        raise InputError(
+            gt.label,
+            "not the detailed population of this config (cells, connections, probes, window, "
+            "groundtruth or spikes settings differ): run hpckernels groundtruth again",
+        )
+    found = h5io.text(gt.attrs["mode"])
+    if found != mode:
+        raise InputError(gt.label, f"a {found} run; expected the {mode} run")
+
+
+def check_hybrid_kernels(path, config):
+    """Raise InputError unless ``path`` holds hybrid-scheme kernels of ``config``."""
+    from .groundtruth import groundtruth_hash
+
+    with h5io.open_h5(path, "hybrid-scheme kernels") as fh:
+        if h5io.text(fh.attrs.get("mode", "")) != "hybrid-scheme":
+            raise InputError(str(path), "not hybrid-scheme kernels (groundtruth --hybrid-kernels)")
+        if h5io.text(fh.attrs.get("groundtruth_hash", "")) != groundtruth_hash(config):
+            raise InputError(str(path), "hybrid-scheme kernels of another detailed population")
+
+
+def _layout(attrs):
+    return {k: h5io.text(attrs.get(k, "")) for k in ("cells_per_population", "seed", "contacts")}
+
+
+def compare_files(config, groundtruth, predictions, output, linearized=None, error=None):
+    """Metrics of every prediction against the ground truth (and against the linearized
+    reconstruction), written to ``output``.
+
+    Parameters
+    ----------
+    config : NetworkConfig
+    groundtruth : str or Path
+        Ground truth (conductance-based) of ``hpckernels groundtruth``.
+    predictions : dict of str to path
+        {name: signals file} (``hpckernels signals``).
+    output : Path
+    linearized : str or Path, optional
+        The linearized reconstruction (``groundtruth --linearized``): compared with the
+        ground truth, and the second reference of every prediction.
+    error : str or Path, optional
+        ``hpckernels predict-error`` output: its predicted E_rel (against the linearized
+        reconstruction) is stored next to the measured one, and its mean-kernel
+        prediction is compared too.
+
+    Returns
+    -------
+    Comparison
+    """
+    from . import validation
+
+    gt = SignalFile(groundtruth, f"ground truth ({groundtruth})")
+    check_groundtruth(gt, config, "conductance")
+    files = {
+        name: SignalFile(path, f"prediction {name} ({path})") for name, path in predictions.items()
+    }
+    lin = None
+    if linearized is not None:
+        lin = SignalFile(linearized, f"linearized reconstruction ({linearized})")
+        check_groundtruth(lin, config, "linearized")
+        if _layout(lin.attrs) != _layout(gt.attrs):
+            raise InputError(
+                lin.label, f"other cells than the ground truth's: {_layout(lin.attrs)}"
+            )
+        files = {LINEARIZED: lin, **files}
+    err = None
+    if error is not None:
+        err = SignalFile(error, f"predicted error ({error})")
+        if "e_rel" not in next(iter(h5py.File(error, "r").values())):
+            raise InputError(str(error), "not a predict-error file (no e_rel)")
+        same_hash = h5io.text(err.attrs.get("groundtruth_hash", "")) == h5io.text(
+            gt.attrs["groundtruth_hash"]
+        )
+        if not same_hash or _layout(err.attrs) != _layout(gt.attrs):
+            raise InputError(
+                err.label,
+                "predicted for another detailed population than the ground truth's "
+                f"(groundtruth_hash; cells {_layout(err.attrs)} vs {_layout(gt.attrs)})",
+            )
+        files[MEAN_KERNELS] = err
+    for other in files.values():
+        check_same_window(gt, other)
+    references = {GROUNDTRUTH: gt} | ({LINEARIZED: lin} if lin is not None else {})
+    names = list(files)
+    dt = gt.dt
+    comparison = Comparison(gt, lin, files, err, dt)
+    if err is not None:
+        # the prediction made with the kernels whose error was predicted
+        wanted = h5io.text(err.attrs.get("kernels_sha256", ""))
+        comparison.predicted_for = next(
+            (
+                n
+                for n, f in files.items()
+                if h5io.text(f.attrs.get("kernels_sha256", "")) == wanted
+            ),
+            None,
+        )
+    with h5io.atomic_h5(output) as fh:
+        h5io.set_attrs(
+            fh,
+            {
+                **h5io.provenance(config),
+                "groundtruth_file": str(groundtruth),
+                "linearized_file": str(linearized) if linearized else None,
+                "error_file": str(error) if error else None,
+                "predictions": json.dumps({k: str(v.path) for k, v in files.items()}),
+                "e_rel_predicted_for": comparison.predicted_for,
+                "cells_per_population": h5io.text(gt.attrs["cells_per_population"]),
+                "population_sizes": h5io.text(gt.attrs["population_sizes"]),
+                "description": "metrics of each prediction (and the linearized "
+                "reconstruction) against the ground truth and against the linearized "
+                "reconstruction, per probe channel, raw and low-pass filtered",
+            },
+        )
+        for probe, data in gt.probes.items():
+            group = fh.create_group(probe)
+            h5io.set_attrs(group, {"probe_type": data["type"]})
+            channel = h5io.write_scale(
+                group, "channel", np.asarray(data["channels"]), "", "channel"
+            )
+            prediction = h5io.write_scale(group, "prediction", names, "", "prediction")
+            reference = h5io.write_scale(group, "reference", list(references), "", "reference")
+            filt = h5io.write_scale(group, "filter", list(FILTERS), "", "filter")
+            stat = h5io.write_scale(
+                group, "statistic", ["median", "q10", "q90"], "", "across channels"
+            )
+            active = validation.active_channels(data["total"])
+            group.create_dataset("active", data=active).attrs["long_name"] = (
+                "channel with a ground truth that varies (in the summaries)"
+            )
+            metrics = {
+                key: np.full((len(references), len(names), 2, active.size), np.nan)
+                for key in ("r2", "r_std", "e_rel")
+            }
+            freqs, coh, xc, lags, predicted = None, None, None, None, {}
+            for r, ref in enumerate(references.values()):
+                ref_values = ref.probes[probe]["total"]
+                for p, name in enumerate(names):
+                    if files[name] is ref or probe not in files[name].probes:
+                        continue
+                    values = files[name].probes[probe]["total"]
+                    for key, value in validation.channel_metrics(ref_values, values, dt).items():
+                        metrics[key][r, p] = np.where(active, value, np.nan)
+                    f, c = validation.coherence(ref_values, values, dt)
+                    if coh is None:
+                        freqs = f
+                        coh = np.full((len(references), len(names), active.size, f.size), np.nan)
+                    coh[r, p] = np.where(active[:, None], c, np.nan)
+                    if data["type"] == "CurrentDipoleMoment":
+                        lags, x = validation.zscore_xcorr(ref_values[2:3], values[2:3], dt)
+                        if xc is None:
+                            xc = np.full((len(references), len(names), lags.size), np.nan)
+                        xc[r, p] = x[0]
+            for key, value in metrics.items():
+                h5io.write_dataset(
+                    group, key, (reference, prediction, filt, channel), "", key, data=value
+                )
+                h5io.write_dataset(
+                    group,
+                    f"{key}_summary",
+                    (reference, prediction, filt, stat),
+                    "",
+                    f"{key}: median and 10/90 % quantiles across active channels",
+                    data=validation.summary(value, active),
+                )
+            if coh is not None:
+                frequency = h5io.write_scale(group, "frequency", freqs, "Hz", "frequency")
+                h5io.write_dataset(
+                    group,
+                    "coherence",
+                    (reference, prediction, channel, frequency),
+                    "",
+                    "coherence",
+                    data=coh,
+                )
+            if xc is not None:
+                lag = h5io.write_scale(group, "lag", lags, "ms", "lag of the prediction")
+                h5io.write_dataset(
+                    group,
+                    "xcorr_z",
+                    (reference, prediction, lag),
+                    "",
+                    "cross-correlation of the z-scored dipole z component",
+                    data=xc,
+                )
+            if err is not None and probe in err.probes:
+                with h5py.File(error, "r") as efh:
+                    for key in ("e_rel", "e_rel_mean_kernel"):
+                        predicted[key] = np.where(active, efh[probe][key][()], np.nan)
+                        h5io.write_dataset(
+                            group,
+                            f"{key}_predicted",
+                            (channel,),
+                            "",
+                            f"predicted {key} against the {LINEARIZED}",
+                            data=predicted[key],
+                        )
+                group.attrs["e_rel_predicted_for"] = comparison.predicted_for or ""
+            comparison.metrics[probe] = {
+                "active": active,
+                **metrics,
+                "frequency": freqs,
+                "coherence": coh,
+                "xcorr_z": xc,
+                "xcorr_lags": lags,
+                "predicted": predicted,
+            }
+    comparison.references = list(references)
+    comparison.names = names
+    return comparison
+
+
+class Comparison:
+    """What ``compare`` computed, for the figures: files and metrics per probe."""
+
+    def __init__(self, gt, lin, files, err, dt):
+        self.gt, self.lin, self.files, self.err, self.dt = gt, lin, files, err, dt
+        self.metrics = {}
+        self.references, self.names = [], []
+        #: Name of the prediction whose E_rel predict-error predicted.
+        self.predicted_for = None
+
+    def err_values(self, probe, key="e_rel"):
+        """Predicted ``e_rel`` or ``e_rel_mean_kernel`` per channel (None without)."""
+        return self.metrics[probe]["predicted"].get(key)

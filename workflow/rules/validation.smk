@@ -1,0 +1,196 @@
+# Validation (target `validation`): the ground truth of a detailed population driven by
+# the network's spikes (conductance-based, and its linearized reconstruction), hybrid-
+# scheme kernels, kernel predictions without g_eff and from ensembles, the predicted
+# error, then `compare` (validation.h5 and figures). Needs per-neuron spikes (the
+# built-in network, or SONATA/NEST spike files).
+rule groundtruth:
+    input:
+        mechanisms=f"{RESULTS}/mechanisms.txt",
+        spikes=spike_files(),
+    output:
+        f"{VALIDATION_DIR}/groundtruth_{{gtmode}}.h5",
+    log:
+        f"{RESULTS}/logs/validation/groundtruth_{{gtmode}}.log",
+    conda:
+        "../envs/hpckernels.yaml"
+    threads: GT_TASKS
+    resources:
+        mpi="mpiexec",
+        tasks=GT_TASKS,
+    params:
+        cli=HPCKERNELS,
+        config=CONFIG_FILE,
+        inputs=groundtruth_trigger,
+        flag=lambda wildcards: (
+            "--linearized" if wildcards.gtmode == "linearized" else ""
+        ),
+    shell:
+        "{resources.mpi} -n {resources.tasks} {params.cli} groundtruth {params.config} "
+        "--spikes {input.spikes} {params.flag} -o {output} > {log} 2>&1"
+
+
+rule hybrid_kernels:
+    input:
+        mechanisms=f"{RESULTS}/mechanisms.txt",
+        spikes=spike_files(),
+    output:
+        f"{VALIDATION_DIR}/hybrid_kernels_{{gtmode}}.h5",
+    log:
+        f"{RESULTS}/logs/validation/hybrid_kernels_{{gtmode}}.log",
+    conda:
+        "../envs/hpckernels.yaml"
+    threads: GT_TASKS
+    resources:
+        mpi="mpiexec",
+        tasks=GT_TASKS,
+    params:
+        cli=HPCKERNELS,
+        config=CONFIG_FILE,
+        inputs=groundtruth_trigger,
+        flag=lambda wildcards: (
+            "--linearized" if wildcards.gtmode == "linearized" else ""
+        ),
+    shell:
+        "{resources.mpi} -n {resources.tasks} {params.cli} groundtruth {params.config} "
+        "--spikes {input.spikes} --hybrid-kernels {params.flag} -o {output} > {log} 2>&1"
+
+
+rule predict_error:
+    input:
+        mechanisms=f"{RESULTS}/mechanisms.txt",
+        kernels=f"{RESULTS}/kernels.h5",
+        spikes=spike_files(),
+    output:
+        f"{VALIDATION_DIR}/error.h5",
+    log:
+        f"{RESULTS}/logs/validation/predict_error.log",
+    conda:
+        "../envs/hpckernels.yaml"
+    params:
+        cli=HPCKERNELS,
+        config=CONFIG_FILE,
+        inputs=groundtruth_trigger,
+    shell:
+        "{params.cli} predict-error {params.config} --kernels {input.kernels} "
+        "--spikes {input.spikes} -o {output} > {log} 2>&1"
+
+
+rule validation_pathway_kernels:
+    input:
+        mechanisms=f"{RESULTS}/mechanisms.txt",
+    output:
+        expand(
+            "{folder}/kernels_{{variant}}/{{post}}/{{pre}}/{probe}.h5",
+            folder=VALIDATION_DIR,
+            probe=PROBES,
+        ),
+    log:
+        f"{RESULTS}/logs/validation/kernels_{{variant}}_{{post}}_{{pre}}.log",
+    conda:
+        "../envs/hpckernels.yaml"
+    threads: lambda wildcards: 2 if VARIANTS[wildcards.variant][0] == "ensemble" else 1
+    resources:
+        mpi="mpiexec",
+        tasks=lambda wildcards: 2 if VARIANTS[wildcards.variant][0] == "ensemble" else 1,
+    params:
+        cli=HPCKERNELS,
+        config=CONFIG_FILE,
+        mode=lambda wildcards: VARIANTS[wildcards.variant][0],
+        flags=lambda wildcards: variant_flags(wildcards.variant),
+        inputs=variant_pathway_inputs,
+        outdir=lambda wildcards: f"{VALIDATION_DIR}/kernels_{wildcards.variant}/{wildcards.post}/{wildcards.pre}",
+    shell:
+        "{resources.mpi} -n {resources.tasks} {params.cli} kernel {params.config} "
+        "--pre {wildcards.pre} --post {wildcards.post} --mode {params.mode} {params.flags} "
+        "--output-dir {params.outdir} > {log} 2>&1"
+
+
+rule validation_tensor:
+    input:
+        variant_kernel_files,
+    output:
+        f"{VALIDATION_DIR}/kernels_{{variant}}.h5",
+    log:
+        f"{RESULTS}/logs/validation/kernel_tensor_{{variant}}.log",
+    conda:
+        "../envs/hpckernels.yaml"
+    params:
+        cli=HPCKERNELS,
+        config=CONFIG_FILE,
+        mode=lambda wildcards: VARIANTS[wildcards.variant][0],
+        flags=lambda wildcards: variant_flags(wildcards.variant),
+        kernels=lambda wildcards: f"{VALIDATION_DIR}/kernels_{wildcards.variant}",
+        inputs=lambda wildcards: content_hash(
+            variant_config(wildcards.variant).tensor_inputs(
+                VARIANTS[wildcards.variant][0]
+            )
+        ),
+    shell:
+        "{params.cli} assemble {params.config} --kernels-dir {params.kernels} "
+        "--mode {params.mode} {params.flags} -o {output} > {log} 2>&1"
+
+
+rule validation_signals:
+    input:
+        kernels=f"{VALIDATION_DIR}/kernels_{{variant}}.h5",
+        spikes=spike_files(),
+    output:
+        f"{VALIDATION_DIR}/signals_{{variant}}.h5",
+    log:
+        f"{RESULTS}/logs/validation/signals_{{variant}}.log",
+    conda:
+        "../envs/hpckernels.yaml"
+    params:
+        cli=HPCKERNELS,
+        config=CONFIG_FILE,
+        flags=lambda wildcards: variant_flags(wildcards.variant),
+        inputs=lambda wildcards: content_hash(
+            signal_inputs(variant_config(wildcards.variant))
+        ),
+    shell:
+        "{params.cli} signals {params.config} --kernels {input.kernels} "
+        "--spikes {input.spikes} {params.flags} -o {output} > {log} 2>&1"
+
+
+rule compare:
+    input:
+        groundtruth=f"{VALIDATION_DIR}/groundtruth_conductance.h5",
+        linearized=f"{VALIDATION_DIR}/groundtruth_linearized.h5",
+        error=f"{VALIDATION_DIR}/error.h5",
+        hybrid=expand(
+            f"{VALIDATION_DIR}/hybrid_kernels_{{gtmode}}.h5",
+            gtmode=["conductance", "linearized"],
+        ),
+        predictions=list(prediction_arguments().values()),
+        kernels=list(kernel_sets().values()),
+    output:
+        validation=f"{VALIDATION_DIR}/validation.h5",
+        figures=report(
+            directory(f"{VALIDATION_DIR}/figures"),
+            patterns=["{name}.png"],
+            caption="../report/validation.rst",
+            category="Validation",
+        ),
+    log:
+        f"{RESULTS}/logs/validation/compare.log",
+    conda:
+        "../envs/hpckernels.yaml"
+    params:
+        cli=HPCKERNELS,
+        config=CONFIG_FILE,
+        inputs=groundtruth_trigger,
+        predictions=" ".join(
+            f"--prediction '{name}={path}'"
+            for name, path in prediction_arguments().items()
+        ),
+        kernels=" ".join(
+            f"--kernels '{name}={path}'" for name, path in kernel_sets().items()
+        ),
+        hybrid=lambda wildcards, input: " ".join(
+            f"--hybrid-kernels {path}" for path in input.hybrid
+        ),
+    shell:
+        "{params.cli} compare {params.config} --groundtruth {input.groundtruth} "
+        "--linearized {input.linearized} --predicted-error {input.error} "
+        "{params.hybrid} {params.predictions} {params.kernels} "
+        "-o {output.validation} --figures {output.figures} > {log} 2>&1"
