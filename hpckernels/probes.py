@@ -17,6 +17,7 @@ from typing import ClassVar
 import lfpykit
 import numpy as np
 from lfpykit import eegmegcalc
+from scipy.special import ndtr
 
 from .errors import ConfigError
 from .registry import Registry
@@ -28,6 +29,9 @@ PROBES = Registry("probe type")
 _GL_POINTS = 8
 #: Gaussian tails beyond this many standard deviations are neglected (exp(-72) relative).
 _TAIL = 12.0
+#: A probe parameter given as this word takes the value of the postsynaptic population
+#: (see :attr:`ProbeType.population_parameters`).
+POPULATION = "population"
 
 
 def linspace_or_array(value):
@@ -147,6 +151,95 @@ class SymmetricCurrentDipoleMoment(lfpykit.CurrentDipoleMoment):
         return M
 
 
+class GaussCylinderCSD(lfpykit.LinearModel):
+    """Current source density of a population in cylinders along the depth axis: the
+    CSD counterpart of :class:`GaussCylinderPotential`.
+
+    The population's sources are disks of radius R (its lateral extent) whose depths are
+    spread by Z ~ N(0, sigma_z^2). Contact k measures the mean current density in the
+    cylinder of radius R between z_k - h/2 and z_k + h/2. A segment i from depth a_i to
+    b_i (a_i < b_i) contributes the expected fraction of its length inside that slab::
+
+        M[k, i] = E_Z[ |[a_i + Z, b_i + Z] & [lo_k, hi_k]| ] / ((b_i - a_i) pi R^2 h)
+
+    In closed form, with F(d) = d Phi(d / sigma_z) + sigma_z phi(d / sigma_z) (the
+    integral of the normal cdf; F(d) = max(d, 0) for sigma_z = 0)::
+
+        E_Z[...] = F(hi_k - a_i) - F(hi_k - b_i) - F(lo_k - a_i) + F(lo_k - b_i)
+
+    and for a segment of no vertical extent the probability that it lies in the slab,
+    Phi((hi_k - a_i) / sigma_z) - Phi((lo_k - a_i) / sigma_z). With sigma_z = 0 and all
+    segments within R of the axis this is ``lfpykit.LaminarCurrentSourceDensity`` with
+    cylinders [lo_k, hi_k] of radius R.
+
+    Parameters
+    ----------
+    cell : lfpykit.CellGeometry or None
+        Segment geometry (um).
+    z : ndarray
+        Contact (slab centre) depths (um).
+    h : float
+        Slab thickness (um), usually the contact spacing.
+    R : float
+        Cylinder and population radius (um).
+    sigma_z : float
+        Standard deviation of the population's soma depths (um); 0 for none.
+    """
+
+    def __init__(self, cell, z, h, R, sigma_z):
+        super().__init__(cell=cell)
+        z = np.asarray(z, dtype=float)
+        if z.ndim != 1:
+            raise ValueError("z must be a 1-D array of contact depths")
+        for name, value in (("h", h), ("R", R)):
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+        if not sigma_z >= 0:
+            raise ValueError(f"sigma_z must be >= 0, got {sigma_z}")
+        self.z = z
+        self.h = float(h)
+        self.R = float(R)
+        self.sigma_z = float(sigma_z)
+
+    def _integrated_cdf(self, d):
+        """F(d) = integral over u < d of P(Z < u) (um), element-wise."""
+        s = self.sigma_z
+        if s == 0:
+            return np.maximum(d, 0.0)
+        x = d / s
+        return d * ndtr(x) + s * np.exp(-0.5 * x**2) / np.sqrt(2 * np.pi)
+
+    def _cdf(self, d):
+        """P(Z < d), element-wise (a step for sigma_z = 0)."""
+        if self.sigma_z == 0:
+            return (d > 0).astype(float)
+        return ndtr(d / self.sigma_z)
+
+    def get_transformation_matrix(self):
+        """Response matrix (1/um3), shape (n_contacts, n_segments): CSD in nA/um3 per nA.
+
+        Raises
+        ------
+        AttributeError
+            If ``cell`` is None.
+        """
+        if self.cell is None:
+            raise AttributeError(f"{type(self).__name__}.cell is None")
+        a = self.cell.z.min(axis=-1)[None, :]
+        b = self.cell.z.max(axis=-1)[None, :]
+        lo = (self.z - self.h / 2)[:, None]
+        hi = (self.z + self.h / 2)[:, None]
+        F = self._integrated_cdf
+        length = b - a
+        # below 1e-9 of the length scales the four terms cancel: use the point formula
+        flat = length <= 1e-9 * max(self.sigma_z, self.h)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            inside = (F(hi - a) - F(hi - b) - F(lo - a) + F(lo - b)) / length
+        point = self._cdf(hi - a) - self._cdf(lo - a)
+        fraction = np.where(flat, point, inside)
+        return fraction / (np.pi * self.R**2 * self.h)
+
+
 class HeadModelProjection:
     """EEG or MEG of a population: a head model applied to its current dipole moment.
 
@@ -204,12 +297,16 @@ class ProbeType:
         Which signal figure draws this probe ('lfp', 'csd', 'dipole', 'eeg', 'meg').
     channel_name : str
         What a channel is (long name of the channel axis in output files).
+    population_parameters : dict of str to str
+        Parameters that may be given as ``population`` in the config: they then take
+        the postsynaptic population's ``position[key]`` (see :func:`resolve`).
     """
 
     name: ClassVar[str]
     units: ClassVar[str]
     figure: ClassVar[str | None] = None
     channel_name: ClassVar[str] = "channel index"
+    population_parameters: ClassVar[dict] = {}
 
     def __init__(self, spec, all_probes=None):
         self.spec = spec
@@ -222,6 +319,12 @@ class ProbeType:
 
     def matrix(self, geometry):
         """M (n_channels, n_segments) on a cell geometry."""
+        unresolved = [k for k, v in self.kwargs.items() if isinstance(v, str) and v == POPULATION]
+        if unresolved:
+            raise ValueError(
+                f"{', '.join(unresolved)}: '{POPULATION}' needs the postsynaptic population "
+                "(resolve the spec first)"
+            )
         return np.atleast_2d(np.asarray(self.model(geometry).get_transformation_matrix()))
 
     def channel_labels(self, n_channels):
@@ -248,9 +351,29 @@ class GaussCylinderProbe(ProbeType):
     units = "mV"
     figure = "lfp"
     channel_name = "contact depth"
+    population_parameters = {"R": "radius", "sigma_z": "scale"}
 
     def model(self, geometry):
         return GaussCylinderPotential(geometry, **self.kwargs)
+
+    def channel_labels(self, n_channels):
+        return np.asarray(self.kwargs["z"], dtype=float), "um"
+
+
+@PROBES.register
+class GaussCylinderCSDProbe(ProbeType):
+    """Population CSD in slabs of thickness ``h`` around contact depths ``z`` (um), in
+    cylinders of radius ``R`` (um), soma depths spread by ``sigma_z`` (um)
+    (:class:`GaussCylinderCSD`)."""
+
+    name = "GaussCylinderCSD"
+    units = "nA/um3"
+    figure = "csd"
+    channel_name = "contact depth"
+    population_parameters = {"R": "radius", "sigma_z": "scale"}
+
+    def model(self, geometry):
+        return GaussCylinderCSD(geometry, **self.kwargs)
 
     def channel_labels(self, n_channels):
         return np.asarray(self.kwargs["z"], dtype=float), "um"
@@ -372,6 +495,40 @@ class LaminarCurrentSourceDensity(LFPykitProbe):
 def probe_type(spec, all_probes=None, where="probe"):
     """The :class:`ProbeType` of a config probe entry."""
     return PROBES.lookup(spec["type"], f"{where}.type")(spec, all_probes)
+
+
+def resolve(spec, position, where="probe"):
+    """A probe spec with the parameters given as ``population`` replaced by the values
+    of a population's ``position`` (e.g. ``sigma_z: population`` -> its ``scale``).
+
+    Parameters
+    ----------
+    spec : dict
+        Config probe entry.
+    position : dict
+        ``populations.<Y>.position`` of the postsynaptic population (radius, loc, scale).
+    where : str
+        Config key of the probe, for errors.
+
+    Returns
+    -------
+    dict
+        A new spec (``spec`` itself when nothing is population-dependent).
+    """
+    keys = [k for k, v in spec.items() if isinstance(v, str) and v == POPULATION]
+    if not keys:
+        return spec
+    allowed = probe_type(spec, where=where).population_parameters
+    resolved = dict(spec)
+    for key in keys:
+        if key not in allowed:
+            raise ConfigError(
+                f"{where}.{key}",
+                f"'{POPULATION}' is allowed for {', '.join(allowed) or 'no parameter'} "
+                f"of {spec['type']}",
+            )
+        resolved[key] = float(position[allowed[key]])
+    return resolved
 
 
 def transformation_matrix(spec, geometry, all_probes=None):

@@ -344,7 +344,8 @@ def cells():
         "L6E": pyramid(
             "L6E",
             "L6 pyramidal cell (corticothalamic type): basal dendrites in L6, apical trunk "
-            "through L5 to the middle of L4, tuft in L4 (soma at -1330.85 um).",
+            "through L5 into L4, tuft in upper L4 reaching the bottom of L2/3 (soma at "
+            "-1330.85 um).",
             {
                 "soma_length": 16.0,
                 "soma_diam": 16.0,
@@ -352,14 +353,14 @@ def cells():
                 "basal_polar": 135.0,
                 "basal_lengths": (40.0, 110.0),
                 "basal_diams": (1.5, 1.0),
-                "trunk_top": l4 - l6,
+                "trunk_top": LAYERS["L4"][0] - 80.0 - l6,
                 "trunk_diams": (2.5, 1.5),
                 "obliques": (200.0, 320.0),
                 "oblique_length": 90.0,
                 "oblique_diam": 0.9,
                 "n_tuft": 3,
                 "tuft_polar": 40.0,
-                "tuft_length": 130.0,
+                "tuft_length": 160.0,
                 "tuft_diam": 1.0,
             },
         ),
