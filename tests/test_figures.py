@@ -20,6 +20,7 @@ FIGURES = (
     "raster_rates.png",
     "lfp_image.png",
     "lfp_traces.png",
+    "csd_image.png",
     "dipole.png",
     "eeg.png",
     "meg.png",
@@ -27,6 +28,7 @@ FIGURES = (
 )
 TYPES = (
     "GaussCylinderPotential",
+    "GaussCylinderCSD",
     "CurrentDipoleMoment",
     "FourSphereVolumeConductor",
     "InfiniteHomogeneousVolCondMEG",
@@ -108,7 +110,7 @@ def pathway_drives(counts):
     return drive
 
 
-def write_signals(path, spikes, probes=("lfp", "dipole", "eeg", "meg"), pathways=True):
+def write_signals(path, spikes, probes=("lfp", "csd", "dipole", "eeg", "meg"), pathways=True):
     names = list(POPULATIONS)
     time = np.arange(T_START, T_STOP, DT)
     counts = np.zeros((len(names), time.size))
@@ -129,6 +131,8 @@ def write_signals(path, spikes, probes=("lfp", "dipole", "eeg", "meg"), pathways
             for i in range(2)
         ]
     )
+    # CSD: minus the second spatial difference of the LFP profiles (sinks where it peaks)
+    csd = -np.diff(np.pad(lfp, ((0, 0), (0, 0), (1, 1), (0, 0)), mode="edge"), 2, axis=2) * 1e-6
     p_z = drive * np.array([1e4, 2e3])[:, None, None]
     dipole = np.zeros((2, 2, 3, time.size))
     dipole[:, :, 2] = p_z
@@ -145,6 +149,14 @@ def write_signals(path, spikes, probes=("lfp", "dipole", "eeg", "meg"), pathways
             "um",
             "mV",
             {"R": 150.0, "sigma": 0.3, "sigma_z": 75.0},
+        ),
+        "csd": (
+            "GaussCylinderCSD",
+            csd,
+            DEPTHS,
+            "um",
+            "nA/um3",
+            {"h": 100.0, "R": 150.0, "sigma_z": 75.0},
         ),
         "dipole": (
             "CurrentDipoleMoment",
@@ -346,7 +358,14 @@ def test_absent_probes_and_spikes_are_skipped(inputs, tmp_path):
     ]
     for name in ("lfp_image.png", "lfp_traces.png"):
         check_drawn(out / name)
-    for name in ("raster_rates.png", "dipole.png", "eeg.png", "meg.png", "pathway_shares.png"):
+    for name in (
+        "raster_rates.png",
+        "csd_image.png",
+        "dipole.png",
+        "eeg.png",
+        "meg.png",
+        "pathway_shares.png",
+    ):
         assert f"skipped {name}" in result.stdout, result.stdout
 
 
@@ -426,6 +445,8 @@ def test_display_units():
     factor, units, quantity = display_scale(np.array([1e-4]), "nA/um")  # B = 126 fT
     assert (units, quantity) == ("fT", "B") and np.isclose(1e-4 * factor, 125.66, rtol=1e-4)
     assert display_scale(np.array([5.0]), "nA um")[1] == "nA \u00b5m"
+    factor, units, _ = display_scale(np.array([3e-9, -1e-9]), "nA/um3")  # 1 nA/um3 = 1 A/mm3
+    assert units == "nA/mm\u00b3" and np.isclose(3e-9 * factor, 3.0)
     assert pretty_units("nA/um3") == "nA/\u00b5m\u00b3"
 
 
