@@ -185,8 +185,12 @@ def _check_names(where, names, populations):
             )
 
 
-def network_parameters(config):
+def network_parameters(config, check_memory=True):
     """Resolve the ``network`` section of a :class:`~hpckernels.config.NetworkConfig`.
+
+    ``check_memory`` refuses a network whose connections would not fit in this machine's
+    available memory (the ``network`` command); the workflow resolves the network on the
+    submit host without it (a full-scale network runs on a cluster node).
 
     Raises
     ------
@@ -270,11 +274,12 @@ def network_parameters(config):
 
     simulated = {n: simulated_size(sizes[n], scale) for n in populations}
     connections = round(sum(simulated[p.post] * p.indegree for p in projections))
-    require_memory(
-        BYTES_PER_CONNECTION * connections + BYTES_PER_NEURON * sum(simulated.values()),
-        "network.scale",
-        f"the network's {connections:,} connections (neurons x network.indegree)",
-    )
+    if check_memory:
+        require_memory(
+            BYTES_PER_CONNECTION * connections + BYTES_PER_NEURON * sum(simulated.values()),
+            "network.scale",
+            f"the network's {connections:,} connections (neurons x network.indegree)",
+        )
     return NetworkParameters(
         populations=populations,
         population_sizes=sizes,

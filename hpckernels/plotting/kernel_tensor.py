@@ -8,6 +8,29 @@ from ..errors import InputError
 from ..h5io import read_tensor, text
 from .common import finish, provenance, pyplot
 
+#: Lags after which every kernel stays below this fraction of its panel's maximum are not
+#: drawn by default.
+TAIL_RTOL = 0.01
+
+
+def decay_lag(kernel, lags, rtol=TAIL_RTOL, step=5.0):
+    """Lag (ms) after which every pathway's kernel stays below ``rtol`` of its maximum,
+    rounded up to a multiple of ``step`` (at least ``step``, at most the last lag).
+
+    Parameters
+    ----------
+    kernel : ndarray (n_post, n_pre, n_channels, n_lags)
+    lags : ndarray (n_lags,)
+        Lags (ms).
+    """
+    flat = np.abs(kernel).reshape(-1, kernel.shape[-2], lags.size)
+    peak = flat.max(axis=(1, 2), keepdims=True)
+    above = (flat > rtol * peak) & (peak > 0)
+    if not above.any():
+        return float(lags[-1])
+    last = float(lags[np.flatnonzero(above.any(axis=(0, 1)))[-1]])
+    return float(min(lags[-1], max(step, step * np.ceil(last / step))))
+
 
 def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
     """Grid of pathways (rows: postsynaptic Y, columns: presynaptic X); in each
@@ -23,7 +46,8 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
     output : str or Path
         PNG file.
     max_lag : float, optional
-        Largest lag drawn (ms); default tau (the largest lag of the tensor).
+        Largest lag drawn (ms); default :func:`decay_lag` (tau when the kernels last that
+        long), said in the title when shorter than tau.
 
     Returns the path of the PNG (``output``).
     """
@@ -40,14 +64,25 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
     channels = [text(v) for v in data.channel]
     channel_units = data.channel_units
     info = provenance(tensor.attrs)
-    max_lag = lags[-1] if max_lag is None else max_lag
+    trimmed = ""
+    if max_lag is None:
+        max_lag = decay_lag(kernel, lags)
+        if max_lag < lags[-1]:
+            trimmed = (
+                f"; lags beyond {max_lag:g} ms (every kernel < {TAIL_RTOL:.0%} of its "
+                "maximum) not drawn"
+            )
     # kernels are causal: of the negative lags only the last 2 ms are drawn, as baseline
     shown = (lags >= -2.0) & (lags <= max_lag)
     n_post, n_pre, n_channels = kernel.shape[:3]
+    # many pathways (the 8 x 8 microcircuit): compact panels, every other channel labelled
+    compact = n_post * n_pre > 16
+    panel_height = 0.12 * n_channels + 0.8 if compact else 0.25 * n_channels + 1.5
+    label_step = 2 if compact and n_channels > 10 else 1
     fig, axes = plt.subplots(
         n_post,
         n_pre,
-        figsize=(2.6 * n_pre + 1, 0.25 * n_channels * n_post + 1.5 * n_post),
+        figsize=(2.6 * n_pre + 1, panel_height * n_post + (1.0 if compact else 0.0)),
         sharex=True,
         sharey=True,
         squeeze=False,
@@ -67,25 +102,30 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
                 )
             ax.axvline(0, color="0.7", lw=0.5)
             ax.set_title(f"{pre} \u2192 {post}", fontsize=9)
-            ax.text(
-                0.98,
-                0.99,
-                f"max {scale:.3g} {units}",
-                transform=ax.transAxes,
-                ha="right",
-                va="top",
-                fontsize=7,
-            )
+            if scale > 0:
+                ax.text(
+                    0.98,
+                    0.99,
+                    f"max {scale:.3g} {units}",
+                    transform=ax.transAxes,
+                    ha="right",
+                    va="top",
+                    fontsize=7,
+                )
+            if scale == 0:
+                ax.text(0.5, 0.5, "no connection", transform=ax.transAxes, ha="center",
+                        va="center", fontsize=8, color="0.5")  # fmt: skip
             if i == n_post - 1:
                 ax.set_xlabel("lag (ms)")
     labels = [f"{float(c):g} {channel_units}" if channel_units else c for c in channels]
     for ax in axes[:, 0]:
-        ax.set_yticks(offsets)
-        ax.set_yticklabels(labels, fontsize=7)
+        ax.set_yticks(offsets[::label_step])
+        ax.set_yticklabels(labels[::label_step], fontsize=7)
     fig.suptitle(
         f"{probe} ({probe_type}): kernels H[post, pre] per presynaptic spike\n"
-        "each panel normalised to its maximum",
+        f"each panel normalised to its maximum{trimmed}",
         fontsize=9,
     )
-    fig.tight_layout()
+    # leave room for the two-line title above the top row
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / fig.get_figheight()))
     return finish(fig, output, f"{probe} kernels", [tensor_file], {"": info})
