@@ -44,6 +44,13 @@ def linspace_or_array(value):
 
 
 # ------------------------------------------------------------------- linear models
+def _cell_of(model):
+    """The cell geometry of a LinearModel; AttributeError if it has none."""
+    if model.cell is None:
+        raise AttributeError(f"{type(model).__name__}.cell is None")
+    return model.cell
+
+
 class GaussCylinderPotential(lfpykit.LinearModel):
     """Potential of a population whose sources are disks of radius R, smeared
     along depth by a Gaussian of width sigma_z (Hagen et al. 2022, Eq. 10 ff.).
@@ -93,9 +100,7 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         AttributeError
             If ``cell`` is None.
         """
-        if self.cell is None:
-            raise AttributeError(f"{type(self).__name__}.cell is None")
-        z_seg = self.cell.z.mean(axis=-1)
+        z_seg = _cell_of(self).z.mean(axis=-1)
         mu = (self.z[:, None] - z_seg[None, :]).ravel()
         mean_disk = self._mean_disk_term(mu)
         return mean_disk.reshape(self.z.size, z_seg.size) / (2 * self.sigma * np.pi * self.R**2)
@@ -217,17 +222,11 @@ class GaussCylinderCSD(lfpykit.LinearModel):
         return ndtr(d / self.sigma_z)
 
     def get_transformation_matrix(self):
-        """Response matrix (1/um3), shape (n_contacts, n_segments): CSD in nA/um3 per nA.
-
-        Raises
-        ------
-        AttributeError
-            If ``cell`` is None.
-        """
-        if self.cell is None:
-            raise AttributeError(f"{type(self).__name__}.cell is None")
-        a = self.cell.z.min(axis=-1)[None, :]
-        b = self.cell.z.max(axis=-1)[None, :]
+        """Response matrix (1/um3), shape (n_contacts, n_segments): CSD in nA/um3 per nA
+        (AttributeError without a cell)."""
+        z = _cell_of(self).z
+        a = z.min(axis=-1)[None, :]
+        b = z.max(axis=-1)[None, :]
         lo = (self.z - self.h / 2)[:, None]
         hi = (self.z + self.h / 2)[:, None]
         F = self._integrated_cdf
@@ -347,25 +346,34 @@ class LFPykitProbe(ProbeType):
         return getattr(lfpykit, self.name)(geometry, **self.kwargs)
 
 
-@PROBES.register
-class GaussCylinderProbe(ProbeType):
-    """Population LFP at contacts along the depth axis (:class:`GaussCylinderPotential`)."""
+class PopulationDepthProbe(ProbeType):
+    """A population probe at contacts along the depth axis (``z``, um) whose disk radius
+    ``R`` and depth spread ``sigma_z`` may be the postsynaptic population's
+    (``population``); ``linear_model`` is its LinearModel class."""
 
-    name = "GaussCylinderPotential"
-    units = "mV"
-    figure = "lfp"
     channel_name = "contact depth"
     population_parameters = {"R": "radius", "sigma_z": "scale"}
+    linear_model: ClassVar[type]
 
     def model(self, geometry):
-        return GaussCylinderPotential(geometry, **self.kwargs)
+        return self.linear_model(geometry, **self.kwargs)
 
     def channel_labels(self, n_channels):
         return np.asarray(self.kwargs["z"], dtype=float), "um"
 
 
 @PROBES.register
-class GaussCylinderCSDProbe(ProbeType):
+class GaussCylinderProbe(PopulationDepthProbe):
+    """Population LFP at contacts along the depth axis (:class:`GaussCylinderPotential`)."""
+
+    name = "GaussCylinderPotential"
+    units = "mV"
+    figure = "lfp"
+    linear_model = GaussCylinderPotential
+
+
+@PROBES.register
+class GaussCylinderCSDProbe(PopulationDepthProbe):
     """Population CSD in slabs of thickness ``h`` around contact depths ``z`` (um), in
     cylinders of radius ``R`` (um), soma depths spread by ``sigma_z`` (um)
     (:class:`GaussCylinderCSD`)."""
@@ -373,14 +381,7 @@ class GaussCylinderCSDProbe(ProbeType):
     name = "GaussCylinderCSD"
     units = "nA/um3"
     figure = "csd"
-    channel_name = "contact depth"
-    population_parameters = {"R": "radius", "sigma_z": "scale"}
-
-    def model(self, geometry):
-        return GaussCylinderCSD(geometry, **self.kwargs)
-
-    def channel_labels(self, n_channels):
-        return np.asarray(self.kwargs["z"], dtype=float), "um"
+    linear_model = GaussCylinderCSD
 
 
 @PROBES.register
