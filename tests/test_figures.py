@@ -615,20 +615,26 @@ def test_eight_populations_are_drawn_readably(microcircuit_files, tmp_path):
     8 x 8 kernel panel of 16 channels: every figure drawn, of a size a screen shows."""
     from PIL import Image
 
-    from hpckernels.plotting import plot_kernel_tensor, plot_signals
+    from hpckernels.plotting import available_figures, plot_kernel_tensor
+    from hpckernels.plotting.csd import plot_csd_image
+    from hpckernels.plotting.pathway_shares import plot_pathway_shares
+    from hpckernels.plotting.raster_rates import plot_raster_rates
 
     folder = microcircuit_files
-    out = tmp_path / "figures"
-    results = plot_signals(
-        folder / "signals.h5", out, folder / "spikes.h5", window=300.0, log=lambda line: None
-    )
-    drawn = sorted(name for name, value in results.items() if not isinstance(value, str))
-    assert drawn == sorted(
+    signals = folder / "signals.h5"
+    reasons = available_figures(signals, folder / "spikes.h5")
+    assert sorted(name for name, why in reasons.items() if why is None) == sorted(
         ["raster_rates.png", "lfp_image.png", "lfp_traces.png", "csd_image.png", "dipole.png"]
         + ["pathway_shares.png"]
     )
-    kernels = plot_kernel_tensor(folder / "kernels.h5", "lfp", tmp_path / "kernels_lfp.png")
-    for path in [out / name for name in drawn] + [kernels]:
+    paths = [
+        plot_raster_rates(signals, folder / "spikes.h5", tmp_path / "raster.png", 300.0),
+        plot_csd_image(signals, tmp_path / "csd.png", 300.0),  # the LFP image's code
+        plot_pathway_shares(signals, tmp_path / "shares.png"),
+        plot_kernel_tensor(folder / "kernels.h5", "lfp", tmp_path / "kernels_lfp.png"),
+    ]
+    kernels = paths[-1]
+    for path in paths:
         check_drawn(path)
         width, height = Image.open(path).size
         assert width <= 2600 and height <= 2600, (path.name, width, height)

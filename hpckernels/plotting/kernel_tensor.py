@@ -69,8 +69,8 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
         max_lag = decay_lag(kernel, lags)
         if max_lag < lags[-1]:
             trimmed = (
-                f"; lags beyond {max_lag:g} ms (every kernel < {TAIL_RTOL:.0%} of its "
-                "maximum) not drawn"
+                f"\nlags beyond {max_lag:g} ms not drawn (every kernel < {TAIL_RTOL:.0%} "
+                "of its maximum)"
             )
     # kernels are causal: of the negative lags only the last 2 ms are drawn, as baseline
     shown = (lags >= -2.0) & (lags <= max_lag)
@@ -87,20 +87,30 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
         sharey=True,
         squeeze=False,
     )
+    from matplotlib.collections import LineCollection
+
     offsets = -np.arange(n_channels)
+    colors = [f"C{c % 10}" if n_channels <= 3 else "k" for c in range(n_channels)]
+    y_range = (offsets[-1] - 0.7, 1.4 if compact else 0.7)
+    # the spike at lag 0 (a grey line) where negative lags are drawn
+    zero_line = [np.array([[0.0, y_range[0]], [0.0, y_range[1]]])] if lags[shown][0] < 0 else []
     for i, post in enumerate(posts):
         for j, pre in enumerate(pres):
             ax = axes[i, j]
             scale = np.abs(kernel[i, j]).max()
-            for c in range(n_channels):
-                trace = kernel[i, j, c, shown] / scale if scale > 0 else 0 * lags[shown]
-                ax.plot(
-                    lags[shown],
-                    offsets[c] + 0.45 * trace,
-                    lw=0.8,
-                    color=f"C{c % 10}" if n_channels <= 3 else "k",
+            traces = kernel[i, j][:, shown] / scale if scale > 0 else 0 * kernel[i, j][:, shown]
+            # one collection per panel: one artist instead of n_channels lines
+            segments = np.stack(
+                [np.broadcast_to(lags[shown], traces.shape), offsets[:, None] + 0.45 * traces],
+                axis=-1,
+            )
+            ax.add_collection(
+                LineCollection(
+                    [*zero_line, *segments],
+                    colors=["0.7"] * len(zero_line) + colors,
+                    linewidths=[0.5] * len(zero_line) + [0.8] * n_channels,
                 )
-            ax.axvline(0, color="0.7", lw=0.5)
+            )
             ax.set_title(f"{pre} \u2192 {post}", fontsize=9)
             if scale > 0:
                 ax.text(
@@ -121,11 +131,26 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
     for ax in axes[:, 0]:
         ax.set_yticks(offsets[::label_step])
         ax.set_yticklabels(labels[::label_step], fontsize=7)
-    fig.suptitle(
+    width, height = fig.get_size_inches()
+    title = (
         f"{probe} ({probe_type}): kernels H[post, pre] per presynaptic spike\n"
-        f"each panel normalised to its maximum{trimmed}",
-        fontsize=9,
+        f"each panel normalised to its maximum{trimmed}"
     )
-    # leave room for the two-line title above the top row
-    fig.tight_layout(rect=(0, 0, 1, 1 - 0.55 / fig.get_figheight()))
+    title_height = 0.2 + 0.17 * (title.count("\n") + 1)  # inches
+    fig.suptitle(title, fontsize=9, y=1 - 0.08 / height, va="top")
+    axes[0, 0].set_xlim(lags[shown][0], lags[shown][-1])
+    # room above the first channel for the panel's maximum
+    axes[0, 0].set_ylim(*y_range)
+    if compact:
+        # fixed margins (inches): tight_layout over 64 panels is slow and gains nothing
+        fig.subplots_adjust(
+            left=0.9 / width,
+            right=1 - 0.15 / width,
+            bottom=0.55 / height,
+            top=1 - (title_height + 0.3) / height,
+            wspace=0.08,
+            hspace=0.3,
+        )
+    else:
+        fig.tight_layout()  # makes room for the title too
     return finish(fig, output, f"{probe} kernels", [tensor_file], {"": info})
