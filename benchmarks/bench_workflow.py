@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import re
-
-from harness import CONFIG, REPO, benchmark, pass_fail, summary_row, timed_run, venv_executable
+from harness import (
+    CONFIG,
+    REPO,
+    benchmark,
+    pass_fail,
+    snakemake_jobs_done,
+    summary_row,
+    timed_run,
+    venv_executable,
+)
 
 ORDER = 30  # position in the run order and the tables (harness docstring)
-#: Snakemake's progress line, the last one says how many jobs ran in all.
-_STEPS = re.compile(r"(\d+) of (\d+) steps \(\d+%\) done")
-
-
-def _jobs_done(stderr):
-    """(jobs done, jobs planned) from Snakemake's last progress line; (0, None) if none."""
-    steps = _STEPS.findall(stderr)
-    return (int(steps[-1][0]), int(steps[-1][1])) if steps else (0, None)
 
 
 @benchmark(
@@ -46,7 +45,7 @@ def workflow_wall_time(ctx):
             ]
             ctx.say(f"workflow_wall_time: --cores {cores} (repetition {rep + 1})")
             wall, proc = timed_run(ctx, cmd, workdir, timeout=1800)
-            jobs[f"cores_{cores}_rep_{rep}"] = _jobs_done(proc.stderr)
+            jobs[f"cores_{cores}_rep_{rep}"] = snakemake_jobs_done(proc.stderr)
             best = wall if best is None else min(best, wall)
         times[cores] = best
     speedup = times[1] / times[2]

@@ -18,9 +18,10 @@ Add a module ``benchmarks/bench_<family>.py``; the entry point imports every
 
 - ``ORDER = <int>``: where the module's benchmarks run and stand in the tables. The
   benchmarks run in increasing ``ORDER`` (10 kernel_tensor, 20 ensemble_scaling, 30
-  workflow_wall_time, 40 convolution_*, 50 active_tensors), then by module name, then in
-  the order the module defines them. Take a number above the existing ones; a module
-  without ``ORDER`` comes after all modules that have one (``DEFAULT_ORDER``).
+  workflow_wall_time, 40 convolution_*, 50 active_tensors, 60 validation, 70
+  microcircuit_workflow), then by module name, then in the order the module defines them.
+  Take a number above the existing ones; a module without ``ORDER`` comes after all
+  modules that have one (``DEFAULT_ORDER``).
 - ``@benchmark("name", "description")`` on ``def my_bench(ctx) -> dict``: ``ctx`` is a
   :class:`Context`. The returned dict holds at least ``summary`` (a :func:`summary_row`),
   usually ``target`` (a :func:`target_spec`) and ``checks``; everything is stored in the
@@ -33,6 +34,7 @@ Add a module ``benchmarks/bench_<family>.py``; the entry point imports every
   are global across modules. Every worker process imports every ``bench_*.py`` module,
   so keep heavy imports (numpy, NEURON, mpi4py, hpckernels) inside functions.
 - Shared helpers: :func:`timed_run` and :func:`concurrent_runs` (commands),
+  :func:`snakemake_jobs_done` and :func:`snakemake_stage_times` (Snakemake logs),
   :func:`repeat_timed` (best-of-N in process), :func:`time_tensor`,
   :func:`mean_field_pathway` and :func:`tensor_agreement` (kernel tensors of
   ``PATHWAYS``), :func:`mpiexec` and :func:`venv_executable`, :func:`bit_identical`
@@ -47,6 +49,7 @@ import datetime as dt
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -302,6 +305,55 @@ def timed_run(ctx, cmd, cwd, timeout):
             f"{' '.join(map(str, cmd))} failed:\n{proc.stdout[-3000:]}{proc.stderr[-3000:]}"
         )
     return wall, proc
+
+
+#: Snakemake's progress line; the last one says how many jobs ran in all.
+_SNAKEMAKE_STEPS = re.compile(r"(\d+) of (\d+) steps \(\d+%\) done")
+#: A job's start (``rule NAME:`` after a time stamp, then ``jobid: N``) and end
+#: (``Finished jobid: N (Rule: NAME)`` after a time stamp) in Snakemake's log.
+_SNAKEMAKE_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
+_SNAKEMAKE_START = re.compile(r"^(?:local)?rule (\w+):$")
+_SNAKEMAKE_JOBID = re.compile(r"^\s+jobid: (\d+)$")
+_SNAKEMAKE_END = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)$")
+
+
+def snakemake_jobs_done(stderr):
+    """(jobs done, jobs planned) from Snakemake's last progress line; (0, None) if none."""
+    steps = _SNAKEMAKE_STEPS.findall(stderr)
+    return (int(steps[-1][0]), int(steps[-1][1])) if steps else (0, None)
+
+
+def snakemake_stage_times(stderr):
+    """Per rule of a Snakemake run, from the time stamps of its log (1 s resolution):
+    ``{rule: {"jobs": n, "span_s": first start to last end, "job_s": summed job times}}``,
+    in the order the rules first started."""
+    stamp, rule, starts, ends = None, None, {}, {}
+    for line in stderr.splitlines():
+        if match := _SNAKEMAKE_STAMP.match(line):
+            stamp = dt.datetime.strptime(match.group(1), "%a %b %d %H:%M:%S %Y")
+        elif match := _SNAKEMAKE_START.match(line):
+            rule = match.group(1)
+        elif (match := _SNAKEMAKE_JOBID.match(line)) and rule is not None:
+            starts[int(match.group(1))] = (rule, stamp)
+            rule = None
+        elif match := _SNAKEMAKE_END.match(line):
+            ends[int(match.group(1))] = stamp
+    stages = {}
+    for jobid, (name, start) in starts.items():
+        if jobid not in ends or start is None:
+            continue
+        stage = stages.setdefault(name, {"jobs": 0, "first": start, "last": ends[jobid]})
+        stage["jobs"] += 1
+        stage["job_s"] = stage.get("job_s", 0.0) + (ends[jobid] - start).total_seconds()
+        stage["first"], stage["last"] = min(stage["first"], start), max(stage["last"], ends[jobid])
+    return {
+        name: {
+            "jobs": stage["jobs"],
+            "span_s": (stage["last"] - stage["first"]).total_seconds(),
+            "job_s": stage["job_s"],
+        }
+        for name, stage in stages.items()
+    }
 
 
 def concurrent_runs(ctx, commands, timeout=3600):

@@ -269,6 +269,14 @@ class NetworkConfig:
             )
         return t_start, t_stop
 
+    def probe_spec(self, name, post=None):
+        """Probe ``name``'s spec; with ``post``, its ``population`` parameters replaced by
+        that postsynaptic population's values (see :func:`hpckernels.probes.resolve`)."""
+        spec = self.probes[name]
+        if post is None:
+            return spec
+        return probes.resolve(spec, self.populations[post]["position"], f"probes.{name}")
+
     def probe_names(self, names=None):
         """The named probes (default all), checked against the config."""
         for name in names or ():
@@ -472,8 +480,15 @@ class NetworkConfig:
                 cell["biophysics"], sim["vrest"], f"{where}.cell.biophysics"
             ).check(cell)
 
+        # population-dependent probe parameters are checked with every postsynaptic
+        # population's values
+        posts = sorted({c["post"] for c in self.connections})
         channels = sum(
-            probes.check(spec, f"probes.{name}", self.probes) for name, spec in self.probes.items()
+            max(
+                probes.check(self.probe_spec(name, post), f"probes.{name}", self.probes)
+                for post in posts
+            )
+            for name in self.probes
         )
         # kernels of one pathway (mean, std and FFT work arrays) and the tensor, float64
         n_pop = len(self.populations)

@@ -270,7 +270,7 @@ class PathwayModel:
     # --------------------------------------------------------------- probes
     def transformation_matrices(self, names=None):
         """{probe name: M (n_channels, n_segments)} of the config's probes (default all)."""
-        return transformation_matrices(self.config, self.geometry, names)
+        return transformation_matrices(self.config, self.geometry, names, self.post)
 
     def delay_pmf(self):
         """Delay distribution on the lag grid [-tau, tau], summing to 1."""
@@ -362,14 +362,15 @@ def project_mean_field(config, pre, post, imem, geometry, names=None):
     pmf = distributions.delay_pmf(connection["delay"], sim["dt"], config.n_steps_tau)
     return {
         name: kernel_from_response(M, imem, config.n_steps_tau, pmf, sim["fir"])
-        for name, M in transformation_matrices(config, geometry, names).items()
+        for name, M in transformation_matrices(config, geometry, names, post).items()
     }
 
 
-def transformation_matrices(config, geometry, names=None):
-    """{probe name: M (n_channels, n_segments)} of the config's probes (default all)."""
+def transformation_matrices(config, geometry, names=None, post=None):
+    """{probe name: M (n_channels, n_segments)} of the config's probes (default all) on the
+    cell of population ``post`` (whose values its ``population`` probe parameters take)."""
     return {
-        name: probes.transformation_matrix(config.probes[name], geometry, config.probes)
+        name: probes.transformation_matrix(config.probe_spec(name, post), geometry, config.probes)
         for name in (names or config.probes)
     }
 

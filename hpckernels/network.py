@@ -18,18 +18,25 @@ github.com/LFPy/LFPykernels, ``examples/Hagen_et_al_2022_PLOS_Comput_Biol/LIF_ne
   each neuron receives the input of the full network; a down-scaled presynaptic
   population then supplies several synapses per pair (multapses are allowed). Autapses
   are allowed too, as in the reference ``pairwise_bernoulli`` network (NEST's default).
-* Weights (pA): normal(J, 0.1 |J|), redrawn (``nest.math.redraw``) until the sign is
-  that of J. Delays (ms): normal(d, 0.5 d), redrawn below max(0.3 ms, dt); NEST puts
-  them on the dt grid.
+  ``network.connection_rule: fixed_total_number`` instead draws round(in-degree x
+  simulated postsynaptic neurons) synapses between random pairs (the microcircuit of
+  Potjans & Diesmann 2014, NEST's ``examples/Potjans_2014``): in-degrees are then
+  binomial with that mean, which may be fractional.
+* Weights (pA): normal(J, ``weight_rel_sd`` |J|) (default 0.1), redrawn
+  (``nest.math.redraw``) until the sign is that of J. Delays (ms): normal(d,
+  ``delay_rel_sd`` d) (default 0.5), redrawn below max(``delay_min``, dt) (default
+  0.3 ms); NEST puts them on the dt grid. (The microcircuit of Potjans & Diesmann 2014
+  redraws below dt: ``delay_min: 0.1`` with dt = 0.1 ms.)
 * Background: per population one ``poisson_generator`` of rate
   ``external.rate * count`` (count from ``network.external.count[X]``, else
   ``populations.X.external.count``), connected ``all_to_all`` with weight
   ``external.J`` and delay dt; a poisson_generator sends an independent train to each
   target.
 * Neurons: ``iaf_psc_exp`` with NEST's defaults overridden by ``network.neuron[X]``
-  (NEST names and units). Resolution ``simulation.dt``, ``rng_seed = network.seed``,
-  ``local_num_threads = network.threads``; results are reproducible for a given seed
-  and thread count.
+  (NEST names and units); ``network.initial_potential[X]`` ({mean, sd}, mV) draws each
+  neuron's initial V_m from a normal distribution (default: the model's V_m).
+  Resolution ``simulation.dt``, ``rng_seed = network.seed``, ``local_num_threads =
+  network.threads``; results are reproducible for a given seed and thread count.
 """
 
 from __future__ import annotations
@@ -45,9 +52,9 @@ from .errors import ConfigError
 from .resources import require_memory
 
 NEURON_MODEL = "iaf_psc_exp"
-#: Lower bound of the synaptic delays (ms), as in the reference network.
+#: Defaults: lower bound of the synaptic delays (ms), as in the reference network, and
+#: the relative standard deviations of weights and delays.
 MIN_DELAY = 0.3
-#: Relative standard deviations of weights and delays.
 WEIGHT_REL_SD = 0.1
 DELAY_REL_SD = 0.5
 #: Memory NEST needs per static synapse and per iaf_psc_exp neuron (bytes); the
@@ -64,7 +71,7 @@ class Projection:
 
     pre: str
     post: str
-    indegree: int
+    indegree: int | float  # whole for fixed_indegree, the mean for fixed_total_number
     J: float
     delay: float
 
@@ -91,6 +98,15 @@ class NetworkParameters:
         Simulated time and resolution (ms).
     scale : float
     threads, seed : int
+    delay_min : float
+        Delays are redrawn below max(delay_min, dt) (ms).
+    delay_rel_sd, weight_rel_sd : float
+        Standard deviations of delays and weights relative to their means.
+    initial_potential : dict of str to dict
+        {population: {"mean": mV, "sd": mV}} of the initial membrane potentials (may be
+        empty: NEST's V_m).
+    connection_rule : str
+        ``fixed_indegree`` or ``fixed_total_number``.
     """
 
     populations: tuple
@@ -105,6 +121,18 @@ class NetworkParameters:
     scale: float
     threads: int
     seed: int
+    delay_min: float = MIN_DELAY
+    delay_rel_sd: float = DELAY_REL_SD
+    weight_rel_sd: float = WEIGHT_REL_SD
+    initial_potential: dict = field(default_factory=dict)
+    connection_rule: str = "fixed_indegree"
+
+    def synapses(self, projection):
+        """Number of synapses of a projection in the simulated network."""
+        n_post = self.simulated_sizes[projection.post]
+        if self.connection_rule == "fixed_total_number":
+            return _round_half_up(projection.indegree * n_post)
+        return projection.indegree * n_post
 
 
 @dataclass
@@ -157,8 +185,12 @@ def _check_names(where, names, populations):
             )
 
 
-def network_parameters(config):
+def network_parameters(config, check_memory=True):
     """Resolve the ``network`` section of a :class:`~hpckernels.config.NetworkConfig`.
+
+    ``check_memory`` refuses a network whose connections would not fit in this machine's
+    available memory (the ``network`` command); the workflow resolves the network on the
+    submit host without it (a full-scale network runs on a cluster node).
 
     Raises
     ------
@@ -190,6 +222,8 @@ def network_parameters(config):
 
     neuron = net.get("neuron", {})
     _check_names("network.neuron", neuron, populations)
+    initial = net.get("initial_potential", {})
+    _check_names("network.initial_potential", initial, populations)
     indegree = net.get("indegree", {})
     for key in ("J", "delay", "indegree"):
         section = net.get(key, {})
@@ -201,6 +235,7 @@ def network_parameters(config):
     _check_names("network.external.count", counts, populations)
 
     sizes = {name: int(config.populations[name]["size"]) for name in populations}
+    rule = net.get("connection_rule", "fixed_indegree")
     projections = []
     for pre, row in net["J"].items():
         for post, weight in row.items():
@@ -222,9 +257,8 @@ def network_parameters(config):
                         "to take the probability from",
                     )
                 k = connection["probability"] * sizes[pre]
-            projections.append(
-                Projection(pre, post, _round_half_up(k), float(weight), float(delay))
-            )
+            k = float(k) if rule == "fixed_total_number" else _round_half_up(k)
+            projections.append(Projection(pre, post, k, float(weight), float(delay)))
 
     rates = {}
     for name in populations:
@@ -239,12 +273,13 @@ def network_parameters(config):
         rates[name] = float(external["rate"]) * float(count)
 
     simulated = {n: simulated_size(sizes[n], scale) for n in populations}
-    connections = sum(simulated[p.post] * p.indegree for p in projections)
-    require_memory(
-        BYTES_PER_CONNECTION * connections + BYTES_PER_NEURON * sum(simulated.values()),
-        "network.scale",
-        f"the network's {connections:,} connections (neurons x network.indegree)",
-    )
+    connections = round(sum(simulated[p.post] * p.indegree for p in projections))
+    if check_memory:
+        require_memory(
+            BYTES_PER_CONNECTION * connections + BYTES_PER_NEURON * sum(simulated.values()),
+            "network.scale",
+            f"the network's {connections:,} connections (neurons x network.indegree)",
+        )
     return NetworkParameters(
         populations=populations,
         population_sizes=sizes,
@@ -258,6 +293,11 @@ def network_parameters(config):
         scale=scale,
         threads=int(net.get("threads", 2)),
         seed=seed,
+        delay_min=float(net.get("delay_min", MIN_DELAY)),
+        delay_rel_sd=float(net.get("delay_rel_sd", DELAY_REL_SD)),
+        weight_rel_sd=float(net.get("weight_rel_sd", WEIGHT_REL_SD)),
+        initial_potential={n: dict(initial[n]) for n in populations if n in initial},
+        connection_rule=rule,
     )
 
 
@@ -290,6 +330,14 @@ def _tics_per_ms(dt):
             f"{dt} ms: NEST needs 1000 / dt to be a whole number for the network simulation",
         )
     return tics
+
+
+def _jittered(nest, mean, sd, low=-np.inf, high=np.inf):
+    """NEST parameter normal(mean, sd) redrawn outside [low, high]; ``mean`` clipped to
+    [low, high] when sd is 0 (NEST's normal needs sd > 0)."""
+    if sd <= 0:
+        return float(min(max(mean, low), high))
+    return nest.math.redraw(nest.random.normal(mean=mean, std=sd), min=low, max=high)
 
 
 @dataclass
@@ -335,28 +383,30 @@ def build(parameters):
             neurons[name] = nest.Create(NEURON_MODEL, p.simulated_sizes[name], params)
         except nest.NESTError as exc:
             raise ConfigError(f"network.neuron.{name}", " ".join(str(exc).split())) from None
+        if name in p.initial_potential:
+            v0 = p.initial_potential[name]
+            neurons[name].set(V_m=_jittered(nest, v0["mean"], v0["sd"]))
 
-    low = max(MIN_DELAY, p.dt)
+    low = max(p.delay_min, p.dt)
     for proj in p.projections:
-        if proj.indegree < 1:
+        n_synapses = p.synapses(proj)
+        if n_synapses < 1:
             continue
         excitatory = proj.J >= 0
-        weight = (
-            proj.J
-            if proj.J == 0
-            else nest.math.redraw(
-                nest.random.normal(mean=proj.J, std=WEIGHT_REL_SD * abs(proj.J)),
-                min=0.0 if excitatory else -np.inf,
-                max=np.inf if excitatory else 0.0,
-            )
+        weight = _jittered(
+            nest,
+            proj.J,
+            p.weight_rel_sd * abs(proj.J),
+            0.0 if excitatory else -np.inf,
+            np.inf if excitatory else 0.0,
         )
-        delay = nest.math.redraw(
-            nest.random.normal(mean=proj.delay, std=DELAY_REL_SD * proj.delay), min=low, max=np.inf
-        )
+        delay = _jittered(nest, proj.delay, p.delay_rel_sd * proj.delay, low, np.inf)
         nest.Connect(
             neurons[proj.pre],
             neurons[proj.post],
-            {
+            {"rule": "fixed_total_number", "N": n_synapses}
+            if p.connection_rule == "fixed_total_number"
+            else {
                 "rule": "fixed_indegree",
                 "indegree": proj.indegree,
                 "allow_autapses": True,

@@ -17,6 +17,7 @@ from typing import ClassVar
 import lfpykit
 import numpy as np
 from lfpykit import eegmegcalc
+from scipy.special import ndtr
 
 from .errors import ConfigError
 from .registry import Registry
@@ -28,6 +29,9 @@ PROBES = Registry("probe type")
 _GL_POINTS = 8
 #: Gaussian tails beyond this many standard deviations are neglected (exp(-72) relative).
 _TAIL = 12.0
+#: A probe parameter given as this word takes the value of the postsynaptic population
+#: (see :attr:`ProbeType.population_parameters`).
+POPULATION = "population"
 
 
 def linspace_or_array(value):
@@ -40,6 +44,13 @@ def linspace_or_array(value):
 
 
 # ------------------------------------------------------------------- linear models
+def _cell_of(model):
+    """The cell geometry of a LinearModel; AttributeError if it has none."""
+    if model.cell is None:
+        raise AttributeError(f"{type(model).__name__}.cell is None")
+    return model.cell
+
+
 class GaussCylinderPotential(lfpykit.LinearModel):
     """Potential of a population whose sources are disks of radius R, smeared
     along depth by a Gaussian of width sigma_z (Hagen et al. 2022, Eq. 10 ff.).
@@ -89,9 +100,7 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         AttributeError
             If ``cell`` is None.
         """
-        if self.cell is None:
-            raise AttributeError(f"{type(self).__name__}.cell is None")
-        z_seg = self.cell.z.mean(axis=-1)
+        z_seg = _cell_of(self).z.mean(axis=-1)
         mu = (self.z[:, None] - z_seg[None, :]).ravel()
         mean_disk = self._mean_disk_term(mu)
         return mean_disk.reshape(self.z.size, z_seg.size) / (2 * self.sigma * np.pi * self.R**2)
@@ -148,6 +157,93 @@ class SymmetricCurrentDipoleMoment(lfpykit.CurrentDipoleMoment):
         M = np.zeros((3, self.cell.totnsegs))
         M[2] = self.cell.z.mean(axis=-1)
         return M
+
+
+class GaussCylinderCSD(lfpykit.LinearModel):
+    """Current source density of a population in cylinders along the depth axis: the
+    CSD counterpart of :class:`GaussCylinderPotential`.
+
+    The population's sources are disks of radius R (its lateral extent) whose depths are
+    spread by Z ~ N(0, sigma_z^2). Contact k measures the mean current density in the
+    cylinder of radius R between z_k - h/2 and z_k + h/2. A segment i from depth a_i to
+    b_i (a_i < b_i) contributes the expected fraction of its length inside that slab::
+
+        M[k, i] = E_Z[ |[a_i + Z, b_i + Z] & [lo_k, hi_k]| ] / ((b_i - a_i) pi R^2 h)
+
+    In closed form, with F(d) = d Phi(d / sigma_z) + sigma_z phi(d / sigma_z) (the
+    integral of the normal cdf; F(d) = max(d, 0) for sigma_z = 0)::
+
+        E_Z[...] = F(hi_k - a_i) - F(hi_k - b_i) - F(lo_k - a_i) + F(lo_k - b_i)
+
+    (for segments shorter than sigma_z / 10, where the four terms would cancel, the same
+    mean of P(lo_k <= u + Z < hi_k) over u in [a_i, b_i] by 4-point Gauss-Legendre
+    quadrature, exact to far below round-off there). With sigma_z = 0 and all segments
+    within R of the axis this is ``lfpykit.LaminarCurrentSourceDensity`` with cylinders
+    [lo_k, hi_k] of radius R.
+
+    Parameters
+    ----------
+    cell : lfpykit.CellGeometry or None
+        Segment geometry (um).
+    z : ndarray
+        Contact (slab centre) depths (um).
+    h : float
+        Slab thickness (um), usually the contact spacing.
+    R : float
+        Cylinder and population radius (um).
+    sigma_z : float
+        Standard deviation of the population's soma depths (um); 0 for none.
+    """
+
+    def __init__(self, cell, z, h, R, sigma_z):
+        super().__init__(cell=cell)
+        z = np.asarray(z, dtype=float)
+        if z.ndim != 1:
+            raise ValueError("z must be a 1-D array of contact depths")
+        for name, value in (("h", h), ("R", R)):
+            if not value > 0:
+                raise ValueError(f"{name} must be > 0, got {value}")
+        if not sigma_z >= 0:
+            raise ValueError(f"sigma_z must be >= 0, got {sigma_z}")
+        self.z = z
+        self.h = float(h)
+        self.R = float(R)
+        self.sigma_z = float(sigma_z)
+
+    def _integrated_cdf(self, d):
+        """F(d) = integral over u < d of P(Z < u) (um), element-wise."""
+        s = self.sigma_z
+        if s == 0:
+            return np.maximum(d, 0.0)
+        x = d / s
+        return d * ndtr(x) + s * np.exp(-0.5 * x**2) / np.sqrt(2 * np.pi)
+
+    def _cdf(self, d):
+        """P(Z < d), element-wise (a step for sigma_z = 0)."""
+        if self.sigma_z == 0:
+            return (d > 0).astype(float)
+        return ndtr(d / self.sigma_z)
+
+    def get_transformation_matrix(self):
+        """Response matrix (1/um3), shape (n_contacts, n_segments): CSD in nA/um3 per nA
+        (AttributeError without a cell)."""
+        z = _cell_of(self).z
+        a = z.min(axis=-1)[None, :]
+        b = z.max(axis=-1)[None, :]
+        lo = (self.z - self.h / 2)[:, None]
+        hi = (self.z + self.h / 2)[:, None]
+        F = self._integrated_cdf
+        length = b - a
+        short = length < 0.1 * self.sigma_z if self.sigma_z > 0 else length == 0
+        with np.errstate(invalid="ignore", divide="ignore"):
+            fraction = (F(hi - a) - F(hi - b) - F(lo - a) + F(lo - b)) / length
+        if np.any(short):
+            nodes, weights = np.polynomial.legendre.leggauss(4)
+            u = (a + b)[..., None] / 2 + length[..., None] / 2 * nodes  # (1, n_seg, 4)
+            inside = self._cdf(hi[..., None] - u) - self._cdf(lo[..., None] - u)
+            fraction = np.where(short, inside @ weights / 2, fraction)
+        # far from a slab the four terms cancel to round-off, which may be negative
+        return np.maximum(fraction, 0.0) / (np.pi * self.R**2 * self.h)
 
 
 class HeadModelProjection:
@@ -287,12 +383,16 @@ class ProbeType:
         Which signal figure draws this probe ('lfp', 'csd', 'dipole', 'eeg', 'meg').
     channel_name : str
         What a channel is (long name of the channel axis in output files).
+    population_parameters : dict of str to str
+        Parameters that may be given as ``population`` in the config: they then take
+        the postsynaptic population's ``position[key]`` (see :func:`resolve`).
     """
 
     name: ClassVar[str]
     units: ClassVar[str]
     figure: ClassVar[str | None] = None
     channel_name: ClassVar[str] = "channel index"
+    population_parameters: ClassVar[dict] = {}
 
     def __init__(self, spec, all_probes=None):
         self.spec = spec
@@ -305,6 +405,12 @@ class ProbeType:
 
     def matrix(self, geometry):
         """M (n_channels, n_segments) on a cell geometry."""
+        unresolved = [k for k, v in self.kwargs.items() if isinstance(v, str) and v == POPULATION]
+        if unresolved:
+            raise ValueError(
+                f"{', '.join(unresolved)}: '{POPULATION}' needs the postsynaptic population "
+                "(resolve the spec first)"
+            )
         return np.atleast_2d(np.asarray(self.model(geometry).get_transformation_matrix()))
 
     def channel_labels(self, n_channels):
@@ -328,20 +434,30 @@ class LFPykitProbe(ProbeType):
         return getattr(lfpykit, self.name)(geometry, **self.kwargs)
 
 
+class PopulationDepthProbe(ProbeType):
+    """A population probe at contacts along the depth axis (``z``, um) whose disk radius
+    ``R`` and depth spread ``sigma_z`` may be the postsynaptic population's
+    (``population``); ``linear_model`` is its LinearModel class."""
+
+    channel_name = "contact depth"
+    population_parameters = {"R": "radius", "sigma_z": "scale"}
+    linear_model: ClassVar[type]
+
+    def model(self, geometry):
+        return self.linear_model(geometry, **self.kwargs)
+
+    def channel_labels(self, n_channels):
+        return np.asarray(self.kwargs["z"], dtype=float), "um"
+
+
 @PROBES.register
-class GaussCylinderProbe(ProbeType):
+class GaussCylinderProbe(PopulationDepthProbe):
     """Population LFP at contacts along the depth axis (:class:`GaussCylinderPotential`)."""
 
     name = "GaussCylinderPotential"
     units = "mV"
     figure = "lfp"
-    channel_name = "contact depth"
-
-    def model(self, geometry):
-        return GaussCylinderPotential(geometry, **self.kwargs)
-
-    def channel_labels(self, n_channels):
-        return np.asarray(self.kwargs["z"], dtype=float), "um"
+    linear_model = GaussCylinderPotential
 
     def detailed(self, contacts="line"):
         """Point (``contacts: point``) or line-source contacts (LFPykit, segments within
@@ -351,6 +467,36 @@ class GaussCylinderProbe(ProbeType):
         kind = {"point": "PointSourcePotential", "line": "LineSourcePotential"}[contacts]
         zeros = [0.0] * z.size
         return {"type": kind, "x": zeros, "y": zeros, "z": z.tolist(), "sigma": self.spec["sigma"]}
+
+
+@PROBES.register
+class GaussCylinderCSDProbe(PopulationDepthProbe):
+    """Population CSD in slabs of thickness ``h`` around contact depths ``z`` (um), in
+    cylinders of radius ``R`` (um), soma depths spread by ``sigma_z`` (um)
+    (:class:`GaussCylinderCSD`)."""
+
+    name = "GaussCylinderCSD"
+    units = "nA/um3"
+    figure = "csd"
+    linear_model = GaussCylinderCSD
+
+    def detailed(self, contacts="line"):
+        """CSD in cylinders of radius ``R`` on the population's axis, slabs ``h`` thick
+        around the contact depths (lfpykit.LaminarCurrentSourceDensity)."""
+        if isinstance(self.spec["R"], str):
+            raise ConfigError(
+                f"probes.{self.spec['type']}.R",
+                "a detailed population needs one "
+                "cylinder radius for all populations (a number, not "
+                "'population')",
+            )
+        z = np.asarray(self.kwargs["z"], dtype=float)
+        h = float(self.spec["h"])
+        return {
+            "type": "LaminarCurrentSourceDensity",
+            "z": [[zi - h / 2, zi + h / 2] for zi in z.tolist()],
+            "r": [float(self.spec["R"])] * z.size,
+        }
 
 
 @PROBES.register
@@ -495,6 +641,40 @@ def detailed_probes(specs, contacts="line"):
     population (see :meth:`ProbeType.detailed`; head models keep referring to their
     dipole probe by name)."""
     return {name: probe_type(spec, specs).detailed(contacts) for name, spec in specs.items()}
+
+
+def resolve(spec, position, where="probe"):
+    """A probe spec with the parameters given as ``population`` replaced by the values
+    of a population's ``position`` (e.g. ``sigma_z: population`` -> its ``scale``).
+
+    Parameters
+    ----------
+    spec : dict
+        Config probe entry.
+    position : dict
+        ``populations.<Y>.position`` of the postsynaptic population (radius, loc, scale).
+    where : str
+        Config key of the probe, for errors.
+
+    Returns
+    -------
+    dict
+        A new spec (``spec`` itself when nothing is population-dependent).
+    """
+    keys = [k for k, v in spec.items() if isinstance(v, str) and v == POPULATION]
+    if not keys:
+        return spec
+    allowed = probe_type(spec, where=where).population_parameters
+    resolved = dict(spec)
+    for key in keys:
+        if key not in allowed:
+            raise ConfigError(
+                f"{where}.{key}",
+                f"'{POPULATION}' is allowed for {', '.join(allowed) or 'no parameter'} "
+                f"of {spec['type']}",
+            )
+        resolved[key] = float(position[allowed[key]])
+    return resolved
 
 
 def transformation_matrix(spec, geometry, all_probes=None):

@@ -123,6 +123,19 @@ CONFIG_CASES = {
         "probes.eeg",
         "Electrode",
     ),
+    "csd slab of no thickness": (
+        set_in(
+            ["probes", "csd"],
+            {"type": "GaussCylinderCSD", "z": [0.0, -100.0], "h": 0.0, "R": 150.0, "sigma_z": 0},
+        ),
+        "probes.csd.h",
+        "less than or equal to the minimum of 0",
+    ),
+    "population value of a parameter that has none": (
+        set_in(["probes", "lfp", "sigma"], "population"),
+        "probes.lfp.sigma",
+        "not of type 'number'",
+    ),
     "kernels larger than memory": (
         set_in(["simulation", "dt"], 1e-7),
         "simulation.dt",

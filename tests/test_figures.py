@@ -20,6 +20,7 @@ FIGURES = (
     "raster_rates.png",
     "lfp_image.png",
     "lfp_traces.png",
+    "csd_image.png",
     "dipole.png",
     "eeg.png",
     "meg.png",
@@ -27,6 +28,7 @@ FIGURES = (
 )
 TYPES = (
     "GaussCylinderPotential",
+    "GaussCylinderCSD",
     "CurrentDipoleMoment",
     "FourSphereVolumeConductor",
     "InfiniteHomogeneousVolCondMEG",
@@ -108,7 +110,7 @@ def pathway_drives(counts):
     return drive
 
 
-def write_signals(path, spikes, probes=("lfp", "dipole", "eeg", "meg"), pathways=True):
+def write_signals(path, spikes, probes=("lfp", "csd", "dipole", "eeg", "meg"), pathways=True):
     names = list(POPULATIONS)
     time = np.arange(T_START, T_STOP, DT)
     counts = np.zeros((len(names), time.size))
@@ -129,6 +131,8 @@ def write_signals(path, spikes, probes=("lfp", "dipole", "eeg", "meg"), pathways
             for i in range(2)
         ]
     )
+    # CSD: minus the second spatial difference of the LFP profiles (sinks where it peaks)
+    csd = -np.diff(np.pad(lfp, ((0, 0), (0, 0), (1, 1), (0, 0)), mode="edge"), 2, axis=2) * 1e-6
     p_z = drive * np.array([1e4, 2e3])[:, None, None]
     dipole = np.zeros((2, 2, 3, time.size))
     dipole[:, :, 2] = p_z
@@ -145,6 +149,14 @@ def write_signals(path, spikes, probes=("lfp", "dipole", "eeg", "meg"), pathways
             "um",
             "mV",
             {"R": 150.0, "sigma": 0.3, "sigma_z": 75.0},
+        ),
+        "csd": (
+            "GaussCylinderCSD",
+            csd,
+            DEPTHS,
+            "um",
+            "nA/um3",
+            {"h": 100.0, "R": 150.0, "sigma_z": 75.0},
         ),
         "dipole": (
             "CurrentDipoleMoment",
@@ -346,7 +358,14 @@ def test_absent_probes_and_spikes_are_skipped(inputs, tmp_path):
     ]
     for name in ("lfp_image.png", "lfp_traces.png"):
         check_drawn(out / name)
-    for name in ("raster_rates.png", "dipole.png", "eeg.png", "meg.png", "pathway_shares.png"):
+    for name in (
+        "raster_rates.png",
+        "csd_image.png",
+        "dipole.png",
+        "eeg.png",
+        "meg.png",
+        "pathway_shares.png",
+    ):
         assert f"skipped {name}" in result.stdout, result.stdout
 
 
@@ -426,6 +445,8 @@ def test_display_units():
     factor, units, quantity = display_scale(np.array([1e-4]), "nA/um")  # B = 126 fT
     assert (units, quantity) == ("fT", "B") and np.isclose(1e-4 * factor, 125.66, rtol=1e-4)
     assert display_scale(np.array([5.0]), "nA um")[1] == "nA \u00b5m"
+    factor, units, _ = display_scale(np.array([3e-9, -1e-9]), "nA/um3")  # 1 nA/um3 = 1 A/mm3
+    assert units == "nA/mm\u00b3" and np.isclose(3e-9 * factor, 3.0)
     assert pretty_units("nA/um3") == "nA/\u00b5m\u00b3"
 
 
@@ -487,3 +508,142 @@ def test_whole_signal_or_one_bin_windows_draw(inputs, tmp_path, window):
     results = plot_signals(signals, tmp_path / "figures", window=window, log=lambda line: None)
     assert results["dipole.png"] == tmp_path / "figures" / "dipole.png"
     assert (tmp_path / "figures" / "dipole.png").stat().st_size > 0
+
+
+# ---------------------------------------------------------------------------------------
+# Eight populations, 64 pathways (the cortical microcircuit)
+# ---------------------------------------------------------------------------------------
+MC_POPULATIONS = ["L23E", "L23I", "L4E", "L4I", "L5E", "L5I", "L6E", "L6I"]
+MC_DEPTHS = np.linspace(0.0, -1500.0, 16)
+MC_DT, MC_T_START, MC_T_STOP = 0.5, 100.0, 700.0  # ms
+
+
+@pytest.fixture(scope="module")
+def microcircuit_files(tmp_path_factory):
+    """SONATA spikes, a signals file (LFP, CSD and dipole with all 64 pathways, 9 of them
+    without a connection) and a kernel tensor (16 channels) of 8 populations."""
+    folder = tmp_path_factory.mktemp("microcircuit")
+    rng = np.random.default_rng(11)
+    n = len(MC_POPULATIONS)
+    simulated, sizes = [60, 20, 60, 20, 20, 10, 50, 10], [20683, 5834, 21915, 5479, 4850, 1065]
+    sizes += [14395, 2948]
+    rates = [1.0, 3.0, 4.4, 5.9, 7.7, 8.7, 1.1, 7.9]
+    time = np.arange(MC_T_START, MC_T_STOP, MC_DT)
+    counts = np.zeros((n, time.size))
+    with h5py.File(folder / "spikes.h5", "w") as fh:
+        fh.attrs["config_hash"] = "mc123"
+        for i, name in enumerate(MC_POPULATIONS):
+            times = np.sort(rng.uniform(0, MC_T_STOP, rng.poisson(simulated[i] * rates[i] * 0.7)))
+            ids = rng.integers(0, simulated[i], times.size)
+            group = fh.create_group(f"spikes/{name}")
+            group.attrs.update(
+                sorting="by_time", simulated_size=simulated[i], population_size=sizes[i]
+            )
+            group.create_dataset("timestamps", data=times).attrs["units"] = "ms"
+            group.create_dataset("node_ids", data=ids.astype(np.uint64))
+            index = np.floor((times[times >= MC_T_START] - MC_T_START) / MC_DT).astype(int)
+            np.add.at(counts[i], index[index < time.size], sizes[i] / simulated[i])
+    connected = np.ones((n, n), dtype=bool)
+    connected[[0, 0, 1, 1, 3, 3, 2, 4, 5], [5, 7, 5, 7, 5, 7, 7, 7, 7]] = False
+    layer_of = [0, 0, 1, 1, 2, 2, 3, 3]
+    middles = np.array([-334.0, -755.0, -1046.0, -1331.0])
+    kernel_t = np.arange(1, 101) * MC_DT
+    lfp = np.zeros((n, n, MC_DEPTHS.size, time.size))
+    tensor = np.zeros((n, n, MC_DEPTHS.size, kernel_t.size))
+    for i in range(n):
+        # a dipole around the postsynaptic layer: sink above, source below
+        profile = np.exp(-(((MC_DEPTHS - middles[layer_of[i]] - 150) / 120) ** 2)) - np.exp(
+            -(((MC_DEPTHS - middles[layer_of[i]] + 100) / 120) ** 2)
+        )
+        for j in range(n):
+            if not connected[i, j]:
+                continue
+            sign = 1.0 if MC_POPULATIONS[j].endswith("E") else -2.0
+            shape = kernel_t / 2.0 * np.exp(1 - kernel_t / 2.0) * sign * 1e-6
+            tensor[i, j] = profile[:, None] * shape[None, :]
+            drive = np.convolve(counts[j], shape)[: time.size]
+            lfp[i, j] = profile[:, None] * drive[None, :]
+    csd = -np.diff(np.pad(lfp, ((0, 0), (0, 0), (1, 1), (0, 0)), mode="edge"), 2, axis=2) * 1e-6
+    dipole = np.zeros((n, n, 3, time.size))
+    dipole[:, :, 2] = lfp[:, :, 3] * 1e5
+    layouts = {
+        "lfp": ("GaussCylinderPotential", lfp, MC_DEPTHS, "um", "mV"),
+        "csd": ("GaussCylinderCSD", csd, MC_DEPTHS, "um", "nA/um3"),
+        "dipole": ("CurrentDipoleMoment", dipole, np.array([b"x", b"y", b"z"]), None, "nA um"),
+    }
+    names = np.array(MC_POPULATIONS, dtype=object)
+    with h5py.File(folder / "signals.h5", "w") as fh:
+        fh.attrs.update(config_hash="mc456", dt=MC_DT, t_start=MC_T_START, t_stop=MC_T_STOP)
+        rates_group = fh.create_group("rates")
+        population = _scale(rates_group, "population", names)
+        rate_time = _scale(rates_group, "time", time, "ms")
+        dset = rates_group.create_dataset("counts", data=counts)
+        dset.dims[0].attach_scale(population)
+        dset.dims[1].attach_scale(rate_time)
+        for name, (probe_type, parts, channels, channel_units, units) in layouts.items():
+            group = fh.create_group(name)
+            group.attrs["probe_type"] = probe_type
+            group.attrs["probe_parameters"] = "{}"
+            scales = (
+                _scale(group, "post", names),
+                _scale(group, "pre", names),
+                _scale(group, "channel", channels, channel_units),
+                _scale(group, "time", time, "ms"),
+            )
+            total = group.create_dataset("total", data=parts.sum(axis=(0, 1)))
+            total.attrs["units"] = units
+            total.dims[0].attach_scale(scales[2])
+            total.dims[1].attach_scale(scales[3])
+            dset = group.create_dataset("pathways", data=parts)
+            dset.attrs["units"] = units
+            for axis, scale in enumerate(scales):
+                dset.dims[axis].attach_scale(scale)
+    with h5py.File(folder / "kernels.h5", "w") as fh:
+        fh.attrs["config_hash"] = "mc789"
+        group = fh.create_group("lfp")
+        group.attrs["probe_type"] = "GaussCylinderPotential"
+        _scale(group, "post", names)
+        _scale(group, "pre", names)
+        _scale(group, "channel", MC_DEPTHS, "um")
+        _scale(group, "lag", kernel_t, "ms")
+        group.create_dataset("kernel", data=tensor).attrs["units"] = "mV"
+    return folder
+
+
+def test_eight_populations_are_drawn_readably(microcircuit_files, tmp_path):
+    """Raster, LFP and CSD images, pathway shares (64 pathways: matrices per probe) and the
+    8 x 8 kernel panel of 16 channels: every figure drawn, of a size a screen shows."""
+    from PIL import Image
+
+    from hpckernels.plotting import available_figures, plot_kernel_tensor
+    from hpckernels.plotting.csd import plot_csd_image
+    from hpckernels.plotting.pathway_shares import plot_pathway_shares
+    from hpckernels.plotting.raster_rates import plot_raster_rates
+
+    folder = microcircuit_files
+    signals = folder / "signals.h5"
+    reasons = available_figures(signals, folder / "spikes.h5")
+    assert sorted(name for name, why in reasons.items() if why is None) == sorted(
+        ["raster_rates.png", "lfp_image.png", "lfp_traces.png", "csd_image.png", "dipole.png"]
+        + ["pathway_shares.png"]
+    )
+    paths = [
+        plot_raster_rates(signals, folder / "spikes.h5", tmp_path / "raster.png", 300.0),
+        plot_csd_image(signals, tmp_path / "csd.png", 300.0),  # the LFP image's code
+        plot_pathway_shares(signals, tmp_path / "shares.png"),
+        plot_kernel_tensor(folder / "kernels.h5", "lfp", tmp_path / "kernels_lfp.png"),
+    ]
+    kernels = paths[-1]
+    for path in paths:
+        check_drawn(path)
+        width, height = Image.open(path).size
+        assert width <= 2600 and height <= 2600, (path.name, width, height)
+    # the kernel panel stops where every kernel stays below 1 % of its maximum (alpha
+    # function of 2 ms on a 0.5 ms grid: from 15.5 ms on)
+    title = Image.open(kernels).text["Title"]
+    assert title == "lfp kernels"
+    from hpckernels.h5io import read_tensor
+    from hpckernels.plotting.kernel_tensor import decay_lag
+
+    tensor = read_tensor(folder / "kernels.h5").probes["lfp"]
+    assert decay_lag(tensor.kernel, tensor.lags) == 15.0

@@ -74,6 +74,24 @@ def test_dry_run_job_counts(tmp_path, n_populations, n_probes):
     assert len(kernel_outputs) == n_populations**2 * n_probes
 
 
+@pytest.mark.parametrize("name", ["microcircuit.yaml", "microcircuit_full_scale.yaml"])
+def test_microcircuit_dry_run(tmp_path, name):
+    """All 55 pathways with a connection, 5 probes; the full-scale network (whose
+    connections need more memory than this machine may have) is resolved on the submit
+    host without its memory check, which the network job does where NEST runs."""
+    counts = job_counts(dry_run(tmp_path, CONFIGS / name))
+    assert counts == {
+        "mechanisms": 1,
+        "network": 1,
+        "pathway_kernels": 55,
+        "kernel_tensor": 1,
+        "kernel_figure": 5,
+        "signals": 1,
+        "signal_figures": 1,
+        "all": 1,
+    }
+
+
 def test_config_violating_schema_stops_before_any_job(tmp_path):
     def bad(data):
         data["connections"][1]["probability"] = 1.5

@@ -36,7 +36,7 @@ MINUS_MEAN = " \u2212 run mean"
 # Times (ms) closer than this count as equal: time axes are sums of float steps.
 _TIME_TOL = 1e-9
 # How error messages name a kind of figure when the kind itself is not the usual word.
-_KIND_TEXT = {"lfp": "LFP"}
+_KIND_TEXT = {"lfp": "LFP", "csd": "CSD"}
 
 
 # ---------------------------------------------------------------------------------------
@@ -426,7 +426,8 @@ def _engineering(max_abs, exponent):
 
 
 def display_scale(values, units):
-    """Factor and units for display: potentials get an SI prefix (mV -> µV, ...),
+    """Factor and units for display: potentials get an SI prefix (mV -> µV, ...), current
+    source densities (nA/um3) are given in A/mm3 with an SI prefix (nA/mm3, ...),
     magnetic field strength H (nA/um) becomes flux density B = mu0 H in fT/pT/...
     Other units are kept.
 
@@ -451,6 +452,10 @@ def display_scale(values, units):
     if compact == "mV":
         exponent = _engineering(max_abs * 1e-3, 0)
         return 1e-3 / 10.0**exponent, f"{_PREFIXES[exponent]}V", ""
+    if compact in ("nA/um3", "nA/\u00b5m\u00b3"):
+        # 1 nA/um3 = 1e-9 A / 1e-9 mm3 = 1 A/mm3
+        exponent = _engineering(max_abs, 0)
+        return 1.0 / 10.0**exponent, f"{_PREFIXES[exponent]}A/mm\u00b3", ""
     if compact in ("nA/um", "nA/\u00b5m"):
         tesla = _MU0 * 1e-3  # T per nA/um
         exponent = _engineering(max_abs * tesla, 0)

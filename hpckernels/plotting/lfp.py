@@ -1,5 +1,6 @@
 """LFP across depth: an image (``lfp_image.png``) and traces (``lfp_traces.png``) of
-the LFP probe, each with the channels' run-mean profile beside it."""
+the LFP probe, each with the channels' run-mean profile beside it. The image is drawn by
+:func:`plot_depth_image`, which the CSD image (:mod:`.csd`) shares."""
 
 from __future__ import annotations
 
@@ -15,13 +16,11 @@ from .common import (
 )
 
 
-def _lfp(signals_file, probe, window, subtract_mean):
-    """The LFP probe, its contact depths z (um), the drawn values (see
-    :func:`~hpckernels.plotting.common.probe_window`), their times (ms), the
-    channels' run means and the provenance."""
-    data, time, values, mean, info = probe_window(
-        signals_file, "lfp", probe, window, subtract_mean
-    )
+def _lfp(signals_file, probe, window, subtract_mean, kind="lfp"):
+    """The probe drawn as ``kind`` (a depth profile: 'lfp' or 'csd'), its contact depths
+    z (um), the drawn values (see :func:`~hpckernels.plotting.common.probe_window`), their
+    times (ms), the channels' run means and the provenance."""
+    data, time, values, mean, info = probe_window(signals_file, kind, probe, window, subtract_mean)
     depth = contact_depths(data["channels"])
     if depth is None:
         # channels without depths are stacked in file order, the first on top
@@ -38,13 +37,16 @@ def _depth_edges(depth):
     return np.concatenate([[2 * order[0] - mid[0]], mid, [2 * order[-1] - mid[-1]]])
 
 
-def _depth_axes(fig, profile_slot, ax, data, depth, mean, subtract_mean, title_extra):
-    """Depth axis, labels and title of an LFP panel, and the run-mean profile beside it."""
+def _depth_axes(
+    fig, profile_slot, ax, data, depth, mean, subtract_mean, title_extra, quantity="LFP"
+):
+    """Depth axis, labels and title of a depth panel (``quantity``: 'LFP', 'CSD'), and the
+    run-mean profile beside it."""
     edges = _depth_edges(depth)
     ax.set_ylim(edges[0], edges[-1])
     ax.set_xlabel("time (ms)")
     ax.set_ylabel("contact depth z (\u00b5m)")
-    what = "LFP \u2212 channel's run mean" if subtract_mean else "LFP"
+    what = f"{quantity} \u2212 channel's run mean" if subtract_mean else quantity
     ax.set_title(f"{data['name']} ({data['type']}): {what}{title_extra}", fontsize=10)
     profile = fig.add_subplot(profile_slot, sharey=ax)
     _mean_profile(profile, mean, depth, data["units"])
@@ -69,8 +71,24 @@ def plot_lfp_image(signals_file, output, window=500.0, probe=None, subtract_mean
     ``window``, ``probe`` (default: the first GaussCylinderPotential probe) and
     ``subtract_mean`` as described in :mod:`hpckernels.plotting`.
     """
+    symbol = "\u03c6 \u2212 \u27e8\u03c6\u27e9" if subtract_mean else "\u03c6"
+    return plot_depth_image(
+        signals_file, output, "lfp", "LFP", symbol, window, probe, subtract_mean
+    )
+
+
+def plot_depth_image(
+    signals_file, output, kind, quantity, symbol, window=500.0, probe=None, subtract_mean=True
+):
+    """A depth-resolved probe (figure ``kind``: 'lfp' or 'csd') as an image over time (x,
+    ms) and contact depth z (y, um), on a diverging colour scale symmetric about zero;
+    right: each channel's mean over the whole run.
+
+    ``quantity`` names the signal in the title ('LFP', 'CSD') and ``symbol`` on the colour
+    bar; the other parameters as described in :mod:`hpckernels.plotting`.
+    """
     plt = pyplot()
-    data, depth, values, time, mean, info = _lfp(signals_file, probe, window, subtract_mean)
+    data, depth, values, time, mean, info = _lfp(signals_file, probe, window, subtract_mean, kind)
     # at most ~3000 columns: more than the figure has pixels, and pcolormesh is slow
     step = max(1, time.size // 3000)
     order = np.argsort(depth)
@@ -90,9 +108,8 @@ def plot_lfp_image(signals_file, output, window=500.0, probe=None, subtract_mean
         vmax=vmax,
         rasterized=True,
     )
-    _depth_axes(fig, grid[1], ax, data, depth, mean, subtract_mean, "")
+    _depth_axes(fig, grid[1], ax, data, depth, mean, subtract_mean, "", quantity)
     cbar = fig.colorbar(mesh, cax=fig.add_subplot(grid[2]))
-    symbol = "\u03c6 \u2212 \u27e8\u03c6\u27e9" if subtract_mean else "\u03c6"
     cbar.set_label(f"{symbol} ({units})")
     fig.subplots_adjust(left=0.08, right=0.91, bottom=0.11, top=0.92)
     return finish(fig, output, f"{data['name']} image", [signals_file], {"": info})

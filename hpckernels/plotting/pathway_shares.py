@@ -21,6 +21,9 @@ from .common import (
 _ARROW = "\u2192"
 # pathways that miss the total by more than this fraction of its peak get a warning
 _SUM_RTOL = 1e-6
+#: Above this many pathways (the 8 x 8 microcircuit) the per-probe bars become post x pre
+#: matrices and the depth maps lose their per-cell numbers.
+MANY_PATHWAYS = 16
 
 
 def pathway_shares(pathways, total):
@@ -69,7 +72,8 @@ def pathway_shares(pathways, total):
 
 
 def _read_pathways(fh, name):
-    """Labels 'X -> Y' and contributions (n_pathways, n_channels, n_times) of a probe."""
+    """Labels 'X -> Y' and contributions (n_pathways, n_channels, n_times) of a probe, and
+    the post and pre populations (pathway p is post p // n_pre, pre p % n_pre)."""
     group = fh[name]
     posts, pres = scale_labels(group["post"]), scale_labels(group["pre"])
     dset = group["pathways"]
@@ -78,12 +82,14 @@ def _read_pathways(fh, name):
         for j, pre in enumerate(pres):
             labels.append(f"{pre} {_ARROW} {post}")
             arrays.append(np.asarray(dset[i, j], dtype=float))
-    return labels, np.stack(arrays)
+    return labels, np.stack(arrays), (posts, pres)
 
 
 def _share_maps(fig, grid, probe, data, shares, keep, names):
     """Heat maps over contact depth and pathway of the variance and covariance shares
-    of an LFP probe, in the first two columns of ``grid``."""
+    of an LFP probe, in the first two slots of ``grid`` (numbers in the cells for at
+    most :data:`MANY_PATHWAYS` pathways)."""
+    many = len(names) > MANY_PATHWAYS
     depth = contact_depths(data["channels"])
     if depth is None:
         # channels without depths are labelled by index
@@ -107,7 +113,7 @@ def _share_maps(fig, grid, probe, data, shares, keep, names):
         image = ax.imshow(
             values, aspect="auto", cmap=cmap, vmin=vmin, vmax=vmax, interpolation="nearest"
         )
-        for (r, c), v in np.ndenumerate(values):
+        for (r, c), v in np.ndenumerate(values if not many else np.empty((0, 0))):
             # white text on the dark end of each colormap
             if cmap == "viridis":
                 dark = (v - vmin) / (vmax - vmin) < 0.5
@@ -123,7 +129,10 @@ def _share_maps(fig, grid, probe, data, shares, keep, names):
                 color="white" if dark else "black",
             )
         ax.set_xticks(range(len(names)))
-        ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
+        if many:
+            ax.set_xticklabels(names, rotation=90, fontsize=6)
+        else:
+            ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
         step = max(1, len(order) // 16)
         ax.set_yticks(range(0, len(order), step))
         ax.set_yticklabels([f"{depth[i]:g}" for i in order[::step]], fontsize=8)
@@ -186,6 +195,45 @@ def _share_bars(ax, probes, shares, keep, names):
     )
 
 
+def _share_matrices(fig, slots, cbar_slot, probes, shares, populations, active):
+    """Per probe (one slot each) the post x pre matrix of the covariance share with the
+    channels summed, numbers in the cells; pathways without a connection blank; the
+    colour bar in ``cbar_slot``."""
+    posts, pres = populations
+    values = {n: shares[n]["covariance_all"].reshape(len(posts), len(pres)) for n in probes}
+    blank = ~active.reshape(len(posts), len(pres))
+    finite = [np.abs(v[~blank & np.isfinite(v)]) for v in values.values()]
+    vmax = max(1e-3, max((float(f.max()) for f in finite if f.size), default=1.0))
+    image = None
+    for slot, name in zip(slots, probes, strict=True):
+        ax = fig.add_subplot(slot)
+        shown = np.ma.masked_array(values[name], mask=blank | ~np.isfinite(values[name]))
+        image = ax.imshow(shown, cmap="RdBu_r", vmin=-vmax, vmax=vmax, interpolation="nearest")
+        for (r, c), v in np.ndenumerate(values[name]):
+            if blank[r, c]:
+                continue
+            label = "n/a" if not np.isfinite(v) else f"{v:.2f}"
+            ax.text(
+                c,
+                r,
+                "0.00" if label == "-0.00" else label,
+                ha="center",
+                va="center",
+                fontsize=6.5,
+                color="white" if np.isfinite(v) and abs(v) > 0.6 * vmax else "black",
+            )
+        ax.set_xticks(range(len(pres)))
+        ax.set_xticklabels(pres, rotation=90, fontsize=7)
+        ax.set_yticks(range(len(posts)))
+        ax.set_yticklabels(posts, fontsize=7)
+        ax.set_xlabel("presynaptic X", fontsize=8)
+        ax.set_ylabel("postsynaptic Y", fontsize=8)
+        ax.set_title(f"{name}\n({probes[name][0]['type']})", fontsize=8)
+    cbar = fig.colorbar(image, cax=fig.add_subplot(cbar_slot))
+    cbar.set_label("Cov(\u03c6_YX, \u03c6) / Var(\u03c6), channels summed", fontsize=8)
+    cbar.ax.tick_params(labelsize=7)
+
+
 def plot_pathway_shares(signals_file, output):
     """Share of each pathway X -> Y in the predicted signals' temporal variance (over
     the whole signal, t_start..t_stop), see :func:`pathway_shares`.
@@ -194,8 +242,10 @@ def plot_pathway_shares(signals_file, output):
     pathway of Var(phi_YX) / Var(phi) and Cov(phi_YX, phi) / Var(phi). Right: for every
     probe with pathways, bars of Var(phi_YX) / Var(phi) summed over channels and
     diamonds of the covariance share (these sum to 1 over pathways). Pathways that are
-    zero in every probe (no connection) are left out. The title warns about probes
-    whose pathways do not add up to the total.
+    zero in every probe (no connection) are left out. With more than
+    :data:`MANY_PATHWAYS` pathways the heat maps span the top row without numbers and
+    the bars become one post x pre matrix of the covariance share per probe (bottom
+    row). The title warns about probes whose pathways do not add up to the total.
 
     Parameters
     ----------
@@ -213,7 +263,7 @@ def plot_pathway_shares(signals_file, output):
         for name in probe_groups(fh):
             if "pathways" not in fh[name]:
                 continue
-            labels, parts = _read_pathways(fh, name)
+            labels, parts, populations = _read_pathways(fh, name)
             probes[name] = (_read_probe(fh, name), labels, parts)
     if not probes:
         raise InputError(str(signals_file), "no probe group has 'pathways'")
@@ -234,17 +284,36 @@ def plot_pathway_shares(signals_file, output):
     names = [labels[i] for i in keep]
     lfp = next((n for n, (d, _, _) in probes.items() if figure_kind(d["type"]) == "lfp"), None)
 
-    n_cols = 3 if lfp else 1
-    fig = plt.figure(figsize=(4.2 * (n_cols - 1) + 6.0, 6.4))
-    grid = fig.add_gridspec(1, n_cols, width_ratios=[1, 1, 1.5][-n_cols:], wspace=0.45)
-    if lfp:
-        _share_maps(fig, grid, lfp, probes[lfp][0], shares[lfp], keep, names)
-    _share_bars(fig.add_subplot(grid[-1]), probes, shares, keep, names)
+    if len(names) > MANY_PATHWAYS:
+        n_probes = len(probes)
+        width = max(3.0 * n_probes + 1.5, 0.34 * len(names) + 2.5 if lfp else 0.0, 10.0)
+        fig = plt.figure(figsize=(width, 11.5 if lfp else 4.6))
+        outer = fig.add_gridspec(
+            2 if lfp else 1, 1, height_ratios=[1.15, 1] if lfp else [1], hspace=0.55
+        )
+        if lfp:
+            top = outer[0].subgridspec(1, 2, wspace=0.18)
+            _share_maps(fig, top, lfp, probes[lfp][0], shares[lfp], keep, names)
+        bottom = outer[-1].subgridspec(
+            1, n_probes + 1, width_ratios=[1] * n_probes + [0.05], wspace=0.45
+        )
+        slots = [bottom[k] for k in range(n_probes)]
+        _share_matrices(fig, slots, bottom[-1], probes, shares, populations, active)
+    else:
+        n_cols = 3 if lfp else 1
+        fig = plt.figure(figsize=(4.2 * (n_cols - 1) + 6.0, 6.4))
+        grid = fig.add_gridspec(1, n_cols, width_ratios=[1, 1, 1.5][-n_cols:], wspace=0.45)
+        if lfp:
+            _share_maps(fig, grid, lfp, probes[lfp][0], shares[lfp], keep, names)
+        _share_bars(fig.add_subplot(grid[-1]), probes, shares, keep, names)
     title = "pathway shares of the predicted signals (variance over the whole signal)"
     if residuals:
         title += "\nwarning: pathways do not sum to the total in " + ", ".join(
             f"{n} ({r:.1e} of max)" for n, r in residuals.items()
         )
     fig.suptitle(title, fontsize=10)
-    fig.subplots_adjust(left=0.07, right=0.98, bottom=0.3, top=0.88)
+    if len(names) > MANY_PATHWAYS:
+        fig.subplots_adjust(left=0.06, right=0.95, bottom=0.06, top=0.93)
+    else:
+        fig.subplots_adjust(left=0.07, right=0.98, bottom=0.3, top=0.88)
     return finish(fig, output, "pathway shares", [signals_file], {"": info})

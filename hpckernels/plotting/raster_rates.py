@@ -125,8 +125,14 @@ def plot_raster_rates(
     t0 = time[0] if t_start is None else float(t_start)
     t1 = t0 + window if window else time[-1] + dt
 
+    # many populations (the 8 of the microcircuit): taller, legend beside the rates
+    many = len(names) > 4
     fig, (ax_raster, ax_rate) = plt.subplots(
-        2, 1, figsize=(9, 6.5), sharex=True, gridspec_kw={"height_ratios": [2.2, 1]}
+        2,
+        1,
+        figsize=(11, 9) if many else (9, 6.5),
+        sharex=True,
+        gridspec_kw={"height_ratios": [2.2, 1.3] if many else [2.2, 1]},
     )
     row, ticks, tick_labels = 0, [], []
     for i, name in enumerate(names):
@@ -141,7 +147,11 @@ def plot_raster_rates(
         rows = row + np.searchsorted(shown, ids[keep])
         ax_raster.plot(times[keep], -rows, "|", ms=2.5, mew=0.6, color=f"C{i}")
         ticks.append(-(row + len(shown) / 2))
-        tick_labels.append(f"{name}\n{len(shown)} of {simulated}\nsimulated")
+        tick_labels.append(
+            f"{name}\n{len(shown)} of {simulated}"
+            if many
+            else f"{name}\n{len(shown)} of {simulated}\nsimulated"
+        )
         row += len(shown)
         if i < len(names) - 1:
             ax_raster.axhline(-row + 0.5, color="0.6", lw=0.5)
@@ -168,7 +178,10 @@ def plot_raster_rates(
         fontsize=10,
     )
     ax_rate.set_ylim(bottom=0)
-    ax_rate.legend(fontsize=8, loc="upper right", framealpha=0.8)
+    if many:
+        ax_rate.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+    else:
+        ax_rate.legend(fontsize=8, loc="upper right", framealpha=0.8)
     fig.tight_layout()
     return finish(
         fig,

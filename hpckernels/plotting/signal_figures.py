@@ -15,6 +15,7 @@ import numpy as np
 from ..errors import InputError
 from ..h5io import open_h5
 from .common import check_window, figure_kind, probe_groups, scale_labels, types_drawn_as
+from .csd import plot_csd_image
 from .dipole import plot_dipole
 from .eeg import plot_eeg
 from .lfp import plot_lfp_image, plot_lfp_traces
@@ -29,6 +30,7 @@ FIGURES = {
     "raster_rates.png": "spikes",
     "lfp_image.png": "lfp",
     "lfp_traces.png": "lfp",
+    "csd_image.png": "csd",
     "dipole.png": "dipole",
     "eeg.png": "eeg",
     "meg.png": "meg",
@@ -42,6 +44,7 @@ _NOT_PROBES = ("spikes", "pathways")
 _TIME_SERIES = {
     "lfp_image.png": plot_lfp_image,
     "lfp_traces.png": plot_lfp_traces,
+    "csd_image.png": plot_csd_image,
     "dipole.png": plot_dipole,
     "eeg.png": plot_eeg,
     "meg.png": plot_meg,

@@ -42,7 +42,8 @@ except InputError as error:
 
 if "network" in config:
     try:
-        network_parameters(NETWORK)
+        # the memory of the node that runs NEST is checked there, not on the submit host
+        network_parameters(NETWORK, check_memory=False)
     except InputError as error:
         raise WorkflowError(f"invalid network config {CONFIG_FILE}: {error}") from None
 
@@ -113,7 +114,7 @@ def mechanism_inputs(wildcards):
 
 def network_inputs(wildcards):
     """The network as the network command resolves it (sizes, in-degrees, weights, ...)."""
-    return content_hash(asdict(network_parameters(NETWORK)))
+    return content_hash(asdict(network_parameters(NETWORK, check_memory=False)))
 
 
 def tensor_inputs(wildcards):
