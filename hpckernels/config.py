@@ -292,6 +292,59 @@ class NetworkConfig:
             inputs["ensemble"] = dict(self.ensemble, **(ensemble or {}))
         return inputs
 
+    def basis_inputs(self, post, with_probes=True):
+        """Everything that determines the impulse-response basis of population ``post``
+        (:mod:`hpckernels.basis`): its cell (files by content), depth and rotation, the
+        kinetics and placement of every connection into it, with ``g_eff`` the leak
+        that their mean conductances and the background synapses add (connections but
+        their delays, presynaptic sizes and rates), and, ``with_probes``, the probes
+        that have a matrix on the cell. Delays, and without ``g_eff`` weights and
+        probabilities, population sizes, ensemble settings and EEG/MEG head models
+        (derived from a dipole probe) do not enter.
+        """
+        sim = self.simulation
+        population = copy.deepcopy(self.populations[post])
+        cell = population["cell"]
+        cell["template"]["file"] = file_sha256(self.path(cell["template"]["file"]))
+        cell["morphology"] = file_sha256(self.path(cell["morphology"]))
+        into = self.connections_into(post)
+        inputs = {
+            "post": post,
+            "simulation": {key: sim[key] for key in ("dt", "tau", "vrest", "g_eff")},
+            "cell": cell,
+            # the cell's depth and the spread of placements (the disk radius is unused)
+            "position": {key: population["position"][key] for key in ("loc", "scale")},
+            "rotation": population.get("rotation", {}),
+            "connections": [
+                {
+                    "pre": c["pre"],
+                    "kinetics": synapse_model(c["synapse"]).kinetics(),
+                    "placement": c["placement"],
+                }
+                for c in into
+            ],
+        }
+        if sim["g_eff"]:
+            inputs["leak"] = {
+                "external": population.get("external"),
+                "connections": [{k: v for k, v in c.items() if k != "delay"} for c in into],
+                "presynaptic": {
+                    c["pre"]: {k: self.populations[c["pre"]][k] for k in ("size", "rate")}
+                    for c in into
+                },
+            }
+        if with_probes:
+            inputs["probes"] = {
+                name: spec
+                for name, spec in self.probes.items()
+                if not probes.probe_type(spec, self.probes).derived
+            }
+        return inputs
+
+    def basis_hash(self, post, with_probes=True):
+        """Content hash of :meth:`basis_inputs`."""
+        return content_hash(self.basis_inputs(post, with_probes))
+
     def pathway_hash(self, pre, post, mode="mean-field", probe=None, ensemble=None):
         """Content hash of a pathway's inputs (and of one probe, if named)."""
         inputs = self.pathway_inputs(pre, post, mode, ensemble)
