@@ -1,4 +1,6 @@
-"""kernel_tensor: the 4-pathway mean-field kernel tensor, hpckernels' engine vs lfpykernels."""
+"""kernel_tensor: the 4-pathway mean-field kernel tensor, hpckernels' per-pathway NEURON
+engine (``--engine neuron``) vs lfpykernels. The workers take the config and the pathways
+as arguments (bench_basis.py runs them on 64 pathways)."""
 
 from __future__ import annotations
 
@@ -29,7 +31,7 @@ RTOL = 1e-6
 
 @worker
 def kernel_tensor_hpckernels(args):
-    """Time the 4-pathway mean-field kernel tensor with hpckernels' engine."""
+    """Time the mean-field kernel tensor with hpckernels' per-pathway NEURON engine."""
     from mpi4py import MPI  # noqa: F401  (MPI before NEURON, as in the CLI)
 
     # isort: split
@@ -84,19 +86,21 @@ def kernel_tensor_lfpykernels(args):
 
 def _time_tensor(pathway, args):
     """Best-of-N and cold (first) wall time of the tensor of ``pathway(pre, post) ->
-    {probe: kernel}`` over PATHWAYS, with per-pathway times; saves the last tensor."""
+    {probe: kernel}`` over ``args["pathways"]`` (default PATHWAYS), with per-pathway
+    times; saves the last tensor."""
     import numpy as np
 
     per_pathway = []
+    pathways = args.get("pathways", PATHWAYS)
 
     def tensor():
         out, times = {}, {}
-        for pre, post in PATHWAYS:
+        for pre, post in pathways:
             start = time.perf_counter()
             kernels = pathway(pre, post)
             times[f"{pre}->{post}"] = time.perf_counter() - start
             for name, kernel in kernels.items():
-                out[f"{pre}{post}/{name}"] = kernel
+                out[f"{pre}->{post}/{name}"] = kernel
         per_pathway.append(times)
         return out
 
@@ -139,7 +143,8 @@ def _agreement(mine, ref):
     "kernel_tensor",
     "Mean-field kernel tensor of config/two_population.yaml (E->E, E->I, I->E, I->I; "
     "probes lfp = GaussCylinderPotential and dipole = CurrentDipoleMoment): "
-    "hpckernels engine vs lfpykernels 0.2.0 KernelApprox.get_kernel (t_X = 500 ms), "
+    "hpckernels' per-pathway NEURON engine (--engine neuron; the basis engine is in "
+    "basis_tensor) vs lfpykernels 0.2.0 KernelApprox.get_kernel (t_X = 500 ms), "
     "each in a fresh process, imports and mechanism loading not timed.",
     ratio="reference time / hpckernels time",
 )

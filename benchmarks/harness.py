@@ -159,7 +159,8 @@ def pass_fail(passed):
 
 # --------------------------------------------------------------------------- environment
 def bench_env():
-    """Environment of every subprocess: venv first on PATH, MPI as root, no NEURON GUI."""
+    """Environment of every subprocess: venv first on PATH, MPI as root, no NEURON GUI,
+    single-threaded BLAS."""
     env = dict(os.environ)
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
@@ -168,6 +169,15 @@ def bench_env():
         OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
         NEURON_MODULE_OPTIONS="-nogui",
     )
+    # one BLAS/OpenMP thread per process, as the CLI runs (hpckernels.cli.limit_threads):
+    # workers import the library directly, and processes run side by side
+    for key in (
+        "HPCKERNELS_THREADS",
+        "OMP_NUM_THREADS",
+        "OPENBLAS_NUM_THREADS",
+        "MKL_NUM_THREADS",
+    ):
+        env[key] = "1"
     return env
 
 

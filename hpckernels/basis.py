@@ -448,20 +448,17 @@ class BasisPathway:
         n = self.n_steps
         n_real, n_cols = len(indices), self.columns.size
         n_channels = self.basis.shape[0]
-        rows, cols, steps = [], [], []
-        for row, index in enumerate(indices):
-            segments, delay_steps = self.sampler.draw(seed, index)
-            # a synapse acting after tau is not seen on the kernel's lags
-            keep = delay_steps <= n
-            rows.append(np.full(int(keep.sum()), row))
-            cols.append(self.column_of[segments[keep]])
-            steps.append(delay_steps[keep])
-        rows, cols, steps = (np.concatenate(x).astype(np.int64) for x in (rows, cols, steps))
+        n_synapses, segments, steps = self.sampler.draw_many(seed, indices)
+        rows = np.repeat(np.arange(n_real, dtype=np.int64), n_synapses)
+        # a synapse acting after tau is not seen on the kernel's lags
+        keep = steps <= n
+        rows, cols, steps = rows[keep], self.column_of[segments[keep]], steps[keep]
         signals = np.zeros((n_real, n_channels, n + 1))
         if steps.size == 0:
             return signals
         first = int(steps.min())
-        width = int(steps.max()) - first + 1
+        # widths rounded up to a multiple of 16 steps (zero counts): few basis transforms
+        width = -(-(int(steps.max()) - first + 1) // 16) * 16
         # synapses per (delay step, realization, column): exact integer counts
         counts = np.bincount(
             ((steps - first) * n_real + rows) * n_cols + cols, minlength=width * n_real * n_cols
@@ -475,16 +472,22 @@ class BasisPathway:
             part = slice(start, start + SEGMENT_CHUNK)
             counts_hat = scipy.fft.rfft(counts[:, :, part].astype(float), n=size, axis=0)
             product += np.matmul(counts_hat, spectra[:, part, :])
-        valid = scipy.fft.irfft(product, n=size, axis=0)[width - 1 :]  # (hop, R, C * windows)
-        lags = valid.reshape(hop, n_real, n_channels, n_windows).transpose(1, 2, 3, 0)
-        lags = lags.reshape(n_real, n_channels, n_windows * hop)
-        signals[:, :, first:] = lags[:, :, : n + 1 - first]
+        # inverse transforms along rows (R * C * windows, F) of the transposed product;
+        # window w holds lags first + w hop + (0..hop - 1) at points width - 1 ..
+        inverse = scipy.fft.irfft(product.reshape(product.shape[0], -1).T, n=size, axis=-1)
+        inverse = inverse.reshape(n_real, n_channels, n_windows, size)
+        for w in range(n_windows):
+            start = first + w * hop
+            stop = min(n + 1, start + hop)
+            signals[:, :, start:stop] = inverse[:, :, w, width - 1 : width - 1 + stop - start]
+        # lag 0 holds only lag 0 of the basis, zero by construction (up to FFT round-off)
+        signals[:, :, 0] = 0.0
         return signals
 
     def _realization_responses(self, seed, indices):
-        """{probe: signals (R, n_channels, n_steps + 1) minus their lag-0 value}."""
-        signals = self.stack.split(self.realization_signals(seed, indices))
-        return {name: signal - signal[..., :1] for name, signal in signals.items()}
+        """{probe: signals (R, n_channels, n_steps + 1)}; zero at lag 0 (the baseline that
+        kernel_from_signal subtracts)."""
+        return self.stack.split(self.realization_signals(seed, indices))
 
     def realization_kernels(self, seed, indices):
         """{probe: kernels (len(indices), n_channels, n_lags)} of ensemble realizations

@@ -47,16 +47,44 @@ class Response:
     imem: np.ndarray
 
 
-def _cdf(pmf):
-    """Cumulative distribution of a pmf, normalised as ``Generator.choice`` does."""
-    cdf = np.cumsum(pmf)
-    return cdf / cdf[-1]
+class DiscreteDraws:
+    """Draws from a discrete distribution over 0..K-1 by inversion with a guide table.
 
+    A draw is the smallest k with cdf[k] > u for a uniform u, the numbers of
+    ``Generator.choice(K, size, p=pmf)`` for the same uniforms; the guide table (the
+    first candidate index of each of K equal intervals of u) leaves on average about one
+    comparison per draw instead of a binary search.
 
-def _choose(rng, cdf, size):
-    """``size`` draws from a discrete distribution given by its cdf (indices): the same
-    numbers as ``rng.choice(len(cdf), size, p=pmf)``, without recomputing the cdf."""
-    return cdf.searchsorted(rng.random(size), side="right")
+    Parameters
+    ----------
+    pmf : ndarray, shape (K,)
+        Probabilities (normalised here as ``Generator.choice`` does).
+    """
+
+    #: Guide-table intervals per outcome.
+    GUIDE = 16
+
+    def __init__(self, pmf):
+        cdf = np.cumsum(pmf)
+        self.cdf = cdf / cdf[-1]
+        size = self.cdf.size * self.GUIDE
+        self._scale = float(size)
+        self._guide = self.cdf.searchsorted(np.arange(size) / size, side="right")
+
+    def lookup(self, uniforms):
+        """The outcome (index) of each uniform number in [0, 1)."""
+        if uniforms.size < 2048:  # few draws: one binary search each is cheaper
+            return self.cdf.searchsorted(uniforms, side="right")
+        index = self._guide[(uniforms * self._scale).astype(np.int64)]
+        below = self.cdf[index] <= uniforms
+        while below.any():
+            index += below
+            below = self.cdf[index] <= uniforms
+        return index
+
+    def draw(self, rng, size):
+        """``size`` draws with the uniforms of ``rng.random(size)``."""
+        return self.lookup(rng.random(size))
 
 
 class SynapseSampler:
@@ -97,16 +125,16 @@ class SynapseSampler:
                 f"no segment of {post}'s cell matches sections "
                 f"{self.connection['placement']['sections']} with non-zero density",
             )
-        # cdfs drawn from once per realization
-        self._segment_cdf = _cdf(self.placement)
+        # drawn from once per realization
+        self._segments = DiscreteDraws(self.placement)
         self._multapse_counts, multapse_pmf = distributions.multapse_pmf(
             self.connection["multapse"]
         )
-        self._multapse_cdf = _cdf(multapse_pmf)
+        self._multapses = DiscreteDraws(multapse_pmf)
         self.delay_step_pmf = distributions.delay_step_pmf(
             self.connection["delay"], self.dt, config.n_steps_tau
         )
-        self._delay_cdf = _cdf(self.delay_step_pmf)
+        self._delays = DiscreteDraws(self.delay_step_pmf)
 
     @classmethod
     def from_cell(cls, config, pre, post, cell):
@@ -143,13 +171,32 @@ class SynapseSampler:
             Delay of each synapse in steps of dt (>= 0; n_steps_tau + 1 stands for
             delays beyond tau).
         """
-        rng = self.rng(seed, index)
-        connected = rng.binomial(self.n_post, self.connection["probability"])
-        multapses = self._multapse_counts[_choose(rng, self._multapse_cdf, connected)]
-        n_synapses = int(multapses.sum())
-        segments = _choose(rng, self._segment_cdf, n_synapses)
-        delay_steps = _choose(rng, self._delay_cdf, n_synapses)
+        _, segments, delay_steps = self.draw_many(seed, [index])
         return segments, delay_steps
+
+    def draw_many(self, seed, indices):
+        """Realizations ``indices`` (each with its own generator, as :meth:`draw`), their
+        synapses concatenated in index order.
+
+        Returns
+        -------
+        counts : ndarray of int, shape (len(indices),)
+            Synapses of each realization.
+        segments, delay_steps : ndarray of int
+            As :meth:`draw`, realization after realization.
+        """
+        counts, segment_uniforms, delay_uniforms = [], [], []
+        for index in indices:
+            rng = self.rng(seed, index)
+            connected = rng.binomial(self.n_post, self.connection["probability"])
+            multapses = self._multapse_counts[self._multapses.draw(rng, connected)]
+            n_synapses = int(multapses.sum())
+            counts.append(n_synapses)
+            segment_uniforms.append(rng.random(n_synapses))
+            delay_uniforms.append(rng.random(n_synapses))
+        segments = self._segments.lookup(np.concatenate(segment_uniforms))
+        delay_steps = self._delays.lookup(np.concatenate(delay_uniforms))
+        return np.asarray(counts, dtype=np.int64), segments, delay_steps
 
 
 class PathwayModel:

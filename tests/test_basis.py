@@ -270,12 +270,19 @@ def test_delay_steps_follow_the_rounded_delay_distribution():
 
 
 def test_segments_are_drawn_as_generator_choice():
-    """The sampler's cached-cdf draws are Generator.choice's numbers."""
+    """The sampler's guide-table draws are Generator.choice's numbers."""
     config = load(CONFIGS / "two_population.yaml")
     placement = np.random.default_rng(0).dirichlet(np.ones(27))
     placement[5] = 0.0
     sampler = engine.SynapseSampler(config, "I", "E", placement / placement.sum())
     rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
-    mine = engine._choose(rng_a, sampler._segment_cdf, 5000)
-    theirs = rng_b.choice(27, size=5000, p=sampler.placement)
+    mine = sampler._segments.draw(rng_a, 50_000)
+    theirs = rng_b.choice(27, size=50_000, p=sampler.placement)
     assert np.array_equal(mine, theirs) and not np.any(mine == 5)
+    # a pmf with a long flat tail (delay steps): the same as a binary search
+    pmf = np.r_[np.zeros(5), st.norm.pdf(np.arange(60), 30, 6), np.full(700, 1e-9)]
+    draws = engine.DiscreteDraws(pmf)
+    u = np.random.default_rng(2).random(50_000)
+    assert np.array_equal(
+        draws.draw(np.random.default_rng(2), 50_000), draws.cdf.searchsorted(u, side="right")
+    )
