@@ -238,11 +238,12 @@ class PopulationBasis:
         return self.vrest.size
 
 
-class UnitResponseModel:
+class UnitResponseModel(cellmod.CellModel):
     """Population ``post``'s linearized cell with one current-based synapse per kinetics,
     moved from segment to segment: the responses to one unit event.
 
-    Creating it builds the NEURON cell (one per process at a time: call :meth:`close`).
+    Creating it builds the NEURON cell (one per process at a time: close it before
+    building another, :class:`~hpckernels.cell.CellModel`).
 
     Parameters
     ----------
@@ -319,18 +320,9 @@ class UnitResponseModel:
             basis_hash=basis_hash,
         )
 
-    def close(self):
-        """Release the NEURON objects (before another cell is built in this process)."""
+    def release(self):
         self._handler = None
         self._synapses, self._recorders, self._segments = {}, [], []
-        self.linearized.close()
-        self.cell = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 # ------------------------------------------------------------------- kernels from it

@@ -260,3 +260,30 @@ def build_linearized_cell(config, post, tstop):
         leak_shift = effective_leak(config, post, cell)
         biophysics.add_leak(cell, leak_shift)
     return LinearizedCell(cell, geometry(cell), biophysics.rest_potential(cell), leak_shift)
+
+
+class CellModel:
+    """Base of the NEURON models of a linearized cell (``self.linearized``): a context
+    manager that releases the cell and its NEURON objects on exit.
+
+    Point processes, NetCons and handlers that outlive their sections crash NEURON when
+    the next cell is built in the same process (LFPy deletes existing sections), so a
+    model is closed before another one is built.
+    """
+
+    linearized: LinearizedCell
+
+    def release(self):
+        """Drop the model's own NEURON objects (synapses, NetCons, recordings, handlers)."""
+
+    def close(self):
+        """Release the NEURON objects and the cell."""
+        self.release()
+        self.linearized.close()
+        self.cell = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

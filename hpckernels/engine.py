@@ -199,10 +199,11 @@ class SynapseSampler:
         return np.asarray(counts, dtype=np.int64), segments, delay_steps
 
 
-class PathwayModel:
+class PathwayModel(cellmod.CellModel):
     """The linearized cell of pathway X -> Y, ready to be driven by synaptic events.
 
-    Creating it builds the NEURON cell (once per pathway and process).
+    Creating it builds the NEURON cell (once per pathway and process; close it before
+    building another, :class:`~hpckernels.cell.CellModel`).
 
     Parameters
     ----------
@@ -241,23 +242,9 @@ class PathwayModel:
         self._pending = []
         self._handler = h.FInitializeHandler(1, self._queue_events)
 
-    def close(self):
-        """Release the NEURON objects of this pathway.
-
-        Point processes and NetCons that outlive their sections crash NEURON
-        when the next cell is built in the same process (LFPy deletes existing
-        sections), so drop them before building another pathway.
-        """
+    def release(self):
         self._handler = None
         self._netcons, self._synapses, self._recorders, self._segments = [], [], [], []
-        self.linearized.close()
-        self.cell = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # ----------------------------------------------------------- simulation
     def _queue_events(self):

@@ -30,6 +30,7 @@ from . import engine, ensemble
 from .errors import InputError
 from .h5io import read_response, write_response
 from .hashing import content_hash
+from .resources import require_memory
 
 #: Kernel engines of ``hpckernels kernel --engine``.
 ENGINES = ("basis", "neuron")
@@ -81,6 +82,25 @@ def basis_cache_key(config, post, label, columns):
             "kinetics": label,
             "columns": np.asarray(columns).tolist(),
         }
+    )
+
+
+def require_basis_memory(config, post, n_segments, pres=None):
+    """Raise InputError (``simulation.dt``) unless the basis of ``post`` fits in memory: the
+    responses of every kinetics (and their gathered copies and transforms, about 4 times)."""
+    from .probes import check as probe_channels
+
+    channels = sum(
+        probe_channels(spec, f"probes.{name}", config.probes)
+        for name, spec in config.probes.items()
+        if name in basismod.ProbeStack(config).primary
+    )
+    n_kinetics = len(basismod.kinetics_groups(config, post, pres))
+    require_memory(
+        4 * 8 * n_kinetics * n_segments * channels * (config.n_steps_tau + 1),
+        "simulation.dt",
+        f"the basis of {post} ({n_kinetics} kinetics x {n_segments} segments x {channels} "
+        f"channels x {config.n_steps_tau + 1} lags)",
     )
 
 

@@ -30,7 +30,7 @@ def add_parser(subparsers):
 def run(args):
     from ..cellcheck import check_cells
     from ..errors import ConfigError
-    from ..kernels import ResponseCache
+    from ..kernels import ResponseCache, require_basis_memory
 
     started = time.monotonic()
     config = load_config(args.config)
@@ -42,7 +42,8 @@ def run(args):
         )
     output = output_path(args.output)
     cache = ResponseCache(args.cache) if args.cache else None
-    check_cells(config, [args.post])
+    segments = check_cells(config, [args.post])[args.post]
+    require_basis_memory(config, args.post, segments)
 
     # mpi4py must initialise MPI before NEURON is imported
     from mpi4py import MPI

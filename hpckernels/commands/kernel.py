@@ -80,7 +80,11 @@ def run(args):
     if args.basis:
         basis = read_checked_basis(args.basis, config, args.post)
     else:
-        check_cells(config, [args.post])
+        segments = check_cells(config, [args.post])[args.post]
+        if args.engine == "basis":
+            from ..kernels import require_basis_memory
+
+            require_basis_memory(config, args.post, segments, [args.pre])
     realizations = args.realizations or config.ensemble["realizations"]
     seed = config.ensemble["seed"] if args.seed is None else args.seed
 
