@@ -414,6 +414,22 @@ class BasisPathway:
             )
         return self._transformed[key]
 
+    def _fft_size(self, width):
+        """FFT length of the overlap-save sums for counts ``width`` steps wide: the fast
+        length >= max(MIN_FFT, 2 width) with the least windows x length (the work of the
+        products and inverse transforms)."""
+        lags = self.n_steps + 1
+        size = scipy.fft.next_fast_len(max(MIN_FFT, 2 * width), real=True)
+        limit = scipy.fft.next_fast_len(lags + width, real=True)
+        best = None
+        while True:
+            cost = -(-lags // (size - width + 1)) * size
+            if best is None or cost < best[0]:
+                best = (cost, size)
+            if size >= limit:
+                return best[1]
+            size = scipy.fft.next_fast_len(size + 1, real=True)
+
     def realization_signals(self, seed, indices):
         """Stacked signals of ensemble realizations.
 
@@ -421,7 +437,7 @@ class BasisPathway:
         realization, column) over the block's delays d_min..d_max (width W). The
         convolution of the counts with the basis along lags is an overlap-save sum:
         lags are cut into windows of ``hop`` lags, each window's counts and basis are
-        multiplied as spectra of ``size`` >= hop + W - 1 points (one matrix product
+        multiplied as spectra of ``size`` = hop + W - 1 points (one matrix product
         (realizations x columns) @ (columns x channels x windows) per frequency), and
         the valid part of each inverse transform is kept. The result equals the direct
         sum of shifted basis columns up to round-off.
@@ -455,7 +471,7 @@ class BasisPathway:
         counts = np.bincount(
             ((steps - first) * n_real + rows) * n_cols + cols, minlength=width * n_real * n_cols
         ).reshape(width, n_real, n_cols)
-        size = scipy.fft.next_fast_len(max(MIN_FFT, 4 * width), real=True)
+        size = self._fft_size(width)
         hop = size - width + 1
         spectra = self._window_spectra(size, width)  # (F, J, C * windows)
         n_windows = spectra.shape[2] // n_channels
