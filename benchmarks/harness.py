@@ -169,14 +169,9 @@ def bench_env():
         OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
         NEURON_MODULE_OPTIONS="-nogui",
     )
-    # one BLAS/OpenMP thread per process, as the CLI runs (hpckernels.cli.limit_threads):
-    # workers import the library directly, and processes run side by side
-    for key in (
-        "HPCKERNELS_THREADS",
-        "OMP_NUM_THREADS",
-        "OPENBLAS_NUM_THREADS",
-        "MKL_NUM_THREADS",
-    ):
+    # one BLAS thread per process, as the CLI runs (hpckernels.cli.limit_threads): workers
+    # import the library directly, and processes run side by side
+    for key in ("HPCKERNELS_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         env[key] = "1"
     return env
 

@@ -7,10 +7,11 @@ Commands (one module each in :mod:`hpckernels.commands`): ``validate``,
 Bad input ends with one line on stderr naming the key or file and what is allowed,
 exit code 2, and no output file.
 
-Each process runs BLAS and OpenMP with ``HPCKERNELS_THREADS`` threads (default 1): the
-commands are parallel across MPI ranks (or Snakemake jobs), and a thread pool per rank
-would oversubscribe the cores. Snakemake sets ``OMP_NUM_THREADS`` and friends to a
-rule's threads, which for an MPI rule are its ranks, so they are overridden here.
+Each process runs BLAS with ``HPCKERNELS_THREADS`` threads (default 1): the commands are
+parallel across MPI ranks (or Snakemake jobs), and a thread pool per rank would
+oversubscribe the cores. Snakemake sets ``OPENBLAS_NUM_THREADS`` and friends to a rule's
+threads, which for an MPI rule are its ranks, so they are overridden here. FFTs
+(scipy.fft, numpy.fft) run on one thread unless asked.
 """
 
 from __future__ import annotations
@@ -25,15 +26,16 @@ from .commands import COMMANDS
 from .errors import InputError
 
 EXIT_BAD_INPUT = 2
-#: Environment variable with the BLAS/OpenMP threads of each process (default 1).
+#: Environment variable with the BLAS threads of each process (default 1).
 THREADS_VARIABLE = "HPCKERNELS_THREADS"
-#: Thread-pool sizes read by OpenMP, OpenBLAS and MKL when they are loaded.
-THREAD_POOL_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+#: Thread-pool sizes read by OpenBLAS and MKL when they are loaded (they take precedence
+#: over OMP_NUM_THREADS, which is left alone: NEST warns when it is set).
+THREAD_POOL_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
 def limit_threads(environ=os.environ):
-    """Set the BLAS/OpenMP thread pools to ``HPCKERNELS_THREADS`` (default 1); has an
-    effect only before numpy is imported. Returns the number of threads.
+    """Set the BLAS thread pools to ``HPCKERNELS_THREADS`` (default 1); has an effect
+    only before numpy is imported. Returns the number of threads.
 
     Raises
     ------

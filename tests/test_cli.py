@@ -206,9 +206,9 @@ def test_validate_command():
 
 
 def test_one_blas_thread_per_process_unless_asked():
-    """The CLI sizes the BLAS/OpenMP pools from HPCKERNELS_THREADS (default 1), also when
-    Snakemake has set OMP_NUM_THREADS to an MPI rule's ranks; OpenBLAS then starts no
-    extra threads."""
+    """The CLI sizes the BLAS pools from HPCKERNELS_THREADS (default 1), also when
+    Snakemake has set OPENBLAS_NUM_THREADS to an MPI rule's ranks; OpenBLAS then starts
+    no extra threads."""
     import os
     import subprocess
     import sys
@@ -217,12 +217,12 @@ def test_one_blas_thread_per_process_unless_asked():
         "from hpckernels import cli; cli.limit_threads(); import os, numpy; "
         "numpy.ones((300, 300)) @ numpy.ones((300, 300)); "
         "threads = [l for l in open('/proc/self/status') if l.startswith('Threads')][0]; "
-        "print(os.environ['OPENBLAS_NUM_THREADS'], os.environ['OMP_NUM_THREADS'], "
+        "print(os.environ['OPENBLAS_NUM_THREADS'], os.environ['MKL_NUM_THREADS'], "
         "int(threads.split()[1]))"
     )
 
     def run(**extra):
-        env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", **extra)
+        env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2")
         env.pop("HPCKERNELS_THREADS", None)
         env.update(extra)
         out = subprocess.run(
