@@ -515,6 +515,9 @@ class BasisPathway:
         out = {}
         for name, signal in self._realization_responses(seed, indices).items():
             moments = RunningMoments.from_samples(signal)
-            layout = lambda a: kernel_from_signal(a, self.n_steps, None, self.fir)  # noqa: E731
-            out[name] = RunningMoments(moments.count, layout(moments.mean), layout(moments.m2))
+            mean, m2 = (
+                kernel_from_signal(a, self.n_steps, None, self.fir)
+                for a in (moments.mean, moments.m2)
+            )
+            out[name] = RunningMoments(moments.count, mean, m2)
         return out
