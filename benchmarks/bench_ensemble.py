@@ -1,4 +1,5 @@
-"""ensemble_scaling: strong scaling of one ensemble run of the CLI from 1 to 2 MPI ranks."""
+"""ensemble_scaling: strong scaling of one ensemble run of the CLI (the per-realization NEURON
+engine) from 1 to 2 MPI ranks; the basis engine's is in bench_basis.py."""
 
 from __future__ import annotations
 
@@ -49,8 +50,9 @@ def _concurrent(ctx, commands):
 
 @benchmark(
     "ensemble_scaling",
-    "Strong scaling of one ensemble run (I->E, 256 realizations, seed 1) from 1 to 2 "
-    "MPI ranks: wall time of the whole 'mpiexec -n N hpckernels kernel ...' command.",
+    "Strong scaling of one ensemble run of the NEURON engine (--engine neuron: one run per "
+    "realization; I->E, 256 realizations, seed 1) from 1 to 2 MPI ranks: wall time of the "
+    "whole 'mpiexec -n N hpckernels kernel ...' command.",
     ratio="1-rank / 2-rank wall time",
 )
 def ensemble_scaling(ctx):
@@ -69,6 +71,8 @@ def ensemble_scaling(ctx):
             "E",
             "--mode",
             "ensemble",
+            "--engine",
+            "neuron",
             "--realizations",
             str(n_real),
             "--seed",

@@ -1,4 +1,6 @@
-"""kernel_tensor: the 4-pathway mean-field kernel tensor, hpckernels' engine vs lfpykernels."""
+"""kernel_tensor: the 4-pathway mean-field kernel tensor, hpckernels' per-pathway NEURON
+engine (``--engine neuron``) vs lfpykernels. The workers take the config and the pathways
+as arguments (bench_basis.py runs them on 64 pathways)."""
 
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ RTOL = 1e-6
 
 @worker
 def kernel_tensor_hpckernels(args):
-    """Time the 4-pathway mean-field kernel tensor with hpckernels' engine."""
+    """Time the mean-field kernel tensor with hpckernels' per-pathway NEURON engine."""
     from mpi4py import MPI  # noqa: F401  (MPI before NEURON, as in the CLI)
 
     # isort: split
@@ -80,7 +82,8 @@ def kernel_tensor_lfpykernels(args):
     "kernel_tensor",
     "Mean-field kernel tensor of config/two_population.yaml (E->E, E->I, I->E, I->I; "
     "probes lfp = GaussCylinderPotential and dipole = CurrentDipoleMoment): "
-    "hpckernels engine vs lfpykernels 0.2.0 KernelApprox.get_kernel (t_X = 500 ms), "
+    "hpckernels' per-pathway NEURON engine (--engine neuron; the basis engine is in "
+    "basis_tensor) vs lfpykernels 0.2.0 KernelApprox.get_kernel (t_X = 500 ms), "
     "each in a fresh process, imports and mechanism loading not timed.",
     ratio="reference time / hpckernels time",
 )

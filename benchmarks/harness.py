@@ -19,9 +19,9 @@ Add a module ``benchmarks/bench_<family>.py``; the entry point imports every
 - ``ORDER = <int>``: where the module's benchmarks run and stand in the tables. The
   benchmarks run in increasing ``ORDER`` (10 kernel_tensor, 20 ensemble_scaling, 30
   workflow_wall_time, 40 convolution_*, 50 active_tensors, 60 validation, 70
-  microcircuit_workflow), then by module name, then in the order the module defines them.
-  Take a number above the existing ones; a module without ``ORDER`` comes after all
-  modules that have one (``DEFAULT_ORDER``).
+  microcircuit_workflow, 80 basis_*), then by module name, then in the order the module
+  defines them. Take a number above the existing ones; a module without ``ORDER`` comes
+  after all modules that have one (``DEFAULT_ORDER``).
 - ``@benchmark("name", "description")`` on ``def my_bench(ctx) -> dict``: ``ctx`` is a
   :class:`Context`. The returned dict holds at least ``summary`` (a :func:`summary_row`),
   usually ``target`` (a :func:`target_spec`) and ``checks``; everything is stored in the
@@ -163,7 +163,8 @@ def pass_fail(passed):
 
 # --------------------------------------------------------------------------- environment
 def bench_env():
-    """Environment of every subprocess: venv first on PATH, MPI as root, no NEURON GUI."""
+    """Environment of every subprocess: venv first on PATH, MPI as root, no NEURON GUI,
+    single-threaded BLAS."""
     env = dict(os.environ)
     bindir = str(Path(sys.executable).parent)
     env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
@@ -172,6 +173,10 @@ def bench_env():
         OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
         NEURON_MODULE_OPTIONS="-nogui",
     )
+    # one BLAS thread per process, as the CLI runs (hpckernels.cli.limit_threads): workers
+    # import the library directly, and processes run side by side
+    for key in ("HPCKERNELS_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        env[key] = "1"
     return env
 
 
@@ -474,6 +479,7 @@ def time_tensor(pathway, args, pathways=PATHWAYS):
     import numpy as np
 
     per_pathway = []
+    pathways = args.get("pathways", pathways)
 
     def tensor():
         out, times = {}, {}
@@ -482,7 +488,7 @@ def time_tensor(pathway, args, pathways=PATHWAYS):
             kernels = pathway(pre, post)
             times[f"{pre}->{post}"] = time.perf_counter() - start
             for name, kernel in kernels.items():
-                out[f"{pre}{post}/{name}"] = kernel
+                out[f"{pre}->{post}/{name}"] = kernel
         per_pathway.append(times)
         return out
 

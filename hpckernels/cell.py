@@ -261,6 +261,46 @@ class LinearizedCell:
         else:
             h.finitialize(float(self.vrest[0]))
 
+    def record_membrane_currents(self, h):
+        """Record every segment's membrane current (``i_membrane_``, nA) from now on.
+
+        Returns
+        -------
+        list of h.Vector
+            One recording per segment, in LFPy's segment order.
+        """
+        h.load_file("stdrun.hoc")
+        h.cvode.use_fast_imem(1)
+        recorders = []
+        for segment in segments(self.cell):
+            vector = h.Vector()
+            vector.record(segment._ref_i_membrane_)
+            recorders.append(vector)
+        return recorders
+
+    def run(self, h, recorders, n_steps, dt):
+        """Simulate ``n_steps`` fixed steps of ``dt`` (ms) from rest; the membrane currents.
+
+        Events are queued by FInitializeHandlers (after ``finitialize`` cleared the
+        queue). The steps run in a HOC loop: not ``ParallelContext.psolve``, which
+        exchanges spikes between MPI ranks (a collective that deadlocks when ranks run
+        different numbers of simulations), and not a Python loop, which costs a few
+        microseconds per step.
+
+        Returns
+        -------
+        ndarray, shape (n_segments, n_steps + 1)
+            Membrane currents (nA) at times 0, dt, ..., n_steps dt.
+        """
+        if not hasattr(h, "hpckernels_advance"):
+            h("proc hpckernels_advance() { local i  for i = 1, $1 { fadvance() } }")
+        h.cvode.active(0)
+        h.cvode.use_fast_imem(1)
+        h.dt = dt
+        self.initialize(h)
+        h.hpckernels_advance(n_steps)
+        return np.array([vector.as_numpy()[: n_steps + 1] for vector in recorders])
+
     def close(self):
         """Release the NEURON sections (before another cell is built in this process)."""
         if self.membrane is not None:
@@ -315,3 +355,30 @@ def linearization_cache(config, post):
         {"cell": config.cell_inputs(post), "neuron": version("neuron"), "format": FORMAT}
     )
     return cache_root() / "linearization" / f"{key}.npz"
+
+
+class CellModel:
+    """Base of the NEURON models of a linearized cell (``self.linearized``): a context
+    manager that releases the cell and its NEURON objects on exit.
+
+    Point processes, NetCons and handlers that outlive their sections crash NEURON when
+    the next cell is built in the same process (LFPy deletes existing sections), so a
+    model is closed before another one is built.
+    """
+
+    linearized: LinearizedCell
+
+    def release(self):
+        """Drop the model's own NEURON objects (synapses, NetCons, recordings, handlers)."""
+
+    def close(self):
+        """Release the NEURON objects and the cell."""
+        self.release()
+        self.linearized.close()
+        self.cell = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -74,6 +74,11 @@ def _neuron_message(stderr):
 def check_cells(config, posts=None):
     """Load the cell of every postsynaptic population (or of ``posts``) in a child process.
 
+    Returns
+    -------
+    dict of str to int
+        Segments of each population's cell.
+
     Raises
     ------
     ConfigError
@@ -82,6 +87,7 @@ def check_cells(config, posts=None):
     """
     posts = posts or sorted({c["post"] for c in config.connections})
     folder = cache_root() / "cellcheck"
+    segments = {}
     for post in posts:
         marker = folder / _key(config, post)
         if marker.is_file():
@@ -99,6 +105,8 @@ def check_cells(config, posts=None):
             "simulation.dt",
             f"recording {summary['segments']} segments of {post}'s cell for {steps} steps",
         )
+        segments[post] = summary["segments"]
+    return segments
 
 
 def _check_in_child(config, post):

@@ -7,6 +7,12 @@ Commands (one module each in :mod:`hpckernels.commands`): ``validate``,
 
 Bad input ends with one line on stderr naming the key or file and what is allowed,
 exit code 2, and no output file.
+
+Each process runs BLAS with ``HPCKERNELS_THREADS`` threads (default 1): the commands are
+parallel across MPI ranks (or Snakemake jobs), and a thread pool per rank would
+oversubscribe the cores. Snakemake sets ``OPENBLAS_NUM_THREADS`` and friends to a rule's
+threads, which for an MPI rule are its ranks, so they are overridden here. FFTs
+(scipy.fft, numpy.fft) run on one thread unless asked.
 """
 
 from __future__ import annotations
@@ -21,6 +27,28 @@ from .commands import COMMANDS
 from .errors import InputError
 
 EXIT_BAD_INPUT = 2
+#: Environment variable with the BLAS threads of each process (default 1).
+THREADS_VARIABLE = "HPCKERNELS_THREADS"
+#: Thread-pool sizes read by OpenBLAS and MKL when they are loaded (they take precedence
+#: over OMP_NUM_THREADS, which is left alone: NEST warns when it is set).
+THREAD_POOL_VARIABLES = ("OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def limit_threads(environ=os.environ):
+    """Set the BLAS thread pools to ``HPCKERNELS_THREADS`` (default 1); has an effect
+    only before numpy is imported. Returns the number of threads.
+
+    Raises
+    ------
+    InputError
+        ``HPCKERNELS_THREADS`` is not a positive integer.
+    """
+    text = environ.get(THREADS_VARIABLE, "1").strip()
+    if not text.isdigit() or int(text) < 1:
+        raise InputError(THREADS_VARIABLE, f"expected a positive integer, got '{text}'")
+    for key in THREAD_POOL_VARIABLES:
+        environ[key] = text
+    return int(text)
 
 
 def build_parser():
@@ -41,6 +69,11 @@ def main(argv=None):
     """Run one command; exit code 0 on success, 2 on bad input, 1 on a failure."""
     # no GUI: keeps NEURON from warning about a missing DISPLAY on every rank
     os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
+    try:
+        limit_threads()
+    except InputError as exc:
+        print(f"hpckernels: error: {exc}", file=sys.stderr)
+        sys.exit(EXIT_BAD_INPUT)
     args = build_parser().parse_args(argv)
     try:
         code = args.func(args)

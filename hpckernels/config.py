@@ -367,6 +367,40 @@ class NetworkConfig:
             for folder in self.data.get("mechanisms", [])
         }
 
+    def basis_inputs(self, post, with_probes=True):
+        """Everything that determines the impulse-response basis of population ``post``
+        (:mod:`hpckernels.basis`): its linearized cell (:meth:`cell_inputs`: the
+        population with its files by content, the mechanisms and, with ``g_eff``, the
+        connections into it but their delays), the kinetics and placement of every
+        connection into it and, ``with_probes``, the probes that have a matrix on the cell
+        (resolved for this population). Delays, and without ``g_eff`` weights and
+        probabilities, population sizes, ensemble settings and EEG/MEG head models
+        (derived from a dipole probe) do not enter.
+        """
+        inputs = {
+            **self.cell_inputs(post),
+            "name": post,
+            "connections": [
+                {
+                    "pre": c["pre"],
+                    "kinetics": synapse_model(c["synapse"]).kinetics(),
+                    "placement": c["placement"],
+                }
+                for c in self.connections_into(post)
+            ],
+        }
+        if with_probes:
+            inputs["probes"] = {
+                name: self.probe_spec(name, post)
+                for name, spec in self.probes.items()
+                if not probes.probe_type(spec, self.probes).derived
+            }
+        return inputs
+
+    def basis_hash(self, post, with_probes=True):
+        """Content hash of :meth:`basis_inputs`."""
+        return content_hash(self.basis_inputs(post, with_probes))
+
     def pathway_hash(self, pre, post, mode="mean-field", probe=None, ensemble=None):
         """Content hash of a pathway's inputs (and of one probe, if named)."""
         inputs = self.pathway_inputs(pre, post, mode, ensemble)

@@ -147,6 +147,51 @@ def delay_pmf(spec, dt, n_steps_tau, where="delay"):
     return weights / total
 
 
+def delay_step_pmf(spec, dt, n_steps_tau, where="delay"):
+    """Distribution of delays rounded to whole steps of dt (what a synapse of an
+    ensemble realization gets).
+
+    P(k) is the probability that ``rint(D / dt) = k`` for a delay D of the
+    distribution: for continuous distributions cdf((k + 1/2) dt) - cdf((k - 1/2) dt)
+    (delays are >= 0, see :func:`check_delay`); for discrete ones the pmf summed over
+    the support values that round to k.
+
+    Parameters
+    ----------
+    spec : dict
+        Delay distribution (ms).
+    dt : float
+        Time step (ms).
+    n_steps_tau : int
+        Steps in tau.
+
+    Returns
+    -------
+    ndarray, shape (n_steps_tau + 2,)
+        P(k) for k = 0..n_steps_tau, then the probability of a delay beyond tau
+        (rounding to more than n_steps_tau steps); sums to 1.
+    """
+    dist = frozen(spec, where)
+    n = n_steps_tau
+    pmf = np.zeros(n + 2)
+    if isinstance(dist.dist, st.rv_continuous):
+        upper = dist.cdf((np.arange(n + 1) + 0.5) * dt)
+        pmf[: n + 1] = np.diff(upper, prepend=0.0)
+        pmf[n + 1] = dist.sf((n + 0.5) * dt)
+    else:
+        low = max(0, int(np.floor(dist.support()[0])))
+        values = np.arange(low, int(np.ceil((n + 1) * dt)) + 2)
+        steps = np.rint(values / dt).astype(int)
+        inside = steps <= n
+        np.add.at(pmf, steps[inside], dist.pmf(values[inside]))
+        pmf[n + 1] = max(0.0, 1.0 - pmf[: n + 1].sum())
+    pmf = np.clip(pmf, 0.0, None)
+    total = pmf.sum()
+    if not np.isfinite(total) or total <= 0:
+        raise ConfigError(where, "no probability mass on delays >= 0")
+    return pmf / total
+
+
 def placement_weights(z_mid, densities, depth_spread):
     """Unnormalised synapse density at segment depths.
 

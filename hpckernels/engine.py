@@ -28,8 +28,9 @@ from . import distributions, probes
 from .errors import ConfigError
 from .synapses import synapse_model
 
-#: Time (ms) of the presynaptic spike in the simulation. The cell is at rest from
-#: t = 0, so an activation at the first step after 0 loses nothing.
+#: Time (ms) of the presynaptic spike in the simulation: the cell is at rest from t = 0
+#: and responses are recorded from it (lag 0). An event at t acts on the membrane
+#: currents from t + 2 dt on (fixed-step delivery), so lags 0 and dt are the baseline.
 ACTIVATION_TIME = 0.0
 
 
@@ -46,6 +47,46 @@ class Response:
     imem: np.ndarray
 
 
+class DiscreteDraws:
+    """Draws from a discrete distribution over 0..K-1 by inversion with a guide table.
+
+    A draw is the smallest k with cdf[k] > u for a uniform u, the numbers of
+    ``Generator.choice(K, size, p=pmf)`` for the same uniforms; the guide table (the
+    first candidate index of each of K equal intervals of u) leaves on average about one
+    comparison per draw instead of a binary search.
+
+    Parameters
+    ----------
+    pmf : ndarray, shape (K,)
+        Probabilities (normalised here as ``Generator.choice`` does).
+    """
+
+    #: Guide-table intervals per outcome.
+    GUIDE = 16
+
+    def __init__(self, pmf):
+        cdf = np.cumsum(pmf)
+        self.cdf = cdf / cdf[-1]
+        size = self.cdf.size * self.GUIDE
+        self._scale = float(size)
+        self._guide = self.cdf.searchsorted(np.arange(size) / size, side="right")
+
+    def lookup(self, uniforms):
+        """The outcome (index) of each uniform number in [0, 1)."""
+        if uniforms.size < 2048:  # few draws: one binary search each is cheaper
+            return self.cdf.searchsorted(uniforms, side="right")
+        index = self._guide[(uniforms * self._scale).astype(np.int64)]
+        below = self.cdf[index] <= uniforms
+        while below.any():
+            index += below
+            below = self.cdf[index] <= uniforms
+        return index
+
+    def draw(self, rng, size):
+        """``size`` draws with the uniforms of ``rng.random(size)``."""
+        return self.lookup(rng.random(size))
+
+
 class SynapseSampler:
     """Synapses of one pathway X -> Y: expected counts per segment, and realizations.
 
@@ -56,8 +97,9 @@ class SynapseSampler:
     ----------
     config : NetworkConfig
     pre, post : str
-    cell : LFPy cell
-        Population ``post``'s cell (for the placement over its segments).
+    placement : ndarray, shape (n_segments,)
+        Probability that a synapse lands on each segment of ``post``'s cell
+        (:func:`hpckernels.cell.placement_pmf`; :meth:`from_cell` computes it).
 
     Attributes
     ----------
@@ -65,28 +107,44 @@ class SynapseSampler:
         K_YX, k_in, k_out.
     placement : ndarray, shape (n_segments,)
         Probability that a synapse lands on each segment.
+    delay_step_pmf : ndarray, shape (n_steps_tau + 2,)
+        Probability of a delay of k steps of dt, k = 0..n_steps_tau; the last entry is
+        the mass beyond tau (such synapses act after the kernel's last lag).
     """
 
-    def __init__(self, config, pre, post, cell):
+    def __init__(self, config, pre, post, placement):
         self.pre, self.post = pre, post
         self.connection = config.connection(pre, post)
         self.n_post = config.populations[post]["size"]
         self.dt = config.simulation["dt"]
         self.stats = cellmod.ConnectionStatistics(config, self.connection)
-        self.placement = cellmod.placement_pmf(
-            cell, self.connection["placement"], config.populations[post]["position"]["scale"]
-        )
+        self.placement = np.asarray(placement, dtype=float)
         if not self.placement.sum() > 0:
             raise ConfigError(
                 f"connections[{config.connections.index(self.connection)}].placement",
                 f"no segment of {post}'s cell matches sections "
                 f"{self.connection['placement']['sections']} with non-zero density",
             )
-        # frozen distributions, drawn from once per realization
-        self._multapse_counts, self._multapse_pmf = distributions.multapse_pmf(
+        # drawn from once per realization
+        self._segments = DiscreteDraws(self.placement)
+        self._multapse_counts, multapse_pmf = distributions.multapse_pmf(
             self.connection["multapse"]
         )
-        self._delay = distributions.frozen(self.connection["delay"])
+        self._multapses = DiscreteDraws(multapse_pmf)
+        self.delay_step_pmf = distributions.delay_step_pmf(
+            self.connection["delay"], self.dt, config.n_steps_tau
+        )
+        self._delays = DiscreteDraws(self.delay_step_pmf)
+
+    @classmethod
+    def from_cell(cls, config, pre, post, cell):
+        """The sampler of pathway pre -> post with the placement over ``cell``'s segments."""
+        placement = cellmod.placement_pmf(
+            cell,
+            config.connection(pre, post)["placement"],
+            config.populations[post]["position"]["scale"],
+        )
+        return cls(config, pre, post, placement)
 
     def expected_synapses(self):
         """Expected synapses per segment made by one presynaptic spike (k_out * placement)."""
@@ -100,26 +158,52 @@ class SynapseSampler:
     def draw(self, seed, index):
         """Realization ``index``: the synapses made by a single presynaptic spike.
 
+        The number of connected cells is Binomial(N_Y, C); each connection has a
+        multapse count; each synapse a segment from the placement pmf and a delay in
+        whole steps of dt, drawn from the delay distribution rounded to the grid
+        (:func:`hpckernels.distributions.delay_step_pmf`).
+
         Returns
         -------
         segments : ndarray of int
             Segment of each synapse.
         delay_steps : ndarray of int
-            Delay of each synapse in steps of dt (rounded to the grid, >= 0).
+            Delay of each synapse in steps of dt (>= 0; n_steps_tau + 1 stands for
+            delays beyond tau).
         """
-        rng = self.rng(seed, index)
-        connected = rng.binomial(self.n_post, self.connection["probability"])
-        multapses = rng.choice(self._multapse_counts, size=connected, p=self._multapse_pmf)
-        n_synapses = int(multapses.sum())
-        segments = rng.choice(self.placement.size, size=n_synapses, p=self.placement)
-        delays = np.atleast_1d(self._delay.rvs(size=n_synapses, random_state=rng))
-        return segments, np.rint(delays / self.dt).astype(int)
+        _, segments, delay_steps = self.draw_many(seed, [index])
+        return segments, delay_steps
+
+    def draw_many(self, seed, indices):
+        """Realizations ``indices`` (each with its own generator, as :meth:`draw`), their
+        synapses concatenated in index order.
+
+        Returns
+        -------
+        counts : ndarray of int, shape (len(indices),)
+            Synapses of each realization.
+        segments, delay_steps : ndarray of int
+            As :meth:`draw`, realization after realization.
+        """
+        counts, segment_uniforms, delay_uniforms = [], [], []
+        for index in indices:
+            rng = self.rng(seed, index)
+            connected = rng.binomial(self.n_post, self.connection["probability"])
+            multapses = self._multapse_counts[self._multapses.draw(rng, connected)]
+            n_synapses = int(multapses.sum())
+            counts.append(n_synapses)
+            segment_uniforms.append(rng.random(n_synapses))
+            delay_uniforms.append(rng.random(n_synapses))
+        segments = self._segments.lookup(np.concatenate(segment_uniforms))
+        delay_steps = self._delays.lookup(np.concatenate(delay_uniforms))
+        return np.asarray(counts, dtype=np.int64), segments, delay_steps
 
 
-class PathwayModel:
+class PathwayModel(cellmod.CellModel):
     """The linearized cell of pathway X -> Y, ready to be driven by synaptic events.
 
-    Creating it builds the NEURON cell (once per pathway and process).
+    Creating it builds the NEURON cell (once per pathway and process; close it before
+    building another, :class:`~hpckernels.cell.CellModel`).
 
     Parameters
     ----------
@@ -145,7 +229,7 @@ class PathwayModel:
         self.cell = self.linearized.cell
         self.geometry = self.linearized.geometry
         self.leak_shift = self.linearized.leak_shift
-        self.sampler = SynapseSampler(config, pre, post, self.cell)
+        self.sampler = SynapseSampler.from_cell(config, pre, post, self.cell)
         self.stats = self.sampler.stats
         self.placement = self.sampler.placement
         # peak current (nA) of one linearized synapse on each segment
@@ -157,34 +241,13 @@ class PathwayModel:
         self._segments = cellmod.segments(self.cell)
         self._synapses = [synapse.insert_current(h, seg) for seg in self._segments]
         self._netcons = [h.NetCon(None, syn) for syn in self._synapses]
-        # fast_imem makes i_membrane_ (nA) available for recording
-        h.load_file("stdrun.hoc")
-        h.cvode.use_fast_imem(1)
-        self._recorders = []
-        for seg in self._segments:
-            vec = h.Vector()
-            vec.record(seg._ref_i_membrane_)
-            self._recorders.append(vec)
+        self._recorders = self.linearized.record_membrane_currents(h)
         self._pending = []
         self._handler = h.FInitializeHandler(1, self._queue_events)
 
-    def close(self):
-        """Release the NEURON objects of this pathway.
-
-        Point processes and NetCons that outlive their sections crash NEURON
-        when the next cell is built in the same process (LFPy deletes existing
-        sections), so drop them before building another pathway.
-        """
+    def release(self):
         self._handler = None
         self._netcons, self._synapses, self._recorders, self._segments = [], [], [], []
-        self.linearized.close()
-        self.cell = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
     # ----------------------------------------------------------- simulation
     def _queue_events(self):
@@ -211,9 +274,6 @@ class PathwayModel:
         """
         from neuron import h
 
-        h.cvode.active(0)
-        h.cvode.use_fast_imem(1)
-        h.dt = self.dt
         self._pending = []
         for index, steps in enumerate(event_steps):
             self._netcons[index].weight[0] = weights[index]
@@ -221,16 +281,8 @@ class PathwayModel:
             steps = steps[steps <= self.n_steps]
             if steps.size:
                 self._pending.append((index, (ACTIVATION_TIME + steps * self.dt).tolist()))
-        self.linearized.initialize(h)
-        # Not ParallelContext.psolve: when MPI is initialised, NEURON exchanges spikes
-        # between ranks there, a collective that deadlocks when ranks run different
-        # numbers of realizations. Each rank's cell is independent.
-        fadvance = h.fadvance
-        for _ in range(int(round(ACTIVATION_TIME / self.dt)) + self.n_steps):
-            fadvance()
-        imem = np.array([vec.as_numpy() for vec in self._recorders])
-        start = int(round(ACTIVATION_TIME / self.dt))
-        return Response(imem=imem[:, start : start + self.n_steps + 1].copy())
+        imem = self.linearized.run(h, self._recorders, self.n_steps, self.dt)
+        return Response(imem=imem)
 
     def unit_responses(self):
         """Responses to one synaptic event on each segment in turn (one NEURON run each).
@@ -298,8 +350,9 @@ def kernel_from_signal(signal, n_steps, delay_pmf=None, fir=False):
 
     Parameters
     ----------
-    signal : ndarray, shape (n_channels, n_steps + 1)
-        Probe signal at lags 0..tau (the probe matrix applied to membrane currents).
+    signal : ndarray, shape (..., n_channels, n_steps + 1)
+        Probe signal at lags 0..tau (the probe matrix applied to membrane currents);
+        leading axes (e.g. realizations) are kept.
     n_steps : int
         Steps in tau.
     delay_pmf : ndarray, shape (2 n_steps + 1,), optional
@@ -310,21 +363,21 @@ def kernel_from_signal(signal, n_steps, delay_pmf=None, fir=False):
 
     Returns
     -------
-    ndarray, shape (n_channels, 2 n_steps + 1), or (n_channels, n_steps) if fir
+    ndarray, shape (..., n_channels, 2 n_steps + 1), or (..., n_channels, n_steps) if fir
         Signal per presynaptic spike at lags -tau..tau; negative lags are zero.
     """
-    n_channels = signal.shape[0]
-    kernel = np.zeros((n_channels, 2 * n_steps + 1))
-    kernel[:, n_steps:] = signal
+    kernel = np.zeros((*signal.shape[:-1], 2 * n_steps + 1))
+    kernel[..., n_steps:] = signal
     if delay_pmf is not None:
         # centred ("same") convolution over the lag axis: a delay d moves the
         # response to later lags by d; mass beyond +tau is cut off.
-        full = fftconvolve(kernel, delay_pmf[None, :], axes=1)
-        kernel = full[:, n_steps : n_steps + 2 * n_steps + 1]
+        pmf = np.reshape(delay_pmf, (1,) * (kernel.ndim - 1) + (-1,))
+        full = fftconvolve(kernel, pmf, axes=-1)
+        kernel = full[..., n_steps : n_steps + 2 * n_steps + 1]
     # the response at lag 0 is the baseline; then causality: nothing before lag 0
-    kernel = kernel - kernel[:, n_steps, None]
-    kernel[:, :n_steps] = 0.0
-    return kernel[:, n_steps + 1 :] if fir else kernel
+    kernel = kernel - kernel[..., n_steps, None]
+    kernel[..., :n_steps] = 0.0
+    return kernel[..., n_steps + 1 :] if fir else kernel
 
 
 def mean_field_kernels(model):

@@ -34,6 +34,14 @@ class RunningMoments:
     def empty(cls, shape):
         return cls(0, np.zeros(shape), np.zeros(shape))
 
+    @classmethod
+    def from_samples(cls, samples):
+        """Moments of samples stacked along axis 0 (two passes: mean, then squared
+        deviations)."""
+        samples = np.asarray(samples, dtype=float)
+        mean = samples.mean(axis=0)
+        return cls(samples.shape[0], mean, ((samples - mean) ** 2).sum(axis=0))
+
     def add(self, sample):
         """Add one sample."""
         self.count += 1
@@ -58,35 +66,37 @@ class RunningMoments:
         return np.sqrt(self.m2 / (self.count - ddof))
 
 
-def block_indices(block, realizations):
-    """Realization indices of one block."""
-    return range(block * BLOCK, min(realizations, (block + 1) * BLOCK))
+def block_indices(block, realizations, size=BLOCK):
+    """Realization indices of one block of ``size``."""
+    return range(block * size, min(realizations, (block + 1) * size))
 
 
-def ensemble_kernels(model, matrices, realizations, seed, comm, label="", stream=sys.stderr):
-    """Mean and standard deviation of kernels over realizations, on rank 0.
+def run_blocks(block_moments, realizations, comm, block_size=BLOCK, label="", stream=sys.stderr):
+    """Moments over ``realizations`` realizations computed block by block under MPI.
+
+    Blocks of ``block_size`` consecutive indices are dealt round robin to the ranks;
+    rank 0 merges them in block order, so the result does not depend on the number of
+    ranks (including more ranks than blocks).
 
     Parameters
     ----------
-    model : PathwayModel
-        The pathway's linearized cell (one per rank).
-    matrices : dict of str to ndarray
-        Probe transformation matrices.
+    block_moments : callable
+        ``block_moments(indices) -> {name: RunningMoments}`` of one block (the same
+        computation whichever rank runs it).
     realizations : int
-        Number of realizations R.
-    seed : int
-        Base seed.
     comm : mpi4py communicator
+    block_size : int
+        Realizations per block; fixed by the engine, never by the rank count.
     label : str
-        Name of the pathway in progress messages.
+        Name of the pathway in progress messages (rank 0, once per round of blocks).
 
     Returns
     -------
     dict of str to RunningMoments or None
-        On rank 0 the merged moments per probe; None on other ranks.
+        On rank 0 the merged moments; None on other ranks.
     """
     rank, size = comm.Get_rank(), comm.Get_size()
-    n_blocks = -(-realizations // BLOCK)
+    n_blocks = -(-realizations // block_size)
     n_rounds = -(-n_blocks // size)
     mine = {}
     done, started = 0, time.monotonic()
@@ -94,15 +104,9 @@ def ensemble_kernels(model, matrices, realizations, seed, comm, label="", stream
         block = round_index * size + rank
         count = 0
         if block < n_blocks:
-            moments = None
-            for index in block_indices(block, realizations):
-                kernels = realization_kernels(model, matrices, seed, index)
-                if moments is None:
-                    moments = {name: RunningMoments.empty(k.shape) for name, k in kernels.items()}
-                for name, kernel in kernels.items():
-                    moments[name].add(kernel)
-                count += 1
-            mine[block] = moments
+            indices = block_indices(block, realizations, block_size)
+            mine[block] = block_moments(indices)
+            count = len(indices)
         # every rank takes part in the same number of reductions: no rank waits forever
         finished = comm.reduce(count, root=0)
         if rank == 0 and stream is not None:
@@ -130,3 +134,41 @@ def ensemble_kernels(model, matrices, realizations, seed, comm, label="", stream
             for name, moments in blocks[block].items():
                 merged[name].merge(moments)
     return merged
+
+
+def ensemble_kernels(model, matrices, realizations, seed, comm, label="", stream=sys.stderr):
+    """Mean and standard deviation of kernels over realizations simulated with NEURON
+    (one run per realization), on rank 0.
+
+    Parameters
+    ----------
+    model : PathwayModel
+        The pathway's linearized cell (one per rank).
+    matrices : dict of str to ndarray
+        Probe transformation matrices.
+    realizations : int
+        Number of realizations R.
+    seed : int
+        Base seed.
+    comm : mpi4py communicator
+    label : str
+        Name of the pathway in progress messages.
+
+    Returns
+    -------
+    dict of str to RunningMoments or None
+        On rank 0 the merged moments per probe; None on other ranks.
+    """
+
+    def block_moments(indices):
+        # Welford, realization by realization in index order
+        moments = None
+        for index in indices:
+            kernels = realization_kernels(model, matrices, seed, index)
+            if moments is None:
+                moments = {name: RunningMoments.empty(k.shape) for name, k in kernels.items()}
+            for name, kernel in kernels.items():
+                moments[name].add(kernel)
+        return moments
+
+    return run_blocks(block_moments, realizations, comm, BLOCK, label, stream)

@@ -393,6 +393,9 @@ class ProbeType:
     figure: ClassVar[str | None] = None
     channel_name: ClassVar[str] = "channel index"
     population_parameters: ClassVar[dict] = {}
+    #: True for probes that are a fixed matrix applied to another probe's signal
+    #: (``dipole_name``, ``head_matrix()``), e.g. EEG and MEG head models.
+    derived: ClassVar[bool] = False
 
     def __init__(self, spec, all_probes=None):
         self.spec = spec
@@ -526,18 +529,30 @@ class HeadModelProbe(ProbeType):
     """EEG/MEG: an ``lfpykit.eegmegcalc`` head model applied to a dipole probe of the
     config (``dipole``: its name) at ``dipole_location`` (um)."""
 
+    #: Head models are derived from a dipole probe (kernels need no matrix of their own).
+    derived = True
+
+    @property
+    def dipole_name(self):
+        """Name of the config's CurrentDipoleMoment probe this head model maps."""
+        name = self.kwargs.get("dipole")
+        spec = self.all_probes.get(name)
+        if spec is None or spec.get("type") != DipoleProbe.name:
+            raise KeyError(f"dipole '{name}' must name a CurrentDipoleMoment probe of the config")
+        return name
+
     def model(self, geometry):
         kwargs = dict(self.kwargs)
-        dipole_name = kwargs.pop("dipole", None)
+        kwargs.pop("dipole", None)
         location = kwargs.pop("dipole_location", None)
-        dipole_spec = self.all_probes.get(dipole_name)
-        if dipole_spec is None or dipole_spec.get("type") != DipoleProbe.name:
-            raise KeyError(
-                f"dipole '{dipole_name}' must name a CurrentDipoleMoment probe of the config"
-            )
-        dipole = DipoleProbe(dipole_spec).model(geometry)
+        dipole = DipoleProbe(self.all_probes[self.dipole_name]).model(geometry)
         head_model = getattr(eegmegcalc, self.name)(**kwargs)
         return HeadModelProjection(head_model, dipole, location)
+
+    def head_matrix(self):
+        """The head model's matrix T (n_channels, 3): this probe's signal is T times the
+        dipole probe's signal (x, y, z rows)."""
+        return self.model(None).head_matrix()
 
 
 @PROBES.register

@@ -524,6 +524,75 @@ def test_damaged_cache_is_recomputed(tmp_path):
         assert np.array_equal(a["lfp/kernel"][()], b["lfp/kernel"][()])
 
 
+# ------------------------------------------------------------------------ basis files
+@pytest.fixture(scope="module")
+def basis_file(tmp_path_factory):
+    """The basis of E of two_population.yaml (hpckernels basis)."""
+    folder = tmp_path_factory.mktemp("basis")
+    config = write_config(folder, lambda data: None)
+    path = folder / "E.h5"
+    result = run_cli(["basis", config, "--post", "E", "-o", path])
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def test_kernel_refuses_a_basis_of_another_config(tmp_path, basis_file):
+    config = write_config(tmp_path, set_in(["probes", "lfp", "sigma"], 0.4))
+    out = tmp_path / "k.h5"
+    args = ["kernel", config, "--pre", "I", "--post", "E", "--basis", basis_file, "-o", out]
+    assert_bad(
+        run_cli(args), str(basis_file), "probes.lfp.sigma: 0.3 in the file, 0.4", outputs=[out]
+    )
+    # of another population, and a file that is no basis
+    config = write_config(tmp_path, lambda data: None)
+    args = ["kernel", config, "--pre", "E", "--post", "I", "--basis", basis_file, "-o", out]
+    assert_bad(run_cli(args), str(basis_file), "post is E, expected I", outputs=[out])
+    other = tmp_path / "other.h5"
+    with h5py.File(other, "w") as fh:
+        fh["x"] = np.zeros(3)
+    args[-3] = other
+    assert_bad(run_cli(args), str(other), "not a basis file", outputs=[out])
+
+
+def test_basis_only_with_the_basis_engine_and_into_a_postsynaptic_population(tmp_path, basis_file):
+    config = write_config(
+        tmp_path, lambda data: data["populations"].update(X={"size": 10, "rate": 1.0})
+    )
+    out = tmp_path / "k.h5"
+    result = run_cli(
+        [
+            "kernel",
+            config,
+            "--pre",
+            "I",
+            "--post",
+            "E",
+            "--engine",
+            "neuron",
+            "--basis",
+            basis_file,
+            "-o",
+            out,
+        ]
+    )
+    assert_bad(result, "--basis", "--engine basis", outputs=[out])
+    result = run_cli(["basis", config, "--post", "X", "-o", out])
+    assert_bad(result, "--post", "no connection into 'X'", outputs=[out])
+
+
+def test_damaged_basis_file(tmp_path, basis_file):
+    config = write_config(tmp_path, lambda data: None)
+    damaged = tmp_path / "E.h5"
+    shutil.copy(basis_file, damaged)
+    with h5py.File(damaged, "r+") as fh:
+        group = fh["kinetics"][next(iter(fh["kinetics"]))]["lfp"]
+        del group["response"]
+        group["response"] = np.zeros((13, 2, 5))
+    out = tmp_path / "k.h5"
+    args = ["kernel", config, "--pre", "I", "--post", "E", "--basis", damaged, "-o", out]
+    assert_bad(run_cli(args), str(damaged), "expected (channels", outputs=[out])
+
+
 # --------------------------------------------------------------- signals and figures
 def sonata(path, names=("E", "I"), t_stop=1000.0):
     rng = np.random.default_rng(0)

@@ -203,3 +203,41 @@ def test_validate_command():
     result = run_cli(["validate", CONFIGS / "two_population.yaml"])
     assert result.returncode == 0
     assert "E->E, E->I, I->E, I->I" in result.stdout
+
+
+def test_one_blas_thread_per_process_unless_asked():
+    """The CLI sizes the BLAS pools from HPCKERNELS_THREADS (default 1), also when
+    Snakemake has set OPENBLAS_NUM_THREADS to an MPI rule's ranks; OpenBLAS then starts
+    no extra threads."""
+    import os
+    import subprocess
+    import sys
+
+    probe = (
+        "from hpckernels import cli; cli.limit_threads(); import os, numpy; "
+        "numpy.ones((300, 300)) @ numpy.ones((300, 300)); "
+        "threads = [l for l in open('/proc/self/status') if l.startswith('Threads')][0]; "
+        "print(os.environ['OPENBLAS_NUM_THREADS'], os.environ['MKL_NUM_THREADS'], "
+        "int(threads.split()[1]))"
+    )
+
+    def run(**extra):
+        env = dict(os.environ, OMP_NUM_THREADS="2", OPENBLAS_NUM_THREADS="2", MKL_NUM_THREADS="2")
+        env.pop("HPCKERNELS_THREADS", None)
+        env.update(extra)
+        out = subprocess.run(
+            [sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True
+        )
+        return out.stdout.split()
+
+    default, more = run(), run(HPCKERNELS_THREADS="2")
+    assert default[:2] == ["1", "1"] and more[:2] == ["2", "2"]
+    if len(os.sched_getaffinity(0)) >= 2:
+        assert int(more[2]) > int(default[2])  # OpenBLAS's pool is a thread per extra core
+    bad = subprocess.run(
+        [sys.executable, "-m", "hpckernels", "validate", "x.yaml"],
+        env=dict(os.environ, HPCKERNELS_THREADS="many"),
+        capture_output=True,
+        text=True,
+    )
+    assert bad.returncode == 2 and "HPCKERNELS_THREADS" in bad.stderr

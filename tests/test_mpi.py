@@ -1,4 +1,4 @@
-"""Ensemble kernels under MPI: rank-count independence, no hangs, convergence."""
+"""Basis and ensemble kernels under MPI: rank-count independence, no hangs, convergence."""
 
 import h5py
 import numpy as np
@@ -9,7 +9,7 @@ from test_cli import set_in, write_config
 CONFIG = CONFIGS / "two_population.yaml"
 
 
-def ensemble(tmp_path, ranks, realizations, name, pre="I", post="E", seed=11):
+def ensemble(tmp_path, ranks, realizations, name, pre="I", post="E", seed=11, extra=()):
     out = tmp_path / f"{name}.h5"
     result = run_cli(
         [
@@ -27,12 +27,25 @@ def ensemble(tmp_path, ranks, realizations, name, pre="I", post="E", seed=11):
             seed,
             "-o",
             out,
+            *extra,
         ],
         ranks=ranks,
         timeout=900,
     )
     assert result.returncode == 0, result.stderr
     return out, result
+
+
+def datasets(path):
+    """Every dataset of an HDF5 file, by name."""
+    out = {}
+    with h5py.File(path) as fh:
+        fh.visititems(
+            lambda name, obj: (
+                out.__setitem__(name, obj[()]) if isinstance(obj, h5py.Dataset) else None
+            )
+        )
+    return out
 
 
 def read(path):
@@ -63,14 +76,46 @@ def test_bad_input_under_mpi_exits_2_once(tmp_path):
 
 
 @pytest.mark.mpi
+def test_basis_file_bit_identical_for_1_2_3_ranks(tmp_path):
+    """The segment runs of each kinetics (27 and 26 columns) dealt over 1, 2, 3 ranks."""
+    files = []
+    for n in (1, 2, 3):
+        out = tmp_path / f"basis{n}.h5"
+        result = run_cli(["basis", CONFIG, "--post", "E", "-o", out], ranks=n)
+        assert result.returncode == 0, result.stderr
+        files.append(datasets(out))
+    assert len(files[0]) > 10
+    for other in files[1:]:
+        assert other.keys() == files[0].keys()
+        for name, data in files[0].items():
+            assert np.array_equal(data, other[name]), name
+
+
+@pytest.mark.mpi
 def test_bit_identical_for_1_2_3_ranks(tmp_path):
-    # 40 realizations = 3 blocks: uneven over 2 ranks, one block each over 3
-    results = [read(ensemble(tmp_path, n, 40, f"r{n}")[0]) for n in (1, 2, 3)]
+    """Basis engine: 150 realizations = blocks of 64, 64, 22 (uneven over 2 ranks, one
+    each over 3), the basis computed in the command over the same ranks; and from a
+    basis file on 2 ranks."""
+    results = [read(ensemble(tmp_path, n, 150, f"r{n}")[0]) for n in (1, 2, 3)]
+    basis = tmp_path / "E.h5"
+    assert run_cli(["basis", CONFIG, "--post", "E", "-o", basis]).returncode == 0
+    results.append(read(ensemble(tmp_path, 2, 150, "file", extra=["--basis", basis])[0]))
     for other in results[1:]:
         for probe in ("lfp", "dipole"):
             assert np.array_equal(results[0][probe][0], other[probe][0])
             assert np.array_equal(results[0][probe][1], other[probe][1])
     assert np.abs(results[0]["lfp"][1]).max() > 0  # realizations differ
+
+
+@pytest.mark.mpi
+def test_neuron_engine_bit_identical_for_1_2_3_ranks(tmp_path):
+    """The reference engine: 40 realizations = NEURON blocks of 16, 16, 8."""
+    extra = ["--engine", "neuron"]
+    results = [read(ensemble(tmp_path, n, 40, f"n{n}", extra=extra)[0]) for n in (1, 2, 3)]
+    for other in results[1:]:
+        for probe in ("lfp", "dipole"):
+            assert np.array_equal(results[0][probe][0], other[probe][0])
+            assert np.array_equal(results[0][probe][1], other[probe][1])
 
 
 @pytest.mark.mpi
@@ -85,10 +130,12 @@ def test_fewer_realizations_than_ranks(tmp_path):
 
 @pytest.mark.mpi
 def test_rank0_reports_progress(tmp_path):
-    _, result = ensemble(tmp_path, 2, 40, "progress")
+    _, result = ensemble(tmp_path, 2, 150, "progress")
     lines = [line for line in result.stderr.splitlines() if "realizations done" in line]
-    assert lines and lines[-1].split("ensemble: ")[1].startswith("40/40")
+    assert lines and lines[-1].split("ensemble: ")[1].startswith("150/150")
     assert len(lines) == 2  # 3 blocks over 2 ranks: 2 rounds, reported once each by rank 0
+    basis = [line for line in result.stderr.splitlines() if "segment runs" in line]
+    assert basis and all(line.startswith("[hpckernels] basis E") for line in basis)
 
 
 @pytest.mark.mpi
@@ -112,18 +159,17 @@ def test_error_falls_as_inverse_sqrt_R(mechanisms_loaded):
     dominated by few modes (the synapse count scales the whole kernel), so single
     errors are noisy; the RMS over sub-ensembles shows the 1/sqrt(R) law."""
     from conftest import load
+    from mpi4py import MPI
 
-    from hpckernels import engine
+    from hpckernels import basis, kernels
 
     config = load(CONFIG)
-    with engine.PathwayModel(config, "I", "E") as model:
-        M = {"lfp": model.transformation_matrices()["lfp"]}
-        reference = engine.kernel_from_response(
-            M["lfp"], model.mean_field_response().imem, model.n_steps, model.delay_pmf()
-        )
-        samples = np.array(
-            [engine.realization_kernels(model, M, 5, i)["lfp"] for i in range(2048)]
-        )
+    population = kernels.compute_basis(config, "E", MPI.COMM_WORLD, ["I"], log=None)
+    pathway = basis.BasisPathway(population, config, "I", "E", ["lfp"])
+    reference = pathway.mean_field_kernels()["lfp"]
+    samples = np.concatenate(
+        [pathway.realization_kernels(5, range(b, b + 256))["lfp"] for b in range(0, 2048, 256)]
+    )
     norm = np.linalg.norm(reference)
     rms = {}
     for R in (64, 256, 1024):

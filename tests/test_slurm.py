@@ -1,6 +1,8 @@
-"""End to end on a real single-node SLURM cluster (tests/slurm/): the workflow through the
-SLURM executor (pathway jobs are 2-task MPI jobs started with srun) gives the same kernel
-tensor as through the local profile (mpiexec).
+"""End to end on a real single-node SLURM cluster (tests/slurm/): a reduced 3-population
+network through the SLURM executor submits one batch job per population (its basis job
+and the pathway jobs into it, each a 2-task MPI step started with srun; the small jobs run
+on the submit host), at most P + 3 jobs in all, and gives the same kernel tensor as the
+local profile (mpiexec).
 
 Not skipped anywhere: CI has SLURM (tests/slurm/slurm_up.sh installs and starts it; root).
 """
@@ -18,7 +20,8 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from conftest import CONFIGS, REPO, hpckernels_env
+from conftest import REPO, hpckernels_env
+from synthetic_configs import synthetic_data
 
 pytestmark = pytest.mark.slurm
 
@@ -29,9 +32,9 @@ PROFILES = REPO / "cluster_profiles"
 SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 RUN = "slurm_test"
 TASKS = 2
-TIMEOUT = 600  # s per workflow run: a stuck job fails the test instead of hanging CI
-# pathway_kernels wildcards as the SLURM executor names its log folders: {post}_{pre}
-PATHWAYS = {"E_E", "E_I", "I_E", "I_I"}
+TIMEOUT = 900  # s per workflow run: a stuck job fails the test instead of hanging CI
+POPULATIONS = ["P0", "P1", "P2"]
+P = len(POPULATIONS)
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
 # There is one cluster per machine (fixed ports, /etc/slurm/slurm.conf): test sessions
 # running at the same time take turns, or one would tear it down under the other's jobs.
@@ -140,15 +143,11 @@ def slurm_cluster():
 
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory):
-    """config/two_population.yaml as a small ensemble run, with absolute cell paths."""
-    source = CONFIGS / "two_population.yaml"
-    config = yaml.safe_load(source.read_text())
-    for population in config["populations"].values():
-        cell = population["cell"]
-        cell["template"]["file"] = str((source.parent / cell["template"]["file"]).resolve())
-        cell["morphology"] = str((source.parent / cell["morphology"]).resolve())
-    config["workflow"] = {"run": RUN, "mode": "ensemble"}
-    config["ensemble"] = {"realizations": 24, "seed": 7}
+    """A synthetic 3-population network (4 synapse kinetics over 9 pathways) as a small
+    ensemble run."""
+    config = synthetic_data(P, run=RUN)
+    config["workflow"]["mode"] = "ensemble"
+    config["ensemble"] = {"realizations": 200, "seed": 7}
     path = tmp_path_factory.mktemp("config") / "slurm_test.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     return path
@@ -179,7 +178,8 @@ def run_workflow(workdir, profile, config_file, *options):
 @pytest.fixture(scope="module")
 def slurm_run(slurm_cluster, config_file, tmp_path_factory):
     # sacct named explicitly: the plugin's default may switch to squeue (MinJobAge is long)
-    return run_workflow(
+    started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 1))
+    workdir, output = run_workflow(
         tmp_path_factory.mktemp("slurm"),
         "slurm",
         config_file,
@@ -190,6 +190,7 @@ def slurm_run(slurm_cluster, config_file, tmp_path_factory):
         "--seconds-between-status-checks",
         "5",
     )
+    return workdir, output, started
 
 
 @pytest.fixture(scope="module")
@@ -198,93 +199,101 @@ def local_run(config_file, tmp_path_factory):
 
 
 def submitted_jobs(output):
-    """{SLURM job ID: (rule, wildcards folder)} from the executor's submission lines."""
+    """{SLURM job ID: (rule or group, wildcards folder)} from the executor's submission
+    lines (log folders .snakemake/slurm_logs/rule_<rule>/<wildcards> or group_<group>/)."""
     jobs = {}
     for job_id, log in SUBMITTED.findall(output):
         parts = Path(log).parts
-        rule = next(p for p in parts if p.startswith("rule_"))[len("rule_") :]
-        index = parts.index(f"rule_{rule}")
-        jobs[job_id] = (rule, "/".join(parts[index + 1 : -1]))
+        name = next(p for p in parts if p.startswith(("rule_", "group_")))
+        index = parts.index(name)
+        jobs[job_id] = (name, "/".join(parts[index + 1 : -1]))
     return jobs
+
+
+FIELDS = ("JobID", "JobName", "State", "ExitCode", "NTasks", "AllocCPUS")
+
+
+def sacct(*options):
+    """sacct records (dicts of FIELDS)."""
+    result = shell(["sacct", "-P", "-n", "-o", ",".join(FIELDS), *options])
+    assert result.returncode == 0, result.stderr
+    return [
+        dict(zip(FIELDS, line.split("|"), strict=True))
+        for line in result.stdout.splitlines()
+        if line.strip()
+    ]
 
 
 def sacct_records(job_ids, want_steps, attempts=30):
     """{JobID: record} of jobs and steps; waits until every `want_steps` step is recorded."""
     records = {}
     for _ in range(attempts):
-        result = shell(
-            [
-                "sacct",
-                "-P",
-                "-n",
-                "-j",
-                ",".join(job_ids),
-                "-o",
-                "JobID,JobName,State,ExitCode,NTasks,AllocCPUS",
-            ]
-        )
-        assert result.returncode == 0, result.stderr
-        fields = ("JobID", "JobName", "State", "ExitCode", "NTasks", "AllocCPUS")
-        records = {
-            line.split("|")[0]: dict(zip(fields, line.split("|"), strict=True))
-            for line in result.stdout.splitlines()
-            if line.strip()
-        }
+        records = {r["JobID"]: r for r in sacct("-j", ",".join(job_ids))}
         if all(step in records for step in want_steps):
             break
         time.sleep(1)
     return records
 
 
-def test_every_rule_ran_as_a_slurm_job(slurm_run):
-    workdir, output = slurm_run
-    rules = {rule for rule, _ in submitted_jobs(output).values()}
-    assert rules == {"mechanisms", "pathway_kernels", "kernel_tensor", "kernel_figure"}, (
-        diagnostics(workdir, output)
-    )
+def test_at_most_P_plus_3_batch_jobs(slurm_run):
+    """sacct lists one batch job per population and nothing else: the small jobs ran on
+    the submit host."""
+    workdir, output, started = slurm_run
+    batch_jobs = sacct("-X", "-S", started)
+    context = diagnostics(workdir, output)
+    assert len(batch_jobs) <= P + 3, context
+    jobs = submitted_jobs(output)
+    assert len(jobs) == P, context
+    assert sorted(job["JobID"] for job in batch_jobs) == sorted(jobs), context
+    # the executor names a group job's log folder group_<group>_<rules>
+    assert all(name.startswith("group_population") for name, _ in jobs.values()), context
+    assert all(job["State"] == "COMPLETED" for job in batch_jobs), context
     assert (workdir / "results" / RUN / "figures" / "kernels_lfp.png").stat().st_size > 0
 
 
-def test_pathway_jobs_are_2_task_mpi_jobs(slurm_run):
-    workdir, output = slurm_run
-    pathway_jobs = {
-        job_id: wildcards
-        for job_id, (rule, wildcards) in submitted_jobs(output).items()
-        if rule == "pathway_kernels"
-    }
-    assert sorted(pathway_jobs.values()) == sorted(PATHWAYS), diagnostics(workdir, output)
-    # the rule's shell is `srun -n 2 python .../hpckernels_cli.py kernel ...`: step 0 of each job
-    records = sacct_records(list(pathway_jobs), [f"{j}.0" for j in pathway_jobs])
-    for job_id, wildcards in pathway_jobs.items():
-        job, step = records.get(job_id), records.get(f"{job_id}.0")
-        context = f"pathway {wildcards}, SLURM job {job_id}: {records}"
-        assert job is not None and step is not None, context
-        assert job["State"] == "COMPLETED" and job["ExitCode"] == "0:0", context
+def test_population_job_runs_its_basis_and_pathways_as_2_task_steps(slurm_run):
+    """Each population's allocation has TASKS CPUs (not one set per member) and runs P + 1
+    srun steps of TASKS tasks: its basis job and the P pathway jobs into it."""
+    workdir, output, _ = slurm_run
+    jobs = list(submitted_jobs(output))
+    records = sacct_records(jobs, [f"{j}.{P}" for j in jobs])
+    for job_id in jobs:
+        job = records.get(job_id)
+        context = f"SLURM job {job_id}: {records}"
+        assert job is not None and job["State"] == "COMPLETED", context
         assert int(job["AllocCPUS"]) == TASKS, context
-        assert step["JobName"] == "python", context  # srun python .../hpckernels_cli.py
-        assert step["State"] == "COMPLETED", context
-        assert int(step["NTasks"]) == TASKS, context
+        steps = [records.get(f"{job_id}.{k}") for k in range(P + 1)]
+        assert all(step is not None for step in steps), context
+        for step in steps:
+            assert step["JobName"] == "python" and step["State"] == "COMPLETED", context
+            assert int(step["NTasks"]) == TASKS, context
+        assert f"{job_id}.{P + 1}" not in records, context
+    logs = {path.stem for path in (workdir / "results" / RUN / "logs" / "basis").glob("*.log")}
+    assert logs == set(POPULATIONS)
 
 
 def test_kernels_computed_on_2_ranks(slurm_run):
-    workdir, output = slurm_run
+    workdir, output, _ = slurm_run
     files = sorted((workdir / "results" / RUN / "kernels").glob("*/*/*.h5"))
-    assert len(files) == len(PATHWAYS) * 2, diagnostics(workdir, output)  # probes lfp, dipole
+    assert len(files) == P * P * 2, diagnostics(workdir, output)  # probes lfp, dipole
     for path in files:
         with h5py.File(path, "r") as fh:
-            assert fh.attrs["mode"] == "ensemble"
+            assert fh.attrs["mode"] == "ensemble" and fh.attrs["engine"] == "basis"
             assert fh.attrs["mpi_ranks"] == TASKS, path
-            assert fh.attrs["realizations"] == 24 and fh.attrs["seed"] == 7, path
+            assert fh.attrs["realizations"] == 200 and fh.attrs["seed"] == 7, path
 
 
 def test_slurm_tensor_equals_local_tensor(slurm_run, local_run):
     # ensemble realizations are seeded per realization, not per rank: launcher-independent
-    tensors = [workdir / "results" / RUN / "kernels.h5" for workdir, _ in (slurm_run, local_run)]
+    tensors = [
+        slurm_run[0] / "results" / RUN / "kernels.h5",
+        local_run[0] / "results" / RUN / "kernels.h5",
+    ]
     with h5py.File(tensors[0], "r") as slurm, h5py.File(tensors[1], "r") as local:
         assert set(slurm) == set(local) == {"lfp", "dipole"}
         for probe in slurm:
             for key in ("kernel", "std"):
                 a, b = slurm[probe][key][()], local[probe][key][()]
-                assert a.shape == b.shape == (2, 2, *a.shape[2:]), (probe, key, a.shape)
+                assert a.shape == b.shape == (P, P, *a.shape[2:]), (probe, key, a.shape)
                 assert np.abs(a).max() > 0, (probe, key)
                 assert np.array_equal(a, b), f"{probe}/{key}: max |diff| {np.abs(a - b).max()}"

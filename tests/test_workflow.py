@@ -1,7 +1,6 @@
 """The Snakemake workflow: DAG shape, equivalence with direct CLI calls, reruns of
 only what changed, resuming after a killed job, config errors, lint and format."""
 
-import copy
 import os
 import re
 import signal
@@ -15,6 +14,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import CONFIGS, REPO, hpckernels_env, network_config, run_cli, run_snakemake
+from synthetic_configs import synthetic_config
 
 pytestmark = pytest.mark.workflow
 
@@ -23,25 +23,8 @@ PROBES = ("lfp", "dipole")
 
 
 def n_population_config(tmp_path, n_populations, probes):
-    """A network of n populations (all n^2 connections) with the given probe names."""
-    base = yaml.safe_load((CONFIGS / "two_population.yaml").read_text())
-    template = base["populations"]["E"]
-    connection = base["connections"][0]
-    data = copy.deepcopy(base)
-    names = [f"P{i}" for i in range(n_populations)]
-    data["populations"] = {name: copy.deepcopy(template) for name in names}
-    data["connections"] = [
-        dict(copy.deepcopy(connection), pre=pre, post=post) for post in names for pre in names
-    ]
-    data["probes"] = {name: copy.deepcopy(base["probes"]["lfp"]) for name in probes}
-    data["workflow"] = {"run": f"p{n_populations}"}
-    for population in data["populations"].values():
-        cell = population["cell"]
-        cell["template"]["file"] = str(CONFIGS / cell["template"]["file"])
-        cell["morphology"] = str(CONFIGS / cell["morphology"])
-    path = tmp_path / f"p{n_populations}.yaml"
-    path.write_text(yaml.safe_dump(data))
-    return path
+    """A synthetic network of n populations (all n^2 connections) with the given probes."""
+    return synthetic_config(tmp_path, n_populations, probes=probes)
 
 
 def job_counts(stdout):
@@ -61,17 +44,50 @@ def dry_run(workdir, config):
     return result.stdout + result.stderr
 
 
-@pytest.mark.parametrize("n_populations,n_probes", [(1, 1), (2, 3), (3, 2)])
-def test_dry_run_job_counts(tmp_path, n_populations, n_probes):
+def group_jobs(output):
+    """Members of each group job of a dry run: [[(rule, wildcards), ...], ...]."""
+    groups, current = [], None
+    for line in output.splitlines():
+        if "Group job population" in line:
+            current = []
+            groups.append(current)
+        elif re.match(r"^(local)?rule \w+:", line):
+            current = None  # a job outside every group
+        elif current is not None and (match := re.match(r"^\s+rule (\w+):", line)):
+            current.append([match.group(1), ""])
+        elif current is not None and (match := re.match(r"^\s+wildcards: (.*)$", line)):
+            current[-1][1] = match.group(1)
+    return groups
+
+
+@pytest.mark.parametrize("n_populations,n_probes", [(2, 3), (4, 2), (8, 2)])
+def test_dry_run_job_counts_and_groups(tmp_path, n_populations, n_probes):
+    """P basis jobs, P^2 pathway jobs; P groups of one basis job and the P pathway jobs
+    into its population (one submission each on a cluster)."""
     probes = [f"probe{i}" for i in range(n_probes)]
     config = n_population_config(tmp_path, n_populations, probes)
+    started = time.monotonic()
     output = dry_run(tmp_path, config)
+    print(f"P = {n_populations}: dry run {time.monotonic() - started:.1f} s")
     counts = job_counts(output)
+    assert counts["basis"] == n_populations
     assert counts["pathway_kernels"] == n_populations**2
-    assert counts["kernel_tensor"] == 1
+    assert counts["kernel_tensor"] == 1 and counts["mechanisms"] == 1
     assert counts["kernel_figure"] == n_probes
     kernel_outputs = set(re.findall(r"results/p\d/kernels/\w+/\w+/\w+\.h5", output))
     assert len(kernel_outputs) == n_populations**2 * n_probes
+    groups = group_jobs(output)
+    assert len(groups) == n_populations
+    names = [f"P{i}" for i in range(n_populations)]
+    posts = set()
+    for members in groups:
+        (post,) = {dict(kv.split("=") for kv in w.split(", "))["post"] for _, w in members}
+        posts.add(post)
+        assert sorted(members) == sorted(
+            [["basis", f"post={post}"]]
+            + [["pathway_kernels", f"post={post}, pre={pre}"] for pre in names]
+        )
+    assert posts == set(names)
 
 
 @pytest.mark.parametrize("name", ["microcircuit.yaml", "microcircuit_full_scale.yaml"])
@@ -182,6 +198,7 @@ def rules_to_run(workdir, config):
         return {}
     counts = job_counts(output)
     counts["_pathways"] = sorted(set(re.findall(r"logs/kernels/(\w+_\w+)\.log", output)))
+    counts["_bases"] = sorted(set(re.findall(r"logs/basis/(\w+)\.log", output)))
     return counts
 
 
@@ -191,31 +208,32 @@ def test_rerun_only_what_changed(local_run):
     try:
         assert rules_to_run(workdir, config) == {}
 
-        # a delay is private to its pathway: only E->I (post I, pre E) reruns
+        # a delay is private to its pathway: only E->I (post I, pre E) reruns, no basis
         data = yaml.safe_load(original)
         data["connections"][1]["delay"]["loc"] = 1.5
         config.write_text(yaml.safe_dump(data, sort_keys=False))
         todo = rules_to_run(workdir, config)
         assert todo["pathway_kernels"] == 1 and todo["_pathways"] == ["I_E"]
-        assert todo["kernel_tensor"] == 1 and "mechanisms" not in todo
+        assert todo["kernel_tensor"] == 1 and "mechanisms" not in todo and "basis" not in todo
 
-        # a weight changes the postsynaptic leak (g_eff): every pathway into E reruns
+        # a weight changes the postsynaptic leak (g_eff): E's basis and every pathway into
+        # E rerun
         data = yaml.safe_load(original)
         data["connections"][2]["synapse"]["weight"] = 0.004
         config.write_text(yaml.safe_dump(data, sort_keys=False))
         todo = rules_to_run(workdir, config)
-        assert todo["_pathways"] == ["E_E", "E_I"]
+        assert todo["_pathways"] == ["E_E", "E_I"] and todo["_bases"] == ["E"]
 
-        # a probe edit reruns the pathway jobs without NEURON: responses come from the cache
+        # a probe edit reruns the bases without NEURON: membrane currents from the cache
         data = yaml.safe_load(original)
         data["probes"]["lfp"]["sigma"] = 0.4
         config.write_text(yaml.safe_dump(data, sort_keys=False))
         result = run_snakemake(workdir, config)
         assert result.returncode == 0, result.stdout + result.stderr
-        logs = list((workdir / "results/two/logs/kernels").glob("*.log"))
-        assert len(logs) == 4
+        logs = list((workdir / "results/two/logs/basis").glob("*.log"))
+        assert len(logs) == 2
         for log in logs:
-            assert "from cache" in log.read_text(), log.read_text()
+            assert log.read_text().count("from cache") == 2, log.read_text()
         with h5py.File(workdir / "results/two/kernels.h5") as fh:
             lfp = fh["lfp"]["kernel"][()]
         # potential scales as 1/sigma
@@ -235,7 +253,8 @@ def test_rerun_only_what_changed(local_run):
 def ensemble_config(workdir, run):
     def edit(data):
         data["workflow"] = {"run": run, "mode": "ensemble"}
-        data["ensemble"] = {"realizations": 512, "seed": 5}
+        # basis engine: 4096 realizations take long enough to catch a job running
+        data["ensemble"] = {"realizations": 4096, "seed": 5}
 
     return network_config(workdir, edit)
 
@@ -367,14 +386,25 @@ RERUNS = {
     # the network's in-degree E->I comes from it; with g_eff, so does I's leak
     "connections[1].probability": (
         [("connections", 1, "probability", 0.06)],
-        {"network": 1, "pathway_kernels": 2, **KERNELS},
+        {"network": 1, "basis": 1, "pathway_kernels": 2, **KERNELS},
     ),
     "connections[2].delay": (
         [("connections", 2, "delay", "loc", 1.4)],
         {"pathway_kernels": 1, **KERNELS},
     ),
-    "probes.lfp.sigma": ([("probes", "lfp", "sigma", 0.4)], {"pathway_kernels": 4, **KERNELS}),
-    "populations.I.rate": ([("populations", "I", "rate", 6.0)], {"pathway_kernels": 4, **KERNELS}),
+    "probes.lfp.sigma": (
+        [("probes", "lfp", "sigma", 0.4)],
+        {"basis": 2, "pathway_kernels": 4, **KERNELS},
+    ),
+    # EEG is derived from the dipole: no basis job
+    "probes.eeg.sigmas": (
+        [("probes", "eeg", "sigmas", [0.3, 1.5, 0.02, 0.3])],
+        {"pathway_kernels": 4, **KERNELS},
+    ),
+    "populations.I.rate": (
+        [("populations", "I", "rate", 6.0)],
+        {"basis": 2, "pathway_kernels": 4, **KERNELS},
+    ),
     "ensemble (mean-field run)": ([("ensemble", "realizations", 64)], {}),
 }
 
@@ -396,6 +426,7 @@ def test_each_rule_reruns_on_exactly_what_it_reads(network_run, case):
         todo = rules_to_run(workdir, config)
         todo.pop("all", None)
         todo.pop("_pathways", None)
+        todo.pop("_bases", None)
         assert todo == expected
     finally:
         config.write_text(original)

@@ -15,6 +15,7 @@ from ..errors import InputError
 COMMANDS = (
     "validate",
     "mechanisms",
+    "basis",
     "kernel",
     "assemble",
     "network",

@@ -13,12 +13,25 @@ def add_parser(subparsers):
         "kernel",
         help="kernels of one pathway X->Y for every probe (MPI-aware)",
         description="Compute the kernels H_YX of pathway --pre X -> --post Y for every probe "
-        "of CONFIG. Run under 'mpiexec -n N' to spread ensemble realizations.",
+        "of CONFIG. Run under 'mpiexec -n N' to spread the basis runs and ensemble "
+        "realizations over N ranks.",
     )
     parser.add_argument("config", help="network config (YAML)")
     parser.add_argument("--pre", required=True, help="presynaptic population X")
     parser.add_argument("--post", required=True, help="postsynaptic population Y")
     parser.add_argument("--mode", choices=["mean-field", "ensemble"], default="mean-field")
+    parser.add_argument(
+        "--engine",
+        choices=["basis", "neuron"],
+        default="basis",
+        help="basis: Y's responses to unit events on each segment, computed once (or read "
+        "with --basis), then sums over them (default); neuron: one NEURON run per pathway "
+        "or realization (reference)",
+    )
+    parser.add_argument(
+        "--basis",
+        help="basis file of Y ('hpckernels basis'; checked against CONFIG): no NEURON run",
+    )
     parser.add_argument(
         "--realizations",
         type=int_at_least(2),
@@ -35,8 +48,8 @@ def add_parser(subparsers):
     where.add_argument("--output-dir", help="write one file per probe, DIR/<probe>.h5")
     parser.add_argument(
         "--cache",
-        help="folder of cached mean-field membrane-current "
-        "responses: a probe edit then needs no NEURON run",
+        help="folder of cached membrane currents (mean-field responses, per-segment basis "
+        "responses): a probe edit then needs no NEURON run",
     )
     add_g_eff_option(parser)
     parser.set_defaults(func=run)
@@ -52,17 +65,27 @@ def run(args):
     config.connection(args.pre, args.post)
     probes = config.probe_names(args.probe)
     if args.output:
-        output = output_path(args.output)
+        output = output_path(args.output, inputs=[args.basis] if args.basis else ())
     else:
         output = Path(args.output_dir)
         if output.exists() and not output.is_dir():
             raise InputError("--output-dir", f"{output} exists and is not a folder")
+    if args.basis and args.engine != "basis":
+        raise InputError("--basis", "is read by --engine basis only")
     cache = None
-    if args.cache and args.mode == "mean-field":
+    if args.cache and not args.basis:
         from ..kernels import ResponseCache
 
         cache = ResponseCache(args.cache)
-    check_cells(config, [args.post])
+    basis = None
+    if args.basis:
+        basis = read_checked_basis(args.basis, config, args.post)
+    else:
+        segments = check_cells(config, [args.post])[args.post]
+        if args.engine == "basis":
+            from ..kernels import require_basis_memory
+
+            require_basis_memory(config, args.post, segments, [args.pre])
     realizations = args.realizations or config.ensemble["realizations"]
     seed = config.ensemble["seed"] if args.seed is None else args.seed
 
@@ -73,27 +96,39 @@ def run(args):
 
     comm = MPI.COMM_WORLD
     rank = comm.Get_rank()
-    mechanisms.import_neuron()
-    mechanisms.load_all(config, allow_compile=comm.Get_size() == 1)
+    if basis is None:
+        mechanisms.import_neuron()
+        mechanisms.load_all(config, allow_compile=comm.Get_size() == 1)
+    extra = {"engine": args.engine}
+    if basis is not None:
+        extra["basis_hash"] = basis.basis_hash
     if args.mode == "mean-field":
-        results, extra = None, {}
-        if rank == 0:
-            results = {
-                name: {"kernel": kernel}
-                for name, kernel in kernels.mean_field_kernels(
-                    config, args.pre, args.post, probes, cache
-                ).items()
-            }
+        results = kernels.mean_field_kernels(
+            config, args.pre, args.post, probes, cache, args.engine, basis, comm
+        )
+        if results is not None:
+            results = {name: {"kernel": kernel} for name, kernel in results.items()}
     else:
         results = kernels.ensemble_kernels(
-            config, args.pre, args.post, realizations, seed, comm, probes
+            config,
+            args.pre,
+            args.post,
+            realizations,
+            seed,
+            comm,
+            probes,
+            args.engine,
+            basis,
+            cache,
         )
-        extra = {
-            "realizations": realizations,
-            "seed": seed,
-            "std_ddof": 1,
-            "mpi_ranks": comm.Get_size(),
-        }
+        extra.update(
+            {
+                "realizations": realizations,
+                "seed": seed,
+                "std_ddof": 1,
+                "mpi_ranks": comm.Get_size(),
+            }
+        )
     ensemble = {"realizations": realizations, "seed": seed}
     if rank == 0:
         files = (
@@ -108,9 +143,25 @@ def run(args):
                 path, config, args.pre, args.post, args.mode, arrays, extra, ensemble
             )
         print(
-            f"[hpckernels] {args.pre}->{args.post} {args.mode}: wrote {output} (probes: "
-            f"{', '.join(probes)}; {time.monotonic() - started:.2f} s)",
+            f"[hpckernels] {args.pre}->{args.post} {args.mode} ({args.engine} engine): wrote "
+            f"{output} (probes: {', '.join(probes)}; {time.monotonic() - started:.2f} s)",
             file=sys.stderr,
         )
     comm.Barrier()
     return 0
+
+
+def read_checked_basis(path, config, post):
+    """The basis of ``post`` in ``path``, refused (InputError naming the file and what
+    differs) unless it was computed from this config."""
+    from .. import h5io
+
+    basis, attrs = h5io.read_basis(path)
+    found = h5io.basis_file_differences(attrs, config, post)
+    if found:
+        raise InputError(
+            str(path),
+            f"not the basis of {post} of this config: {'; '.join(found[:3])} "
+            "(compute it again with 'hpckernels basis')",
+        )
+    return basis

@@ -67,6 +67,18 @@ RESULTS = f"results/{RUN}"
 # The rules run the hpckernels of this checkout (inside --sdm conda environments too,
 # which hold only its dependencies).
 HPCKERNELS = f"python {workflow.basedir}/scripts/hpckernels_cli.py"
+# The basis job of a population and the pathway jobs into it form one group: on a
+# cluster each population is one submission (connected jobs of one group name become
+# one group job). Small jobs run on the submit host.
+POPULATION_GROUP = "population"
+
+
+localrules:
+    all,
+    mechanisms,
+    kernel_tensor,
+    kernel_figure,
+    signal_figures,
 
 
 wildcard_constraints:
@@ -82,6 +94,13 @@ def pathway_kernel_files(pre, post):
 
 def all_kernel_files():
     return [f for p in PATHWAYS for f in pathway_kernel_files(p.pre, p.post)]
+
+
+def basis_inputs(wildcards):
+    """Rerun trigger of a basis job: the content hash of what the basis of a population
+    depends on (its cell, the kinetics and placement of its inputs, the g_eff leak, the
+    probes with a matrix on the cell)."""
+    return NETWORK.basis_hash(wildcards.post)
 
 
 def pathway_inputs(wildcards):

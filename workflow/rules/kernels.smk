@@ -1,11 +1,11 @@
-# One MPI job per pathway X -> Y: NEURON runs once and the kernels of every probe
-# are written, one file per (X, Y, probe). Mean-field responses are cached by
-# content hash, so a probe edit reruns the job without a NEURON run.
+# One MPI job per pathway X -> Y: the kernels of every probe from the basis of Y (no
+# NEURON run), one file per (X, Y, probe). On SLURM the basis job of Y and the pathway
+# jobs into Y are one submission (group POPULATION_GROUP).
 
 
 rule pathway_kernels:
     input:
-        mechanisms=f"{RESULTS}/mechanisms.txt",
+        basis=f"{RESULTS}/basis/{{post}}.h5",
     output:
         expand(
             "{results}/kernels/{{post}}/{{pre}}/{probe}.h5",
@@ -14,6 +14,8 @@ rule pathway_kernels:
         ),
     log:
         f"{RESULTS}/logs/kernels/{{post}}_{{pre}}.log",
+    group:
+        POPULATION_GROUP
     conda:
         "../envs/hpckernels.yaml"
     threads: TASKS
@@ -26,8 +28,7 @@ rule pathway_kernels:
         mode=MODE,
         inputs=pathway_inputs,
         outdir=lambda wildcards: f"{RESULTS}/kernels/{wildcards.post}/{wildcards.pre}",
-        cache=f"{RESULTS}/cache/responses",
     shell:
         "{resources.mpi} -n {resources.tasks} {params.cli} kernel {params.config} "
         "--pre {wildcards.pre} --post {wildcards.post} --mode {params.mode} "
-        "--output-dir {params.outdir} --cache {params.cache} > {log} 2>&1"
+        "--basis {input.basis} --output-dir {params.outdir} > {log} 2>&1"
