@@ -329,8 +329,16 @@ class NetworkConfig:
         ``g_eff``, every connection into it (delays excepted) and the sizes and rates of
         their presynaptic populations."""
         into = self.connections_into(post) if self.simulation["g_eff"] else []
+        population = self._population_by_content(post)
+        # the cell's depth and the spread of placements; its own size, rate and disk
+        # radius do not enter the cell
         return {
-            "post": self._population_by_content(post),
+            "post": {
+                "cell": population["cell"],
+                "position": {k: population["position"][k] for k in ("loc", "scale")},
+                "rotation": population.get("rotation", {}),
+                "external": population.get("external"),
+            },
             "simulation": self.simulation,
             "leak_connections": sorted(
                 ({k: v for k, v in c.items() if k != "delay"} for c in into),
@@ -405,7 +413,7 @@ class NetworkConfig:
         """Content hash of a pathway's inputs (and of one probe, if named)."""
         inputs = self.pathway_inputs(pre, post, mode, ensemble)
         if probe is not None:
-            inputs["probe"] = self.probes[probe]
+            inputs["probe"] = self.probe_spec(probe, post)
         return content_hash(inputs)
 
     def tensor_inputs(self, mode="mean-field"):

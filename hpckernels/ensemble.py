@@ -66,6 +66,29 @@ class RunningMoments:
         return np.sqrt(self.m2 / (self.count - ddof))
 
 
+class SerialComm:
+    """The communicator of a single process (for library use without MPI): the part of
+    mpi4py's ``Comm`` that ensembles and bases use."""
+
+    def Get_rank(self):  # noqa: N802 (mpi4py's name)
+        return 0
+
+    def Get_size(self):  # noqa: N802
+        return 1
+
+    def bcast(self, value, root=0):
+        return value
+
+    def gather(self, value, root=0):
+        return [value]
+
+    def reduce(self, value, root=0):
+        return value
+
+    def Barrier(self):  # noqa: N802
+        pass
+
+
 def block_indices(block, realizations, size=BLOCK):
     """Realization indices of one block of ``size``."""
     return range(block * size, min(realizations, (block + 1) * size))

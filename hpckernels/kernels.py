@@ -116,7 +116,8 @@ def compute_basis(config, post, comm, pres=None, cache=None, everywhere=True, lo
     ----------
     config : NetworkConfig
     post : str
-    comm : mpi4py communicator
+    comm : mpi4py communicator or None
+        None: this process alone (:class:`hpckernels.ensemble.SerialComm`).
     pres : list of str, optional
         Only the kinetics and segments of the connections from these populations
         (default: all connections into ``post``).
@@ -131,6 +132,7 @@ def compute_basis(config, post, comm, pres=None, cache=None, everywhere=True, lo
     -------
     PopulationBasis or None
     """
+    comm = comm or ensemble.SerialComm()
     rank, size = comm.Get_rank(), comm.Get_size()
     stack = basismod.ProbeStack(config)
     groups = basismod.kinetics_groups(config, post, pres)

@@ -116,7 +116,7 @@ class ResponseComparison:
             eq.close()
         from neuron import h
 
-        placement = SynapseSampler(self.config, self.pre, self.post, cell).placement
+        placement = SynapseSampler.from_cell(self.config, self.pre, self.post, cell).placement
         handler = h.FInitializeHandler(1, lambda: eq.assign(y))
         try:
             return [
@@ -151,7 +151,7 @@ class ResponseComparison:
         membrane = linearization.LinearMembrane(
             cell, lin.vrest, conductance, modes, self.membrane.where
         )
-        placement = SynapseSampler(self.config, self.pre, self.post, cell).placement
+        placement = SynapseSampler.from_cell(self.config, self.pre, self.post, cell).placement
         current = self.synapse.linearized_weight(lin.vrest)
         try:
             return [

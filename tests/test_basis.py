@@ -215,7 +215,7 @@ def test_basis_file_belongs_to_its_config(basis_E):
     cases = {
         "probes.lfp.sigma": lambda d: d["probes"]["lfp"].update(sigma=0.4),
         # g_eff: the weight of I->E changes E's leak
-        "leak.connections[1].synapse.weight": lambda d: d["connections"][2]["synapse"].update(
+        "leak_connections[1].synapse.weight": lambda d: d["connections"][2]["synapse"].update(
             weight=0.005
         ),
         "connections[1].kinetics": lambda d: d["connections"][2]["synapse"].update(tau2=8.0),
