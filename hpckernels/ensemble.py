@@ -10,12 +10,12 @@ blocks.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 
 import numpy as np
 
+from .console import STDERR
 from .engine import realization_kernels
 
 #: Realizations per block; fixed so that block composition never depends on the rank count.
@@ -94,7 +94,7 @@ def block_indices(block, realizations, size=BLOCK):
     return range(block * size, min(realizations, (block + 1) * size))
 
 
-def run_blocks(block_moments, realizations, comm, block_size=BLOCK, label="", stream=sys.stderr):
+def run_blocks(block_moments, realizations, comm, block_size=BLOCK, label="", stream=STDERR):
     """Moments over ``realizations`` realizations computed block by block under MPI.
 
     Blocks of ``block_size`` consecutive indices are dealt round robin to the ranks;
@@ -159,7 +159,7 @@ def run_blocks(block_moments, realizations, comm, block_size=BLOCK, label="", st
     return merged
 
 
-def ensemble_kernels(model, matrices, realizations, seed, comm, label="", stream=sys.stderr):
+def ensemble_kernels(model, matrices, realizations, seed, comm, label="", stream=STDERR):
     """Mean and standard deviation of kernels over realizations simulated with NEURON
     (one run per realization), on rank 0.
 

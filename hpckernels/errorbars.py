@@ -14,12 +14,12 @@ prediction).
 from __future__ import annotations
 
 import json
-import sys
 import time
 
 import numpy as np
 
 from . import error_theory, h5io, heterogeneity, spikes
+from .console import STDERR
 from .convolution import centered_kernel
 from .errors import InputError
 from .hashing import file_sha256
@@ -47,7 +47,7 @@ def model_kernels(config, tensor, rows, names, count_scales):
     return out
 
 
-def predict_error_file(config, settings, kernels_file, spike_files, output, log=sys.stderr):
+def predict_error_file(config, settings, kernels_file, spike_files, output, log=STDERR):
     """Write the predicted error of the kernel tensor's signals (see the module docstring).
 
     Raises

@@ -42,7 +42,6 @@ results are bit-identical for any number of ranks.
 from __future__ import annotations
 
 import copy
-import sys
 import time
 import zlib
 from dataclasses import dataclass, field
@@ -51,6 +50,7 @@ import numpy as np
 
 from . import cell as cellmod
 from . import distributions, probes
+from .console import STDERR
 from .errors import ConfigError, InputError
 from .hashing import content_hash, file_sha256
 from .spikes import bin_index
@@ -823,7 +823,7 @@ class PopulationResult:
 
 
 def simulate_population(
-    config, settings, trains, comm, window=None, block=simulate_block, label=None, log=sys.stderr
+    config, settings, trains, comm, window=None, block=simulate_block, label=None, log=STDERR
 ):
     """Every block of cells (:func:`blocks_of`) spread over the ranks of ``comm``.
 
@@ -919,7 +919,7 @@ def simulate_population(
     )
 
 
-def hybrid_kernels(config, settings, trains, comm, t0, log=sys.stderr):
+def hybrid_kernels(config, settings, trains, comm, t0, log=STDERR):
     """Hybrid-scheme kernels (Hagen et al. 2022, Fig 4) of every pathway and probe.
 
     Every neuron of X fires once at ``t0`` (ms, after the background's onset) through

@@ -27,7 +27,6 @@ variance w^2 n_ext nu_ext dt sum_s area_j(s) |y_js|^2 per channel.
 
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 
@@ -37,6 +36,7 @@ from scipy import fft as sfft
 
 from . import cell as cellmod
 from . import distributions, engine, groundtruth, probes
+from .console import STDERR
 from .error_theory import power_xcorr, xcorr
 
 
@@ -104,7 +104,7 @@ def unit_responses(config, post):
     return out
 
 
-def kernel_statistics(config, settings, simulated_sizes, log=sys.stderr):
+def kernel_statistics(config, settings, simulated_sizes, log=STDERR):
     """Mean and spread of single-neuron kernels of the detailed population of ``settings``.
 
     Parameters

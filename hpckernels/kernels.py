@@ -19,7 +19,6 @@ a basis as long as they take at most :data:`MAX_CACHED_BASIS` bytes.
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import numpy as np
 
 from . import basis as basismod
 from . import engine, ensemble
+from .console import STDERR
 from .errors import InputError
 from .h5io import read_response, write_response
 from .hashing import content_hash
@@ -104,7 +104,7 @@ def require_basis_memory(config, post, n_segments, pres=None):
     )
 
 
-def compute_basis(config, post, comm, pres=None, cache=None, everywhere=True, log=sys.stderr):
+def compute_basis(config, post, comm, pres=None, cache=None, everywhere=True, log=STDERR):
     """The impulse-response basis of population ``post``, its NEURON runs spread over
     the ranks of ``comm``.
 
@@ -213,7 +213,7 @@ def mean_field_kernels(
     engine_name="basis",
     basis=None,
     comm=None,
-    log=sys.stderr,
+    log=STDERR,
 ):
     """Mean-field kernels {probe: (n_channels, n_lags)} of pathway pre -> post.
 
@@ -272,7 +272,7 @@ def ensemble_kernels(
     engine_name="basis",
     basis=None,
     cache=None,
-    log=sys.stderr,
+    log=STDERR,
 ):
     """Mean and standard deviation (ddof 1) of the kernels of ``realizations`` synapse
     realizations of pathway pre -> post, spread over the ranks of ``comm``.

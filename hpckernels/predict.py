@@ -8,7 +8,6 @@ the config's window into a signals file (layout in :mod:`hpckernels.h5io`).
 from __future__ import annotations
 
 import json
-import sys
 import time
 import warnings
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from . import h5io, spikes
+from .console import STDERR
 from .convolution import centered_kernel, default_chunk_size
 from .errors import InputError
 from .hashing import file_sha256
@@ -38,7 +38,7 @@ def signal_inputs(config):
     }
 
 
-def predict_signals(config, kernels_file, spike_files, output, allow_stale=False, log=sys.stderr):
+def predict_signals(config, kernels_file, spike_files, output, allow_stale=False, log=STDERR):
     """Write the signals of every probe of a kernel tensor over the config's window.
 
     Parameters

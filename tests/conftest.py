@@ -72,6 +72,29 @@ def run_cli(args, ranks=None, timeout=600):
     )
 
 
+def run_main(args):
+    """Run the hpckernels command line in this process (no interpreter start-up): a
+    CompletedProcess with its exit code and what it printed on stdout and stderr.
+
+    For commands that need a process of their own (mpiexec, what a process prints at
+    its start) use :func:`run_cli`.
+    """
+    import contextlib
+    import io
+
+    from hpckernels.cli import main
+
+    args = [str(a) for a in args]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            main(args)
+            code = 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+    return subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+
+
 def run_snakemake(workdir, configfile, *extra, profile="local", timeout=900):
     """Run the workflow with a profile from ``workdir``; return CompletedProcess."""
     exe = str(Path(sys.executable).parent / "snakemake")

@@ -10,7 +10,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from conftest import CONFIGS, run_cli
+from conftest import CONFIGS, run_cli, run_main
 from test_cli import set_in, write_config
 
 pytestmark = pytest.mark.unit
@@ -152,7 +152,7 @@ CONFIG_CASES = {
 @pytest.mark.parametrize("case", sorted(CONFIG_CASES))
 def test_validate_rejects(tmp_path, case):
     edit, key, allowed = CONFIG_CASES[case]
-    result = run_cli(["validate", write_config(tmp_path, edit)])
+    result = run_main(["validate", write_config(tmp_path, edit)])
     assert_bad(result, key, allowed)
 
 
@@ -160,7 +160,7 @@ def test_validate_rejects(tmp_path, case):
 def test_kernel_rejects_what_validate_rejects(tmp_path, case):
     edit, key, allowed = CONFIG_CASES[case]
     out = tmp_path / "k.h5"
-    result = run_cli(
+    result = run_main(
         ["kernel", write_config(tmp_path, edit), "--pre", "I", "--post", "E", "-o", out]
     )
     assert_bad(result, key, allowed, outputs=[out])
@@ -227,17 +227,17 @@ def test_broken_cells(tmp_path, cell_files, case, monkeypatch):
     edit, key, file = CELL_CASES[case]
     monkeypatch.setenv("HPCKERNELS_CACHE_DIR", str(tmp_path / "cache"))
     config = write_config(tmp_path, lambda data: edit(data, cell_files))
-    assert_bad(run_cli(["validate", config]), key, file)
+    assert_bad(run_main(["validate", config]), key, file)
     if case == "soma-less swc":  # NEURON crashes on it: the kernel command is one line too
         out = tmp_path / "out"
-        result = run_cli(["kernel", config, "--pre", "I", "--post", "E", "--output-dir", out])
+        result = run_main(["kernel", config, "--pre", "I", "--post", "E", "--output-dir", out])
         assert_bad(result, key, file, outputs=[out])
 
 
 def test_placement_that_reaches_no_segment(tmp_path):
     edit = set_in(["connections", 0, "placement", "sections"], ["axon"])
     assert_bad(
-        run_cli(["validate", write_config(tmp_path, edit)]), "connections[0].placement", "axon"
+        run_main(["validate", write_config(tmp_path, edit)]), "connections[0].placement", "axon"
     )
 
 
@@ -343,21 +343,21 @@ ACTIVE_CASES = {
 @pytest.mark.parametrize("case", sorted(ACTIVE_CASES))
 def test_active_cells_reject(tmp_path, case):
     edit, key, allowed = ACTIVE_CASES[case]
-    result = run_cli(["validate", write_active_config(tmp_path, edit)])
+    result = run_main(["validate", write_active_config(tmp_path, edit)])
     assert_bad(result, key, allowed)
 
 
 def test_plot_linearization_of_a_passive_cell(tmp_path):
     config = write_config(tmp_path, lambda data: None)
     out = tmp_path / "fig.png"
-    result = run_cli(["plot-linearization", config, "--pre", "I", "--post", "E", "-o", out])
+    result = run_main(["plot-linearization", config, "--pre", "I", "--post", "E", "-o", out])
     assert_bad(result, "populations.E.cell.biophysics.type", "active cells only", outputs=[out])
 
 
 def test_kernel_of_an_unloadable_active_cell_writes_nothing(tmp_path):
     config = write_active_config(tmp_path, garbage_morphology)
     out = tmp_path / "out"
-    result = run_cli(["kernel", config, "--pre", "I", "--post", "E", "--output-dir", out])
+    result = run_main(["kernel", config, "--pre", "I", "--post", "E", "--output-dir", out])
     assert_bad(result, "populations.E.cell.morphology", "garbage.swc", outputs=[out])
 
 
@@ -365,10 +365,10 @@ def test_kernel_of_an_unloadable_active_cell_writes_nothing(tmp_path):
 def test_binary_and_non_utf8_config(tmp_path):
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(b"simulation:\x00\x01\x02")
-    assert_bad(run_cli(["validate", binary]), str(binary), "binary")
+    assert_bad(run_main(["validate", binary]), str(binary), "binary")
     latin = tmp_path / "latin1.yaml"
     latin.write_bytes("simulation: {dt: 0.1}  # caf\xe9\n".encode("latin-1"))
-    assert_bad(run_cli(["validate", latin]), str(latin), "UTF-8")
+    assert_bad(run_main(["validate", latin]), str(latin), "UTF-8")
 
 
 # -------------------------------------------------------------------- command options
@@ -376,16 +376,16 @@ def test_output_dir_and_cache_that_are_files(tmp_path):
     config = write_config(tmp_path, lambda data: None)
     afile = tmp_path / "afile"
     afile.write_text("x")
-    result = run_cli(["kernel", config, "--pre", "I", "--post", "E", "--output-dir", afile])
+    result = run_main(["kernel", config, "--pre", "I", "--post", "E", "--output-dir", afile])
     assert_bad(result, "--output-dir", "not a folder")
     out = tmp_path / "k.h5"
-    result = run_cli(["kernel", config, "--pre", "I", "--post", "E", "-o", out, "--cache", afile])
+    result = run_main(["kernel", config, "--pre", "I", "--post", "E", "-o", out, "--cache", afile])
     assert_bad(result, "--cache", "not a folder", outputs=[out])
 
 
 def test_one_realization_is_refused(tmp_path):
     config = write_config(tmp_path, lambda data: None)
-    result = run_cli(
+    result = run_main(
         [
             "kernel",
             config,
@@ -408,7 +408,7 @@ def test_one_realization_is_refused(tmp_path):
 def test_no_empty_output_folder_on_error(tmp_path):
     config = write_config(tmp_path, set_in(["connections", 0, "synapse", "weight"], NAN))
     out = tmp_path / "new" / "folder"
-    result = run_cli(["kernel", config, "--pre", "I", "--post", "E", "--output-dir", out])
+    result = run_main(["kernel", config, "--pre", "I", "--post", "E", "--output-dir", out])
     assert_bad(result, "weight", outputs=[out])
     assert not (tmp_path / "new").exists()
 
@@ -420,7 +420,7 @@ def kernel_dir(tmp_path_factory):
     folder = tmp_path_factory.mktemp("kernels")
     config = write_config(folder, lambda data: None)
     for pre, post in (("E", "E"), ("E", "I"), ("I", "E"), ("I", "I")):
-        result = run_cli(
+        result = run_main(
             [
                 "kernel",
                 config,
@@ -441,7 +441,7 @@ def assemble(tmp_path, kernel_dir, config, *extra):
     if not kernels.exists():
         shutil.copytree(kernel_dir / "kernels", kernels)
     out = tmp_path / "tensor.h5"
-    return run_cli(["assemble", config, "--kernels-dir", kernels, "-o", out, *extra]), out
+    return run_main(["assemble", config, "--kernels-dir", kernels, "-o", out, *extra]), out
 
 
 def test_assemble_refuses_kernels_of_another_weight(tmp_path, kernel_dir):
@@ -496,7 +496,7 @@ def test_assemble_output_may_not_be_an_input(tmp_path, kernel_dir):
     shutil.copytree(kernel_dir / "kernels", kernels)
     victim = kernels / "E" / "E" / "lfp.h5"
     before = victim.read_bytes()
-    result = run_cli(["assemble", config, "--kernels-dir", kernels, "-o", victim])
+    result = run_main(["assemble", config, "--kernels-dir", kernels, "-o", victim])
     assert_bad(result, "-o/--output", "also an input")
     assert victim.read_bytes() == before
 
@@ -515,10 +515,10 @@ def test_damaged_cache_is_recomputed(tmp_path):
     cache = tmp_path / "cache"
     first, second = tmp_path / "a.h5", tmp_path / "b.h5"
     args = ["kernel", config, "--pre", "I", "--post", "E", "--cache", cache, "-o"]
-    assert run_cli([*args, first]).returncode == 0
+    assert run_main([*args, first]).returncode == 0
     (entry,) = cache.glob("*.h5")
     entry.write_bytes(entry.read_bytes()[:500])
-    result = run_cli([*args, second])
+    result = run_main([*args, second])
     assert result.returncode == 0, result.stderr
     with h5py.File(first) as a, h5py.File(second) as b:
         assert np.array_equal(a["lfp/kernel"][()], b["lfp/kernel"][()])
@@ -531,7 +531,7 @@ def basis_file(tmp_path_factory):
     folder = tmp_path_factory.mktemp("basis")
     config = write_config(folder, lambda data: None)
     path = folder / "E.h5"
-    result = run_cli(["basis", config, "--post", "E", "-o", path])
+    result = run_main(["basis", config, "--post", "E", "-o", path])
     assert result.returncode == 0, result.stderr
     return path
 
@@ -541,17 +541,17 @@ def test_kernel_refuses_a_basis_of_another_config(tmp_path, basis_file):
     out = tmp_path / "k.h5"
     args = ["kernel", config, "--pre", "I", "--post", "E", "--basis", basis_file, "-o", out]
     assert_bad(
-        run_cli(args), str(basis_file), "probes.lfp.sigma: 0.3 in the file, 0.4", outputs=[out]
+        run_main(args), str(basis_file), "probes.lfp.sigma: 0.3 in the file, 0.4", outputs=[out]
     )
     # of another population, and a file that is no basis
     config = write_config(tmp_path, lambda data: None)
     args = ["kernel", config, "--pre", "E", "--post", "I", "--basis", basis_file, "-o", out]
-    assert_bad(run_cli(args), str(basis_file), "post is E, expected I", outputs=[out])
+    assert_bad(run_main(args), str(basis_file), "post is E, expected I", outputs=[out])
     other = tmp_path / "other.h5"
     with h5py.File(other, "w") as fh:
         fh["x"] = np.zeros(3)
     args[-3] = other
-    assert_bad(run_cli(args), str(other), "not a basis file", outputs=[out])
+    assert_bad(run_main(args), str(other), "not a basis file", outputs=[out])
 
 
 def test_basis_only_with_the_basis_engine_and_into_a_postsynaptic_population(tmp_path, basis_file):
@@ -559,7 +559,7 @@ def test_basis_only_with_the_basis_engine_and_into_a_postsynaptic_population(tmp
         tmp_path, lambda data: data["populations"].update(X={"size": 10, "rate": 1.0})
     )
     out = tmp_path / "k.h5"
-    result = run_cli(
+    result = run_main(
         [
             "kernel",
             config,
@@ -576,7 +576,7 @@ def test_basis_only_with_the_basis_engine_and_into_a_postsynaptic_population(tmp
         ]
     )
     assert_bad(result, "--basis", "--engine basis", outputs=[out])
-    result = run_cli(["basis", config, "--post", "X", "-o", out])
+    result = run_main(["basis", config, "--post", "X", "-o", out])
     assert_bad(result, "--post", "no connection into 'X'", outputs=[out])
 
 
@@ -590,7 +590,7 @@ def test_damaged_basis_file(tmp_path, basis_file):
         group["response"] = np.zeros((13, 2, 5))
     out = tmp_path / "k.h5"
     args = ["kernel", config, "--pre", "I", "--post", "E", "--basis", damaged, "-o", out]
-    assert_bad(run_cli(args), str(damaged), "expected (channels", outputs=[out])
+    assert_bad(run_main(args), str(damaged), "expected (channels", outputs=[out])
 
 
 # --------------------------------------------------------------- signals and figures
@@ -619,9 +619,9 @@ def test_signals_refuse_a_tensor_of_another_config(tmp_path, kernel_dir):
         ),
     )
     out = tmp_path / "signals.h5"
-    result = run_cli(["signals", other, "--kernels", tensor, "--spikes", spikes, "-o", out])
+    result = run_main(["signals", other, "--kernels", tensor, "--spikes", spikes, "-o", out])
     assert_bad(result, str(tensor), "rate", outputs=[out])
-    result = run_cli(
+    result = run_main(
         ["signals", other, "--kernels", tensor, "--spikes", spikes, "-o", out, "--allow-stale"]
     )
     assert result.returncode == 0, result.stderr
@@ -629,7 +629,7 @@ def test_signals_refuse_a_tensor_of_another_config(tmp_path, kernel_dir):
         assert "rate" in fh.attrs["stale_kernels"]
     # the config it was made for is fine; editing only the signals section is too
     t_start = write_config(edited, set_in(["signals"], {"t_start": 100.0, "t_stop": 1000.0}))
-    result = run_cli(["signals", t_start, "--kernels", tensor, "--spikes", spikes, "-o", out])
+    result = run_main(["signals", t_start, "--kernels", tensor, "--spikes", spikes, "-o", out])
     assert result.returncode == 0, result.stderr
 
 
@@ -639,7 +639,7 @@ def test_signal_warnings(tmp_path, kernel_dir):
     spikes = sonata(tmp_path / "spikes.h5")
     with h5py.File(spikes, "r+") as fh:  # population I only fires after the window
         fh["spikes/I/timestamps"][...] = np.linspace(1500.0, 1600.0, 200)
-    result = run_cli(
+    result = run_main(
         ["signals", config, "--kernels", tensor, "--spikes", spikes, "-o", tmp_path / "s.h5"]
     )
     assert result.returncode == 0, result.stderr
@@ -663,7 +663,7 @@ def test_nest_senders_outside_every_range_are_warned(tmp_path, kernel_dir):
     )
     config = write_config(tmp_path, edit)
     _, tensor = assemble(tmp_path, kernel_dir, config)
-    result = run_cli(["signals", config, "--kernels", tensor, "-o", tmp_path / "s.h5"])
+    result = run_main(["signals", config, "--kernels", tensor, "-o", tmp_path / "s.h5"])
     assert result.returncode == 0, result.stderr
     assert "2 spikes of 2 senders (42, 99)" in result.stderr
     assert "spikes.populations" in result.stderr
@@ -681,7 +681,7 @@ def test_nest_header_hint_names_the_config_value(tmp_path):
 
 def test_plot_kernels_on_a_pathway_file(tmp_path, kernel_dir):
     out = tmp_path / "k.png"
-    result = run_cli(
+    result = run_main(
         [
             "plot-kernels",
             kernel_dir / "kernels" / "E" / "I" / "lfp.h5",
@@ -697,7 +697,7 @@ def test_plot_kernels_on_a_pathway_file(tmp_path, kernel_dir):
 def test_plot_signals_on_a_file_that_is_not_signals(tmp_path):
     spikes = sonata(tmp_path / "spikes.h5")
     figures = tmp_path / "figures"
-    result = run_cli(["plot-signals", spikes, "--output-dir", figures])
+    result = run_main(["plot-signals", spikes, "--output-dir", figures])
     assert_bad(result, str(spikes), "not a signals file")
     assert not figures.exists()
 
@@ -715,12 +715,12 @@ def test_network_larger_than_memory_is_refused_before_building(tmp_path):
     config = folder / "config.yaml"
     config.write_text(yaml.safe_dump(base))
     out = tmp_path / "spikes.h5"
-    result = run_cli(["network", config, "-o", out])
+    result = run_main(["network", config, "-o", out])
     assert_bad(result, "network.scale", "of memory", outputs=[out])
 
 
 def test_probability_zero_is_warned(tmp_path):
-    result = run_cli(
+    result = run_main(
         ["validate", write_config(tmp_path, set_in(["connections", 1, "probability"], 0.0))]
     )
     assert result.returncode == 0, result.stderr

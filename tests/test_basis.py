@@ -286,3 +286,47 @@ def test_segments_are_drawn_as_generator_choice():
     assert np.array_equal(
         draws.draw(np.random.default_rng(2), 50_000), draws.cdf.searchsorted(u, side="right")
     )
+
+
+def absolute_config(path):
+    """A shipped config with its relative file paths made absolute."""
+    data = copy.deepcopy(load(path).data)
+    data["mechanisms"] = [str(CONFIGS / folder) for folder in data.get("mechanisms", [])]
+    for population in data["populations"].values():
+        cell = population.get("cell")
+        if cell:
+            if "template" in cell:
+                cell["template"]["file"] = str(CONFIGS / cell["template"]["file"])
+            cell["morphology"] = str(CONFIGS / cell["morphology"])
+    if not data["mechanisms"]:
+        del data["mechanisms"]
+    return NetworkConfig(data, base_dir=CONFIGS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "name,pathways",
+    [
+        # the linearized active cell (Ih quasi-active, LinearMode point processes)
+        ("hay_l5pc.yaml", [("E", "E"), ("I", "E")]),
+        # the microcircuit's own cells (a few hundred segments, ExpSyn, no g_eff, FIR)
+        ("microcircuit.yaml", [("L4E", "L23E"), ("L5I", "L5E")]),
+    ],
+)
+def test_shipped_cells_equal_neuron_engine(name, pathways):
+    """The basis engine on the cells of the shipped models: mean-field kernels and two
+    realizations equal the per-pathway NEURON engine (<= 1e-9 of the maximum)."""
+    from hpckernels import mechanisms
+
+    config = absolute_config(CONFIGS / name)
+    mechanisms.load_all(config)
+    for pre, post in pathways:
+        basis = kernels.compute_basis(config, post, COMM, [pre], log=None)
+        mean_field, realizations = neuron_kernels(config, pre, post, 5, (0, 1))
+        pathway = basismod.BasisPathway(basis, config, pre, post)
+        for probe, kernel in pathway.mean_field_kernels().items():
+            assert relative(kernel, mean_field[probe]) <= RTOL, (name, pre, post, probe)
+        batch = pathway.realization_kernels(5, (0, 1))
+        for k, realization in enumerate(realizations):
+            for probe, kernel in realization.items():
+                assert relative(batch[probe][k], kernel) <= RTOL, (name, pre, post, probe, k)

@@ -7,7 +7,7 @@ import h5py
 import numpy as np
 import pytest
 import yaml
-from conftest import CONFIGS, run_cli
+from conftest import CONFIGS, run_main
 
 pytestmark = pytest.mark.unit
 
@@ -102,7 +102,7 @@ def test_bad_input(tmp_path, case):
     edit, key, allowed = BAD_INPUTS[case]
     config = write_config(tmp_path, edit)
     out = tmp_path / "out.h5"
-    result = run_cli(["kernel", config, "--pre", "I", "--post", "E", "-o", out])
+    result = run_main(["kernel", config, "--pre", "I", "--post", "E", "-o", out])
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
@@ -112,13 +112,13 @@ def test_bad_input(tmp_path, case):
 
 def test_unknown_pathway_and_missing_output_folder(tmp_path):
     config = CONFIGS / "readme_example.yaml"
-    result = run_cli(["kernel", config, "--pre", "E", "--post", "I", "-o", tmp_path / "o.h5"])
+    result = run_main(["kernel", config, "--pre", "E", "--post", "I", "-o", tmp_path / "o.h5"])
     assert result.returncode == 2 and "no connection E->I" in result.stderr
-    result = run_cli(
+    result = run_main(
         ["kernel", config, "--pre", "I", "--post", "E", "-o", tmp_path / "missing" / "o.h5"]
     )
     assert result.returncode == 2 and "does not exist" in result.stderr
-    result = run_cli(
+    result = run_main(
         [
             "kernel",
             config,
@@ -138,7 +138,7 @@ def test_unknown_pathway_and_missing_output_folder(tmp_path):
 
 def test_output_file_contents(tmp_path):
     out = tmp_path / "ie.h5"
-    result = run_cli(
+    result = run_main(
         ["kernel", CONFIGS / "two_population.yaml", "--pre", "I", "--post", "E", "-o", out]
     )
     assert result.returncode == 0, result.stderr
@@ -173,7 +173,7 @@ def test_output_opens_in_xarray(tmp_path):
 
     out = tmp_path / "ie.h5"
     assert (
-        run_cli(
+        run_main(
             ["kernel", CONFIGS / "two_population.yaml", "--pre", "I", "--post", "E", "-o", out]
         ).returncode
         == 0
@@ -200,7 +200,7 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
 
 
 def test_validate_command():
-    result = run_cli(["validate", CONFIGS / "two_population.yaml"])
+    result = run_main(["validate", CONFIGS / "two_population.yaml"])
     assert result.returncode == 0
     assert "E->E, E->I, I->E, I->I" in result.stdout
 

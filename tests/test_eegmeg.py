@@ -114,12 +114,12 @@ def test_meg_sphere_equals_sarvas_formula(kernels):
 
 
 def test_head_model_needs_a_dipole_probe(tmp_path):
-    from conftest import run_cli
+    from conftest import run_main
 
     def bad(data):
         data["probes"]["eeg"]["dipole"] = "lfp"
 
     config = network_config(tmp_path, bad, base="config.yaml")
-    result = run_cli(["validate", config])
+    result = run_main(["validate", config])
     assert result.returncode == 2
     assert "probes.eeg" in result.stderr and "CurrentDipoleMoment" in result.stderr

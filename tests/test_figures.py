@@ -8,7 +8,7 @@ import json
 import h5py
 import numpy as np
 import pytest
-from conftest import run_cli
+from conftest import run_main
 
 pytestmark = pytest.mark.unit
 
@@ -319,7 +319,7 @@ def test_plot_signals_writes_every_figure(inputs, tmp_path):
 
     folder, _ = inputs
     out = tmp_path / "figures"
-    result = run_cli(
+    result = run_main(
         [
             "plot-signals",
             folder / "signals.h5",
@@ -328,7 +328,6 @@ def test_plot_signals_writes_every_figure(inputs, tmp_path):
             "--output-dir",
             out,
         ],
-        timeout=300,
     )
     assert result.returncode == 0, result.stderr
     assert "skipped" not in result.stdout
@@ -349,7 +348,7 @@ def test_absent_probes_and_spikes_are_skipped(inputs, tmp_path):
     signals = tmp_path / "lfp_only.h5"
     write_signals(signals, spikes, probes=("lfp",), pathways=False)
     out = tmp_path / "figures"
-    result = run_cli(["plot-signals", signals, "--output-dir", out, "--window", "0"], timeout=300)
+    result = run_main(["plot-signals", signals, "--output-dir", out, "--window", "0"])
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["lfp_image.png", "lfp_traces.png"]
     assert plotting.expected_figures(["GaussCylinderPotential"], pathways=False) == [
@@ -374,7 +373,7 @@ def test_pathway_shares_without_lfp(inputs, tmp_path):
     signals = tmp_path / "head.h5"
     write_signals(signals, spikes, probes=("dipole", "eeg"))
     out = tmp_path / "figures"
-    result = run_cli(["plot-signals", signals, "--output-dir", out], timeout=300)
+    result = run_main(["plot-signals", signals, "--output-dir", out])
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["dipole.png", "eeg.png", "pathway_shares.png"]
     for path in out.iterdir():
@@ -396,7 +395,7 @@ def test_bad_input_exits_2_with_one_line(inputs, tmp_path, which):
         spikes = tmp_path / "signals_copy.h5"
         spikes.write_bytes(signals.read_bytes())
     out = tmp_path / "figures"
-    result = run_cli(["plot-signals", signals, "--spikes", spikes, "--output-dir", out])
+    result = run_main(["plot-signals", signals, "--spikes", spikes, "--output-dir", out])
     assert result.returncode == 2, result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("hpckernels: error:"), result.stderr

@@ -188,7 +188,8 @@ def test_error_falls_as_inverse_sqrt_R(mechanisms_loaded):
 def test_active_cell_bit_identical_for_1_and_3_ranks(tmp_path):
     """Ensembles on the linearized Hay-style cell: the ranks load the linearization the
     cell check stored (compiled mechanisms beforehand, as the workflow does) and agree to
-    the bit for any rank count."""
+    the bit for any rank count (NEURON engine: one run per realization; the basis of this
+    cell is checked against it in tests/test_basis.py)."""
     from test_workflow import hay_config
 
     config = hay_config(tmp_path)
@@ -210,6 +211,8 @@ def test_active_cell_bit_identical_for_1_and_3_ranks(tmp_path):
                 6,
                 "--seed",
                 3,
+                "--engine",
+                "neuron",
                 "-o",
                 out,
             ],

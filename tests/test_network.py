@@ -3,7 +3,7 @@
 import h5py
 import numpy as np
 import pytest
-from conftest import load, network_config, run_cli
+from conftest import load, network_config, run_main
 
 from hpckernels import network
 from hpckernels.errors import ConfigError
@@ -80,7 +80,7 @@ def test_cli_writes_sonata_and_is_reproducible(tmp_path):
     config = network_config(tmp_path, tiny, base="config.yaml")
     outputs = [tmp_path / "a.h5", tmp_path / "b.h5"]
     for output in outputs:
-        result = run_cli(["network", config, "-o", output])
+        result = run_main(["network", config, "-o", output])
         assert result.returncode == 0, result.stderr
         assert "mean rates" in result.stderr and result.stdout == ""
 
@@ -162,7 +162,7 @@ def test_config_without_network_is_bad_input(tmp_path):
 
     config = network_config(tmp_path, drop, base="config.yaml")
     output = tmp_path / "spikes.h5"
-    result = run_cli(["network", config, "-o", output])
+    result = run_main(["network", config, "-o", output])
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("hpckernels: error: network:"), lines
@@ -176,7 +176,7 @@ def test_unknown_neuron_parameter_is_bad_input(tmp_path):
         data["network"]["neuron"]["E"]["tau_foo"] = 1.0
 
     output = tmp_path / "spikes.h5"
-    result = run_cli(["network", network_config(tmp_path, bad, base="config.yaml"), "-o", output])
+    result = run_main(["network", network_config(tmp_path, bad, base="config.yaml"), "-o", output])
     assert result.returncode == 2
     lines = result.stderr.strip().splitlines()
     assert lines == [

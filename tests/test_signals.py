@@ -6,7 +6,7 @@ import json
 import h5py
 import numpy as np
 import pytest
-from conftest import CONFIGS, load, network_config, run_cli
+from conftest import CONFIGS, load, network_config, run_main
 
 from hpckernels import h5io
 from hpckernels.convolution import (
@@ -190,7 +190,7 @@ def test_sonata_end_to_end_matches_np_convolve(tmp_path, spikes):
     tensor, kernels = make_tensor(tmp_path, config)
     sonata = write_sonata(tmp_path / "spikes.h5", spikes)
     out = tmp_path / "signals.h5"
-    result = run_cli(["signals", config, "--kernels", tensor, "--spikes", sonata, "-o", out])
+    result = run_main(["signals", config, "--kernels", tensor, "--spikes", sonata, "-o", out])
     assert result.returncode == 0, result.stderr
     assert "4800 bins" in result.stderr
     scales = {x: SIZES[x] / SIMULATED[x] for x in "EI"}
@@ -217,7 +217,7 @@ def test_nest_spikes_section_and_fir_tensor(tmp_path, spikes):
     tensor, kernels = make_tensor(tmp_path, config)
     assert kernels["lfp"].shape[-1] == int(TAU / DT)  # FIR: lags dt..tau
     out = tmp_path / "signals.h5"
-    result = run_cli(["signals", config, "--kernels", tensor, "-o", out])
+    result = run_main(["signals", config, "--kernels", tensor, "-o", out])
     assert result.returncode == 0, result.stderr
     scales = {x: SIZES[x] / (NODE_IDS[x][1] - NODE_IDS[x][0] + 1) for x in "EI"}
     check_output(out, spikes, kernels, scales, fir=True)
@@ -230,7 +230,7 @@ def test_xarray_opens_groups_with_named_dims(tmp_path, spikes):
     tensor, _ = make_tensor(tmp_path, config)
     sonata = write_sonata(tmp_path / "spikes.h5", spikes)
     out = tmp_path / "signals.h5"
-    result = run_cli(["signals", config, "--kernels", tensor, "--spikes", sonata, "-o", out])
+    result = run_main(["signals", config, "--kernels", tensor, "--spikes", sonata, "-o", out])
     assert result.returncode == 0, result.stderr
     with xr.open_dataset(out, engine="h5netcdf", group="lfp") as ds:
         assert ds["total"].dims == ("channel", "time")
@@ -257,7 +257,7 @@ def test_pathways_false_stores_total_only(tmp_path, spikes):
     tensor, kernels = make_tensor(tmp_path, config)
     sonata = write_sonata(tmp_path / "spikes.h5", spikes, simulated=None)
     out = tmp_path / "signals.h5"
-    result = run_cli(["signals", config, "--kernels", tensor, "--spikes", sonata, "-o", out])
+    result = run_main(["signals", config, "--kernels", tensor, "--spikes", sonata, "-o", out])
     assert result.returncode == 0, result.stderr
     with h5py.File(out, "r") as fh:
         assert "pathways" not in fh["lfp"]
@@ -297,7 +297,7 @@ def test_population_name_mismatch_lists_both_sets(tmp_path, spikes):
     config = small_config(tmp_path, extra=extra)
     tensor, _ = make_tensor(tmp_path, config)
     out = tmp_path / "signals.h5"
-    result = run_cli(["signals", config, "--kernels", tensor, "-o", out])
+    result = run_main(["signals", config, "--kernels", tensor, "-o", out])
     assert_bad_input(result, out, "['E', 'L4I']", "['E', 'I']", str(plain), "L4I")
 
 
@@ -306,7 +306,7 @@ def test_missing_spike_file(tmp_path):
     tensor, _ = make_tensor(tmp_path, config)
     out = tmp_path / "signals.h5"
     missing = tmp_path / "nowhere" / "spikes.h5"
-    result = run_cli(["signals", config, "--kernels", tensor, "--spikes", missing, "-o", out])
+    result = run_main(["signals", config, "--kernels", tensor, "--spikes", missing, "-o", out])
     assert_bad_input(result, out, str(missing), "not found")
 
 
@@ -326,7 +326,7 @@ def test_malformed_nest_file_names_file_and_line(tmp_path, spikes):
     config = small_config(tmp_path, extra=extra)
     tensor, _ = make_tensor(tmp_path, config)
     out = tmp_path / "signals.h5"
-    result = run_cli(["signals", config, "--kernels", tensor, "-o", out])
+    result = run_main(["signals", config, "--kernels", tensor, "-o", out])
     assert_bad_input(result, out, f"{bad}, line 10", "3")
 
 
@@ -335,11 +335,11 @@ def test_sonata_missing_population_and_not_hdf5(tmp_path, spikes):
     tensor, _ = make_tensor(tmp_path, config)
     out = tmp_path / "signals.h5"
     only_e = write_sonata(tmp_path / "only_e.h5", {"E": spikes["E"]}, {"E": 819})
-    result = run_cli(["signals", config, "--kernels", tensor, "--spikes", only_e, "-o", out])
+    result = run_main(["signals", config, "--kernels", tensor, "--spikes", only_e, "-o", out])
     assert_bad_input(result, out, str(only_e), "['I']")
     text = tmp_path / "text.h5"
     text.write_text("not hdf5\n")
-    result = run_cli(["signals", config, "--kernels", tensor, "--spikes", text, "-o", out])
+    result = run_main(["signals", config, "--kernels", tensor, "--spikes", text, "-o", out])
     assert_bad_input(result, out, str(text), "HDF5")
 
 
@@ -351,13 +351,13 @@ def test_missing_t_stop_and_kernels(tmp_path, spikes):
     tensor, _ = make_tensor(tmp_path, config)
     sonata = write_sonata(tmp_path / "spikes.h5", spikes)
     out = tmp_path / "signals.h5"
-    result = run_cli(["signals", config, "--kernels", tensor, "--spikes", sonata, "-o", out])
+    result = run_main(["signals", config, "--kernels", tensor, "--spikes", sonata, "-o", out])
     assert_bad_input(result, out, "signals.t_stop", "required")
     config = small_config(tmp_path, name="ok.yaml")
     missing = tmp_path / "missing.h5"
-    result = run_cli(["signals", config, "--kernels", missing, "--spikes", sonata, "-o", out])
+    result = run_main(["signals", config, "--kernels", missing, "--spikes", sonata, "-o", out])
     assert_bad_input(result, out, str(missing), "not found")
-    result = run_cli(["signals", config, "--kernels", tensor, "-o", out])
+    result = run_main(["signals", config, "--kernels", tensor, "-o", out])
     assert_bad_input(result, out, "--spikes", "required")
 
 
@@ -372,7 +372,7 @@ def test_seconds_warning(tmp_path, spikes):
     tensor, _ = make_tensor(tmp_path, config)
     sonata = write_sonata(tmp_path / "spikes.h5", spikes, factor=1e-3)
     out = tmp_path / "signals.h5"
-    result = run_cli(["signals", config, "--kernels", tensor, "--spikes", sonata, "-o", out])
+    result = run_main(["signals", config, "--kernels", tensor, "--spikes", sonata, "-o", out])
     assert result.returncode == 0, result.stderr
     assert "hpckernels: warning:" in result.stderr and "seconds" in result.stderr
     assert str(sonata) in result.stderr
