@@ -154,16 +154,7 @@ def delay_step_pmf(spec, dt, n_steps_tau, where="delay"):
     P(k) is the probability that ``rint(D / dt) = k`` for a delay D of the
     distribution: for continuous distributions cdf((k + 1/2) dt) - cdf((k - 1/2) dt)
     (delays are >= 0, see :func:`check_delay`); for discrete ones the pmf summed over
-    the support values that round to k.
-
-    Parameters
-    ----------
-    spec : dict
-        Delay distribution (ms).
-    dt : float
-        Time step (ms).
-    n_steps_tau : int
-        Steps in tau.
+    the support values that round to k. Parameters are those of :func:`delay_pmf`.
 
     Returns
     -------
