@@ -56,7 +56,7 @@ run: setup
 	@echo "figures:       $(CURDIR)/results/default/figures/"
 
 test: setup
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 # unit and MPI tests: the quick loop while developing (no Snakemake, SLURM or slow tests)
 test-fast: setup

@@ -91,9 +91,8 @@ def require_basis_memory(config, post, n_segments, pres=None):
     from .probes import check as probe_channels
 
     channels = sum(
-        probe_channels(spec, f"probes.{name}", config.probes)
-        for name, spec in config.probes.items()
-        if name in basismod.ProbeStack(config).primary
+        probe_channels(config.probe_spec(name, post), f"probes.{name}", config.probes)
+        for name in basismod.ProbeStack(config).primary
     )
     n_kinetics = len(basismod.kinetics_groups(config, post, pres))
     require_memory(

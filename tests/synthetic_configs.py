@@ -106,3 +106,22 @@ def synthetic_config(folder, n_populations, name=None, **options):
     path = Path(folder) / f"{name or data['workflow']['run']}.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+def reduced_microcircuit(run="microcircuit_reduced", scale=0.01, duration=300.0):
+    """config/microcircuit.yaml made small enough for a test (file paths absolute): all
+    8 populations and 55 pathways, the NEST network at ``scale`` for ``duration`` ms,
+    cells with 40 um segments, probes LFP, CSD and dipole only.
+    """
+    data = yaml.safe_load((CONFIGS / "microcircuit.yaml").read_text())
+    data["workflow"]["run"] = run
+    data["network"].update(scale=scale, duration=duration)
+    data["signals"]["t_start"] = 100.0
+    for population in data["populations"].values():
+        cell = population["cell"]
+        cell["morphology"] = str(CONFIGS / cell["morphology"])
+        if "template" in cell:
+            cell["template"]["file"] = str(CONFIGS / cell["template"]["file"])
+        cell["nseg"] = {"method": "fixed_length", "max_length": 40.0}
+    data["probes"] = {name: data["probes"][name] for name in ("lfp", "csd", "dipole")}
+    return data

@@ -5,6 +5,7 @@ its layer-specific placement, and the NEST network at a tiny scale."""
 import copy
 import sys
 
+import h5py
 import numpy as np
 import pytest
 import scipy.stats as st
@@ -269,3 +270,31 @@ def test_config_documents_its_numbers():
     for source in sources:
         assert source in text, source
     assert yaml.safe_load(text)["network"]["connection_rule"] == "fixed_total_number"
+
+
+# ------------------------------------------------------- probes with population values
+def test_basis_command_resolves_population_probe_parameters(tmp_path, mechanisms_loaded):
+    """The microcircuit's LFP and CSD probes take R and sigma_z from each postsynaptic
+    population: the basis command and a kernel from its file equal the per-pathway
+    NEURON engine (the basis route once failed on them)."""
+    sys.path.insert(0, str(CONFIGS.parent / "tests"))
+    from conftest import run_main
+    from synthetic_configs import reduced_microcircuit
+
+    path = tmp_path / "microcircuit.yaml"
+    path.write_text(yaml.safe_dump(reduced_microcircuit(), sort_keys=False))
+    basis = tmp_path / "L5I_basis.h5"
+    done = run_main(["basis", path, "--post", "L5I", "-o", basis])
+    assert done.returncode == 0, done.stderr
+    kernels = {}
+    for engine, extra in (("basis", ["--basis", basis]), ("neuron", [])):
+        out = tmp_path / f"{engine}.h5"
+        args = ["kernel", path, "--pre", "L5E", "--post", "L5I", "--engine", engine]
+        done = run_main([*args, *extra, "-o", out])
+        assert done.returncode == 0, done.stderr
+        with h5py.File(out, "r") as fh:
+            kernels[engine] = {probe: fh[probe]["kernel"][()] for probe in ("lfp", "csd")}
+    for probe in ("lfp", "csd"):
+        a, b = kernels["basis"][probe], kernels["neuron"][probe]
+        assert np.abs(b).max() > 0
+        assert np.abs(a - b).max() <= 1e-9 * np.abs(b).max(), probe

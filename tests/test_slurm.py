@@ -2,7 +2,8 @@
 network through the SLURM executor submits one batch job per population (its basis job
 and the pathway jobs into it, each a 2-task MPI step started with srun; the small jobs run
 on the submit host), at most P + 3 jobs in all, and gives the same kernel tensor as the
-local profile (mpiexec).
+local profile (mpiexec). A reduced cortical microcircuit (8 populations, 55 pathways, the
+NEST network, signals) runs through the same profile with at most 8 + 3 batch jobs.
 
 Not skipped anywhere: CI has SLURM (tests/slurm/slurm_up.sh installs and starts it; root).
 """
@@ -21,7 +22,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import REPO, hpckernels_env
-from synthetic_configs import synthetic_data
+from synthetic_configs import reduced_microcircuit, synthetic_data
 
 pytestmark = pytest.mark.slurm
 
@@ -79,11 +80,11 @@ def shell(cmd, timeout=60):
     )
 
 
-def diagnostics(workdir, output):
+def diagnostics(workdir, output, run=RUN):
     """Snakemake output, SLURM job logs, rule logs and the queue, for a failure message."""
     parts = [f"===== snakemake output ({workdir}) =====", output[-20000:]]
     logs = sorted((workdir / ".snakemake" / "slurm_logs").rglob("*.log"))
-    logs += sorted((workdir / "results" / RUN / "logs").rglob("*.log"))
+    logs += sorted((workdir / "results" / run / "logs").rglob("*.log"))
     for path in logs:
         parts += [
             f"===== {path.relative_to(workdir)} =====",
@@ -153,7 +154,7 @@ def config_file(tmp_path_factory):
     return path
 
 
-def run_workflow(workdir, profile, config_file, *options):
+def run_workflow(workdir, profile, config_file, *options, run=RUN):
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [
         SNAKEMAKE,
@@ -170,25 +171,32 @@ def run_workflow(workdir, profile, config_file, *options):
     print(f"\n{profile} workflow: exit {code} in {time.monotonic() - started:.0f} s")
     assert code == 0, (
         f"snakemake --profile {profile} "
-        f"{'timed out' if code is None else f'exited {code}'}\n" + diagnostics(workdir, output)
+        f"{'timed out' if code is None else f'exited {code}'}\n"
+        + diagnostics(workdir, output, run)
     )
     return workdir, output
 
 
+# sacct named explicitly: the plugin's default may switch to squeue (MinJobAge is long)
+SLURM_OPTIONS = (
+    "--slurm-status-command",
+    "sacct",
+    "--slurm-init-seconds-before-status-checks",
+    "5",
+    "--seconds-between-status-checks",
+    "5",
+)
+
+
+def now():
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 1))
+
+
 @pytest.fixture(scope="module")
 def slurm_run(slurm_cluster, config_file, tmp_path_factory):
-    # sacct named explicitly: the plugin's default may switch to squeue (MinJobAge is long)
-    started = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(time.time() - 1))
+    started = now()
     workdir, output = run_workflow(
-        tmp_path_factory.mktemp("slurm"),
-        "slurm",
-        config_file,
-        "--slurm-status-command",
-        "sacct",
-        "--slurm-init-seconds-before-status-checks",
-        "5",
-        "--seconds-between-status-checks",
-        "5",
+        tmp_path_factory.mktemp("slurm"), "slurm", config_file, *SLURM_OPTIONS
     )
     return workdir, output, started
 
@@ -297,3 +305,52 @@ def test_slurm_tensor_equals_local_tensor(slurm_run, local_run):
                 assert a.shape == b.shape == (P, P, *a.shape[2:]), (probe, key, a.shape)
                 assert np.abs(a).max() > 0, (probe, key)
                 assert np.array_equal(a, b), f"{probe}/{key}: max |diff| {np.abs(a - b).max()}"
+
+
+# --------------------------------------------------------- the reduced microcircuit
+MICROCIRCUIT = "microcircuit_reduced"
+MICROCIRCUIT_P = 8
+
+
+@pytest.fixture(scope="module")
+def microcircuit_run(slurm_cluster, tmp_path_factory):
+    """config/microcircuit.yaml at network scale 0.01 for 300 ms, 40 um segments, probes
+    LFP, CSD and dipole (tests/synthetic_configs.py): the whole workflow on SLURM."""
+    path = tmp_path_factory.mktemp("config") / "microcircuit_reduced.yaml"
+    config = reduced_microcircuit(run=MICROCIRCUIT)
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    started = now()
+    workdir, output = run_workflow(
+        tmp_path_factory.mktemp("microcircuit"), "slurm", path, *SLURM_OPTIONS, run=MICROCIRCUIT
+    )
+    return workdir, output, started
+
+
+def test_reduced_microcircuit_runs_in_at_most_P_plus_3_batch_jobs(microcircuit_run):
+    """One batch job per population (its basis and the pathways into it), one for the
+    NEST network and one for the signals: P + 2; the rest ran on the submit host."""
+    workdir, output, started = microcircuit_run
+    context = diagnostics(workdir, output, MICROCIRCUIT)
+    jobs = submitted_jobs(output)
+    batch_jobs = [job for job in sacct("-X", "-S", started) if job["JobID"] in jobs]
+    assert sorted(job["JobID"] for job in batch_jobs) == sorted(jobs), context
+    assert len(jobs) <= MICROCIRCUIT_P + 3, context
+    names = sorted(name for name, _ in jobs.values())
+    groups = [name for name in names if name.startswith("group_population")]
+    assert len(groups) == MICROCIRCUIT_P, context
+    assert sorted(set(names) - set(groups)) == ["rule_network", "rule_signals"], context
+    assert all(job["State"] == "COMPLETED" for job in batch_jobs), context
+    results = workdir / "results" / MICROCIRCUIT
+    with h5py.File(results / "kernels.h5", "r") as fh:
+        assert set(fh) == {"lfp", "csd", "dipole"}
+        kernel = fh["lfp"]["kernel"][()]
+        assert kernel.shape[:2] == (MICROCIRCUIT_P, MICROCIRCUIT_P)
+        # the 55 connections of the config, the other 9 pathways zero
+        nonzero = np.abs(kernel).max(axis=(2, 3)) > 0
+        assert nonzero.sum() == len(reduced_microcircuit()["connections"]) == 55
+    with h5py.File(results / "signals.h5", "r") as fh:
+        assert {"lfp", "csd", "dipole"} <= set(fh)
+        assert np.isfinite(fh["lfp"]["total"][()]).all()
+        assert np.abs(fh["lfp"]["total"][()]).max() > 0
+    for figure in ("kernels_lfp.png", "csd_image.png", "pathway_shares.png"):
+        assert (results / "figures" / figure).stat().st_size > 0

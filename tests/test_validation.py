@@ -91,6 +91,7 @@ def test_validation_target_dag(tmp_path):
     assert counts == {
         "mechanisms": 1,
         "network": 1,
+        "basis": 2,
         "pathway_kernels": 4,
         "kernel_tensor": 1,
         "signals": 1,

@@ -92,13 +92,15 @@ def test_dry_run_job_counts_and_groups(tmp_path, n_populations, n_probes):
 
 @pytest.mark.parametrize("name", ["microcircuit.yaml", "microcircuit_full_scale.yaml"])
 def test_microcircuit_dry_run(tmp_path, name):
-    """All 55 pathways with a connection, 5 probes; the full-scale network (whose
-    connections need more memory than this machine may have) is resolved on the submit
-    host without its memory check, which the network job does where NEST runs."""
+    """One basis per population, all 55 pathways with a connection, 5 probes; the
+    full-scale network (whose connections need more memory than this machine may have)
+    is resolved on the submit host without its memory check, which the network job does
+    where NEST runs."""
     counts = job_counts(dry_run(tmp_path, CONFIGS / name))
     assert counts == {
         "mechanisms": 1,
         "network": 1,
+        "basis": 8,
         "pathway_kernels": 55,
         "kernel_tensor": 1,
         "kernel_figure": 5,

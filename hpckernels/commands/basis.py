@@ -52,7 +52,7 @@ def run(args):
 
     comm = MPI.COMM_WORLD
     mechanisms.import_neuron()
-    mechanisms.load_mechanisms(allow_compile=comm.Get_size() == 1)
+    mechanisms.load_all(config, allow_compile=comm.Get_size() == 1)
     basis = kernels.compute_basis(config, args.post, comm, cache=cache, everywhere=False)
     if comm.Get_rank() == 0:
         h5io.write_basis(output, config, basis)

@@ -108,7 +108,7 @@ def run(args):
 
     comm = MPI.COMM_WORLD
     mechanisms.import_neuron()
-    mechanisms.load_mechanisms(allow_compile=comm.Get_size() == 1)
+    mechanisms.load_all(config, allow_compile=comm.Get_size() == 1)
     attrs = {
         "spike_files": json.dumps([str(p) for p in source.files]),
         "spike_sha256": json.dumps([file_sha256(p) for p in source.files]),

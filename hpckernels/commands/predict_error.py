@@ -38,6 +38,6 @@ def run(args):
     from ..errorbars import predict_error_file
 
     mechanisms.import_neuron()
-    mechanisms.load_mechanisms()
+    mechanisms.load_all(config)
     predict_error_file(config, settings, args.kernels, args.spikes, output)
     return 0
