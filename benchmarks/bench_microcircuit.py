@@ -1,9 +1,11 @@
 """microcircuit_workflow: the cortical microcircuit (config/microcircuit.yaml) end to end
-with the local profile: NEST network, 55 pathway jobs, tensor, signals and figures."""
+with the local profile: NEST network, 8 basis and 55 pathway jobs, tensor, signals and
+figures (a few of them kept in benchmarks/results/microcircuit/ for the README)."""
 
 from __future__ import annotations
 
 import re
+import shutil
 
 from harness import (
     REPO,
@@ -34,6 +36,8 @@ PUBLISHED_RATES = {
 }
 #: Rates count as plausible within this factor of the published ones.
 RATE_FACTOR = 1.5
+#: Figures kept with the results (benchmarks/results/microcircuit/), shown in the README.
+FIGURES = ("kernels_lfp.png", "lfp_image.png", "csd_image.png", "pathway_shares.png")
 #: The network command's summary line (build and simulate times of NEST).
 _NEST_TIMES = re.compile(r"in ([\d.]+) s \(build ([\d.]+) s, simulate ([\d.]+) s")
 
@@ -54,10 +58,10 @@ def _rates_after(spikes_file, t_start):
 
 @benchmark(
     "microcircuit_workflow",
-    "Wall time of the whole workflow for config/microcircuit.yaml (8 populations, 55 "
-    "pathways with a connection, 5 probes; NEST network at the shipped scale) with the "
-    "local profile on all cores, from an empty results folder (mechanisms already "
-    "compiled), and the time of each stage from Snakemake's log.",
+    "Wall time of the whole workflow for config/microcircuit.yaml (8 populations, 8 basis "
+    "jobs, 55 pathways with a connection, 5 probes; NEST network at the shipped scale) "
+    "with the local profile on all cores, from an empty results folder (mechanisms "
+    "already compiled), and the time of each stage from Snakemake's log.",
 )
 def microcircuit_workflow(ctx):
     import yaml
@@ -92,7 +96,11 @@ def microcircuit_workflow(ctx):
         for n, r in rates.items()
     )
     all_ran = planned is not None and done == planned
-    order = ("network", "pathway_kernels", "kernel_tensor", "signals", "kernel_figure")
+    kept = ctx.results_dir / "microcircuit"
+    kept.mkdir(exist_ok=True)
+    for name in FIGURES:
+        shutil.copyfile(results / "figures" / name, kept / name)
+    order = ("network", "basis", "pathway_kernels", "kernel_tensor", "signals", "kernel_figure")
     order += ("signal_figures",)
     spans = ", ".join(
         f"{name} {stages[name]['span_s']:.0f} s"
@@ -110,6 +118,7 @@ def microcircuit_workflow(ctx):
             "duration_ms": settings["network"]["duration"],
         },
         "rates_after_t_start": rates,
+        "figures": [f"microcircuit/{name}" for name in FIGURES],
         "published_rates": PUBLISHED_RATES,
         "checks": {
             "all_jobs_ran": {"passed": all_ran, "jobs_done_of_planned": [done, planned]},

@@ -16,6 +16,8 @@ import numpy as np
 import scipy.stats as st
 
 from hpckernels.biophysics import biophysics
+from hpckernels.cell import segment_rule
+from hpckernels.distributions import MAX_MULTAPSE
 from hpckernels.probes import linspace_or_array
 
 #: The hand-written reference mechanisms (frozen and linearized twins).
@@ -76,6 +78,35 @@ def _dist(spec, ignore=()):
     return getattr(st, spec["distribution"]), kwargs
 
 
+class _RestrictedDiscrete:
+    """A discrete multapse distribution restricted to 1..MAX_MULTAPSE synapses and
+    renormalised, as hpckernels reads it (README: differences by design). lfpykernels
+    takes a discrete distribution as it is: a Poisson's mean would be mu, counting pairs
+    with 0 synapses (the microcircuit's rare pathways have mu ~ 1e-3)."""
+
+    def __init__(self, dist):
+        self.dist = dist
+
+    def pmf(self, k, **kwargs):  # lfpykernels tells discrete from continuous by this
+        return self(**kwargs).pmf(k)
+
+    def __call__(self, **kwargs):
+        counts = np.arange(1, MAX_MULTAPSE + 1)
+        weights = self.dist(**kwargs).pmf(counts)
+        return st.rv_discrete(values=(counts, weights / weights.sum()))
+
+
+_RESTRICTED = {}
+
+
+def _multapse(spec):
+    """(distribution, kwargs) for lfpykernels' multapseFunction/multapseParameters."""
+    dist, kwargs = _dist(spec)
+    if isinstance(dist, st.rv_discrete):
+        dist = _RESTRICTED.setdefault(spec["distribution"], _RestrictedDiscrete(dist))
+    return dist, kwargs
+
+
 def _synapse(spec):
     out = {"syntype": spec["type"], "weight": spec["weight"]}
     if spec["current_based"]:
@@ -116,7 +147,7 @@ def reference_kernels(config, pre, post, probes, t_X=500.0, vrest=None):
                 sec.g_pas = g_pas
                 sec.e_pas = Vrest
 
-        custom_fun, nseg = [set_passive], {}
+        custom_fun, nseg = [set_passive], segment_rule(spec)
     else:
         assert membrane.operating_point == "uniform" and np.ndim(membrane.rest_vrest(1)) == 1
         vrest = float(membrane.rest_vrest(1)[0])
@@ -125,14 +156,14 @@ def reference_kernels(config, pre, post, probes, t_X=500.0, vrest=None):
             lambda cell, Vrest: swap_mechanisms(cell, Vrest, membrane.mode),
             make_cell_uniform,
         ]
-        nseg = {"nsegs_method": None} if spec.get("nseg", {}).get("method") == "none" else {}
+        nseg = segment_rule(spec)
         if membrane.celsius is not None:
             nseg["celsius"] = membrane.celsius
     template = spec["template"]
 
     into = config.connections_into(post) if sim["g_eff"] else [config.connection(pre, post)]
     X = [c["pre"] for c in into]
-    multapse = [_dist(c["multapse"]) for c in into]
+    multapse = [_multapse(c["multapse"]) for c in into]
     delay = [_dist(c["delay"]) for c in into]
     assert len({m[0] for m in multapse}) == 1 and len({d[0] for d in delay}) == 1
     placement = []
