@@ -268,7 +268,7 @@ class UnitResponseModel(cellmod.CellModel):
             for c in config.connections_into(post)
         }
         self._segments = cellmod.segments(self.cell)
-        self._recorders = self.linearized.record_membrane_currents(h)
+        self._currents = self.linearized.record_membrane_currents(h)
         self._synapses = {}
         self._pending = None
         self._handler = h.FInitializeHandler(1, self._queue_event)
@@ -305,7 +305,7 @@ class UnitResponseModel(cellmod.CellModel):
         point.loc(self._segments[segment])
         self._pending = netcon
         try:
-            imem = self.linearized.run(h, self._recorders, self.n_steps, self.dt)
+            imem = self.linearized.run(h, self._currents, self.n_steps, self.dt)
         finally:
             self._pending = None
         return imem - imem[:, :1]
@@ -325,7 +325,7 @@ class UnitResponseModel(cellmod.CellModel):
 
     def release(self):
         self._handler = None
-        self._synapses, self._recorders, self._segments = {}, [], []
+        self._synapses, self._currents, self._segments = {}, None, []
 
 
 # ------------------------------------------------------------------- kernels from it

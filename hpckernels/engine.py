@@ -241,13 +241,13 @@ class PathwayModel(cellmod.CellModel):
         self._segments = cellmod.segments(self.cell)
         self._synapses = [synapse.insert_current(h, seg) for seg in self._segments]
         self._netcons = [h.NetCon(None, syn) for syn in self._synapses]
-        self._recorders = self.linearized.record_membrane_currents(h)
+        self._currents = self.linearized.record_membrane_currents(h)
         self._pending = []
         self._handler = h.FInitializeHandler(1, self._queue_events)
 
     def release(self):
         self._handler = None
-        self._netcons, self._synapses, self._recorders, self._segments = [], [], [], []
+        self._netcons, self._synapses, self._currents, self._segments = [], [], None, []
 
     # ----------------------------------------------------------- simulation
     def _queue_events(self):
@@ -281,7 +281,7 @@ class PathwayModel(cellmod.CellModel):
             steps = steps[steps <= self.n_steps]
             if steps.size:
                 self._pending.append((index, (ACTIVATION_TIME + steps * self.dt).tolist()))
-        imem = self.linearized.run(h, self._recorders, self.n_steps, self.dt)
+        imem = self.linearized.run(h, self._currents, self.n_steps, self.dt)
         return Response(imem=imem)
 
     def unit_responses(self):
