@@ -34,6 +34,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import lfpykit
 import numpy as np
 import scipy.fft
 
@@ -159,6 +160,23 @@ class ProbeStack:
             self.slices[name] = slice(start, start + out[name].shape[0])
             start += out[name].shape[0]
         return out
+
+    def matrices_on(self, comm, geometry, post=None):
+        """:meth:`matrices`, computed by the ranks of ``comm`` on contiguous blocks of
+        segments and gathered on every rank: a column of a probe matrix depends on its
+        segment alone, so the result is the same as :meth:`matrices` (bit for bit), and
+        the quadratures of population probes are not repeated on every rank."""
+        size = comm.Get_size()
+        n_segments = geometry.totnsegs
+        if size == 1 or n_segments < size:
+            return self.matrices(geometry, post)
+        bounds = np.linspace(0, n_segments, size + 1).astype(int)
+        mine = slice(bounds[comm.Get_rank()], bounds[comm.Get_rank() + 1])
+        part = lfpykit.CellGeometry(
+            x=geometry.x[mine], y=geometry.y[mine], z=geometry.z[mine], d=geometry.d[mine]
+        )
+        blocks = comm.allgather(self.matrices(part, post))
+        return {name: np.concatenate([b[name] for b in blocks], axis=1) for name in self.primary}
 
     def stack(self, arrays, axis=0):
         """Concatenate per-probe arrays of the primary probes along ``axis``; sets ``slices``."""

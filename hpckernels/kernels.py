@@ -138,7 +138,7 @@ def compute_basis(config, post, comm, pres=None, cache=None, everywhere=True, lo
     started = time.monotonic()
     with basismod.UnitResponseModel(config, post) as model:
         result = model.empty_basis(post, config.basis_hash(post))
-        matrices = stack.matrices(result.geometry, post)
+        matrices = stack.matrices_on(comm, result.geometry, post)
         M = np.concatenate([matrices[name] for name in stack.primary])
         n_lags = model.n_steps + 1
         for label, (synapse, connections) in groups.items():
