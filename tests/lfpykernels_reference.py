@@ -17,7 +17,7 @@ import scipy.stats as st
 
 from hpckernels.biophysics import biophysics
 from hpckernels.cell import segment_rule
-from hpckernels.distributions import MAX_MULTAPSE
+from hpckernels.distributions import multapse_pmf
 from hpckernels.probes import linspace_or_array
 
 #: The hand-written reference mechanisms (frozen and linearized twins).
@@ -79,21 +79,21 @@ def _dist(spec, ignore=()):
 
 
 class _RestrictedDiscrete:
-    """A discrete multapse distribution restricted to 1..MAX_MULTAPSE synapses and
-    renormalised, as hpckernels reads it (README: differences by design). lfpykernels
-    takes a discrete distribution as it is: a Poisson's mean would be mu, counting pairs
-    with 0 synapses (the microcircuit's rare pathways have mu ~ 1e-3)."""
+    """A discrete multapse distribution restricted to 1..99 synapses and renormalised,
+    as hpckernels reads it (:func:`hpckernels.distributions.multapse_pmf`; README:
+    differences by design). lfpykernels takes a discrete distribution as it is: a
+    Poisson's mean would be mu, counting pairs with 0 synapses (the microcircuit's rare
+    pathways have mu ~ 1e-3)."""
 
-    def __init__(self, dist):
-        self.dist = dist
+    def __init__(self, name):
+        self.name = name
 
     def pmf(self, k, **kwargs):  # lfpykernels tells discrete from continuous by this
         return self(**kwargs).pmf(k)
 
     def __call__(self, **kwargs):
-        counts = np.arange(1, MAX_MULTAPSE + 1)
-        weights = self.dist(**kwargs).pmf(counts)
-        return st.rv_discrete(values=(counts, weights / weights.sum()))
+        counts, pmf = multapse_pmf({"distribution": self.name, **kwargs})
+        return st.rv_discrete(values=(counts, pmf))
 
 
 _RESTRICTED = {}
@@ -103,7 +103,9 @@ def _multapse(spec):
     """(distribution, kwargs) for lfpykernels' multapseFunction/multapseParameters."""
     dist, kwargs = _dist(spec)
     if isinstance(dist, st.rv_discrete):
-        dist = _RESTRICTED.setdefault(spec["distribution"], _RestrictedDiscrete(dist))
+        dist = _RESTRICTED.setdefault(
+            spec["distribution"], _RestrictedDiscrete(spec["distribution"])
+        )
     return dist, kwargs
 
 

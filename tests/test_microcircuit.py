@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 import scipy.stats as st
 import yaml
-from conftest import CONFIGS, load
+from conftest import CONFIGS, load, run_main
+from synthetic_configs import reduced_microcircuit
 
 from hpckernels import cell as cellmod
 from hpckernels import distributions, network
@@ -277,10 +278,6 @@ def test_basis_command_resolves_population_probe_parameters(tmp_path, mechanisms
     """The microcircuit's LFP and CSD probes take R and sigma_z from each postsynaptic
     population: the basis command and a kernel from its file equal the per-pathway
     NEURON engine (the basis route once failed on them)."""
-    sys.path.insert(0, str(CONFIGS.parent / "tests"))
-    from conftest import run_main
-    from synthetic_configs import reduced_microcircuit
-
     path = tmp_path / "microcircuit.yaml"
     path.write_text(yaml.safe_dump(reduced_microcircuit(), sort_keys=False))
     basis = tmp_path / "L5I_basis.h5"
