@@ -34,6 +34,16 @@ from harness import (
     worker,
 )
 
+from hpckernels.engines import get_engine
+from hpckernels.engines.basis import UnitResponseModel
+from hpckernels.engines.common import basis_columns, kinetics_groups
+from hpckernels.engines.neuron import PathwayModel, realization_kernels
+from hpckernels.engines.pathway import BasisPathway
+from hpckernels.io import basis as io_basis
+from hpckernels.probes import ProbeStack
+
+BASIS = get_engine("basis")
+
 ORDER = 80  # position in the run order and the tables (harness docstring)
 #: The network the benchmarks use once it exists (else a synthetic one of 8 populations).
 MICROCIRCUIT = REPO / "config" / "microcircuit.yaml"
@@ -133,8 +143,6 @@ def basis_tensor_run(args):
     import numpy as np
     from mpi4py import MPI
 
-    from hpckernels import basis, kernels
-
     config = _load(args["config"])
     runs, segments = [], {}
     for _ in range(args["repeats"]):
@@ -142,11 +150,11 @@ def basis_tensor_run(args):
         start = time.perf_counter()
         for post in sorted({c["post"] for c in config.connections}):
             begin = time.perf_counter()
-            population = kernels.compute_basis(config, post, MPI.COMM_WORLD, log=None)
+            population = BASIS.population_basis(config, post, MPI.COMM_WORLD, log=None)
             built = time.perf_counter()
             for connection in config.connections_into(post):
                 pre = connection["pre"]
-                pathway = basis.BasisPathway(population, config, pre, post)
+                pathway = BasisPathway(population, config, pre, post)
                 for name, kernel in pathway.mean_field_kernels().items():
                     out[f"{pre}->{post}/{name}"] = kernel
             per_population[post] = {
@@ -176,14 +184,16 @@ def ensemble_rate_run(args):
     import numpy as np
     from mpi4py import MPI
 
-    from hpckernels import basis, engine, ensemble, kernels
+    from hpckernels.engines import ensemble
+    from hpckernels.engines.neuron import ensemble_moments
+    from hpckernels.engines.pathway import BLOCK
 
     config = _load(args["config"])
     pre, post, seed = args["pre"], args["post"], args["seed"]
     comm = MPI.COMM_WORLD
     start = time.perf_counter()
-    population = kernels.compute_basis(config, post, comm, [pre], log=None)
-    pathway = basis.BasisPathway(population, config, pre, post)
+    population = BASIS.population_basis(config, post, comm, [pre], log=None)
+    pathway = BasisPathway(population, config, pre, post)
     setup = time.perf_counter() - start
     check = pathway.realization_kernels(seed, range(args["check"]))
     start = time.perf_counter()
@@ -191,22 +201,20 @@ def ensemble_rate_run(args):
         lambda indices: pathway.block_moments(seed, indices),
         args["basis_realizations"],
         comm,
-        basis.BLOCK,
+        BLOCK,
         stream=None,
     )
     basis_s = time.perf_counter() - start
-    with engine.PathwayModel(config, pre, post) as model:
+    with PathwayModel(config, pre, post) as model:
         matrices = model.transformation_matrices()
         worst = 0.0
         for index in range(args["check"]):
-            for name, kernel in engine.realization_kernels(model, matrices, seed, index).items():
+            for name, kernel in realization_kernels(model, matrices, seed, index).items():
                 worst = max(
                     worst, float(np.abs(check[name][index] - kernel).max() / np.abs(kernel).max())
                 )
         start = time.perf_counter()
-        ensemble.ensemble_kernels(
-            model, matrices, args["neuron_realizations"], seed + 1, comm, stream=None
-        )
+        ensemble_moments(model, matrices, args["neuron_realizations"], seed + 1, comm, log=None)
         neuron_s = time.perf_counter() - start
         synapses = [model.sampler.draw(seed, i)[0].size for i in range(16)]
     return {
@@ -239,8 +247,6 @@ def ensemble_tensor_run(args):
     import numpy as np
     from mpi4py import MPI
 
-    from hpckernels import basis, kernels
-
     config = _load(args["config"])
     comm = MPI.COMM_WORLD
     comm.Barrier()
@@ -249,12 +255,12 @@ def ensemble_tensor_run(args):
     errors, z_scores, excess = {}, {}, {}
     for post in sorted({c["post"] for c in config.connections}):
         begin = time.perf_counter()
-        population = kernels.compute_basis(config, post, comm, log=None)
+        population = BASIS.population_basis(config, post, comm, log=None)
         basis_s += time.perf_counter() - begin
         for connection in config.connections_into(post):
             pre = connection["pre"]
             begin = time.perf_counter()
-            result = kernels.ensemble_kernels(
+            result = BASIS.ensemble_kernels(
                 config,
                 pre,
                 post,
@@ -266,7 +272,7 @@ def ensemble_tensor_run(args):
             )
             ensemble_s += time.perf_counter() - begin
             if result is not None:
-                pathway = basis.BasisPathway(population, config, pre, post)
+                pathway = BasisPathway(population, config, pre, post)
                 for name, reference in pathway.mean_field_kernels().items():
                     mean, std = result[name]["kernel"], result[name]["std"]
                     # the error of the mean in standard errors (a relative error means
@@ -301,12 +307,13 @@ def ensemble_phase_run(args):
     """Time the realization blocks of one pathway from a basis file (after reading it)."""
     from mpi4py import MPI
 
-    from hpckernels import basis, ensemble, h5io
     from hpckernels.config import NetworkConfig
+    from hpckernels.engines import ensemble
+    from hpckernels.engines.pathway import BLOCK
 
     config = NetworkConfig.from_file(args["config"])
-    population, _ = h5io.read_basis(args["basis"])
-    pathway = basis.BasisPathway(population, config, args["pre"], args["post"])
+    population, _ = io_basis.read_basis(args["basis"])
+    pathway = BasisPathway(population, config, args["pre"], args["post"])
     comm = MPI.COMM_WORLD
     comm.Barrier()
     start = time.perf_counter()
@@ -314,7 +321,7 @@ def ensemble_phase_run(args):
         lambda indices: pathway.block_moments(args["seed"], indices),
         args["realizations"],
         comm,
-        basis.BLOCK,
+        BLOCK,
         stream=None,
     )
     comm.Barrier()
@@ -330,23 +337,21 @@ def basis_phase_run(args):
     import numpy as np
     from mpi4py import MPI
 
-    from hpckernels import basis, kernels
-
     config = _load(args["config"])
     comm = MPI.COMM_WORLD
     post = args["post"]
     comm.Barrier()
     start = time.perf_counter()
     if args.get("share") is None:
-        kernels.compute_basis(config, post, comm, everywhere=False, log=None)
+        BASIS.population_basis(config, post, comm, everywhere=False, log=None)
     else:
         first, step = args["share"]
-        stack = basis.ProbeStack(config)
-        with basis.UnitResponseModel(config, post) as model:
+        stack = ProbeStack(config.probes)
+        with UnitResponseModel(config, post) as model:
             matrices = stack.matrices(model.linearized.geometry, post)
             M = np.concatenate([matrices[name] for name in stack.primary])
-            for synapse, connections in basis.kinetics_groups(config, post).values():
-                columns = basis.basis_columns(model.placements, connections)
+            for synapse, connections in kinetics_groups(config, post).values():
+                columns = basis_columns(model.placements, connections)
                 for k in range(first, columns.size, step):
                     M @ model.response(synapse, int(columns[k]))
     comm.Barrier()

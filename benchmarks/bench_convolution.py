@@ -81,8 +81,8 @@ def convolution_throughput_run(args):
     of hpckernels.convolution vs np.convolve per pathway and channel (imports not timed)."""
     import numpy as np
 
+    from hpckernels.binning import population_counts
     from hpckernels.convolution import compute_signals
-    from hpckernels.spikes import population_counts
 
     rng = np.random.default_rng(1)
     duration = args["duration_ms"]

@@ -59,6 +59,8 @@ from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from hpckernels.engines.neuron import PathwayModel
+
 BENCH_DIR = Path(__file__).resolve().parent
 REPO = BENCH_DIR.parent
 #: The script every worker process runs (``run_benchmarks.py --worker NAME``).
@@ -504,11 +506,10 @@ def time_tensor(pathway, args, pathways=PATHWAYS):
 def mean_field_pathway(config):
     """``pathway(pre, post) -> {probe: kernel}`` with hpckernels' mean-field engine (one
     PathwayModel per pathway, as the workflow's pathway jobs)."""
-    from hpckernels import engine
 
     def pathway(pre, post):
-        with engine.PathwayModel(config, pre, post) as model:
-            return engine.mean_field_kernels(model)
+        with PathwayModel(config, pre, post) as model:
+            return model.mean_field_kernels()
 
     return pathway
 

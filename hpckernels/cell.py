@@ -255,69 +255,12 @@ class LinearizedCell:
     membrane: object = None
 
     def initialize(self, h):
-        """Put the cell in its rest state (``h.finitialize``); events are queued after it."""
+        """Put the cell in its rest state (``h.finitialize``; the ``initialize`` of a
+        :class:`~hpckernels.simulator.NeuronDriver`)."""
         if self.membrane is not None:
             self.membrane.initialize(h)
         else:
             h.finitialize(float(self.vrest[0]))
-
-    def record_membrane_currents(self, h):
-        """Pointers to every segment's membrane current (``i_membrane_``, nA), in LFPy's
-        segment order, for :meth:`run`.
-
-        Returns
-        -------
-        h.PtrVector
-        """
-        h.load_file("stdrun.hoc")
-        h.cvode.use_fast_imem(1)
-        cell_segments = segments(self.cell)
-        pointers = h.PtrVector(len(cell_segments))
-        for index, segment in enumerate(cell_segments):
-            pointers.pset(index, segment._ref_i_membrane_)
-        return pointers
-
-    def run(self, h, pointers, n_steps, dt):
-        """Simulate ``n_steps`` fixed steps of ``dt`` (ms) from rest; the membrane currents.
-
-        Events are queued by FInitializeHandlers (after ``finitialize`` cleared the
-        queue). The steps run in a HOC loop: not ``ParallelContext.psolve``, which
-        exchanges spikes between MPI ranks (a collective that deadlocks when ranks run
-        different numbers of simulations), and not a Python loop, which costs a few
-        microseconds per step. After each step the loop gathers the currents into one
-        Vector: one conversion to numpy per run instead of one per segment.
-
-        Parameters
-        ----------
-        pointers : h.PtrVector
-            From :meth:`record_membrane_currents`.
-
-        Returns
-        -------
-        ndarray, shape (n_segments, n_steps + 1)
-            Membrane currents (nA) at times 0, dt, ..., n_steps dt.
-        """
-        if not hasattr(h, "hpckernels_advance_gather"):
-            h(
-                "proc hpckernels_advance_gather() { local i, n\n"
-                "  n = $o2.size()\n"
-                "  $o2.gather($o3)\n"
-                "  $o4.copy($o3, 0)\n"
-                "  for i = 1, $1 {\n"
-                "    fadvance()\n"
-                "    $o2.gather($o3)\n"
-                "    $o4.copy($o3, i * n)\n"
-                "  }\n"
-                "}\n"
-            )
-        h.cvode.active(0)
-        h.cvode.use_fast_imem(1)
-        h.dt = dt
-        n_segments = int(pointers.size())
-        step, currents = h.Vector(n_segments), h.Vector((n_steps + 1) * n_segments)
-        self.initialize(h)
-        h.hpckernels_advance_gather(n_steps, pointers, step, currents)
-        return currents.as_numpy().reshape(n_steps + 1, n_segments).T.copy()
 
     def close(self):
         """Release the NEURON sections (before another cell is built in this process)."""
@@ -362,16 +305,14 @@ def build_linearized_cell(config, post, tstop):
 
 def linearization_cache(config, post):
     """File of population ``post``'s stored linearization in the user cache, named by the
-    content hash of everything it depends on (:meth:`NetworkConfig.cell_inputs`)."""
+    content hash of everything it depends on (:func:`hpckernels.inputs.cell_inputs`)."""
     from importlib.metadata import version
 
-    from .hashing import content_hash
+    from .inputs import linearization_key
     from .linearization import FORMAT
     from .mechanisms import cache_root
 
-    key = content_hash(
-        {"cell": config.cell_inputs(post), "neuron": version("neuron"), "format": FORMAT}
-    )
+    key = linearization_key(config, post, version("neuron"), FORMAT)
     return cache_root() / "linearization" / f"{key}.npz"
 
 

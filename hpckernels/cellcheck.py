@@ -19,9 +19,9 @@ import os
 import subprocess
 import sys
 
-from .config import cell_file_keys
 from .errors import ConfigError
 from .hashing import content_hash
+from .inputs import cell_file_keys, cell_inputs
 from .mechanisms import cache_root
 from .resources import require_memory
 
@@ -47,7 +47,7 @@ def _key(config, post):
 
     return content_hash(
         {
-            "cell": config.cell_inputs(post),
+            "cell": cell_inputs(config, post),
             "position": population["position"],
             "rotation": population.get("rotation", {}),
             "placements": [c["placement"] for c in config.connections_into(post)],

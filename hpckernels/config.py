@@ -21,7 +21,7 @@ import yaml
 from . import distributions, probes
 from .biophysics import BIOPHYSICS
 from .errors import ConfigError
-from .hashing import content_hash, file_sha256
+from .inputs import cell_file_keys, config_hash
 from .resources import require_memory
 from .synapses import synapse_model
 
@@ -97,24 +97,6 @@ def _fill_defaults(data):
             population["external"]["synapse"].setdefault("current_based", False)
         population.setdefault("rotation", {})
     return data
-
-
-def cell_file_keys(cell):
-    """(config key, relative path) of the files a ``cell`` entry names: its template
-    file(s) and its morphology."""
-    keys = []
-    if "template" in cell:
-        files = cell["template"]["file"]
-        if isinstance(files, str):
-            keys.append(("cell.template.file", files))
-        else:
-            keys += [(f"cell.template.file[{i}]", f) for i, f in enumerate(files)]
-    return [*keys, ("cell.morphology", cell["morphology"])]
-
-
-def cell_files(cell):
-    """Relative paths of the files a ``cell`` entry names."""
-    return [rel for _, rel in cell_file_keys(cell)]
 
 
 @dataclass(frozen=True)
@@ -286,160 +268,20 @@ class NetworkConfig:
                 )
         return list(names or self.probes)
 
+    def postsynaptic_populations(self):
+        """Populations that receive a connection (they have a cell), in config order."""
+        posts = {c["post"] for c in self.connections}
+        return [name for name in self.populations if name in posts]
+
     def connections_into(self, post):
         """All connections whose postsynaptic population is ``post``."""
         return [c for c in self.connections if c["post"] == post]
 
-    # --------------------------------------------------------------- hashing
-    def pathway_inputs(self, pre, post, mode="mean-field", ensemble=None):
-        """Everything that determines the kernels of pathway pre -> post.
-
-        The mean conductances of all inputs to ``post`` change its leak when
-        ``g_eff`` is on, so then the other connections into ``post`` (all but their
-        delays, which do not enter the leak) and the sizes and rates of their
-        presynaptic populations are part of the pathway's inputs. Morphology and
-        template files enter by content. ``ensemble`` ({realizations, seed}) replaces
-        the config's ensemble settings (command-line overrides).
-        """
-        own = self.connection(pre, post)
-        sim = self.simulation
-        into = self.connections_into(post) if sim["g_eff"] else [own]
-        leak_inputs = [{k: v for k, v in c.items() if k != "delay"} for c in into if c is not own]
-        inputs = {
-            "pathway": [pre, post],
-            "mode": mode,
-            "simulation": sim,
-            "post": self._population_by_content(post),
-            "presynaptic": {
-                c["pre"]: {k: self.populations[c["pre"]][k] for k in ("size", "rate")}
-                for c in into
-            },
-            "connection": own,
-            "leak_connections": sorted(leak_inputs, key=lambda c: c["pre"]),
-        }
-        if self.data.get("mechanisms"):
-            inputs["mechanisms"] = self.mechanism_hashes()
-        if mode == "ensemble":
-            inputs["ensemble"] = dict(self.ensemble, **(ensemble or {}))
-        return inputs
-
-    def cell_inputs(self, post):
-        """Everything that determines population ``post``'s linearized cell: the
-        population (files by content), the simulation settings, the mechanisms and, with
-        ``g_eff``, every connection into it (delays excepted) and the sizes and rates of
-        their presynaptic populations."""
-        into = self.connections_into(post) if self.simulation["g_eff"] else []
-        population = self._population_by_content(post)
-        # the cell's depth and the spread of placements; its own size, rate and disk
-        # radius do not enter the cell
-        return {
-            "post": {
-                "cell": population["cell"],
-                "position": {k: population["position"][k] for k in ("loc", "scale")},
-                "rotation": population.get("rotation", {}),
-                "external": population.get("external"),
-            },
-            "simulation": self.simulation,
-            "leak_connections": sorted(
-                ({k: v for k, v in c.items() if k != "delay"} for c in into),
-                key=lambda c: c["pre"],
-            ),
-            "presynaptic": {
-                c["pre"]: {k: self.populations[c["pre"]][k] for k in ("size", "rate")}
-                for c in into
-            },
-            "mechanisms": self.mechanism_hashes(),
-        }
-
-    def _population_by_content(self, post):
-        """Population ``post`` with its cell's files replaced by their SHA-256."""
-        population = copy.deepcopy(self.populations[post])
-        cell = population["cell"]
-        if "template" in cell:
-            files = cell["template"]["file"]
-            cell["template"]["file"] = (
-                file_sha256(self.path(files))
-                if isinstance(files, str)
-                else [file_sha256(self.path(f)) for f in files]
-            )
-        cell["morphology"] = file_sha256(self.path(cell["morphology"]))
-        return population
-
-    def mechanism_hashes(self):
-        """{folder as in the config: {mod file name: SHA-256}} of the config's own
-        mechanism folders."""
-        return {
-            folder: {
-                path.name: file_sha256(path) for path in sorted(self.path(folder).glob("*.mod"))
-            }
-            for folder in self.data.get("mechanisms", [])
-        }
-
-    def basis_inputs(self, post, with_probes=True):
-        """Everything that determines the impulse-response basis of population ``post``
-        (:mod:`hpckernels.basis`): its linearized cell (:meth:`cell_inputs`: the
-        population with its files by content, the mechanisms and, with ``g_eff``, the
-        connections into it but their delays), the kinetics and placement of every
-        connection into it and, ``with_probes``, the probes that have a matrix on the cell
-        (resolved for this population). Delays, and without ``g_eff`` weights and
-        probabilities, population sizes, ensemble settings and EEG/MEG head models
-        (derived from a dipole probe) do not enter.
-        """
-        inputs = {
-            **self.cell_inputs(post),
-            "name": post,
-            "connections": [
-                {
-                    "pre": c["pre"],
-                    "kinetics": synapse_model(c["synapse"]).kinetics(),
-                    "placement": c["placement"],
-                }
-                for c in self.connections_into(post)
-            ],
-        }
-        if with_probes:
-            inputs["probes"] = {
-                name: self.probe_spec(name, post)
-                for name, spec in self.probes.items()
-                if not probes.probe_type(spec, self.probes).derived
-            }
-        return inputs
-
-    def basis_hash(self, post, with_probes=True):
-        """Content hash of :meth:`basis_inputs`."""
-        return content_hash(self.basis_inputs(post, with_probes))
-
-    def pathway_hash(self, pre, post, mode="mean-field", probe=None, ensemble=None):
-        """Content hash of a pathway's inputs (and of one probe, if named)."""
-        inputs = self.pathway_inputs(pre, post, mode, ensemble)
-        if probe is not None:
-            inputs["probe"] = self.probe_spec(probe, post)
-        return content_hash(inputs)
-
-    def tensor_inputs(self, mode="mean-field"):
-        """What assembling the kernel tensor reads from the config (besides the pathway
-        kernel files): populations, pathways, probes and the kernel settings."""
-        sim = self.simulation
-        return {
-            "populations": list(self.populations),
-            "pathways": [[p.pre, p.post] for p in self.pathways()],
-            "probes": self.probes,
-            "mode": mode,
-            "simulation": {k: sim[k] for k in ("dt", "tau", "vrest", "g_eff", "fir")},
-        }
-
     @cached_property
     def hash(self):
-        """Content hash of the whole config, with referenced files by content."""
-        files = {}
-        for population in self.populations.values():
-            if "cell" in population:
-                for rel in cell_files(population["cell"]):
-                    files[rel] = file_sha256(self.path(rel))
-        data = {"config": self.data, "files": files}
-        if self.data.get("mechanisms"):
-            data["mechanisms"] = self.mechanism_hashes()
-        return content_hash(data)
+        """Content hash of the whole config, with referenced files by content
+        (:func:`hpckernels.inputs.config_hash`)."""
+        return config_hash(self)
 
     # ---------------------------------------------------------------- checks
     def _check(self):

@@ -22,3 +22,9 @@ class CurrentStderr:
 
 #: Default ``log`` of the library's functions.
 STDERR = CurrentStderr()
+
+
+def say(log, text):
+    """One progress line ``[hpckernels] text`` on ``log`` (nothing if ``log`` is None)."""
+    if log is not None:
+        print(f"[hpckernels] {text}", file=log, flush=True)

@@ -172,7 +172,7 @@ def delay_step_pmf(spec, dt, n_steps_tau, where="delay"):
     else:
         low = max(0, int(np.floor(dist.support()[0])))
         values = np.arange(low, int(np.ceil((n + 1) * dt)) + 2)
-        steps = np.rint(values / dt).astype(int)
+        steps = delay_steps(values, dt).astype(int)
         inside = steps <= n
         np.add.at(pmf, steps[inside], dist.pmf(values[inside]))
         pmf[n + 1] = max(0.0, 1.0 - pmf[: n + 1].sum())
@@ -181,6 +181,12 @@ def delay_step_pmf(spec, dt, n_steps_tau, where="delay"):
     if not np.isfinite(total) or total <= 0:
         raise ConfigError(where, "no probability mass on delays >= 0")
     return pmf / total
+
+
+def delay_steps(delays, dt):
+    """Delays (ms) in whole steps of dt, ``rint(D / dt)``: the rule whose distribution
+    :func:`delay_step_pmf` tabulates (a drawn delay acts at the step nearest to it)."""
+    return np.rint(np.asarray(delays, dtype=float) / dt)
 
 
 def placement_weights(z_mid, densities, depth_spread):

@@ -1,7 +1,7 @@
 """Predicted signals of a time window from spike times.
 
 ``V(R, t) = sum_X sum_Y (nu_X * H_YX)(R, t)`` (Hagen et al. 2022) over the window
-``[t_start, t_stop)``: spike times are binned (:mod:`hpckernels.spikes`) and convolved
+``[t_start, t_stop)``: spike times are binned (:mod:`hpckernels.binning`) and convolved
 with the kernel tensors (:mod:`hpckernels.convolution`). Pure functions, no file I/O.
 
 Window edges
@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .binning import SNAP_TOL, bin_count, iter_population_counts
 from .convolution import SignalBlock, default_chunk_size, iter_signals
-from .spikes import _SNAP_TOL, bin_count, iter_population_counts
 
 __all__ = ["iter_window_signals", "signal_margins", "time_axis"]
 
@@ -50,7 +50,7 @@ def signal_margins(kernels, t_start, dt, t_min=0.0):
         ``after``: the largest negative lag.
     """
     half = max((np.shape(k)[-1] - 1) // 2 for k in kernels.values())
-    room = int(np.floor((t_start - t_min) / dt + _SNAP_TOL)) if t_min is not None else half
+    room = int(np.floor((t_start - t_min) / dt + SNAP_TOL)) if t_min is not None else half
     return max(0, min(half, room)), half
 
 

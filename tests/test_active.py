@@ -14,9 +14,10 @@ from conftest import CONFIGS, load
 from lfpykernels_reference import REFERENCE_MECHANISMS, reference_kernels
 
 from hpckernels import cell as cellmod
-from hpckernels import engine, linearization, mechanisms, probes
+from hpckernels import linearization, mechanisms, probes
 from hpckernels.config import NetworkConfig
-from hpckernels.responses import ResponseComparison, r_squared
+from hpckernels.engines.neuron import PathwayModel
+from hpckernels.validation.linearity import ResponseComparison, r_squared
 
 pytestmark = pytest.mark.unit
 
@@ -55,8 +56,8 @@ def uniform(linearization_choice, vrest=-65.0):
 
 
 def ours(config, pre, post):
-    with engine.PathwayModel(config, pre, post) as model:
-        return engine.mean_field_kernels(model)
+    with PathwayModel(config, pre, post) as model:
+        return model.mean_field_kernels()
 
 
 def reference(config, pre, post, t_X, vrest=None):
@@ -191,9 +192,9 @@ def test_per_segment_vrest(hay_mechanisms):
         )
 
     config = variant(CONFIGS / "two_population.yaml", edit)
-    with engine.PathwayModel(config, "I", "E") as model:
+    with PathwayModel(config, "I", "E") as model:
         np.testing.assert_array_equal(model.vrest, vrest)
-        mine = engine.mean_field_kernels(model)
+        mine = model.mean_field_kernels()
         from neuron import h
 
         recorders = [h.Vector().record(seg._ref_v) for seg in cellmod.segments(model.cell)]
@@ -230,7 +231,7 @@ def test_steady_state_that_is_not_uniform(hay_mechanisms):
     v = np.array([r.as_numpy() for r in recorders])
     del handler, recorders
     assert np.abs(v - vrest[:, None]).max() < 1e-6
-    with engine.PathwayModel(config, "E", "E") as model:
+    with PathwayModel(config, "E", "E") as model:
         np.testing.assert_allclose(model.vrest, vrest, rtol=0, atol=1e-9)
 
 
@@ -419,7 +420,7 @@ def test_concentration_states(calcium_config):
     assert owners == {"CaHVA_test", "SKCa_test", "ca_ion"}
     assert "cai" in eq.variable
     del cell
-    with engine.PathwayModel(calcium_config, "E", "E") as model:
+    with PathwayModel(calcium_config, "E", "E") as model:
         soma_modes = model.linearized.membrane.modes.segment == 0
         assert soma_modes.sum() == 4  # m, h, cai, z
 

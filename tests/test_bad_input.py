@@ -671,7 +671,7 @@ def test_nest_senders_outside_every_range_are_warned(tmp_path, kernel_dir):
 
 def test_nest_header_hint_names_the_config_value(tmp_path):
     from hpckernels.errors import InputError
-    from hpckernels.spikes import read_spike_times
+    from hpckernels.io.spikes import read_spike_times
 
     path = tmp_path / "spike_recorder-1-0.dat"
     path.write_text("3\t10.5\n4\t11.0\n")

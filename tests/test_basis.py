@@ -12,9 +12,18 @@ from conftest import CONFIGS, load
 from mpi4py import MPI
 from synthetic_configs import synthetic_data
 
-from hpckernels import basis as basismod
-from hpckernels import distributions, engine, h5io, kernels
+from hpckernels import distributions
 from hpckernels.config import NetworkConfig
+from hpckernels.engines import get_engine
+from hpckernels.engines.basis import UnitResponseModel
+from hpckernels.engines.common import DiscreteDraws, SynapseSampler, unit_synapse
+from hpckernels.engines.neuron import PathwayModel, realization_kernels
+from hpckernels.engines.pathway import BasisPathway
+from hpckernels.io import basis as io_basis
+from hpckernels.io.cache import ResponseCache
+from hpckernels.synapses import synapse_model
+
+BASIS = get_engine("basis")
 
 pytestmark = pytest.mark.unit
 
@@ -30,10 +39,10 @@ def relative(actual, expected):
 
 def neuron_kernels(config, pre, post, seed=None, indices=()):
     """Mean-field kernels and realization kernels of the NEURON engine."""
-    with engine.PathwayModel(config, pre, post) as model:
-        mean_field = engine.mean_field_kernels(model)
+    with PathwayModel(config, pre, post) as model:
+        mean_field = model.mean_field_kernels()
         matrices = model.transformation_matrices()
-        realizations = [engine.realization_kernels(model, matrices, seed, i) for i in indices]
+        realizations = [realization_kernels(model, matrices, seed, i) for i in indices]
     return mean_field, realizations
 
 
@@ -52,9 +61,9 @@ def test_responses_superpose_as_shifted_unit_responses(mechanisms_loaded):
     rest), and events at the last two steps are not seen."""
     config = load(CONFIGS / "two_population.yaml")
     n = config.n_steps_tau
-    synapse = basismod.unit_synapse(basismod.synapse_model(config.connection("I", "E")["synapse"]))
+    synapse = unit_synapse(synapse_model(config.connection("I", "E")["synapse"]))
     segments = [0, 3, 11, 20]
-    with basismod.UnitResponseModel(config, "E") as model:
+    with UnitResponseModel(config, "E") as model:
         units = {j: model.response(synapse, j) for j in segments}
         n_segments = model.cell.totnsegs
     for unit in units.values():
@@ -70,8 +79,8 @@ def test_responses_superpose_as_shifted_unit_responses(mechanisms_loaded):
     for j in segments:
         for step in events[j]:
             expected[:, step:] += weights[j] * units[j][:, : n + 1 - step]
-    with engine.PathwayModel(config, "I", "E") as model:
-        actual = model.simulate(weights, events).imem
+    with PathwayModel(config, "I", "E") as model:
+        actual = model.simulate(weights, events)
     assert np.abs(actual[:, : n - 1]).max() > 0
     assert relative(actual, expected) < 1e-12
 
@@ -112,11 +121,11 @@ def test_two_population_kernels_equal_neuron_engine(mechanisms_loaded, variant):
     """All four pathways of config/two_population.yaml: mean-field kernels, and three
     realizations (same seed) of I->E and E->I."""
     config = two_population(VARIANTS[variant])
-    bases = {post: kernels.compute_basis(config, post, COMM, log=None) for post in "EI"}
+    bases = {post: BASIS.population_basis(config, post, COMM, log=None) for post in "EI"}
     for pre, post in [("E", "E"), ("E", "I"), ("I", "E"), ("I", "I")]:
         indices = (0, 1, 57) if pre != post else ()
         mean_field, realizations = neuron_kernels(config, pre, post, 7, indices)
-        pathway = basismod.BasisPathway(bases[post], config, pre, post)
+        pathway = BasisPathway(bases[post], config, pre, post)
         mine = pathway.mean_field_kernels()
         for probe, kernel in mean_field.items():
             assert mine[probe].shape == kernel.shape
@@ -136,12 +145,12 @@ def test_eight_populations_with_four_kinetics(mechanisms_loaded):
     config = NetworkConfig(data, base_dir=CONFIGS)
     worst = 0.0
     for post in config.populations:
-        basis = kernels.compute_basis(config, post, COMM, log=None)
+        basis = BASIS.population_basis(config, post, COMM, log=None)
         assert len(basis.kinetics) == 4
         for pre in config.populations:
             indices = (3, 4) if (pre, post) in {("P1", "P0"), ("P2", "P5"), ("P7", "P7")} else ()
             mean_field, realizations = neuron_kernels(config, pre, post, 11, indices)
-            pathway = basismod.BasisPathway(basis, config, pre, post)
+            pathway = BasisPathway(basis, config, pre, post)
             mine = pathway.mean_field_kernels()
             for probe, kernel in mean_field.items():
                 worst = max(worst, relative(mine[probe], kernel))
@@ -159,8 +168,8 @@ def test_ensemble_moments_equal_neuron_engine(mechanisms_loaded):
     engine, 3 blocks of the NEURON engine): the same realizations, the same moments."""
     config = load(CONFIGS / "two_population.yaml")
     args = (config, "I", "E", 40, 5, COMM)
-    basis = kernels.ensemble_kernels(*args, engine_name="basis", log=None)
-    neuron = kernels.ensemble_kernels(*args, engine_name="neuron", log=None)
+    basis = get_engine("basis").ensemble_kernels(*args, log=None)
+    neuron = get_engine("neuron").ensemble_kernels(*args, log=None)
     for probe in ("lfp", "dipole"):
         for key in ("kernel", "std"):
             assert relative(basis[probe][key], neuron[probe][key]) <= RTOL, (probe, key)
@@ -172,15 +181,15 @@ def test_ensemble_moments_equal_neuron_engine(mechanisms_loaded):
 def basis_E(tmp_path_factory, mechanisms_loaded):
     config = load(CONFIGS / "two_population.yaml")
     path = tmp_path_factory.mktemp("basis") / "E.h5"
-    basis = kernels.compute_basis(config, "E", COMM, log=None)
-    h5io.write_basis(path, config, basis)
+    basis = BASIS.population_basis(config, "E", COMM, log=None)
+    io_basis.write_basis(path, config, basis)
     return config, basis, path
 
 
 def test_basis_file_round_trip(basis_E):
     config, basis, path = basis_E
-    stored, attrs = h5io.read_basis(path)
-    assert h5io.basis_file_differences(attrs, config, "E") == []
+    stored, attrs = io_basis.read_basis(path)
+    assert io_basis.basis_file_differences(attrs, config, "E") == []
     assert stored.post == "E" and stored.n_steps == config.n_steps_tau
     assert (
         set(stored.kinetics)
@@ -196,8 +205,8 @@ def test_basis_file_round_trip(basis_E):
             assert np.array_equal(stored.kinetics[label].responses[probe], response)
     for pre in ("E", "I"):
         assert np.array_equal(stored.placements[pre], basis.placements[pre])
-    mine = basismod.BasisPathway(stored, config, "I", "E").mean_field_kernels()
-    theirs = basismod.BasisPathway(basis, config, "I", "E").mean_field_kernels()
+    mine = BasisPathway(stored, config, "I", "E").mean_field_kernels()
+    theirs = BasisPathway(basis, config, "I", "E").mean_field_kernels()
     assert all(np.array_equal(mine[p], theirs[p]) for p in mine)
 
 
@@ -211,7 +220,7 @@ def test_basis_file_belongs_to_its_config(basis_E):
     """What enters the basis is checked; what does not (delays, ensemble settings, the
     population's disk radius, head models) is not."""
     config, _, path = basis_E
-    _, attrs = h5io.read_basis(path)
+    _, attrs = io_basis.read_basis(path)
     cases = {
         "probes.lfp.sigma": lambda d: d["probes"]["lfp"].update(sigma=0.4),
         # g_eff: the weight of I->E changes E's leak
@@ -221,7 +230,7 @@ def test_basis_file_belongs_to_its_config(basis_E):
         "connections[1].kinetics": lambda d: d["connections"][2]["synapse"].update(tau2=8.0),
     }
     for where, edit in cases.items():
-        found = h5io.basis_file_differences(attrs, edited(config, edit), "E")
+        found = io_basis.basis_file_differences(attrs, edited(config, edit), "E")
         assert found and any(where in line for line in found), (where, found)
     for edit in (
         lambda d: d["connections"][2]["delay"].update(loc=1.5),
@@ -231,22 +240,22 @@ def test_basis_file_belongs_to_its_config(basis_E):
             eeg=dict(load(CONFIGS / "config.yaml").probes["eeg"], dipole="dipole")
         ),
     ):
-        assert h5io.basis_file_differences(attrs, edited(config, edit), "E") == []
-    assert h5io.basis_file_differences(attrs, config, "I") == ["post is E, expected I"]
+        assert io_basis.basis_file_differences(attrs, edited(config, edit), "E") == []
+    assert io_basis.basis_file_differences(attrs, config, "I") == ["post is E, expected I"]
 
 
 def test_cached_membrane_currents_give_the_same_basis(tmp_path, basis_E, mechanisms_loaded):
     """A probe edit with a cache: the basis is projected from stored membrane currents
     (no NEURON run) and equals a fresh computation."""
     config, _, _ = basis_E
-    cache = kernels.ResponseCache(tmp_path / "cache")
-    kernels.compute_basis(config, "E", COMM, cache=cache, log=None)
+    cache = ResponseCache(tmp_path / "cache")
+    BASIS.population_basis(config, "E", COMM, cache=cache, log=None)
     assert len(list((tmp_path / "cache").glob("*.h5"))) == 2  # one per kinetics
     other = edited(config, lambda d: d["probes"]["lfp"].update(sigma=0.4, R=120.0))
     log = io.StringIO()
-    cached = kernels.compute_basis(other, "E", COMM, cache=cache, log=log)
+    cached = BASIS.population_basis(other, "E", COMM, cache=cache, log=log)
     assert log.getvalue().count("from cache") == 2, log.getvalue()
-    fresh = kernels.compute_basis(other, "E", COMM, log=None)
+    fresh = BASIS.population_basis(other, "E", COMM, log=None)
     for label, kinetics in fresh.kinetics.items():
         for probe, response in kinetics.responses.items():
             assert np.array_equal(cached.kinetics[label].responses[probe], response)
@@ -274,14 +283,14 @@ def test_segments_are_drawn_as_generator_choice():
     config = load(CONFIGS / "two_population.yaml")
     placement = np.random.default_rng(0).dirichlet(np.ones(27))
     placement[5] = 0.0
-    sampler = engine.SynapseSampler(config, "I", "E", placement / placement.sum())
+    sampler = SynapseSampler(config, "I", "E", placement / placement.sum())
     rng_a, rng_b = np.random.default_rng(9), np.random.default_rng(9)
     mine = sampler._segments.draw(rng_a, 50_000)
     theirs = rng_b.choice(27, size=50_000, p=sampler.placement)
     assert np.array_equal(mine, theirs) and not np.any(mine == 5)
     # a pmf with a long flat tail (delay steps): the same as a binary search
     pmf = np.r_[np.zeros(5), st.norm.pdf(np.arange(60), 30, 6), np.full(700, 1e-9)]
-    draws = engine.DiscreteDraws(pmf)
+    draws = DiscreteDraws(pmf)
     u = np.random.default_rng(2).random(50_000)
     assert np.array_equal(
         draws.draw(np.random.default_rng(2), 50_000), draws.cdf.searchsorted(u, side="right")
@@ -321,9 +330,9 @@ def test_shipped_cells_equal_neuron_engine(name, pathways):
     config = absolute_config(CONFIGS / name)
     mechanisms.load_all(config)
     for pre, post in pathways:
-        basis = kernels.compute_basis(config, post, COMM, [pre], log=None)
+        basis = BASIS.population_basis(config, post, COMM, [pre], log=None)
         mean_field, realizations = neuron_kernels(config, pre, post, 5, (0, 1))
-        pathway = basismod.BasisPathway(basis, config, pre, post)
+        pathway = BasisPathway(basis, config, pre, post)
         for probe, kernel in pathway.mean_field_kernels().items():
             assert relative(kernel, mean_field[probe]) <= RTOL, (name, pre, post, probe)
         batch = pathway.realization_kernels(5, (0, 1))

@@ -9,6 +9,8 @@ import pytest
 import yaml
 from conftest import CONFIGS, run_main
 
+from hpckernels.io import kernels as io_kernels
+
 pytestmark = pytest.mark.unit
 
 
@@ -184,7 +186,6 @@ def test_output_opens_in_xarray(tmp_path):
 
 
 def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
-    from hpckernels import h5io
     from hpckernels.config import NetworkConfig
 
     config = NetworkConfig.from_file(CONFIGS / "two_population.yaml")
@@ -193,9 +194,9 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path, monkeypatch):
     def explode(*args, **kwargs):
         raise RuntimeError("killed while writing")
 
-    monkeypatch.setattr(h5io, "write_dataset", explode)
+    monkeypatch.setattr(io_kernels, "write_dataset", explode)
     with pytest.raises(RuntimeError):
-        h5io.write_kernel_file(tmp_path / "k.h5", config, "I", "E", "mean-field", results)
+        io_kernels.write_kernel_file(tmp_path / "k.h5", config, "I", "E", "mean-field", results)
     assert list(tmp_path.iterdir()) == []
 
 

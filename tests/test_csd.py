@@ -9,7 +9,9 @@ import scipy.integrate as si
 import scipy.stats as st
 from conftest import CONFIGS, load
 
-from hpckernels import engine, probes
+from hpckernels import cell as cellmod
+from hpckernels import probes
+from hpckernels.engines.common import transformation_matrices
 from hpckernels.errors import ConfigError
 from hpckernels.probes import GaussCylinderCSD
 
@@ -76,7 +78,7 @@ def test_without_depth_spread_it_is_lfpykits_laminar_csd():
     from hpckernels.cell import build_cell
 
     cell = build_cell(config, "L5E", tstop=1.0)
-    geometry = engine.cellmod.geometry(cell)
+    geometry = cellmod.geometry(cell)
     cell.strip_hoc_objects()
     assert np.hypot(geometry.x, geometry.y).max() < 564.0
     z, h, R = np.linspace(0, -1500, 16), 100.0, 564.19
@@ -120,7 +122,7 @@ def test_population_parameters_take_each_postsynaptic_populations_values():
         position = config.populations[post]["position"]
         spec = config.probe_spec("csd", post)
         assert spec["R"] == position["radius"] and spec["sigma_z"] == position["scale"]
-        M = engine.transformation_matrices(config, geometry, ["csd", "lfp"], post)
+        M = transformation_matrices(config, geometry, ["csd", "lfp"], post)
         z = np.linspace(0.0, -1500.0, 16)
         expected = GaussCylinderCSD(geometry, z, 100.0, position["radius"], position["scale"])
         np.testing.assert_array_equal(M["csd"], expected.get_transformation_matrix())
@@ -129,8 +131,8 @@ def test_population_parameters_take_each_postsynaptic_populations_values():
         ).get_transformation_matrix()
         np.testing.assert_array_equal(M["lfp"], lfp)
     # the L2/3 and L5 populations spread differently: the matrices differ
-    m23 = engine.transformation_matrices(config, geometry, ["csd"], "L23E")["csd"]
-    m5 = engine.transformation_matrices(config, geometry, ["csd"], "L5E")["csd"]
+    m23 = transformation_matrices(config, geometry, ["csd"], "L23E")["csd"]
+    m5 = transformation_matrices(config, geometry, ["csd"], "L5E")["csd"]
     assert np.abs(m23 - m5).max() > 0.01 * np.abs(m5).max()
     # without a population the spec cannot be applied
     with pytest.raises(ValueError, match="population"):

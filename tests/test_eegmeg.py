@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 from conftest import load, network_config
 
-from hpckernels import engine
+from hpckernels.engines.neuron import PathwayModel
 
 pytestmark = pytest.mark.unit
 
@@ -78,8 +78,8 @@ def kernels(tmp_path_factory, mechanisms_loaded):
 
     folder = tmp_path_factory.mktemp("eegmeg")
     config = load(network_config(folder, edit, base="config.yaml"))
-    with engine.PathwayModel(config, "I", "E") as model:
-        return engine.mean_field_kernels(model)
+    with PathwayModel(config, "I", "E") as model:
+        return model.mean_field_kernels()
 
 
 def assert_close(actual, expected, tolerance=1e-9):

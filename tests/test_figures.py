@@ -641,7 +641,7 @@ def test_eight_populations_are_drawn_readably(microcircuit_files, tmp_path):
     # function of 2 ms on a 0.5 ms grid: from 15.5 ms on)
     title = Image.open(kernels).text["Title"]
     assert title == "lfp kernels"
-    from hpckernels.h5io import read_tensor
+    from hpckernels.io.kernels import read_tensor
     from hpckernels.plotting.kernel_tensor import decay_lag
 
     tensor = read_tensor(folder / "kernels.h5").probes["lfp"]

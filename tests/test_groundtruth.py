@@ -11,7 +11,9 @@ import pytest
 import yaml
 from conftest import CONFIGS, run_cli
 
-from hpckernels.spikes import SpikeTrains
+from hpckernels.io import h5 as io_h5
+from hpckernels.io import kernels as io_kernels
+from hpckernels.io.spikes import SpikeTrains
 
 BASE = yaml.safe_load((CONFIGS / "two_population.yaml").read_text())
 DT = 2.0**-4
@@ -268,20 +270,20 @@ def test_identical_single_neuron_kernels_give_zero_error(tmp_path, mechanisms_lo
     single-neuron kernels are equal (and for P_z the kernel method itself is exact)."""
     from conftest import load
 
-    from hpckernels import groundtruth as gt
-    from hpckernels import h5io, kernels
-    from hpckernels.errorbars import predict_error_file
+    from hpckernels.engines import get_engine
+    from hpckernels.steps.errorbars import predict_error_file
+    from hpckernels.validation import groundtruth as gt
 
     path, spikes = identical_kernel_config(tmp_path)
     config = load(path)
     files = {}
-    for name, kernel in kernels.mean_field_kernels(config, "X", "Y", log=None).items():
+    for name, kernel in get_engine().mean_field_kernels(config, "X", "Y", log=None).items():
         files[("X", "Y", name)] = tmp_path / f"{name}.h5"
-        h5io.write_kernel_file(
+        io_kernels.write_kernel_file(
             files[("X", "Y", name)], config, "X", "Y", "mean-field", {name: {"kernel": kernel}}
         )
     tensor = tmp_path / "tensor.h5"
-    h5io.write_tensor(tensor, config, "mean-field", files)
+    io_kernels.write_tensor(tensor, config, "mean-field", files)
     error = tmp_path / "error.h5"
     settings = gt.settings_from_config(config, linearized=True)
     predict_error_file(config, settings, tensor, [str(spikes)], error, log=None)
@@ -322,8 +324,8 @@ def test_error_prediction_against_monte_carlo():
     """phi = sum_i s_i * k_i + background with random single-neuron kernels and MIP
     spike trains: the mean measured Var(e), Var(phi) and E_rel over independent draws
     match the prediction from kernel statistics and spike statistics."""
-    from hpckernels import error_theory
-    from hpckernels.spikes import bin_index
+    from hpckernels.binning import bin_index
+    from hpckernels.validation import error_theory
 
     rng = np.random.default_rng(12)
     dt, n_bins, L = 0.5, 40000, 60
@@ -424,22 +426,22 @@ def test_compare_writes_metrics_and_figures(network, tmp_path, mechanisms_loaded
     to them, the figures; a ground truth of other settings is refused."""
     from conftest import load
 
-    from hpckernels import groundtruth as gt
-    from hpckernels import h5io, kernels
-    from hpckernels.errorbars import predict_error_file
-    from hpckernels.predict import predict_signals
+    from hpckernels.engines import get_engine
+    from hpckernels.steps.errorbars import predict_error_file
+    from hpckernels.steps.predict import predict_signals
+    from hpckernels.validation import groundtruth as gt
 
     folder, path, spikes = network
     config = load(path)
     files = {}
     for pathway in config.pathways():
-        for name, kernel in kernels.mean_field_kernels(
-            config, pathway.pre, pathway.post, log=None
-        ).items():
+        for name, kernel in (
+            get_engine().mean_field_kernels(config, pathway.pre, pathway.post, log=None).items()
+        ):
             files[(pathway.pre, pathway.post, name)] = (
                 tmp_path / f"{pathway.pre}{pathway.post}_{name}.h5"
             )
-            h5io.write_kernel_file(
+            io_kernels.write_kernel_file(
                 files[(pathway.pre, pathway.post, name)],
                 config,
                 pathway.pre,
@@ -448,7 +450,7 @@ def test_compare_writes_metrics_and_figures(network, tmp_path, mechanisms_loaded
                 {name: {"kernel": kernel}},
             )
     tensor = tmp_path / "tensor.h5"
-    h5io.write_tensor(tensor, config, "mean-field", files)
+    io_kernels.write_tensor(tensor, config, "mean-field", files)
     signals = tmp_path / "signals.h5"
     predict_signals(config, tensor, [str(spikes)], signals, log=None)
     error = tmp_path / "error.h5"
@@ -475,7 +477,7 @@ def test_compare_writes_metrics_and_figures(network, tmp_path, mechanisms_loaded
     with h5py.File(out) as fh:
         assert fh.attrs["e_rel_predicted_for"] == "mean-field"
         lfp = fh["lfp"]
-        names = [h5io.text(n) for n in lfp["prediction"][()]]
+        names = [io_h5.text(n) for n in lfp["prediction"][()]]
         assert names == ["linearized reconstruction", "mean-field", "population mean kernels"]
         r2 = lfp["r2"][()]  # (reference, prediction, filter, channel)
         assert np.all((r2[0] >= 0) & (r2[0] <= 1))
@@ -517,7 +519,7 @@ def test_spike_trains_per_neuron(tmp_path):
     neuron its own train, neurons without spikes included."""
     from conftest import load
 
-    from hpckernels import spikes
+    from hpckernels.io import spikes
 
     dat = tmp_path / "spikes-9-0.dat"
     dat.write_text(

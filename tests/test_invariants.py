@@ -11,8 +11,9 @@ import scipy.stats as st
 from conftest import CONFIGS, TEST_CONFIGS, load
 
 from hpckernels import cell as cellmod
-from hpckernels import distributions, engine
+from hpckernels import distributions
 from hpckernels.config import NetworkConfig
+from hpckernels.engines.neuron import PathwayModel
 from hpckernels.probes import GaussCylinderPotential, SymmetricCurrentDipoleMoment
 from hpckernels.synapses import synapse_model
 
@@ -20,8 +21,8 @@ pytestmark = pytest.mark.unit
 
 
 def kernels(config, pre, post):
-    with engine.PathwayModel(config, pre, post) as model:
-        return engine.mean_field_kernels(model)
+    with PathwayModel(config, pre, post) as model:
+        return model.mean_field_kernels()
 
 
 def modified(path, edit):
@@ -70,7 +71,7 @@ def test_multapse_mean_matches_reference_numbers():
 
 def test_uniform_density_places_synapses_by_area(mechanisms_loaded):
     config = load(CONFIGS / "two_population.yaml")
-    with engine.PathwayModel(config, "E", "E") as model:
+    with PathwayModel(config, "E", "E") as model:
         placement = {
             "sections": ["soma", "apic", "dend"],
             "densities": [{"distribution": "uniform", "loc": -1000.0, "scale": 3000.0}],

@@ -6,6 +6,11 @@ import pytest
 from conftest import CONFIGS, run_cli
 from test_cli import set_in, write_config
 
+from hpckernels.engines import get_engine
+from hpckernels.engines.pathway import BasisPathway
+
+BASIS = get_engine("basis")
+
 CONFIG = CONFIGS / "two_population.yaml"
 
 
@@ -161,11 +166,9 @@ def test_error_falls_as_inverse_sqrt_R(mechanisms_loaded):
     from conftest import load
     from mpi4py import MPI
 
-    from hpckernels import basis, kernels
-
     config = load(CONFIG)
-    population = kernels.compute_basis(config, "E", MPI.COMM_WORLD, ["I"], log=None)
-    pathway = basis.BasisPathway(population, config, "I", "E", ["lfp"])
+    population = BASIS.population_basis(config, "E", MPI.COMM_WORLD, ["I"], log=None)
+    pathway = BasisPathway(population, config, "I", "E", ["lfp"])
     reference = pathway.mean_field_kernels()["lfp"]
     samples = np.concatenate(
         [pathway.realization_kernels(5, range(b, b + 256))["lfp"] for b in range(0, 2048, 256)]

@@ -7,7 +7,7 @@ from conftest import load, network_config, run_main
 
 from hpckernels import network
 from hpckernels.errors import ConfigError
-from hpckernels.spikes import read_spike_times
+from hpckernels.io.spikes import read_spike_times
 
 pytestmark = pytest.mark.unit
 

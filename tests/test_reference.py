@@ -9,7 +9,8 @@ import pytest
 from conftest import CONFIGS, TEST_CONFIGS, load
 from lfpykernels_reference import reference_kernels, reference_probe
 
-from hpckernels import engine, probes
+from hpckernels import probes
+from hpckernels.engines.neuron import PathwayModel
 
 pytestmark = pytest.mark.unit
 
@@ -18,8 +19,8 @@ RTOL = 1e-6
 
 
 def ours(config, pre, post):
-    with engine.PathwayModel(config, pre, post) as model:
-        return engine.mean_field_kernels(model)
+    with PathwayModel(config, pre, post) as model:
+        return model.mean_field_kernels()
 
 
 def assert_close(actual, expected):

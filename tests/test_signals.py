@@ -8,21 +8,21 @@ import numpy as np
 import pytest
 from conftest import CONFIGS, load, network_config, run_main
 
-from hpckernels import h5io
-from hpckernels.convolution import (
-    centered_kernel,
-    compute_signals,
-    default_chunk_size,
-    iter_signals,
-)
-from hpckernels.signals import iter_window_signals, time_axis
-from hpckernels.spikes import (
+from hpckernels.binning import (
     bin_count,
     bin_spike_counts,
     count_scale,
     iter_population_counts,
     population_counts,
 )
+from hpckernels.convolution import (
+    centered_kernel,
+    compute_signals,
+    default_chunk_size,
+    iter_signals,
+)
+from hpckernels.io import kernels as io_kernels
+from hpckernels.signals import iter_window_signals, time_axis
 
 pytestmark = pytest.mark.unit
 
@@ -42,7 +42,7 @@ def assert_close(actual, expected):
 
 
 # ---------------------------------------------------------------------------------------
-# Fixtures: a synthetic kernel tensor (h5io.write_tensor) and synthetic spikes
+# Fixtures: a synthetic kernel tensor (io_kernels.write_tensor) and synthetic spikes
 # ---------------------------------------------------------------------------------------
 
 
@@ -60,7 +60,7 @@ def small_config(tmp_path, fir=False, extra=None, name="config.yaml"):
 
 
 def make_tensor(tmp_path, config_path, seed=0):
-    """Random kernels of every pathway and probe, assembled by h5io.write_tensor.
+    """Random kernels of every pathway and probe, assembled by io_kernels.write_tensor.
 
     Returns the tensor path and {probe: (n_post, n_pre, n_channels, n_lags)} as stored.
     """
@@ -74,11 +74,13 @@ def make_tensor(tmp_path, config_path, seed=0):
             "dipole": {"kernel": 100.0 * rng.normal(size=(3, n_lags))},
         }
         path = tmp_path / f"{pathway.pre}{pathway.post}.h5"
-        h5io.write_kernel_file(path, config, pathway.pre, pathway.post, "mean-field", results)
+        io_kernels.write_kernel_file(
+            path, config, pathway.pre, pathway.post, "mean-field", results
+        )
         for probe in results:
             files[(pathway.pre, pathway.post, probe)] = path
     tensor = tmp_path / "kernels.h5"
-    h5io.write_tensor(tensor, config, "mean-field", files)
+    io_kernels.write_tensor(tensor, config, "mean-field", files)
     with h5py.File(tensor, "r") as fh:
         return tensor, {p: fh[p]["kernel"][()] for p in ("lfp", "dipole")}
 

@@ -7,11 +7,11 @@ import h5py
 import numpy as np
 import pytest
 
+from hpckernels.binning import bin_spike_counts
 from hpckernels.errors import InputError
-from hpckernels.spikes import (
+from hpckernels.io.spikes import (
     SpikeInputError,
     SpikeUnitsWarning,
-    bin_spike_counts,
     check_population_names,
     read_spike_times,
 )

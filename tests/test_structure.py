@@ -8,8 +8,8 @@ from conftest import REPO
 
 from hpckernels.biophysics import BIOPHYSICS
 from hpckernels.config import load_schema
+from hpckernels.io.spikes import SPIKE_FORMATS
 from hpckernels.probes import PROBES
-from hpckernels.spikes import SPIKE_FORMATS
 from hpckernels.synapses import SYNAPSE_MODELS
 
 pytestmark = pytest.mark.unit

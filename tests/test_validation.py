@@ -7,8 +7,8 @@ import pytest
 import yaml
 from conftest import CONFIGS, run_snakemake
 
-from hpckernels import validation
-from hpckernels.error_theory import xcorr
+from hpckernels.validation import metrics as validation
+from hpckernels.validation.error_theory import xcorr
 
 DT = 2.0**-4
 

@@ -483,10 +483,11 @@ def test_mechanism_edit_reruns_the_active_pathways(tmp_path):
         r"inputs=\{'pathway': '(\w+)'", after
     )
     from hpckernels.config import NetworkConfig
+    from hpckernels.inputs import pathway_hash
 
-    hashes = [NetworkConfig.from_file(config).pathway_hash("E", "E")]
+    hashes = [pathway_hash(NetworkConfig.from_file(config), "E", "E")]
     (folder / "Im.mod").write_text((folder / "Im.mod").read_text() + "\n: again\n")
-    hashes.append(NetworkConfig.from_file(config).pathway_hash("E", "E"))
+    hashes.append(pathway_hash(NetworkConfig.from_file(config), "E", "E"))
     assert hashes[0] != hashes[1]
 
 

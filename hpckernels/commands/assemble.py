@@ -3,7 +3,6 @@
 import sys
 from pathlib import Path
 
-from .. import h5io
 from ..errors import InputError
 from . import add_g_eff_option, load_config, output_path, warn
 
@@ -40,15 +39,18 @@ def run(args):
             if not path.is_file():
                 raise InputError(str(path), f"kernel file of {pathway} / {probe} is missing")
             files[(pathway.pre, pathway.post, probe)] = path
+    from ..io.h5 import open_h5, text
+    from ..io.kernels import write_tensor
+
     output = output_path(args.output, inputs=[args.config, *files.values()])
-    h5io.write_tensor(output, config, args.mode, files, allow_stale=args.allow_stale)
+    write_tensor(output, config, args.mode, files, allow_stale=args.allow_stale)
     if args.allow_stale:
-        with h5io.open_h5(output, "kernel tensor") as fh:
+        with open_h5(output, "kernel tensor") as fh:
             stale = fh.attrs.get("stale_inputs")
         if stale is not None:
             warn(
                 f"{output} holds kernels of other inputs than {args.config} (--allow-stale): "
-                f"{h5io.text(stale)}"
+                f"{text(stale)}"
             )
     print(f"[hpckernels] wrote kernel tensor {output}", file=sys.stderr)
     return 0

@@ -22,15 +22,16 @@ def add_parser(subparsers):
     parser.add_argument(
         "--cache",
         help="folder of cached per-segment membrane currents: a probe edit then needs no "
-        "NEURON run (bases up to hpckernels.kernels.MAX_CACHED_BASIS bytes)",
+        "NEURON run (bases up to 512 MiB)",
     )
     parser.set_defaults(func=run)
 
 
 def run(args):
     from ..cellcheck import check_cells
+    from ..engines import get_engine, require_basis_memory
     from ..errors import ConfigError
-    from ..kernels import ResponseCache, require_basis_memory
+    from ..io.cache import ResponseCache
 
     started = time.monotonic()
     config = load_config(args.config)
@@ -45,17 +46,13 @@ def run(args):
     segments = check_cells(config, [args.post])[args.post]
     require_basis_memory(config, args.post, segments)
 
-    # mpi4py must initialise MPI before NEURON is imported
-    from mpi4py import MPI
+    from ..io.basis import write_basis
+    from ..runtime import start_neuron
 
-    from .. import h5io, kernels, mechanisms
-
-    comm = MPI.COMM_WORLD
-    mechanisms.import_neuron()
-    mechanisms.load_all(config, allow_compile=comm.Get_size() == 1)
-    basis = kernels.compute_basis(config, args.post, comm, cache=cache, everywhere=False)
+    comm = start_neuron(config)
+    basis = get_engine().population_basis(config, args.post, comm, cache=cache, everywhere=False)
     if comm.Get_rank() == 0:
-        h5io.write_basis(output, config, basis)
+        write_basis(output, config, basis)
         columns = ", ".join(f"{k.label}: {k.columns.size}" for k in basis.kinetics.values())
         print(
             f"[hpckernels] basis of {args.post} ({columns} segments; {comm.Get_size()} "

@@ -68,8 +68,9 @@ def named(items, option):
 
 
 def run(args):
+    from ..io.validation import check_hybrid_kernels
     from ..plotting.validation import plot_validation
-    from ..validation_io import check_hybrid_kernels, compare_files
+    from ..steps.compare import compare_files
 
     config = load_config(args.config)
     predictions = named(args.prediction, "--prediction")

@@ -65,11 +65,12 @@ def parse_cells(items):
 
 
 def run(args):
-    from .. import groundtruth, spikes
     from ..cellcheck import check_cells
     from ..hashing import file_sha256
-    from ..probes import detailed_probes
+    from ..io import spikes
+    from ..probes import ProbeStack
     from ..resources import require_memory
+    from ..validation import groundtruth
 
     started = time.monotonic()
     # everything is checked before MPI starts (cells load in a child process)
@@ -85,12 +86,12 @@ def run(args):
     )
     if args.hybrid_kernels and settings.subset is not None:
         raise InputError("--cells", "not with --hybrid-kernels (kernels need every cell)")
-    posts = groundtruth.postsynaptic_populations(config)
+    posts = config.postsynaptic_populations()
     check_cells(config, posts)
     t_start, t_stop = config.signal_window()
     pres = list(dict.fromkeys(c["pre"] for c in config.connections))
     trains = spikes.read_spike_trains(config, source, pres, t_start=0.0)
-    n_rows = groundtruth.ProbeRows(detailed_probes(config.probes, settings.contacts)).n_rows
+    n_rows = ProbeStack(groundtruth.detailed_probes(config.probes, settings.contacts)).n_rows
     n_bins = groundtruth.Window.of(
         t_start, t_stop, config.simulation["dt"], settings.warmup
     ).n_bins
@@ -101,14 +102,10 @@ def run(args):
         f"ground-truth signals of {n_rows} channels over {n_bins} bins",
     )
 
-    # mpi4py must initialise MPI before NEURON is imported
-    from mpi4py import MPI
+    from ..io import validation as validation_io
+    from ..runtime import start_neuron
 
-    from .. import mechanisms, validation_io
-
-    comm = MPI.COMM_WORLD
-    mechanisms.import_neuron()
-    mechanisms.load_all(config, allow_compile=comm.Get_size() == 1)
+    comm = start_neuron(config)
     attrs = {
         "spike_files": json.dumps([str(p) for p in source.files]),
         "spike_sha256": json.dumps([file_sha256(p) for p in source.files]),

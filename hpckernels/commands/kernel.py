@@ -22,11 +22,10 @@ def add_parser(subparsers):
     parser.add_argument("--mode", choices=["mean-field", "ensemble"], default="mean-field")
     parser.add_argument(
         "--engine",
-        choices=["basis", "neuron"],
-        default="basis",
-        help="basis: Y's responses to unit events on each segment, computed once (or read "
-        "with --basis), then sums over them (default); neuron: one NEURON run per pathway "
-        "or realization (reference)",
+        help="kernel engine, a name of hpckernels.engines.ENGINES: basis (default) computes "
+        "Y's responses to unit events on each segment once (or reads them with --basis), "
+        "then sums over them; neuron runs NEURON once per pathway or realization (the "
+        "reference)",
     )
     parser.add_argument(
         "--basis",
@@ -70,11 +69,16 @@ def run(args):
         output = Path(args.output_dir)
         if output.exists() and not output.is_dir():
             raise InputError("--output-dir", f"{output} exists and is not a folder")
-    if args.basis and args.engine != "basis":
-        raise InputError("--basis", "is read by --engine basis only")
+    from ..engines import ENGINES, get_engine, require_basis_memory
+
+    engine = get_engine(args.engine) if args.engine else get_engine()
+    args.engine = engine.name
+    if args.basis and not engine.reads_basis:
+        readers = ", ".join(f"--engine {name}" for name, cls in ENGINES.items() if cls.reads_basis)
+        raise InputError("--basis", f"is read by {readers}, not by --engine {args.engine}")
     cache = None
     if args.cache and not args.basis:
-        from ..kernels import ResponseCache
+        from ..io.cache import ResponseCache
 
         cache = ResponseCache(args.cache)
     basis = None
@@ -82,44 +86,34 @@ def run(args):
         basis = read_checked_basis(args.basis, config, args.post)
     else:
         segments = check_cells(config, [args.post])[args.post]
-        if args.engine == "basis":
-            from ..kernels import require_basis_memory
-
+        if engine.reads_basis:
             require_basis_memory(config, args.post, segments, [args.pre])
     realizations = args.realizations or config.ensemble["realizations"]
     seed = config.ensemble["seed"] if args.seed is None else args.seed
 
-    # mpi4py must initialise MPI before NEURON is imported
-    from mpi4py import MPI
+    from ..io.kernels import write_kernel_file
 
-    from .. import h5io, kernels, mechanisms
-
-    comm = MPI.COMM_WORLD
-    rank = comm.Get_rank()
     if basis is None:
-        mechanisms.import_neuron()
-        mechanisms.load_all(config, allow_compile=comm.Get_size() == 1)
+        from ..runtime import start_neuron
+
+        comm = start_neuron(config)
+    else:
+        from mpi4py import MPI
+
+        comm = MPI.COMM_WORLD
+    rank = comm.Get_rank()
     extra = {"engine": args.engine}
     if basis is not None:
         extra["basis_hash"] = basis.basis_hash
     if args.mode == "mean-field":
-        results = kernels.mean_field_kernels(
-            config, args.pre, args.post, probes, cache, args.engine, basis, comm
+        results = engine.mean_field_kernels(
+            config, args.pre, args.post, probes, comm, cache, basis
         )
         if results is not None:
             results = {name: {"kernel": kernel} for name, kernel in results.items()}
     else:
-        results = kernels.ensemble_kernels(
-            config,
-            args.pre,
-            args.post,
-            realizations,
-            seed,
-            comm,
-            probes,
-            args.engine,
-            basis,
-            cache,
+        results = engine.ensemble_kernels(
+            config, args.pre, args.post, realizations, seed, comm, probes, cache, basis
         )
         extra.update(
             {
@@ -139,7 +133,7 @@ def run(args):
         if not args.output:
             output.mkdir(parents=True, exist_ok=True)
         for path, arrays in files.items():
-            h5io.write_kernel_file(
+            write_kernel_file(
                 path, config, args.pre, args.post, args.mode, arrays, extra, ensemble
             )
         print(
@@ -154,10 +148,10 @@ def run(args):
 def read_checked_basis(path, config, post):
     """The basis of ``post`` in ``path``, refused (InputError naming the file and what
     differs) unless it was computed from this config."""
-    from .. import h5io
+    from ..io.basis import basis_file_differences, read_basis
 
-    basis, attrs = h5io.read_basis(path)
-    found = h5io.basis_file_differences(attrs, config, post)
+    basis, attrs = read_basis(path)
+    found = basis_file_differences(attrs, config, post)
     if found:
         raise InputError(
             str(path),

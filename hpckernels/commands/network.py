@@ -2,7 +2,7 @@
 
 The network (section ``network`` of the config, see :mod:`hpckernels.network`) runs in
 NEST, threaded in one process (never under mpiexec); its spikes are written as SONATA
-(:func:`hpckernels.h5io.write_sonata`).
+(:func:`hpckernels.io.spikes.write_sonata`).
 """
 
 import sys
@@ -25,15 +25,16 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from .. import h5io, network
+    from .. import network
     from ..config import NetworkConfig
+    from ..io.spikes import write_sonata
 
     started = time.monotonic()
     config = NetworkConfig.from_file(args.config)
     parameters = network.network_parameters(config)
     output = output_path(args.output)
     result = network.simulate(parameters)
-    h5io.write_sonata(output, config, result)
+    write_sonata(output, config, result)
     rates = ", ".join(f"{name} {rate:.2f}" for name, rate in result.mean_rates().items())
     sizes = ", ".join(f"{name} {n}" for name, n in parameters.simulated_sizes.items())
     print(

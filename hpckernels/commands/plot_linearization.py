@@ -38,12 +38,9 @@ def run(args):
         raise InputError("--synapses", "numbers of synapses must be > 0")
     output = output_path(args.output)
     check_cells(config, [args.post])
-    from mpi4py import MPI  # noqa: F401  (before NEURON)
-
-    from .. import mechanisms
     from ..plotting.linearization import responses_figure
+    from ..runtime import start_neuron
 
-    mechanisms.import_neuron()
-    mechanisms.load_all(config)
+    start_neuron(config)
     responses_figure(config, args.pre, args.post, output, synapses)
     return 0

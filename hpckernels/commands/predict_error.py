@@ -21,8 +21,9 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from .. import groundtruth, spikes
     from ..cellcheck import check_cells
+    from ..io import spikes
+    from ..validation import groundtruth
 
     config = load_config(args.config)
     source = spikes.spike_source(config, args.spikes)
@@ -30,14 +31,11 @@ def run(args):
     settings = groundtruth.settings_from_config(
         config, args.cells_per_population, args.seed, linearized=True
     )
-    check_cells(config, groundtruth.postsynaptic_populations(config))
+    check_cells(config, config.postsynaptic_populations())
 
-    from mpi4py import MPI  # noqa: F401  (before NEURON)
+    from ..runtime import start_neuron
+    from ..steps.errorbars import predict_error_file
 
-    from .. import mechanisms
-    from ..errorbars import predict_error_file
-
-    mechanisms.import_neuron()
-    mechanisms.load_all(config)
+    start_neuron(config)
     predict_error_file(config, settings, args.kernels, args.spikes, output)
     return 0

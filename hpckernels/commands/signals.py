@@ -45,7 +45,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    from ..predict import predict_signals
+    from ..steps.predict import predict_signals
 
     config = load_config(args.config, args.g_eff)
     output = output_path(args.output, inputs=[args.config, args.kernels, *(args.spikes or [])])

@@ -17,11 +17,11 @@ import math
 import re
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from ..errors import InputError
-from ..h5io import atomic_path, open_h5, text
+from ..io.h5 import atomic_path, open_h5, text
+from ..io.signals import probe_groups, read_probe
 from ..probes import PROBES
 
 #: A channel whose largest magnitude is at most this fraction of the probe's largest
@@ -140,6 +140,19 @@ def png_metadata(title, sources, infos):
 # ---------------------------------------------------------------------------------------
 
 
+#: The figure that draws each probe type of :data:`hpckernels.probes.PROBES` (types not
+#: listed are not drawn in the signal figures).
+FIGURE_KINDS = {
+    "GaussCylinderPotential": "lfp",
+    "GaussCylinderCSD": "csd",
+    "LaminarCurrentSourceDensity": "csd",
+    "CurrentDipoleMoment": "dipole",
+    "FourSphereVolumeConductor": "eeg",
+    "InfiniteHomogeneousVolCondMEG": "meg",
+    "SphericallySymmetricVolCondMEG": "meg",
+}
+
+
 def figure_kind(probe_type):
     """The figure that draws a probe type ('lfp', 'csd', 'dipole', 'eeg', 'meg').
 
@@ -154,27 +167,17 @@ def figure_kind(probe_type):
     str or None
         None for a type no figure draws, or one that is not registered.
     """
-    cls = PROBES.get(probe_type)
-    return None if cls is None else cls.figure
+    return FIGURE_KINDS.get(probe_type)
 
 
 def types_drawn_as(kind):
     """Registered probe type names that figure ``kind`` draws, in registry order."""
-    return [name for name, cls in PROBES.items() if cls.figure == kind]
+    return [name for name in PROBES if FIGURE_KINDS.get(name) == kind]
 
 
 # ---------------------------------------------------------------------------------------
 # Reading signals files
 # ---------------------------------------------------------------------------------------
-
-
-def probe_groups(fh):
-    """{name: probe_type} of every probe group of an open signals file, in file order."""
-    return {
-        name: text(obj.attrs["probe_type"])
-        for name, obj in fh.items()
-        if isinstance(obj, h5py.Group) and "probe_type" in obj.attrs
-    }
 
 
 def find_probe(fh, kind, probe=None):
@@ -210,42 +213,6 @@ def find_probe(fh, kind, probe=None):
 def scale_labels(dset):
     """The values of a string (or numeric) dimension scale as a list of str."""
     return [text(v) for v in dset[()]]
-
-
-def _read_probe(fh, name):
-    """Everything a figure needs of one probe group.
-
-    Returns
-    -------
-    dict
-        ``name``, ``type`` (probe type name), ``total`` (n_channels, n_times) in
-        ``units``, ``time`` (ms), ``channels`` (labels: str, bytes or numbers) and
-        ``parameters`` (the probe's config parameters, {} when unreadable).
-    """
-    group = fh[name]
-    for key in ("total", "time", "channel"):
-        if key not in group:
-            raise InputError(f"{fh.filename}:/{name}", f"probe group has no '{key}' dataset")
-    try:
-        parameters = json.loads(text(group.attrs.get("probe_parameters", "{}")))
-    except ValueError:
-        parameters = {}
-    channels = group["channel"][()]
-    return {
-        "name": name,
-        "type": text(group.attrs["probe_type"]),
-        "total": np.asarray(group["total"][()], dtype=float),
-        "time": np.asarray(group["time"][()], dtype=float),
-        "channels": [c if isinstance(c, bytes | str) else c.item() for c in channels],
-        "units": text(group["total"].attrs.get("units", "")),
-        "parameters": parameters,
-    }
-
-
-def read_probe(fh, name):
-    """Everything a figure needs of one probe group of an open signals (or ground-truth)
-    file: see :func:`_read_probe`."""
-    return _read_probe(fh, name)
 
 
 def time_step(time, attrs):
@@ -299,7 +266,7 @@ def probe_window(signals_file, kind, probe, window, subtract_mean):
     Returns
     -------
     data : dict
-        See :func:`_read_probe`.
+        See :func:`read_probe`.
     time : ndarray (n_window,)
         Times (ms) in the window.
     values : ndarray (n_channels, n_window)
@@ -330,7 +297,7 @@ def read_probe_window(signals_file, kind, probe, window):
     Returns
     -------
     data : dict
-        See :func:`_read_probe`.
+        See :func:`read_probe`.
     mask : ndarray of bool (n_times,)
         Samples in the window.
     info : dict
@@ -342,7 +309,7 @@ def read_probe_window(signals_file, kind, probe, window):
             types = " or ".join(types_drawn_as(kind))
             what = _KIND_TEXT.get(kind, kind)
             raise InputError(str(signals_file), f"no {what} ({types}) probe group")
-        data = _read_probe(fh, name)
+        data = read_probe(fh, name)
         mask = _window_mask(data["time"], fh.attrs.get("t_start"), window)
         info = provenance(fh.attrs)
     return data, mask, info

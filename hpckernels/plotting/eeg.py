@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..h5io import text
+from ..io.h5 import text
 from .common import (
     MINUS_MEAN,
     display_scale,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..convolution import centered_kernel
-from ..h5io import text
+from ..io.h5 import text
 from .common import display_scale, finish, pyplot
 
 #: Lags drawn (ms).

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from ..h5io import read_tensor, text
+from ..io.h5 import text
+from ..io.kernels import read_tensor
 from .common import finish, provenance, pyplot
 
 #: Lags after which every kernel stays below this fraction of its panel's maximum are not

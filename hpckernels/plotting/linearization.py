@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..h5io import versions
-from ..responses import VARIANTS, r_squared
+from ..io.h5 import versions
+from ..validation.linearity import VARIANTS, r_squared
 from .common import finish, pyplot
 
 #: Line style of each cell.
@@ -99,7 +99,7 @@ def responses_figure(config, pre, post, output, synapses=SYNAPSES):
     """Simulate the active cell of ``post`` and its linearizations driven by pathway
     ``pre`` -> ``post`` (NEURON, this process) and draw the figure."""
     from .. import cell as cellmod
-    from ..responses import ResponseComparison
+    from ..validation.linearity import ResponseComparison
 
     synapses = sorted(synapses)
     comparison = ResponseComparison(config, pre, post)

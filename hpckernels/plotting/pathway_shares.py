@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import InputError
-from ..h5io import open_h5
+from ..io.h5 import open_h5
 from .common import (
-    _read_probe,
     contact_depths,
     figure_kind,
     finish,
     probe_groups,
     provenance,
     pyplot,
+    read_probe,
     scale_labels,
 )
 
@@ -264,7 +264,7 @@ def plot_pathway_shares(signals_file, output):
             if "pathways" not in fh[name]:
                 continue
             labels, parts, populations = _read_pathways(fh, name)
-            probes[name] = (_read_probe(fh, name), labels, parts)
+            probes[name] = (read_probe(fh, name), labels, parts)
     if not probes:
         raise InputError(str(signals_file), "no probe group has 'pathways'")
     labels = next(iter(probes.values()))[1]

@@ -12,8 +12,8 @@ import dataclasses
 import numpy as np
 
 from ..errors import InputError
-from ..h5io import open_h5
-from ..spikes import read_sonata_populations
+from ..io.h5 import open_h5
+from ..io.spikes import read_sonata_populations
 from .common import check_window, finish, provenance, pyplot, scale_labels, time_step
 
 

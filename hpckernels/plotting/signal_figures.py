@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from ..h5io import open_h5
+from ..io.h5 import open_h5
 from .common import check_window, figure_kind, probe_groups, scale_labels, types_drawn_as
 from .csd import plot_csd_image
 from .dipole import plot_dipole

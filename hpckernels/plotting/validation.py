@@ -17,7 +17,7 @@ def plot_validation(comparison, folder, hybrid_files=(), kernel_sets=None, sourc
 
     ``hybrid_files``: hybrid-scheme kernel files, each drawn against ``kernel_sets``
     ({name: kernel tensor file})."""
-    from ..h5io import read_tensor
+    from ..io.kernels import read_tensor
 
     folder = Path(folder)
     written = []

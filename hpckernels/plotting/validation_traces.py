@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..h5io import text
+from ..io.h5 import text
 from .common import display_scale, finish, pyplot
 
 #: Longest stretch drawn (ms) and most channels drawn.

@@ -9,14 +9,13 @@ from snakemake.utils import validate
 
 from dataclasses import asdict
 
+from hpckernels import inputs
 from hpckernels.config import NetworkConfig
 from hpckernels.errors import InputError
 from hpckernels.hashing import content_hash
 from hpckernels.network import network_parameters
 from hpckernels.plotting import expected_figures
-from hpckernels.groundtruth import groundtruth_inputs
-from hpckernels.predict import signal_inputs
-from hpckernels.spikes import expand_files
+from hpckernels.io.spikes import expand_files
 from snakemake.io import report as report_item  # `report` alone is a Snakefile keyword
 
 validate(config, schema="../schemas/config.schema.yaml", set_default=False)
@@ -100,7 +99,7 @@ def basis_inputs(wildcards):
     """Rerun trigger of a basis job: the content hash of what the basis of a population
     depends on (its cell, the kinetics and placement of its inputs, the g_eff leak, the
     probes with a matrix on the cell)."""
-    return NETWORK.basis_hash(wildcards.post)
+    return inputs.basis_hash(NETWORK, wildcards.post)
 
 
 def pathway_inputs(wildcards):
@@ -110,7 +109,7 @@ def pathway_inputs(wildcards):
     hash (their mean conductances set the leak).
     """
     return {
-        "pathway": NETWORK.pathway_hash(wildcards.pre, wildcards.post, MODE),
+        "pathway": inputs.pathway_hash(NETWORK, wildcards.pre, wildcards.post, MODE),
         "probes": {name: content_hash(NETWORK.probes[name]) for name in sorted(PROBES)},
     }
 
@@ -138,12 +137,12 @@ def network_inputs(wildcards):
 
 def tensor_inputs(wildcards):
     """What assembling the tensor reads: populations, pathways, probes, kernel settings."""
-    return content_hash(NETWORK.tensor_inputs(MODE))
+    return content_hash(inputs.tensor_inputs(NETWORK, MODE))
 
 
 def signals_inputs(wildcards):
     """What the signals command reads: window, settings, spike source, count scales."""
-    return content_hash(signal_inputs(NETWORK))
+    return content_hash(inputs.signal_inputs(NETWORK))
 
 
 def spike_files():
@@ -229,14 +228,14 @@ def variant_flags(variant):
 
 def groundtruth_trigger(wildcards):
     """What groundtruth, predict-error and compare read from the config."""
-    return content_hash(groundtruth_inputs(NETWORK))
+    return content_hash(inputs.groundtruth_inputs(NETWORK))
 
 
 def variant_pathway_inputs(wildcards):
     network = variant_config(wildcards.variant)
     mode = VARIANTS[wildcards.variant][0]
     return {
-        "pathway": network.pathway_hash(wildcards.pre, wildcards.post, mode),
+        "pathway": inputs.pathway_hash(network, wildcards.pre, wildcards.post, mode),
         "probes": {name: content_hash(NETWORK.probes[name]) for name in sorted(PROBES)},
     }
 

@@ -61,7 +61,9 @@ rule linearization_figure:
     params:
         cli=HPCKERNELS,
         config=CONFIG_FILE,
-        inputs=lambda wildcards: NETWORK.pathway_hash(wildcards.pre, wildcards.post),
+        inputs=lambda wildcards: inputs.pathway_hash(
+            NETWORK, wildcards.pre, wildcards.post
+        ),
     shell:
         "{params.cli} plot-linearization {params.config} --pre {wildcards.pre} "
         "--post {wildcards.post} -o {output} > {log} 2>&1"

@@ -121,8 +121,8 @@ rule validation_tensor:
         flags=lambda wildcards: variant_flags(wildcards.variant),
         kernels=lambda wildcards: f"{VALIDATION_DIR}/kernels_{wildcards.variant}",
         inputs=lambda wildcards: content_hash(
-            variant_config(wildcards.variant).tensor_inputs(
-                VARIANTS[wildcards.variant][0]
+            inputs.tensor_inputs(
+                variant_config(wildcards.variant), VARIANTS[wildcards.variant][0]
             )
         ),
     shell:
@@ -145,7 +145,7 @@ rule validation_signals:
         config=CONFIG_FILE,
         flags=lambda wildcards: variant_flags(wildcards.variant),
         inputs=lambda wildcards: content_hash(
-            signal_inputs(variant_config(wildcards.variant))
+            inputs.signal_inputs(variant_config(wildcards.variant))
         ),
     shell:
         "{params.cli} signals {params.config} --kernels {input.kernels} "

@@ -31,7 +31,7 @@ linearized at the rest potential and the g_eff leak of the kernel cell (what the
 kernel method assumes of every cell).
 
 Signals are summed over cells at probes that measure what the config's probes model
-(:func:`hpckernels.probes.detailed_probes`: contacts on the population axis at the
+(:func:`detailed_probes`: contacts on the population axis at the
 depths of a GaussCylinderPotential, each cell's full dipole moment, EEG/MEG of the
 summed dipole, ...), on the time axis of ``hpckernels signals``. Per-cell membrane
 currents are projected chunk by chunk and never kept. Cells are simulated in fixed
@@ -41,20 +41,21 @@ results are bit-identical for any number of ranks.
 
 from __future__ import annotations
 
-import copy
 import time
 import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import cell as cellmod
-from . import distributions, probes
-from .console import STDERR
-from .errors import ConfigError, InputError
-from .hashing import content_hash, file_sha256
-from .spikes import bin_index
-from .synapses import synapse_model
+from .. import cell as cellmod
+from .. import distributions
+from ..binning import bin_index
+from ..console import STDERR
+from ..datatypes import EXTERNAL, Background, CellTable, SynapseTable, concatenate_tables
+from ..errors import ConfigError, InputError
+from ..probes import ProbeStack, linspace_or_array
+from ..simulator import NeuronDriver
+from ..synapses import synapse_model
 
 #: Cells per block of the MPI reduction; fixed so that sums never depend on the rank count.
 BLOCK = 4
@@ -63,8 +64,6 @@ CHUNK_STEPS = 2**14
 #: Random streams of a cell (:func:`cell_rng`): position, background placement and
 #: trains, connection ``k`` (``CONNECTION + k``).
 POSITION, BACKGROUND, TRAINS, CONNECTION = 0, 1, 2, 3
-#: ``kind`` of a background synapse in synapse tables (recurrent: the connection index).
-EXTERNAL = -1
 
 
 def cell_rng(seed, post, index, purpose):
@@ -114,38 +113,12 @@ class Settings:
     def mode(self):
         return "linearized" if self.linearized else "conductance"
 
-
-def groundtruth_inputs(config):
-    """Everything a ground-truth run (and predict-error, compare) reads from the config
-    besides the spike files: the network's cells, connections, probes, window and the
-    ``groundtruth`` and ``spikes`` sections; cell files by content."""
-    populations = copy.deepcopy(config.populations)
-    for population in populations.values():
-        cell = population.get("cell")
-        if cell:
-            cell["template"]["file"] = file_sha256(config.path(cell["template"]["file"]))
-            cell["morphology"] = file_sha256(config.path(cell["morphology"]))
-    return {
-        "simulation": config.simulation,
-        "populations": populations,
-        "connections": config.connections,
-        "probes": config.probes,
-        "window": list(config.signal_window()),
-        "groundtruth": config.data.get("groundtruth", {}),
-        "spikes": config.data.get("spikes"),
-    }
-
-
-def groundtruth_hash(config):
-    """Content hash of :func:`groundtruth_inputs` (stored in the outputs, checked by
-    their readers)."""
-    return content_hash(groundtruth_inputs(config))
-
-
-def postsynaptic_populations(config):
-    """Populations with a cell that receive a connection, in config order."""
-    posts = {c["post"] for c in config.connections}
-    return [name for name in config.populations if name in posts]
+    def scales(self, config):
+        """Signal scale N_Y / M_Y per postsynaptic population."""
+        return {
+            post: config.populations[post]["size"] / self.cells[post]
+            for post in config.postsynaptic_populations()
+        }
 
 
 def settings_from_config(
@@ -160,7 +133,7 @@ def settings_from_config(
     """
     section = config.data.get("groundtruth", {})
     default = section.get("cells_per_population")
-    posts = postsynaptic_populations(config)
+    posts = config.postsynaptic_populations()
     if isinstance(default, dict):
         for name in default:
             if name not in posts:
@@ -207,42 +180,6 @@ def settings_from_config(
 
 
 # ----------------------------------------------------------------------- cell layout
-@dataclass
-class CellTable:
-    """Somas and rotations of cells (one row per cell).
-
-    Attributes
-    ----------
-    population : list of str
-    index : ndarray of int
-        Cell index within its population.
-    x, y, z : ndarray
-        Soma position (um).
-    rotation : ndarray, shape (n, 3)
-        Rotation (rad) about x, y and z, applied in that order about the soma
-        (``LFPy.Cell.set_rotation``): the configured one, plus the random angle about z.
-    """
-
-    population: list
-    index: np.ndarray
-    x: np.ndarray
-    y: np.ndarray
-    z: np.ndarray
-    rotation: np.ndarray
-
-    def __len__(self):
-        return len(self.population)
-
-    def row(self, k):
-        """(population, index, (x, y, z), rotation) of row ``k``."""
-        return (
-            self.population[k],
-            int(self.index[k]),
-            (float(self.x[k]), float(self.y[k]), float(self.z[k])),
-            self.rotation[k],
-        )
-
-
 def draw_cells(config, post, indices, seed):
     """Soma positions and rotations of cells ``indices`` of population ``post``.
 
@@ -275,16 +212,6 @@ def draw_cells(config, post, indices, seed):
     )
 
 
-def concatenate_tables(tables):
-    """One :class:`CellTable` of several."""
-    return CellTable(
-        [p for t in tables for p in t.population],
-        np.concatenate([t.index for t in tables]).astype(np.int64),
-        *(np.concatenate([getattr(t, k) for t in tables]) for k in ("x", "y", "z")),
-        np.concatenate([t.rotation for t in tables]).reshape(-1, 3),
-    )
-
-
 def position_cell(cell, xyz, rotation, configured):
     """Move a cell built by :func:`hpckernels.cell.build_cell` (configured rotation, soma
     at the mean depth) to its place: the random rotation about z, then the soma to
@@ -295,52 +222,6 @@ def position_cell(cell, xyz, rotation, configured):
 
 
 # ---------------------------------------------------------------------- synapse table
-@dataclass
-class SynapseTable:
-    """Synapses of cells (one row per synapse).
-
-    Attributes
-    ----------
-    cell : ndarray of int
-        Row of the cell in the run's cell table (or 0 for a single cell).
-    segment : ndarray of int
-        Segment index in LFPy's order.
-    kind : ndarray of int
-        Index of the connection in ``config.connections``, or ``EXTERNAL`` (-1).
-    pre_id : ndarray of int
-        Node id of the presynaptic neuron, or the background source (synapse) index.
-    weight : ndarray
-        Peak conductance (uS) as configured (nA for current-based synapses).
-    delay : ndarray
-        Delay (ms) on the dt grid (0 for background synapses).
-    """
-
-    cell: np.ndarray
-    segment: np.ndarray
-    kind: np.ndarray
-    pre_id: np.ndarray
-    weight: np.ndarray
-    delay: np.ndarray
-
-    COLUMNS = ("cell", "segment", "kind", "pre_id", "weight", "delay")
-
-    def __len__(self):
-        return self.segment.size
-
-    @classmethod
-    def concatenate(cls, tables):
-        return cls(*(np.concatenate([getattr(t, k) for t in tables]) for k in cls.COLUMNS))
-
-
-@dataclass
-class Background:
-    """Poisson trains of a cell's background synapses (rows ``kind == EXTERNAL`` of its
-    synapse table, in order): train ``b`` is ``times[offsets[b]:offsets[b + 1]]`` (ms)."""
-
-    offsets: np.ndarray
-    times: np.ndarray
-
-
 def draw_synapses(config, post, index, seed, cell, trains):
     """The synapses of cell ``index`` of ``post``, placed on its positioned LFPy cell.
 
@@ -394,7 +275,7 @@ def draw_synapses(config, post, index, seed, cell, trains):
         delays = np.atleast_1d(
             distributions.frozen(connection["delay"]).rvs(size=pre.size, random_state=rng)
         )
-        delays = np.rint(delays / dt) * dt
+        delays = distributions.delay_steps(delays, dt) * dt
         parts.append(_rows(segments, k, pre, synapse_model(connection["synapse"]).weight, delays))
     table = SynapseTable.concatenate(parts) if parts else _rows([], 0, [], 0.0, 0.0)
     return table
@@ -475,41 +356,66 @@ class Window:
         return self.t_start + bin_index(times, self.t_start, self.dt) * self.dt
 
 
-class ProbeRows:
-    """The detailed probes of a run, stacked: probe ``name`` is rows ``slices[name]``.
+# -------------------------------------------------------------------- detailed probes
+def _line_contacts(spec, contacts):
+    """A GaussCylinderPotential measured at point (``contacts: point``) or line-source
+    contacts (LFPykit; segments within d/2 of a contact are taken at d/2) on the
+    population's axis (x = y = 0) at the contact depths ``z``, same conductivity."""
+    z = np.asarray(linspace_or_array(spec["z"]), dtype=float)
+    kind = {"point": "PointSourcePotential", "line": "LineSourcePotential"}[contacts]
+    zeros = [0.0] * z.size
+    return {"type": kind, "x": zeros, "y": zeros, "z": z.tolist(), "sigma": spec["sigma"]}
+
+
+def _laminar_cylinders(spec, contacts):
+    """A GaussCylinderCSD measured in cylinders of radius ``R`` on the population's axis,
+    slabs ``h`` thick around the contact depths (lfpykit.LaminarCurrentSourceDensity)."""
+    if isinstance(spec["R"], str):
+        raise ConfigError(
+            f"probes.{spec['type']}.R",
+            "a detailed population needs one cylinder radius for all populations (a "
+            "number, not 'population')",
+        )
+    z = np.asarray(linspace_or_array(spec["z"]), dtype=float)
+    h = float(spec["h"])
+    return {
+        "type": "LaminarCurrentSourceDensity",
+        "z": [[zi - h / 2, zi + h / 2] for zi in z.tolist()],
+        "r": [float(spec["R"])] * z.size,
+    }
+
+
+def _full_dipole(spec, contacts):
+    """Each cell's full dipole moment (a population sum needs no symmetry assumption)."""
+    return {k: v for k, v in spec.items() if k != "rotational_symmetry"}
+
+
+#: How a detailed population measures what a config probe type models (a population
+#: probe becomes contacts or cylinders on the population's axis); other types measure
+#: themselves.
+DETAILED_PROBES = {
+    "GaussCylinderPotential": _line_contacts,
+    "GaussCylinderCSD": _laminar_cylinders,
+    "CurrentDipoleMoment": _full_dipole,
+}
+
+
+def detailed_probes(specs, contacts="line"):
+    """{name: spec} of the probes that measure the config probes ``specs`` on a detailed
+    population of positioned cells, whose per-cell signals are summed (head models keep
+    referring to their dipole probe by name).
 
     Parameters
     ----------
     specs : dict of str to dict
-        Probe specs (:func:`hpckernels.probes.detailed_probes`).
+        The config's probes.
+    contacts : {"line", "point"}
+        How GaussCylinderPotential depths are measured (``groundtruth.contacts``).
     """
-
-    def __init__(self, specs):
-        import lfpykit
-
-        self.specs = specs
-        # channel counts do not depend on the geometry: size the rows on a small one
-        small = lfpykit.CellGeometry(
-            x=np.zeros((2, 2)),
-            y=np.zeros((2, 2)),
-            z=np.array([[0.0, 10.0], [10.0, 20.0]]),
-            d=np.ones(2),
-        )
-        self.slices, start = {}, 0
-        for name, spec in specs.items():
-            n = probes.transformation_matrix(spec, small, specs).shape[0]
-            self.slices[name] = slice(start, start + n)
-            start += n
-        self.n_rows = start
-
-    def matrix(self, geometry):
-        """Stacked transformation matrices (n_rows, n_segments) on a cell geometry."""
-        return np.concatenate(
-            [
-                probes.transformation_matrix(spec, geometry, self.specs)
-                for spec in self.specs.values()
-            ]
-        )
+    return {
+        name: DETAILED_PROBES.get(spec["type"], lambda s, c: dict(s))(spec, contacts)
+        for name, spec in specs.items()
+    }
 
 
 class DetailedCell:
@@ -556,8 +462,11 @@ class DetailedCell:
         self.background = background_trains(
             config, post, index, seed, int(external.sum()), window.t_begin, window.t_stop
         )
-        self._segments = cellmod.segments(self.cell)
-        self._synapses, self._groups, self._pending = [], [], []
+        segments = cellmod.segments(self.cell)
+        soma = segments[int(self.cell.somaidx[0])]
+        start = float(self.vrest[0])
+        self.driver = NeuronDriver(self.cell, lambda h: h.finitialize(start), [soma._ref_v])
+        self._groups = []
         # synapses of one kind and weight on one segment share a point process: their
         # kinetics are linear, so the summed conductance is that of one synapse
         table = self.table
@@ -573,40 +482,28 @@ class DetailedCell:
                 else config.connections[kind]["synapse"]
             )
             model = synapse_model(dict(spec, weight=float(value)))
-            seg = self._segments[segment]
+            seg = segments[segment]
             if linearized or model.current_based:
                 synapse = model.insert_current(h, seg)
                 weight = float(model.linearized_weight(self.vrest[segment]))
             else:
                 synapse = model.insert_conductance(h, seg)
                 weight = model.weight
-            netcon = h.NetCon(None, synapse)
-            netcon.weight[0] = weight
-            self._synapses.append(synapse)
-            self._groups.append((netcon, rows))
-        h.load_file("stdrun.hoc")
-        h.cvode.use_fast_imem(1)
-        self._recorders = []
-        for seg in self._segments:
-            vec = h.Vector()
-            vec.record(seg._ref_i_membrane_)
-            self._recorders.append(vec)
-        self._soma = h.Vector()
-        self._soma.record(self._segments[int(self.cell.somaidx[0])]._ref_v)
+            self._groups.append((self.driver.add_synapse(synapse, weight), rows))
         #: Mean somatic membrane potential (mV) over the output bins of the last run.
         self.soma_v = np.nan
-        self._handler = h.FInitializeHandler(1, self._queue_events)
         self.set_inputs(self.network_events(config, trains))
 
     def set_inputs(self, events):
         """Activation times (ms, network time) of every synapse row for the next run;
         those outside the run are dropped."""
         w = self.window
-        self._pending = []
-        for netcon, rows in self._groups:
+        pending = []
+        for index, rows in self._groups:
             times = np.sort(np.concatenate([np.empty(0), *(events[r] for r in rows)]))
             times = times[(times >= w.t_begin) & (times < w.t_stop)]
-            self._pending.append((netcon, (times - w.t_begin).tolist()))
+            pending.append((index, (times - w.t_begin).tolist()))
+        self.driver.set_events(pending)
 
     def background_events(self):
         """Activation times of the background rows (empty arrays for the others)."""
@@ -638,13 +535,6 @@ class DetailedCell:
             events[r] = np.array([t0 + self.table.delay[r]])
         return events
 
-    def _queue_events(self):
-        # called by NEURON after finitialize cleared the event queue
-        for netcon, times in self._pending:
-            event = netcon.event
-            for t in times:
-                event(t)
-
     def run(self, matrix, out):
         """Simulate from ``window.t_begin`` and add ``matrix @ imem`` of every output bin
         to ``out``.
@@ -654,41 +544,23 @@ class DetailedCell:
         matrix : ndarray, shape (n_rows, n_segments)
         out : ndarray, shape (n_rows, n_bins)
         """
-        from neuron import h
-
         w = self.window
-        h.cvode.active(0)
-        h.cvode.use_fast_imem(1)
-        h.dt = w.dt
-        h.finitialize(float(self.vrest[0]))
-        last = w.skip + w.n_bins - 1  # recording index of the last output bin
-        done = steps = 0  # recording indices read so far: 0..done-1
+        n = self.driver.n_segments
         soma_sum = 0.0
-        fadvance = h.fadvance
-        while done <= last:
-            # Not ParallelContext.psolve: a collective once MPI is initialised, and
-            # ranks simulate different numbers of cells; each cell is independent.
-            target = min(last, steps + CHUNK_STEPS)
-            while steps < target:
-                fadvance()
-                steps += 1
-            imem = np.array([vec.as_numpy() for vec in self._recorders])
-            soma = self._soma.as_numpy().copy()
-            for vec in (*self._recorders, self._soma):
-                vec.resize(0)
-            first, done = done, done + imem.shape[1]
+        # recording index of the last output bin
+        for first, piece in self.driver.run_chunks(w.skip + w.n_bins - 1, w.dt, CHUNK_STEPS):
+            done = first + piece.shape[1]
             a = max(first, w.skip)
             if a < done:
+                imem, soma = piece[:n], piece[n]
                 out[:, a - w.skip : done - w.skip] += project(matrix, imem[:, a - first :])
                 soma_sum += soma[a - first :].sum()
         self.soma_v = soma_sum / w.n_bins
 
     def close(self):
         """Release the NEURON objects (before the next cell is built in this process)."""
-        self._handler = None
-        self._pending, self._groups, self._synapses, self._recorders = [], [], [], []
-        self._soma = None
-        self._segments = []
+        self.driver.release()
+        self._groups = []
         if self.cell is not None:
             self.cell.strip_hoc_objects()
             self.cell = None
@@ -718,7 +590,7 @@ class BlockResult:
 def blocks_of(config, settings):
     """(post, cell indices) of every block, in the fixed order of the reduction."""
     out = []
-    for post in postsynaptic_populations(config):
+    for post in config.postsynaptic_populations():
         indices = settings.indices(post)
         out += [(post, indices[i : i + BLOCK]) for i in range(0, len(indices), BLOCK)]
     return out
@@ -729,8 +601,8 @@ def simulate_block(config, settings, post, indices, trains, window, rows):
 
     Parameters
     ----------
-    rows : ProbeRows
-        The detailed probes.
+    rows : ProbeStack
+        The detailed probes (:func:`detailed_probes`).
 
     Returns
     -------
@@ -814,7 +686,7 @@ class PopulationResult:
     synapses: SynapseTable
     per_cell: np.ndarray | None
     backgrounds: list | None
-    rows: ProbeRows
+    rows: ProbeStack
     window: Window
     elapsed: float
     soma_v: np.ndarray | None = None  # per cell-table row
@@ -853,7 +725,7 @@ def simulate_population(
     if window is None:
         t_start, t_stop = config.signal_window()
         window = Window.of(t_start, t_stop, config.simulation["dt"], settings.warmup)
-    rows = ProbeRows(probes.detailed_probes(config.probes, settings.contacts))
+    rows = ProbeStack(detailed_probes(config.probes, settings.contacts))
     jobs = blocks_of(config, settings)
     n_rounds = -(-len(jobs) // size)
     started = time.monotonic()
@@ -896,7 +768,7 @@ def simulate_population(
         if log is not None:
             progress = ", ".join(
                 f"{post} {done.get(post, 0)}/{len(settings.indices(post))}"
-                for post in postsynaptic_populations(config)
+                for post in config.postsynaptic_populations()
             )
             log.write(
                 f"[hpckernels] {label or 'groundtruth (' + settings.mode() + ')'}: cells done "
@@ -941,9 +813,9 @@ def hybrid_kernels(config, settings, trains, comm, t0, log=STDERR):
     if result is None:
         return None
     names = list(config.populations)
-    factor = scales(config, settings)
+    factor = settings.scales(config)
     kernels = {}
-    for name, rows in result.rows.slices.items():
+    for name, rows in result.rows.rows.items():
         tensor = np.zeros((len(names), len(names), rows.stop - rows.start, 2 * n + 1))
         for post, summed in result.signals.items():
             for x, pre in enumerate(names):
@@ -952,11 +824,3 @@ def hybrid_kernels(config, settings, trains, comm, t0, log=STDERR):
                 )
         kernels[name] = tensor
     return kernels, result
-
-
-def scales(config, settings):
-    """Signal scale N_Y / M_Y per postsynaptic population."""
-    return {
-        post: config.populations[post]["size"] / settings.cells[post]
-        for post in postsynaptic_populations(config)
-    }

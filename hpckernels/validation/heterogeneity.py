@@ -5,7 +5,8 @@ the detailed population's cells (:mod:`hpckernels.groundtruth`, linearized: the
 kernel cell's membrane and current-based synapses) add to every probe channel, scaled
 by N_Y / M_Y. The cell is linear and the same in every cell (only moved and rotated),
 so one event on segment s of cell j contributes ``y_js = M_j R_s``: the cell's
-membrane-current response R_s to an event on s (:meth:`PathwayModel.unit_responses`)
+membrane-current response R_s to an event on s (:meth:`Engine.unit_membrane_currents
+<hpckernels.engines.base.Engine.unit_membrane_currents>`)
 through the probe matrix M_j of cell j at its place.
 
 Given the cells' layout (positions, rotations: shared by all presynaptic neurons),
@@ -34,9 +35,14 @@ import numpy as np
 import scipy.stats as st
 from scipy import fft as sfft
 
-from . import cell as cellmod
-from . import distributions, engine, groundtruth, probes
-from .console import STDERR
+from .. import cell as cellmod
+from .. import distributions
+from ..console import STDERR
+from ..datatypes import EXTERNAL
+from ..engines import get_engine
+from ..probes import ProbeStack
+from ..synapses import synapse_model
+from . import groundtruth
 from .error_theory import power_xcorr, xcorr
 
 
@@ -51,12 +57,12 @@ class KernelStatistics:
     mean : ndarray (n_pop, n_rows, 2 n_steps + 1)
         kbar_X per simulated neuron of X on lags 0..2 tau (a response of tau after a
         delay of up to tau), summed over the postsynaptic populations (rows: the
-        detailed probes of :class:`groundtruth.ProbeRows`).
+        detailed probes of :func:`groundtruth.detailed_probes`).
     deviation_xcorr : ndarray (n_pop, n_rows, 4 n_steps + 1)
         D_X on lags -2 tau..2 tau.
     background : ndarray (n_rows,)
         Variance of the background's contribution per bin.
-    rows : groundtruth.ProbeRows
+    rows : ProbeStack
     """
 
     names: list
@@ -80,27 +86,25 @@ def connection_moments(config, connection, n_simulated):
     return a1, a2, float(np.sum(pmf * counts)), float(np.sum(pmf * counts * (counts - 1)))
 
 
-def rounded_delay_pmf(spec, dt, n_steps):
-    """Probability of each delay step 0..n_steps after rounding a drawn delay to dt."""
-    dist = distributions.frozen(spec)
-    edges = (np.arange(n_steps + 2) - 0.5) * dt
-    pmf = np.diff(dist.cdf(edges))
-    pmf[0] += dist.cdf(-0.5 * dt)
-    return pmf
-
-
-def unit_responses(config, post):
-    """{connection index or groundtruth.EXTERNAL: R (n_seg, n_seg, n_steps + 1)} of
-    the linearized cell of ``post`` (each NEURON cell released before the next)."""
+def unit_responses(config, post, engine=None):
+    """{connection index or EXTERNAL: R (n_seg, n_seg, n_steps + 1)} of the linearized
+    cell of ``post``: the membrane currents after one synapse of each connection into it
+    (and of its background) on each segment in turn, the unit responses of ``engine``
+    (default: the default engine's) times the synapse's linearized peak current."""
+    engine = engine or get_engine()
+    vrest = None
     out = {}
-    into = [(k, c) for k, c in enumerate(config.connections) if c["post"] == post]
-    for k, connection in into:
-        with engine.PathwayModel(config, connection["pre"], post) as model:
-            out[k] = model.unit_responses()
+    synapses = {k: c["synapse"] for k, c in enumerate(config.connections) if c["post"] == post}
     external = config.populations[post].get("external")
     if external and external["count"] > 0 and external["rate"] > 0:
-        with engine.PathwayModel(config, into[0][1]["pre"], post, external["synapse"]) as model:
-            out[groundtruth.EXTERNAL] = model.unit_responses()
+        synapses[EXTERNAL] = external["synapse"]
+    for k, spec in synapses.items():
+        if vrest is None:
+            linearized = cellmod.build_linearized_cell(config, post, 0.0)
+            vrest = linearized.vrest
+            linearized.close()
+        weight = synapse_model(spec).linearized_weight(vrest)
+        out[k] = weight[:, None, None] * engine.unit_membrane_currents(config, post, spec)
     return out
 
 
@@ -122,7 +126,7 @@ def kernel_statistics(config, settings, simulated_sizes, log=STDERR):
     started = time.monotonic()
     dt, n = config.simulation["dt"], config.n_steps_tau
     names = list(config.populations)
-    rows = groundtruth.ProbeRows(probes.detailed_probes(config.probes, settings.contacts))
+    rows = ProbeStack(groundtruth.detailed_probes(config.probes, settings.contacts))
     # kernels on lags 0..2n: responses of n steps after delays of up to n steps, whole
     # (then delays do not change a synapse's auto-correlation)
     length = 2 * n + 1
@@ -130,12 +134,12 @@ def kernel_statistics(config, settings, simulated_sizes, log=STDERR):
     deviation = np.zeros((len(names), rows.n_rows, 2 * length - 1))
     background = np.zeros(rows.n_rows)
     n_fft = sfft.next_fast_len(2 * length)
-    for post in groundtruth.postsynaptic_populations(config):
+    for post in config.postsynaptic_populations():
         w = config.populations[post]["size"] / settings.cells[post]
         responses = unit_responses(config, post)
         into = [(k, c) for k, c in enumerate(config.connections) if c["post"] == post]
         moments = {k: connection_moments(config, c, simulated_sizes[c["pre"]]) for k, c in into}
-        delays = {k: rounded_delay_pmf(c["delay"], dt, n) for k, c in into}
+        delays = {k: distributions.delay_step_pmf(c["delay"], dt, n)[: n + 1] for k, c in into}
         external = config.populations[post].get("external") or {"count": 0, "rate": 0}
         lam = round(external["count"]) * external["rate"] * dt / 1000.0
         indices = settings.indices(post)
@@ -167,9 +171,9 @@ def kernel_statistics(config, settings, simulated_sizes, log=STDERR):
                     deviation[x] += w**2 * (
                         a1 * (m1 * own + m2 * pair) + (a2 - a1**2) * m1**2 * pair
                     )
-                if groundtruth.EXTERNAL in responses and lam > 0:
+                if EXTERNAL in responses and lam > 0:
                     area = cell.area / cell.area.sum()
-                    y = np.einsum("ck,skl->scl", M, responses[groundtruth.EXTERNAL], optimize=True)
+                    y = np.einsum("ck,skl->scl", M, responses[EXTERNAL], optimize=True)
                     background += w**2 * lam * np.einsum("s,scl->c", area, y**2)
         finally:
             cell.strip_hoc_objects()

@@ -1,8 +1,9 @@
 """Ensemble kernels under MPI: realizations of synapses of one presynaptic spike.
 
-Realizations are grouped in fixed blocks of ``BLOCK`` consecutive indices. A
-block's statistics are accumulated in index order by whichever rank owns it
-(blocks are dealt round robin), and rank 0 merges the blocks in block order.
+Realizations are grouped in fixed blocks of consecutive indices (the size is the
+engine's, never the rank count's). A block's statistics are accumulated in index order
+by whichever rank owns it (blocks are dealt round robin), and rank 0 merges the blocks
+in block order.
 Each realization draws from its own generator (seed, pathway, index), so the
 result is bit-identical for any number of ranks, including more ranks than
 blocks.
@@ -15,11 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .console import STDERR
-from .engine import realization_kernels
-
-#: Realizations per block; fixed so that block composition never depends on the rank count.
-BLOCK = 16
+from ..console import STDERR
 
 
 @dataclass
@@ -92,12 +89,12 @@ class SerialComm:
         pass
 
 
-def block_indices(block, realizations, size=BLOCK):
+def block_indices(block, realizations, size):
     """Realization indices of one block of ``size``."""
     return range(block * size, min(realizations, (block + 1) * size))
 
 
-def run_blocks(block_moments, realizations, comm, block_size=BLOCK, label="", stream=STDERR):
+def run_blocks(block_moments, realizations, comm, block_size, label="", stream=STDERR):
     """Moments over ``realizations`` realizations computed block by block under MPI.
 
     Blocks of ``block_size`` consecutive indices are dealt round robin to the ranks;
@@ -162,39 +159,9 @@ def run_blocks(block_moments, realizations, comm, block_size=BLOCK, label="", st
     return merged
 
 
-def ensemble_kernels(model, matrices, realizations, seed, comm, label="", stream=STDERR):
-    """Mean and standard deviation of kernels over realizations simulated with NEURON
-    (one run per realization), on rank 0.
-
-    Parameters
-    ----------
-    model : PathwayModel
-        The pathway's linearized cell (one per rank).
-    matrices : dict of str to ndarray
-        Probe transformation matrices.
-    realizations : int
-        Number of realizations R.
-    seed : int
-        Base seed.
-    comm : mpi4py communicator
-    label : str
-        Name of the pathway in progress messages.
-
-    Returns
-    -------
-    dict of str to RunningMoments or None
-        On rank 0 the merged moments per probe; None on other ranks.
-    """
-
-    def block_moments(indices):
-        # Welford, realization by realization in index order
-        moments = None
-        for index in indices:
-            kernels = realization_kernels(model, matrices, seed, index)
-            if moments is None:
-                moments = {name: RunningMoments.empty(k.shape) for name, k in kernels.items()}
-            for name, kernel in kernels.items():
-                moments[name].add(kernel)
-        return moments
-
-    return run_blocks(block_moments, realizations, comm, BLOCK, label, stream)
+def mean_and_std(moments):
+    """{probe: {"kernel": mean, "std": standard deviation (ddof 1)}} of merged moments
+    (None stays None: the ranks other than 0)."""
+    if moments is None:
+        return None
+    return {name: {"kernel": m.mean, "std": m.std(ddof=1)} for name, m in moments.items()}

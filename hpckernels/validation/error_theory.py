@@ -139,7 +139,7 @@ def spike_statistics(trains, names, t_start, t_stop, dt, n_lags):
     -------
     SpikeStatistics
     """
-    from .spikes import bin_index
+    from ..binning import bin_index
 
     n_bins = int(round((t_stop - t_start) / dt))
     lags = np.arange(-n_lags, n_lags + 1)

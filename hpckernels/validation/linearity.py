@@ -17,11 +17,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import cell as cellmod
-from . import linearization
-from .engine import SynapseSampler
-from .errors import ConfigError
-from .synapses import synapse_model
+from .. import cell as cellmod
+from .. import linearization
+from ..engines.common import SynapseSampler
+from ..errors import ConfigError
+from ..simulator import NeuronDriver
+from ..synapses import synapse_model
 
 #: The linearized membranes compared with the active model.
 VARIANTS = ("passive", "frozen", "quasi-active")
@@ -170,41 +171,23 @@ class ResponseComparison:
     def _simulate(self, cell, make_synapse, weights, initialize):
         """One run: a synapse with its weight on every segment that gets input, all
         activated at ``onset``; traces from the onset on, minus their values there."""
-        from neuron import h
-
-        segments = cellmod.segments(cell)
-        synapses, netcons = [], []
-        for seg, weight in zip(segments, weights, strict=True):
-            if weight != 0:
-                synapse = make_synapse(seg)
-                netcon = h.NetCon(None, synapse)
-                netcon.weight[0] = weight
-                synapses.append(synapse)
-                netcons.append(netcon)
-        h.load_file("stdrun.hoc")
-        h.cvode.active(0)
-        h.cvode.use_fast_imem(1)
-        h.dt = self.dt
-        soma = h.Vector()
-        soma.record(_soma(cell)._ref_v)
-        currents = []
-        for seg in segments:
-            vec = h.Vector()
-            vec.record(seg._ref_i_membrane_)
-            currents.append(vec)
-        initialize()
-        for netcon in netcons:
-            netcon.event(self.onset)
-        for _ in range(int(round(self.tstop / self.dt))):
-            h.fadvance()
+        driver = NeuronDriver(cell, lambda h: initialize(), [_soma(cell)._ref_v])
+        try:
+            events = []
+            for seg, weight in zip(driver.segments, weights, strict=True):
+                if weight != 0:
+                    events.append((driver.add_synapse(make_synapse(seg), weight), [self.onset]))
+            driver.set_events(events)
+            recorded = driver.run(int(round(self.tstop / self.dt)), self.dt)
+        finally:
+            driver.release()
         start = int(round(self.onset / self.dt))
-        v = soma.as_numpy()[start:].copy()
-        imem = np.array([vec.as_numpy()[start:] for vec in currents])
-        drift = float(np.abs(soma.as_numpy()[:start] - v[0]).max()) if start else 0.0
+        v = recorded[-1, start:].copy()
+        imem = recorded[:-1, start:]
+        drift = float(np.abs(recorded[-1, :start] - v[0]).max()) if start else 0.0
         if drift > 1e-6:
             raise RuntimeError(f"the cell is not at rest before the input ({drift} mV)")
         t = np.arange(v.size) * self.dt
-        del synapses, netcons
         return Traces(t, v - v[0], imem - imem[:, :1])
 
 

@@ -1,32 +1,23 @@
-"""Kernels of one pathway: mean-field and ensemble share one simulation path.
+"""What every kernel engine shares: the synapses of a pathway (expected counts and
+realizations), synapse kinetics, and the kernel of a probe from its response.
 
-Both modes build the same linearized cell of the postsynaptic population Y
-(``g_eff`` leak, current-based synapses linearized at ``vrest``) and drive it
-with synaptic events:
-
-* mean-field: one event per segment at lag 0, weighted by the expected number
-  of synapses k_out * p_i one presynaptic spike makes on it; the delay
-  distribution is applied afterwards as a convolution along lags;
-* ensemble: one realization of the synapses made by one presynaptic spike
-  (Binomial number of connected cells, a multapse count per connection, a
-  segment and a delay per synapse), all on the one linearized cell.
-
-The membrane currents of the response (n_segments, lags 0..tau) are then
-mapped to every probe with its transformation matrix.
+Every engine draws ensemble realizations with :class:`SynapseSampler`, so realization
+``index`` of a seed is the same set of synapses whichever engine simulates it, and
+turns a probe's signal after one presynaptic spike into a kernel with
+:func:`kernel_from_signal`.
 """
 
 from __future__ import annotations
 
 import zlib
-from dataclasses import dataclass
 
 import numpy as np
 from scipy.signal import fftconvolve
 
-from . import cell as cellmod
-from . import distributions, probes
-from .errors import ConfigError
-from .synapses import synapse_model
+from .. import cell as cellmod
+from .. import distributions, probes
+from ..errors import ConfigError
+from ..synapses import synapse_model
 
 #: Time (ms) of the presynaptic spike in the simulation: the cell is at rest from t = 0
 #: and responses are recorded from it (lag 0). An event at t acts on the membrane
@@ -34,17 +25,8 @@ from .synapses import synapse_model
 ACTIVATION_TIME = 0.0
 
 
-@dataclass
-class Response:
-    """Membrane currents after one presynaptic spike.
-
-    Attributes
-    ----------
-    imem : ndarray, shape (n_segments, n_steps_tau + 1)
-        Membrane currents (nA) at lags 0, dt, ..., tau (ms).
-    """
-
-    imem: np.ndarray
+#: Weight (nA, peak current) of the unit event of every basis response.
+UNIT_WEIGHT = 1.0
 
 
 class DiscreteDraws:
@@ -199,134 +181,53 @@ class SynapseSampler:
         return np.asarray(counts, dtype=np.int64), segments, delay_steps
 
 
-class PathwayModel(cellmod.CellModel):
-    """The linearized cell of pathway X -> Y, ready to be driven by synaptic events.
-
-    Creating it builds the NEURON cell (once per pathway and process; close it before
-    building another, :class:`~hpckernels.cell.CellModel`).
+# ------------------------------------------------------------------------- kinetics
+def kinetics_label(synapse):
+    """Name of a synapse's kinetics, e.g. ``Exp2Syn(tau1=0.2,tau2=1.8)``.
 
     Parameters
     ----------
-    config : NetworkConfig
-    pre, post : str
-        Presynaptic population X and postsynaptic population Y.
-    synapse : dict, optional
-        A synapse spec driven instead of the connection's (e.g. the population's
-        background synapse); placement and counts stay the connection's.
+    synapse : SynapseModel
     """
+    name, *taus = synapse.kinetics()
+    return f"{name}({','.join(f'{key}={value!r}' for key, value in taus)})"
 
-    def __init__(self, config, pre, post, synapse=None):
-        from neuron import h
 
-        self.config = config
-        self.pre, self.post = pre, post
-        self.connection = config.connection(pre, post)
-        sim = config.simulation
-        self.dt = sim["dt"]
-        self.n_steps = config.n_steps_tau
-        tstop = ACTIVATION_TIME + self.n_steps * self.dt
-        self.linearized = cellmod.build_linearized_cell(config, post, tstop)
-        self.cell = self.linearized.cell
-        self.geometry = self.linearized.geometry
-        self.leak_shift = self.linearized.leak_shift
-        self.sampler = SynapseSampler.from_cell(config, pre, post, self.cell)
-        self.stats = self.sampler.stats
-        self.placement = self.sampler.placement
-        # peak current (nA) of one linearized synapse on each segment
-        synapse = synapse_model(synapse or self.connection["synapse"])
-        self.vrest = self.linearized.vrest
-        self.synapse_current = synapse.linearized_weight(self.vrest)
+def unit_synapse(synapse):
+    """The current-based synapse of 1 nA with the kinetics of ``synapse``."""
+    spec = {"type": synapse.name, **synapse.taus, "weight": UNIT_WEIGHT, "current_based": True}
+    return synapse_model(spec)
 
-        # one current-based synapse and one event source per segment
-        self._segments = cellmod.segments(self.cell)
-        self._synapses = [synapse.insert_current(h, seg) for seg in self._segments]
-        self._netcons = [h.NetCon(None, syn) for syn in self._synapses]
-        self._currents = self.linearized.record_membrane_currents(h)
-        self._pending = []
-        self._handler = h.FInitializeHandler(1, self._queue_events)
 
-    def release(self):
-        self._handler = None
-        self._netcons, self._synapses, self._currents, self._segments = [], [], None, []
+def kinetics_groups(config, post, pres=None):
+    """Connections into ``post`` (those from ``pres``, default all) by synapse kinetics.
 
-    # ----------------------------------------------------------- simulation
-    def _queue_events(self):
-        # called by NEURON after finitialize cleared the event queue
-        for index, times in self._pending:
-            event = self._netcons[index].event
-            for t in times:
-                event(t)
+    Returns
+    -------
+    dict of str to (SynapseModel, list of dict)
+        {kinetics label: (unit synapse, connections)}, labels sorted.
+    """
+    groups = {}
+    for connection in config.connections_into(post):
+        if pres is not None and connection["pre"] not in pres:
+            continue
+        synapse = synapse_model(connection["synapse"])
+        label = kinetics_label(synapse)
+        groups.setdefault(label, (unit_synapse(synapse), []))[1].append(connection)
+    return dict(sorted(groups.items()))
 
-    def simulate(self, weights, event_steps):
-        """Membrane-current response to synaptic events.
 
-        Parameters
-        ----------
-        weights : ndarray, shape (n_segments,)
-            Peak current (nA) of each event on a segment.
-        event_steps : list of ndarray of int
-            For each segment, the lags (in steps of dt, >= 0) of its events;
-            repeated lags are repeated events.
+def basis_columns(placements, connections):
+    """Segments that a synapse of any of ``connections`` can land on (indices, sorted).
 
-        Returns
-        -------
-        Response
-        """
-        from neuron import h
-
-        self._pending = []
-        for index, steps in enumerate(event_steps):
-            self._netcons[index].weight[0] = weights[index]
-            steps = np.asarray(steps)
-            steps = steps[steps <= self.n_steps]
-            if steps.size:
-                self._pending.append((index, (ACTIVATION_TIME + steps * self.dt).tolist()))
-        imem = self.linearized.run(h, self._currents, self.n_steps, self.dt)
-        return Response(imem=imem)
-
-    def unit_responses(self):
-        """Responses to one synaptic event on each segment in turn (one NEURON run each).
-
-        Returns
-        -------
-        ndarray, shape (n_segments, n_segments, n_steps_tau + 1)
-            ``[s]``: membrane currents (nA) at lags 0..tau after an event on segment s.
-        """
-        n = self.cell.totnsegs
-        none = np.zeros(0, dtype=int)
-        return np.array(
-            [
-                self.simulate(
-                    self.synapse_current, [none] * s + [np.zeros(1, int)] + [none] * (n - s - 1)
-                ).imem
-                for s in range(n)
-            ]
-        )
-
-    def mean_field_response(self):
-        """Response to the expected synapses of one presynaptic spike, all at lag 0."""
-        weights = self.synapse_current * self.sampler.expected_synapses()
-        return self.simulate(weights, [np.zeros(1, dtype=int)] * self.cell.totnsegs)
-
-    # ------------------------------------------------------------- ensemble
-    def realization_response(self, seed, index):
-        """Response of ensemble realization ``index``."""
-        segments, delay_steps = self.sampler.draw(seed, index)
-        order = np.argsort(segments, kind="stable")
-        bounds = np.searchsorted(segments[order], np.arange(self.cell.totnsegs + 1))
-        event_steps = [
-            delay_steps[order[a:b]] for a, b in zip(bounds[:-1], bounds[1:], strict=True)
-        ]
-        return self.simulate(self.synapse_current, event_steps)
-
-    # --------------------------------------------------------------- probes
-    def transformation_matrices(self, names=None):
-        """{probe name: M (n_channels, n_segments)} of the config's probes (default all)."""
-        return transformation_matrices(self.config, self.geometry, names, self.post)
-
-    def delay_pmf(self):
-        """Delay distribution on the lag grid [-tau, tau], summing to 1."""
-        return distributions.delay_pmf(self.connection["delay"], self.dt, self.n_steps)
+    Parameters
+    ----------
+    placements : dict of str to ndarray
+        Placement pmf over segments of each connection into the population, by ``pre``.
+    connections : list of dict
+    """
+    reach = np.sum([placements[c["pre"]] for c in connections], axis=0)
+    return np.flatnonzero(reach > 0)
 
 
 def kernel_from_response(M, imem, n_steps, delay_pmf=None, fir=False):
@@ -380,59 +281,10 @@ def kernel_from_signal(signal, n_steps, delay_pmf=None, fir=False):
     return kernel[..., n_steps + 1 :] if fir else kernel
 
 
-def mean_field_kernels(model):
-    """Mean-field kernels of every probe of the config for one pathway.
-
-    Parameters
-    ----------
-    model : PathwayModel
-
-    Returns
-    -------
-    dict of str to ndarray
-        {probe name: kernel (n_channels, n_lags)}.
-    """
-    response = model.mean_field_response()
-    return project_mean_field(model.config, model.pre, model.post, response.imem, model.geometry)
-
-
-def project_mean_field(config, pre, post, imem, geometry, names=None):
-    """Mean-field kernels of every probe from a stored membrane-current response.
-
-    Parameters
-    ----------
-    config : NetworkConfig
-    pre, post : str
-    imem : ndarray, shape (n_segments, n_steps_tau + 1)
-        Mean-field membrane currents (nA) at lags 0..tau.
-    geometry : lfpykit.CellGeometry
-        Segment geometry of the response's cell (um).
-    names : list of str, optional
-        Probes to compute (default all).
-    """
-    connection = config.connection(pre, post)
-    sim = config.simulation
-    pmf = distributions.delay_pmf(connection["delay"], sim["dt"], config.n_steps_tau)
-    return {
-        name: kernel_from_response(M, imem, config.n_steps_tau, pmf, sim["fir"])
-        for name, M in transformation_matrices(config, geometry, names, post).items()
-    }
-
-
 def transformation_matrices(config, geometry, names=None, post=None):
     """{probe name: M (n_channels, n_segments)} of the config's probes (default all) on the
     cell of population ``post`` (whose values its ``population`` probe parameters take)."""
     return {
         name: probes.transformation_matrix(config.probe_spec(name, post), geometry, config.probes)
         for name in (names or config.probes)
-    }
-
-
-def realization_kernels(model, matrices, seed, index):
-    """Kernels of every probe for ensemble realization ``index``."""
-    response = model.realization_response(seed, index)
-    fir = model.config.simulation["fir"]
-    return {
-        name: kernel_from_response(M, response.imem, model.n_steps, None, fir)
-        for name, M in matrices.items()
     }

@@ -1,5 +1,5 @@
 """HDF5 layouts of the validation: ground truth, hybrid-scheme kernels, predicted errors
-and the comparison, on top of :mod:`hpckernels.h5io` (atomic writes, dimension scales,
+and the comparison, on top of :mod:`hpckernels.io.h5` (atomic writes, dimension scales,
 units, provenance).
 
 Layouts
@@ -27,9 +27,11 @@ import json
 import h5py
 import numpy as np
 
-from . import h5io
-from .errors import InputError
-from .probes import probe_type
+from ..datatypes import CellTable, SynapseTable
+from ..errors import InputError
+from ..inputs import groundtruth_hash
+from ..probes import probe_type
+from . import h5 as h5io
 
 #: Long names of the synapse-table columns.
 SYNAPSE_COLUMNS = {
@@ -51,8 +53,6 @@ def _int_dataset(group, name, data, units, long_name, scale):
 
 def groundtruth_attrs(config, settings):
     """Root attributes of every output about a detailed population."""
-    from .groundtruth import groundtruth_hash
-
     return {
         **h5io.provenance(config),
         "groundtruth_hash": groundtruth_hash(config),
@@ -74,11 +74,9 @@ def write_groundtruth(path, config, settings, result, attrs):
     attrs : dict
         More root attributes (spike files, timings, ...).
     """
-    from .groundtruth import postsynaptic_populations, scales
-
     window = result.window
-    posts = postsynaptic_populations(config)
-    factor = scales(config, settings)
+    posts = config.postsynaptic_populations()
+    factor = settings.scales(config)
     times = window.t_start + np.arange(window.n_bins) * window.dt
     kinds = {"-1": "background"} | {
         str(k): f"{c['pre']}->{c['post']}" for k, c in enumerate(config.connections)
@@ -136,7 +134,7 @@ def write_groundtruth(path, config, settings, result, attrs):
             group.create_dataset(
                 "times", data=np.concatenate([b.times for b in result.backgrounds])
             ).attrs["units"] = "ms"
-        for name, rows in result.rows.slices.items():
+        for name, rows in result.rows.rows.items():
             probe = probe_type(config.probes[name], config.probes)
             group = fh.create_group(name)
             h5io.set_attrs(
@@ -151,7 +149,7 @@ def write_groundtruth(path, config, settings, result, attrs):
             )
             n_channels = rows.stop - rows.start
             labels, label_units = probe.channel_labels(n_channels)
-            channel = h5io.write_scale(group, "channel", labels, label_units, probe.channel_name)
+            channel = h5io.write_scale(group, "channel", labels, label_units, probe.axis.name)
             time = h5io.write_scale(group, "time", times, "ms", "time (left edge of the bin)")
             post = h5io.write_scale(group, "post", posts, "", "postsynaptic population Y")
             shares = np.array(
@@ -167,7 +165,7 @@ def write_groundtruth(path, config, settings, result, attrs):
                     group,
                     "total",
                     (channel, time),
-                    probe.units,
+                    probe.axis.units,
                     f"{probe.name} of the detailed population",
                     data=shares.sum(axis=0),
                 )
@@ -175,7 +173,7 @@ def write_groundtruth(path, config, settings, result, attrs):
                     group,
                     "populations",
                     (post, channel, time),
-                    probe.units,
+                    probe.axis.units,
                     "share of each postsynaptic population (scaled by N_Y / M_Y)",
                     data=shares,
                 )
@@ -186,7 +184,7 @@ def write_groundtruth(path, config, settings, result, attrs):
                     group,
                     "cells",
                     (cell, channel, time),
-                    probe.units,
+                    probe.axis.units,
                     f"{probe.name} of each simulated cell (unscaled)",
                     data=result.per_cell[:, rows],
                 )
@@ -232,8 +230,6 @@ def _write_synapses(fh, table):
 
 def read_cells(path):
     """The cell table of a ground-truth file."""
-    from .groundtruth import CellTable
-
     with h5io.open_h5(path, "ground truth") as fh:
         g = fh["cells"]
         return CellTable(
@@ -248,60 +244,9 @@ def read_cells(path):
 
 def read_synapses(path):
     """The synapse table of a ground-truth file."""
-    from .groundtruth import SynapseTable
-
     with h5io.open_h5(path, "ground truth") as fh:
         g = fh["synapses"]
         return SynapseTable(*(g[key][()] for key in SynapseTable.COLUMNS))
-
-
-# ------------------------------------------------------------------ signal-like files
-class SignalFile:
-    """The probe signals of a signals file (``hpckernels signals``) or a ground-truth file.
-
-    Parameters
-    ----------
-    path : str or Path
-    label : str
-        How the file is named in messages and tables.
-
-    Attributes
-    ----------
-    attrs : dict
-        Root attributes.
-    probes : dict of str to dict
-        {name: {"total": (n_channels, n_times), "time", "channels", "units", "type"}}.
-    """
-
-    def __init__(self, path, label=None):
-        from .plotting.common import probe_groups, read_probe
-
-        self.path = path
-        self.label = label or str(path)
-        with h5io.open_h5(path, "signals") as fh:
-            self.attrs = dict(fh.attrs)
-            groups = probe_groups(fh)
-            if not groups:
-                raise InputError(str(path), "no probe group: not a signals or ground-truth file")
-            self.probes = {}
-            for name in groups:
-                if "total" not in fh[name]:
-                    raise InputError(
-                        str(path),
-                        f"{name} has no 'total' (a --cells run has only per-cell signals)",
-                    )
-                self.probes[name] = read_probe(fh, name)
-            self.populations = {
-                name: fh[name]["populations"][()] for name in groups if "populations" in fh[name]
-            }
-
-    @property
-    def config_hash(self):
-        return h5io.text(self.attrs.get("config_hash", ""))
-
-    @property
-    def dt(self):
-        return float(self.attrs["dt"])
 
 
 # ------------------------------------------------------------------ hybrid kernels
@@ -339,19 +284,87 @@ def write_hybrid_kernels(path, config, settings, kernels, attrs):
                 group,
                 "kernel",
                 (post, pre, channel, lag),
-                probe.units,
+                probe.axis.units,
                 f"{probe.name} per presynaptic spike (hybrid scheme)",
                 data=data,
             )
 
 
-# ------------------------------------------------------------------------ comparison
-#: Names of the references a prediction is compared with.
-GROUNDTRUTH, LINEARIZED = "ground truth", "linearized reconstruction"
-#: The filters of the metrics.
-FILTERS = ("raw", "lowpass 100 Hz")
-#: Name of the prediction with the detailed population's mean kernels (predict-error).
-MEAN_KERNELS = "population mean kernels"
+def write_predicted_error(
+    path, attrs, tensor, rows, prediction, e_rel, t_start, t_stop, dt, blocks
+):
+    """Write what ``predict-error`` predicted.
+
+    Per probe ``e_rel`` and ``e_rel_mean_kernel`` (channel) with the terms of the
+    predicted variance, and ``total`` (channel, time): the prediction with the detailed
+    population's own mean single-neuron kernels, in the signals layout (so ``compare``
+    takes it as a prediction).
+
+    Parameters
+    ----------
+    attrs : dict
+        Root attributes.
+    tensor : KernelTensor
+        The kernels whose error was predicted (probe types, channel scales, units).
+    rows : dict of str to slice
+        Channels of each probe in ``prediction``'s arrays.
+    prediction : ErrorPrediction
+    e_rel : dict of str to ndarray
+        ``e_rel`` and ``e_rel_mean_kernel`` (n_channels,), NaN where not defined.
+    t_start, t_stop, dt : float
+        The signals' window and bin width (ms).
+    blocks : iterable of SignalBlock
+        The mean-kernel prediction, block by block.
+    """
+    times = t_start + np.arange(int(round((t_stop - t_start) / dt))) * dt
+    with h5io.atomic_h5(path) as fh:
+        h5io.set_attrs(fh, attrs)
+        totals = {}
+        for name, s in rows.items():
+            probe = tensor.probes[name]
+            units = probe.units
+            group = fh.create_group(name)
+            h5io.set_attrs(
+                group, {"probe_type": probe.probe_type, "probe_parameters": probe.parameters}
+            )
+            channel = h5io.write_scale(
+                group, "channel", probe.channel, probe.channel_units, probe.channel_name
+            )
+            time_scale = h5io.write_scale(
+                group, "time", times, "ms", "time (left edge of the bin)"
+            )
+            for key, values, value_units, long_name in (
+                ("e_rel", e_rel["e_rel"][s], "", "predicted E_rel of the kernel prediction"),
+                (
+                    "e_rel_mean_kernel",
+                    e_rel["e_rel_mean_kernel"][s],
+                    "",
+                    "predicted E_rel with the population's own mean kernels",
+                ),
+                ("error_std", np.sqrt(prediction.error[s]), units, "predicted sigma(e)"),
+                ("signal_std", np.sqrt(prediction.signal[s]), units, "predicted sigma(phi)"),
+                ("var_shared", prediction.shared[s], f"({units})^2", "shared kernel error"),
+                (
+                    "var_heterogeneity",
+                    prediction.heterogeneity[s],
+                    f"({units})^2",
+                    "single-neuron kernel heterogeneity",
+                ),
+                ("var_background", prediction.background[s], f"({units})^2", "background"),
+            ):
+                h5io.write_dataset(group, key, (channel,), value_units, long_name, data=values)
+            totals[name] = h5io.write_dataset(
+                group,
+                "total",
+                (channel, time_scale),
+                units,
+                "prediction with the detailed population's mean single-neuron kernels",
+                shape=(s.stop - s.start, times.size),
+            )
+        for block in blocks:
+            for name, total in totals.items():
+                values = block.total[name]
+                total[:, block.start : block.start + values.shape[1]] = values
 
 
 def check_same_window(reference, other):
@@ -372,8 +385,6 @@ def check_same_window(reference, other):
 
 def check_groundtruth(gt, config, mode):
     """Raise InputError unless ``gt`` is a ground-truth file of ``config`` in ``mode``."""
-    from .groundtruth import groundtruth_hash
-
     if "mode" not in gt.attrs or "signal_scales" not in gt.attrs:
         raise InputError(gt.label, "not a ground-truth file (hpckernels groundtruth)")
     if h5io.text(gt.attrs.get("groundtruth_hash", "")) != groundtruth_hash(config):
@@ -389,8 +400,6 @@ def check_groundtruth(gt, config, mode):
 
 def check_hybrid_kernels(path, config):
     """Raise InputError unless ``path`` holds hybrid-scheme kernels of ``config``."""
-    from .groundtruth import groundtruth_hash
-
     with h5io.open_h5(path, "hybrid-scheme kernels") as fh:
         if h5io.text(fh.attrs.get("mode", "")) != "hybrid-scheme":
             raise InputError(str(path), "not hybrid-scheme kernels (groundtruth --hybrid-kernels)")
@@ -398,141 +407,69 @@ def check_hybrid_kernels(path, config):
             raise InputError(str(path), "hybrid-scheme kernels of another detailed population")
 
 
-def _layout(attrs):
-    return {k: h5io.text(attrs.get(k, "")) for k in ("cells_per_population", "seed", "contacts")}
+def read_predicted_error(path):
+    """{probe: {"e_rel": (n_channels,), "e_rel_mean_kernel": (n_channels,)}} of a
+    ``predict-error`` file.
 
-
-def compare_files(config, groundtruth, predictions, output, linearized=None, error=None):
-    """Metrics of every prediction against the ground truth (and against the linearized
-    reconstruction), written to ``output``.
-
-    Parameters
-    ----------
-    config : NetworkConfig
-    groundtruth : str or Path
-        Ground truth (conductance-based) of ``hpckernels groundtruth``.
-    predictions : dict of str to path
-        {name: signals file} (``hpckernels signals``).
-    output : Path
-    linearized : str or Path, optional
-        The linearized reconstruction (``groundtruth --linearized``): compared with the
-        ground truth, and the second reference of every prediction.
-    error : str or Path, optional
-        ``hpckernels predict-error`` output: its predicted E_rel (against the linearized
-        reconstruction) is stored next to the measured one, and its mean-kernel
-        prediction is compared too.
-
-    Returns
-    -------
-    Comparison
+    Raises
+    ------
+    InputError
+        Not a predict-error file.
     """
-    from . import validation
+    out = {}
+    with h5io.open_h5(path, "predicted error") as fh:
+        for name, group in fh.items():
+            if not isinstance(group, h5py.Group) or "probe_type" not in group.attrs:
+                continue
+            if "e_rel" not in group:
+                raise InputError(str(path), "not a predict-error file (no e_rel)")
+            out[name] = {key: group[key][()] for key in ("e_rel", "e_rel_mean_kernel")}
+    if not out:
+        raise InputError(str(path), "not a predict-error file (no e_rel)")
+    return out
 
-    gt = SignalFile(groundtruth, f"ground truth ({groundtruth})")
-    check_groundtruth(gt, config, "conductance")
-    files = {
-        name: SignalFile(path, f"prediction {name} ({path})") for name, path in predictions.items()
-    }
-    lin = None
-    if linearized is not None:
-        lin = SignalFile(linearized, f"linearized reconstruction ({linearized})")
-        check_groundtruth(lin, config, "linearized")
-        if _layout(lin.attrs) != _layout(gt.attrs):
-            raise InputError(
-                lin.label, f"other cells than the ground truth's: {_layout(lin.attrs)}"
-            )
-        files = {LINEARIZED: lin, **files}
-    err = None
-    if error is not None:
-        err = SignalFile(error, f"predicted error ({error})")
-        if "e_rel" not in next(iter(h5py.File(error, "r").values())):
-            raise InputError(str(error), "not a predict-error file (no e_rel)")
-        same_hash = h5io.text(err.attrs.get("groundtruth_hash", "")) == h5io.text(
-            gt.attrs["groundtruth_hash"]
-        )
-        if not same_hash or _layout(err.attrs) != _layout(gt.attrs):
-            raise InputError(
-                err.label,
-                "predicted for another detailed population than the ground truth's "
-                f"(groundtruth_hash; cells {_layout(err.attrs)} vs {_layout(gt.attrs)})",
-            )
-        files[MEAN_KERNELS] = err
-    for other in files.values():
-        check_same_window(gt, other)
-    references = {GROUNDTRUTH: gt} | ({LINEARIZED: lin} if lin is not None else {})
-    names = list(files)
-    dt = gt.dt
-    comparison = Comparison(gt, lin, files, err, dt)
-    if err is not None:
-        # the prediction made with the kernels whose error was predicted
-        wanted = h5io.text(err.attrs.get("kernels_sha256", ""))
-        comparison.predicted_for = next(
-            (
-                n
-                for n, f in files.items()
-                if h5io.text(f.attrs.get("kernels_sha256", "")) == wanted
-            ),
-            None,
-        )
-    with h5io.atomic_h5(output) as fh:
+
+def write_comparison(path, config, comparison, attrs):
+    """Write what ``compare`` computed (:class:`hpckernels.validation.comparison.Comparison`):
+    per probe the metrics per (reference, prediction, filter, channel), their summaries
+    across active channels, coherences, the dipole's cross-correlation and the predicted
+    E_rel."""
+    names, references = comparison.names, comparison.references
+    with h5io.atomic_h5(path) as fh:
         h5io.set_attrs(
             fh,
             {
                 **h5io.provenance(config),
-                "groundtruth_file": str(groundtruth),
-                "linearized_file": str(linearized) if linearized else None,
-                "error_file": str(error) if error else None,
-                "predictions": json.dumps({k: str(v.path) for k, v in files.items()}),
+                **attrs,
+                "predictions": json.dumps({k: str(v.path) for k, v in comparison.files.items()}),
                 "e_rel_predicted_for": comparison.predicted_for,
-                "cells_per_population": h5io.text(gt.attrs["cells_per_population"]),
-                "population_sizes": h5io.text(gt.attrs["population_sizes"]),
+                "cells_per_population": h5io.text(comparison.gt.attrs["cells_per_population"]),
+                "population_sizes": h5io.text(comparison.gt.attrs["population_sizes"]),
                 "description": "metrics of each prediction (and the linearized "
                 "reconstruction) against the ground truth and against the linearized "
                 "reconstruction, per probe channel, raw and low-pass filtered",
             },
         )
-        for probe, data in gt.probes.items():
+        for probe, result in comparison.metrics.items():
+            data = comparison.gt.probes[probe]
             group = fh.create_group(probe)
             h5io.set_attrs(group, {"probe_type": data["type"]})
             channel = h5io.write_scale(
                 group, "channel", np.asarray(data["channels"]), "", "channel"
             )
             prediction = h5io.write_scale(group, "prediction", names, "", "prediction")
-            reference = h5io.write_scale(group, "reference", list(references), "", "reference")
-            filt = h5io.write_scale(group, "filter", list(FILTERS), "", "filter")
+            reference = h5io.write_scale(group, "reference", references, "", "reference")
+            filt = h5io.write_scale(group, "filter", list(comparison.filters), "", "filter")
             stat = h5io.write_scale(
                 group, "statistic", ["median", "q10", "q90"], "", "across channels"
             )
-            active = validation.active_channels(data["total"])
+            active = result["active"]
             group.create_dataset("active", data=active).attrs["long_name"] = (
                 "channel with a ground truth that varies (in the summaries)"
             )
-            metrics = {
-                key: np.full((len(references), len(names), 2, active.size), np.nan)
-                for key in ("r2", "r_std", "e_rel")
-            }
-            freqs, coh, xc, lags, predicted = None, None, None, None, {}
-            for r, ref in enumerate(references.values()):
-                ref_values = ref.probes[probe]["total"]
-                for p, name in enumerate(names):
-                    if files[name] is ref or probe not in files[name].probes:
-                        continue
-                    values = files[name].probes[probe]["total"]
-                    for key, value in validation.channel_metrics(ref_values, values, dt).items():
-                        metrics[key][r, p] = np.where(active, value, np.nan)
-                    f, c = validation.coherence(ref_values, values, dt)
-                    if coh is None:
-                        freqs = f
-                        coh = np.full((len(references), len(names), active.size, f.size), np.nan)
-                    coh[r, p] = np.where(active[:, None], c, np.nan)
-                    if data["type"] == "CurrentDipoleMoment":
-                        lags, x = validation.zscore_xcorr(ref_values[2:3], values[2:3], dt)
-                        if xc is None:
-                            xc = np.full((len(references), len(names), lags.size), np.nan)
-                        xc[r, p] = x[0]
-            for key, value in metrics.items():
+            for key in ("r2", "r_std", "e_rel"):
                 h5io.write_dataset(
-                    group, key, (reference, prediction, filt, channel), "", key, data=value
+                    group, key, (reference, prediction, filt, channel), "", key, data=result[key]
                 )
                 h5io.write_dataset(
                     group,
@@ -540,65 +477,40 @@ def compare_files(config, groundtruth, predictions, output, linearized=None, err
                     (reference, prediction, filt, stat),
                     "",
                     f"{key}: median and 10/90 % quantiles across active channels",
-                    data=validation.summary(value, active),
+                    data=result["summaries"][key],
                 )
-            if coh is not None:
-                frequency = h5io.write_scale(group, "frequency", freqs, "Hz", "frequency")
+            if result["coherence"] is not None:
+                frequency = h5io.write_scale(
+                    group, "frequency", result["frequency"], "Hz", "frequency"
+                )
                 h5io.write_dataset(
                     group,
                     "coherence",
                     (reference, prediction, channel, frequency),
                     "",
                     "coherence",
-                    data=coh,
+                    data=result["coherence"],
                 )
-            if xc is not None:
-                lag = h5io.write_scale(group, "lag", lags, "ms", "lag of the prediction")
+            if result["xcorr_z"] is not None:
+                lag = h5io.write_scale(
+                    group, "lag", result["xcorr_lags"], "ms", "lag of the prediction"
+                )
                 h5io.write_dataset(
                     group,
                     "xcorr_z",
                     (reference, prediction, lag),
                     "",
                     "cross-correlation of the z-scored dipole z component",
-                    data=xc,
+                    data=result["xcorr_z"],
                 )
-            if err is not None and probe in err.probes:
-                with h5py.File(error, "r") as efh:
-                    for key in ("e_rel", "e_rel_mean_kernel"):
-                        predicted[key] = np.where(active, efh[probe][key][()], np.nan)
-                        h5io.write_dataset(
-                            group,
-                            f"{key}_predicted",
-                            (channel,),
-                            "",
-                            f"predicted {key} against the {LINEARIZED}",
-                            data=predicted[key],
-                        )
+            for key, value in result["predicted"].items():
+                h5io.write_dataset(
+                    group,
+                    f"{key}_predicted",
+                    (channel,),
+                    "",
+                    f"predicted {key} against the {comparison.predicted_reference}",
+                    data=value,
+                )
+            if comparison.err is not None and probe in comparison.err.probes:
                 group.attrs["e_rel_predicted_for"] = comparison.predicted_for or ""
-            comparison.metrics[probe] = {
-                "active": active,
-                **metrics,
-                "frequency": freqs,
-                "coherence": coh,
-                "xcorr_z": xc,
-                "xcorr_lags": lags,
-                "predicted": predicted,
-            }
-    comparison.references = list(references)
-    comparison.names = names
-    return comparison
-
-
-class Comparison:
-    """What ``compare`` computed, for the figures: files and metrics per probe."""
-
-    def __init__(self, gt, lin, files, err, dt):
-        self.gt, self.lin, self.files, self.err, self.dt = gt, lin, files, err, dt
-        self.metrics = {}
-        self.references, self.names = [], []
-        #: Name of the prediction whose E_rel predict-error predicted.
-        self.predicted_for = None
-
-    def err_values(self, probe, key="e_rel"):
-        """Predicted ``e_rel`` or ``e_rel_mean_kernel`` per channel (None without)."""
-        return self.metrics[probe]["predicted"].get(key)

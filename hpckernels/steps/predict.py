@@ -1,8 +1,8 @@
-"""Signals of a config from its spikes and kernel tensor, written to HDF5.
+"""The ``signals`` command's work: signals of a config from its spikes and kernel tensor.
 
-The edge between files and :mod:`hpckernels.signals`: reads the kernel tensor and the
-spikes, scales the counts of down-sampled populations, and streams the signals of
-the config's window into a signals file (layout in :mod:`hpckernels.h5io`).
+Reads the kernel tensor and the spikes, scales the counts of down-sampled populations,
+and streams the signals of the config's window (:mod:`hpckernels.signals`) into a
+signals file of the config's output format (:data:`hpckernels.io.signals.SIGNAL_FORMATS`).
 """
 
 from __future__ import annotations
@@ -14,28 +14,16 @@ from pathlib import Path
 
 import numpy as np
 
-from . import h5io, spikes
-from .console import STDERR
-from .convolution import centered_kernel, default_chunk_size
-from .errors import InputError
-from .hashing import file_sha256
-from .signals import iter_window_signals, signal_margins, time_axis
-
-
-def signal_inputs(config):
-    """Everything :func:`predict_signals` reads from the config (besides the tensor and
-    spike files): the window, dt, the ``signals`` and ``spikes`` settings, the sizes that
-    scale the counts and the network's scale. A workflow reruns the signals when it
-    changes."""
-    network = config.data.get("network", {})
-    return {
-        "window": config.signal_window(),
-        "dt": config.simulation["dt"],
-        "signals": config.data.get("signals", {}),
-        "spikes": config.data.get("spikes"),
-        "sizes": {name: p["size"] for name, p in config.populations.items()},
-        "network_scale": network.get("scale", 1.0) if network else None,
-    }
+from .. import binning
+from ..console import STDERR
+from ..convolution import centered_kernel, default_chunk_size
+from ..errors import InputError
+from ..hashing import file_sha256
+from ..io import spikes
+from ..io.h5 import provenance, text
+from ..io.kernels import read_tensor, tensor_differences
+from ..io.signals import SIGNAL_FORMATS
+from ..signals import iter_window_signals, signal_margins, time_axis
 
 
 def predict_signals(config, kernels_file, spike_files, output, allow_stale=False, log=STDERR):
@@ -66,15 +54,15 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
     started = time.monotonic()
     t_start, t_stop = config.signal_window()
     dt = float(config.simulation["dt"])
-    n = spikes.bin_count(t_start, t_stop, dt)
-    tensor = h5io.read_tensor(kernels_file)
+    n = binning.bin_count(t_start, t_stop, dt)
+    tensor = read_tensor(kernels_file)
     tensor_dt = float(tensor.attrs.get("dt", dt))
     if abs(tensor_dt - dt) > 1e-9 * dt:
         raise InputError(
             str(kernels_file),
             f"kernel dt = {tensor_dt} ms differs from the config's simulation.dt = {dt} ms",
         )
-    stale = h5io.tensor_differences(tensor, config)
+    stale = tensor_differences(tensor, config)
     if stale and not allow_stale:
         raise InputError(
             str(kernels_file),
@@ -117,33 +105,30 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
     n_lags = max(k.shape[-1] for k in kernels.values())
     chunk = int(settings.get("chunk_size", default_chunk_size(n_lags)))
     before, after = signal_margins(kernels, t_start, dt)
-    with h5io.atomic_h5(output) as fh:
-        h5io.set_attrs(
-            fh,
-            {
-                **h5io.provenance(config),
-                "t_start": t_start,
-                "t_stop": t_stop,
-                "kernels_file": str(tensor.path),
-                "kernels_sha256": file_sha256(tensor.path),
-                "kernels_config_hash": h5io.text(tensor.attrs.get("config_hash", "")) or None,
-                "spike_files": json.dumps([str(p) for p in source.files]),
-                "spike_format": source.format.name,
-                "stale_kernels": json.dumps(stale) if stale else None,
-                "count_scales": json.dumps(scales, sort_keys=True),
-                "chunk_size": chunk,
-                "pathways": pathways,
-                "margin_before_ms": before * dt,
-                "margin_after_ms": after * dt,
-                "description": "V(R, t) = sum_X sum_Y (nu_X * H_YX)(R, t): scaled spike counts "
-                "per bin convolved with the kernel tensor; lag 0 of a kernel lines "
-                "up with the spike's own bin; spikes up to the kernels' reach "
-                "outside [t_start, t_stop) contribute (margins)",
-            },
-        )
-        writer = h5io.SignalsWriter(fh, tensor, n, pathways, scales)
+    attrs = {
+        **provenance(config),
+        "t_start": t_start,
+        "t_stop": t_stop,
+        "kernels_file": str(tensor.path),
+        "kernels_sha256": file_sha256(tensor.path),
+        "kernels_config_hash": text(tensor.attrs.get("config_hash", "")) or None,
+        "spike_files": json.dumps([str(p) for p in source.files]),
+        "spike_format": source.format.name,
+        "stale_kernels": json.dumps(stale) if stale else None,
+        "count_scales": json.dumps(scales, sort_keys=True),
+        "chunk_size": chunk,
+        "pathways": pathways,
+        "margin_before_ms": before * dt,
+        "margin_after_ms": after * dt,
+        "description": "V(R, t) = sum_X sum_Y (nu_X * H_YX)(R, t): scaled spike counts "
+        "per bin convolved with the kernel tensor; lag 0 of a kernel lines "
+        "up with the spike's own bin; spikes up to the kernels' reach "
+        "outside [t_start, t_stop) contribute (margins)",
+    }
+    fmt = SIGNAL_FORMATS.lookup(settings.get("format", "hdf5"), "signals.format")()
+    with fmt.open(output, attrs, tensor, n, pathways, scales) as writer:
         at, in_window = 0, np.zeros(len(tensor.pre))
-        for piece in spikes.iter_population_counts(
+        for piece in binning.iter_population_counts(
             times, tensor.pre, t_start, t_stop, dt, scales=scales, chunk_size=chunk
         ):
             writer.write_counts(at, piece, time_axis(t_start, dt, at, at + piece.shape[1]))

@@ -1,0 +1,131 @@
+"""The seam every kernel engine fills: :class:`Engine` and the registry :data:`ENGINES`.
+
+An engine computes, for the linearized cell of a postsynaptic population Y, what the
+commands and the workflow ask of it:
+
+- :meth:`Engine.population_basis`: the responses of every probe to one unit synaptic
+  event on each segment a synapse can reach (:class:`~hpckernels.datatypes.PopulationBasis`);
+- :meth:`Engine.mean_field_kernels` and :meth:`Engine.ensemble_kernels` of a pathway
+  X -> Y (the defaults here derive both from the basis);
+- :meth:`Engine.unit_membrane_currents`: every segment's membrane current after a unit
+  event on each segment (what the heterogeneity of single-neuron kernels needs).
+
+Adding an engine is one module in ``hpckernels/engines/`` with one class registered
+here (``@ENGINES.register``), imported by :mod:`hpckernels.engines`.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from ..console import STDERR
+from ..errors import InputError
+from ..registry import Registry
+from . import ensemble
+from .pathway import BLOCK, BasisPathway
+
+#: Kernel engines by name (``hpckernels kernel --engine``).
+ENGINES = Registry("kernel engine")
+
+
+class Engine:
+    """A way to compute the kernels of the linearized cell of a population.
+
+    Every method takes the config and an MPI communicator (None: this process alone);
+    results are on rank 0 (None elsewhere) unless said otherwise, and bit-identical for
+    any number of ranks.
+    """
+
+    name: ClassVar[str]
+    #: One line for ``--help``.
+    description: ClassVar[str] = ""
+    #: Kernels can be computed from a basis file (``hpckernels basis``).
+    reads_basis: ClassVar[bool] = True
+
+    def population_basis(
+        self, config, post, comm=None, pres=None, cache=None, everywhere=True, log=STDERR
+    ):
+        """The impulse-response basis of population ``post``.
+
+        Parameters
+        ----------
+        config : NetworkConfig
+        post : str
+        comm : mpi4py communicator, optional
+        pres : list of str, optional
+            Only the kinetics and segments of the connections from these populations
+            (default all connections into ``post``).
+        cache : object, optional
+            Membrane-current cache with ``load(key, n_lags)`` and ``store(key, imem,
+            geometry, dt, columns)`` (:class:`hpckernels.io.cache.ResponseCache`).
+        everywhere : bool
+            Return the basis on every rank (else on rank 0, None elsewhere).
+        log : file, optional
+            Progress (rank 0).
+
+        Returns
+        -------
+        PopulationBasis or None
+        """
+        raise InputError("--engine", f"the {self.name} engine computes no basis")
+
+    def unit_membrane_currents(self, config, post, synapse):
+        """Membrane currents (nA) of every segment at lags 0..tau after one event of 1 nA
+        (current-based, the kinetics of ``synapse``) on each segment in turn.
+
+        Returns
+        -------
+        ndarray, shape (n_segments, n_segments, n_steps_tau + 1)
+            ``[s]``: the response to an event on segment s, lag 0 subtracted.
+        """
+        raise NotImplementedError
+
+    def mean_field_kernels(
+        self, config, pre, post, probes=None, comm=None, cache=None, basis=None, log=STDERR
+    ):
+        """Mean-field kernels {probe: (n_channels, n_lags)} of pathway pre -> post.
+
+        ``basis``: the basis of ``post`` (else computed here for this pathway alone).
+        """
+        rank = comm.Get_rank() if comm is not None else 0
+        if basis is None:
+            basis = self.population_basis(config, post, comm, [pre], cache, False, log)
+        if rank != 0:
+            return None
+        return BasisPathway(basis, config, pre, post, probes).mean_field_kernels()
+
+    def ensemble_kernels(
+        self,
+        config,
+        pre,
+        post,
+        realizations,
+        seed,
+        comm=None,
+        probes=None,
+        cache=None,
+        basis=None,
+        log=STDERR,
+    ):
+        """Mean and standard deviation (ddof 1) of the kernels of ``realizations``
+        synapse realizations of pathway pre -> post (those of
+        :class:`~hpckernels.engines.common.SynapseSampler`), spread over the ranks in
+        blocks of :data:`hpckernels.engines.pathway.BLOCK` merged in order.
+
+        Returns
+        -------
+        dict or None
+            On rank 0 {probe: {"kernel": mean, "std": std}}; None on the other ranks.
+        """
+        if basis is None:
+            basis = self.population_basis(config, post, comm, [pre], cache, True, log)
+        pathway = BasisPathway(basis, config, pre, post, probes)
+        moments = ensemble.run_blocks(
+            lambda indices: pathway.block_moments(seed, indices),
+            realizations,
+            comm or ensemble.SerialComm(),
+            BLOCK,
+            f"{pre}->{post}",
+            log,
+        )
+        return ensemble.mean_and_std(moments)

@@ -1,0 +1,196 @@
+"""Basis files (``hpckernels basis``): a population's impulse-response basis.
+
+The cell's segments and one group per synapse kinetics with per probe ``response``
+(channel, column, lag); see :func:`write_basis`. :func:`basis_file_differences` says
+what a file was computed from that the config in hand does not say.
+"""
+
+from __future__ import annotations
+
+import json
+
+import h5py
+import numpy as np
+
+from ..datatypes import KineticsBasis, PopulationBasis
+from ..errors import InputError
+from ..inputs import basis_hash, basis_inputs
+from ..probes import probe_type
+from .h5 import (
+    LAG_NAME,
+    atomic_h5,
+    differences,
+    open_h5,
+    provenance,
+    set_attrs,
+    text,
+    write_dataset,
+    write_probe_scales,
+    write_scale,
+)
+
+
+def write_basis(path, config, basis):
+    """Write a population's impulse-response basis (:class:`~hpckernels.basis.
+    PopulationBasis`) atomically.
+
+    Layout: root attributes post, basis_hash, basis_inputs (JSON), provenance; group
+    ``cell`` with the segment geometry (um), rest potential (mV), g_eff leak (S/cm2)
+    and ``placement/<pre>`` (pmf over segments) of every connection into ``post``;
+    group ``kinetics/<label>`` per synapse kinetics with attribute ``synapse`` (JSON),
+    scales ``column`` (segment of each unit event) and ``lag`` (ms) and per probe
+    ``<probe>/response`` (channel, column, lag): the probe's signal per nA of a unit
+    event at lag 0.
+    """
+    inputs = basis_inputs(config, basis.post)
+    with atomic_h5(path) as fh:
+        set_attrs(
+            fh,
+            {
+                **provenance(config),
+                "post": basis.post,
+                "tau": basis.n_steps * basis.dt,
+                "n_steps": basis.n_steps,
+                "unit_weight_nA": 1.0,
+                "basis_hash": basis.basis_hash,
+                "basis_inputs": json.dumps(inputs, sort_keys=True, default=float),
+                "description": "responses to one current-based synaptic event of 1 nA at "
+                "lag 0 on each segment of the linearized cell, projected onto the probes",
+            },
+        )
+        cell = fh.create_group("cell")
+        segment = write_scale(cell, "segment", np.arange(basis.n_segments), "", "segment index")
+        end = write_scale(cell, "end", np.array([0, 1]), "", "segment start (0) and end (1)")
+        for key in ("x", "y", "z"):
+            write_dataset(
+                cell,
+                key,
+                (segment, end),
+                "um",
+                f"{key} of the segment ends",
+                data=getattr(basis.geometry, key),
+            )
+        write_dataset(cell, "d", (segment,), "um", "segment diameter", data=basis.geometry.d)
+        write_dataset(cell, "vrest", (segment,), "mV", "rest potential", data=basis.vrest)
+        write_dataset(
+            cell,
+            "leak_shift",
+            (segment,),
+            "S/cm2",
+            "g_eff added to the leak",
+            data=basis.leak_shift,
+        )
+        placement = cell.create_group("placement")
+        for pre, pmf in basis.placements.items():
+            write_dataset(
+                placement,
+                pre,
+                (segment,),
+                "",
+                f"probability that a synapse {pre}->{basis.post} lands on the segment",
+                data=pmf,
+            )
+        lags = np.arange(basis.n_steps + 1) * basis.dt
+        kinetics_group = fh.create_group("kinetics")
+        for label, kinetics in basis.kinetics.items():
+            group = kinetics_group.create_group(label)
+            group.attrs["synapse"] = json.dumps(kinetics.synapse, sort_keys=True)
+            column = write_scale(
+                group, "column", kinetics.columns, "", "segment of the unit event"
+            )
+            lag = write_scale(group, "lag", lags, "ms", LAG_NAME)
+            for name, response in kinetics.responses.items():
+                probe = probe_type(config.probes[name], config.probes)
+                sub = group.create_group(name)
+                channel = write_probe_scales(sub, probe, response.shape[0])
+                write_dataset(
+                    sub,
+                    "response",
+                    (channel, column, lag),
+                    f"{probe.axis.units}/nA",
+                    f"{probe.name} per nA of a unit event on the column's segment",
+                    data=response,
+                )
+
+
+def read_basis(path):
+    """The :class:`~hpckernels.basis.PopulationBasis` of a basis file and its root
+    attributes.
+
+    Raises
+    ------
+    InputError
+        Not HDF5, not a basis file, or arrays that do not fit together.
+    """
+    import lfpykit
+
+    with open_h5(path, "basis") as fh:
+        if "cell" not in fh or "kinetics" not in fh or "post" not in fh.attrs:
+            raise InputError(str(path), "not a basis file (hpckernels basis)")
+        try:
+            cell = fh["cell"]
+            geometry = lfpykit.CellGeometry(**{key: cell[key][()] for key in ("x", "y", "z", "d")})
+            n_steps = int(fh.attrs["n_steps"])
+            basis = PopulationBasis(
+                post=text(fh.attrs["post"]),
+                dt=float(fh.attrs["dt"]),
+                n_steps=n_steps,
+                geometry=geometry,
+                vrest=cell["vrest"][()],
+                leak_shift=cell["leak_shift"][()],
+                placements={pre: data[()] for pre, data in cell["placement"].items()},
+                basis_hash=text(fh.attrs["basis_hash"]),
+            )
+            for label, group in fh["kinetics"].items():
+                kinetics = KineticsBasis(
+                    label=label,
+                    synapse=json.loads(text(group.attrs["synapse"])),
+                    columns=group["column"][()].astype(int),
+                )
+                for name, sub in group.items():
+                    if isinstance(sub, h5py.Group) and "response" in sub:
+                        kinetics.responses[name] = sub["response"][()]
+                basis.kinetics[label] = kinetics
+            attrs = dict(fh.attrs)
+        except (KeyError, ValueError, TypeError) as err:
+            raise InputError(str(path), f"damaged basis file: {err}") from None
+    n_segments = basis.vrest.size
+    for kinetics in basis.kinetics.values():
+        for name, response in kinetics.responses.items():
+            shape = (kinetics.columns.size, n_steps + 1)
+            if response.ndim != 3 or response.shape[1:] != shape:
+                raise InputError(
+                    str(path),
+                    f"{kinetics.label}/{name}/response has shape {response.shape}, "
+                    f"expected (channels, {shape[0]}, {shape[1]})",
+                )
+            if not np.all(np.isfinite(response)):
+                raise InputError(str(path), f"{kinetics.label}/{name}: non-finite responses")
+        if kinetics.columns.size and not (
+            0 <= kinetics.columns.min() <= kinetics.columns.max() < n_segments
+        ):
+            raise InputError(str(path), f"{kinetics.label}: columns outside the cell")
+    if any(pmf.shape != (n_segments,) for pmf in basis.placements.values()):
+        raise InputError(str(path), "placement arrays do not match the cell's segments")
+    return basis, attrs
+
+
+def basis_file_differences(attrs, config, post):
+    """What a basis file (its root attributes) was computed from that the config does not
+    say.
+
+    Returns
+    -------
+    list of str
+        Empty when the file holds the basis of population ``post`` of this config.
+    """
+    found = text(attrs.get("post", ""))
+    if found != post:
+        return [f"post is {found or 'missing'}, expected {post}"]
+    if text(attrs.get("basis_hash", "")) == basis_hash(config, post):
+        return []
+    stored = attrs.get("basis_inputs")
+    if stored is None:
+        return ["computed from other inputs (the file does not record them)"]
+    current = json.loads(json.dumps(basis_inputs(config, post), default=float))
+    return differences(json.loads(text(stored)), current) or ["basis hash differs"]

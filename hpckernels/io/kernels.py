@@ -1,0 +1,355 @@
+"""Kernel files: the kernels of one pathway (``hpckernels kernel``) and the kernel tensor
+of a config (``hpckernels assemble``).
+
+pathway kernel file
+    One group per probe with ``kernel`` (channel, lag) and, for ensembles, ``std``;
+    root attributes pre, post, mode, dt, tau, config and pathway hashes, versions.
+kernel tensor
+    One group per probe with ``kernel`` (post, pre, channel, lag) (and ``std``).
+
+Readers compare what a file was computed from with the config in hand
+(:mod:`hpckernels.inputs`) and name what differs.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import h5py
+import numpy as np
+
+from ..datatypes import KernelTensor, ProbeTensor
+from ..errors import InputError
+from ..inputs import pathway_hash, pathway_inputs
+from ..probes import probe_type
+from .h5 import (
+    LAG_NAME,
+    atomic_h5,
+    differences,
+    kernel_attrs,
+    lag_axis,
+    open_h5,
+    population_scales,
+    set_attrs,
+    text,
+    write_dataset,
+    write_probe_scales,
+    write_scale,
+)
+
+
+def write_kernel_file(path, config, pre, post, mode, results, extra_attrs=None, ensemble=None):
+    """Write the kernels of one pathway to ``path`` atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+    config : NetworkConfig
+    pre, post : str
+    mode : {"mean-field", "ensemble"}
+    results : dict of str to dict of str to ndarray
+        {probe name: {"kernel": (n_channels, n_lags), ["std": ...]}}.
+    extra_attrs : dict, optional
+        More root attributes (e.g. realizations, seed).
+    ensemble : dict, optional
+        Ensemble settings used ({realizations, seed}) where they differ from the config.
+
+    Notes
+    -----
+    The root attributes ``pathway_hash`` and ``pathway_inputs`` (JSON) record what the
+    kernels were computed from (:meth:`NetworkConfig.pathway_inputs`); each probe group
+    has its ``pathway_hash`` with the probe included. Readers compare them with their
+    config (:func:`kernel_file_differences`).
+    """
+    sim = config.simulation
+    lags = lag_axis(sim["dt"], config.n_steps_tau, sim["fir"])
+    with atomic_h5(path) as fh:
+        set_attrs(
+            fh,
+            {
+                **kernel_attrs(config, mode),
+                "pre": pre,
+                "post": post,
+                "pathway_hash": pathway_hash(config, pre, post, mode, ensemble=ensemble),
+                "pathway_inputs": json.dumps(
+                    pathway_inputs(config, pre, post, mode, ensemble),
+                    sort_keys=True,
+                    default=float,
+                ),
+                **(extra_attrs or {}),
+            },
+        )
+        for name, arrays in results.items():
+            probe = probe_type(config.probes[name], config.probes)
+            group = fh.create_group(name)
+            channel = write_probe_scales(group, probe, arrays["kernel"].shape[0])
+            lag = write_scale(group, "lag", lags, "ms", LAG_NAME)
+            for key, data in arrays.items():
+                write_dataset(
+                    group,
+                    key,
+                    (channel, lag),
+                    probe.axis.units,
+                    f"{probe.name} per presynaptic spike"
+                    if key == "kernel"
+                    else f"standard deviation of {probe.name} across realizations",
+                    data=data,
+                )
+            group.attrs["pathway_hash"] = pathway_hash(config, pre, post, mode, name, ensemble)
+
+
+def kernel_file_differences(attrs, config, pre, post, mode):
+    """What a pathway kernel file (its root attributes) has that the config does not.
+
+    Returns
+    -------
+    list of str
+        Empty when the file holds the kernels of pathway pre -> post of this config.
+    """
+    found = {key: text(attrs.get(key, "")) for key in ("pre", "post", "mode")}
+    out = [
+        f"{key} is {found[key] or 'missing'}, expected {want}"
+        for key, want in (("pre", pre), ("post", post), ("mode", mode))
+        if found[key] != want
+    ]
+    if out:
+        return out
+    if text(attrs.get("pathway_hash", "")) == pathway_hash(config, pre, post, mode):
+        return []
+    stored = attrs.get("pathway_inputs")
+    current = json.loads(json.dumps(pathway_inputs(config, pre, post, mode), default=float))
+    if stored is None:
+        return ["computed from other inputs (the file does not record them)"]
+    return differences(json.loads(text(stored)), current) or ["pathway hash differs"]
+
+
+def read_kernel_group(path, probe, n_lags):
+    """(arrays, root attributes) of one probe group of a pathway kernel file.
+
+    Raises
+    ------
+    InputError
+        Not HDF5 (truncated, empty), no group of the probe, or arrays of another shape.
+    """
+    with open_h5(path, "pathway kernel") as fh:
+        if probe not in fh or not isinstance(fh[probe], h5py.Group) or "kernel" not in fh[probe]:
+            raise InputError(
+                str(path), f"no '{probe}/kernel' dataset: not a pathway kernel file of this probe"
+            )
+        group = fh[probe]
+        arrays = {key: group[key][()] for key in ("kernel", "std") if key in group}
+        shape = arrays["kernel"].shape
+        if len(shape) != 2 or shape[1] != n_lags or any(a.shape != shape for a in arrays.values()):
+            raise InputError(
+                str(path), f"{probe}/kernel has shape {shape}, expected (channels, {n_lags} lags)"
+            )
+        if not all(np.all(np.isfinite(a)) for a in arrays.values()):
+            raise InputError(str(path), f"{probe}: kernels contain non-finite values")
+        return arrays, dict(fh.attrs)
+
+
+# ------------------------------------------------------------------- kernel tensor
+def write_tensor(path, config, mode, kernel_files, allow_stale=False):
+    """Assemble pathway kernel files into one tensor per probe, atomically.
+
+    Parameters
+    ----------
+    path : str or Path
+        Output HDF5 file.
+    config : NetworkConfig
+    mode : str
+    kernel_files : dict of (str, str, str) to path
+        {(pre, post, probe): pathway kernel file}. Pathways without a connection are
+        zero in the tensor.
+    allow_stale : bool
+        Use kernel files that do not belong to the config (they are listed in the
+        tensor's ``stale_inputs`` attribute) instead of refusing them.
+
+    Raises
+    ------
+    InputError
+        A kernel file that belongs to another pathway, mode or config (naming the file
+        and what differs), or whose arrays do not fit.
+
+    Notes
+    -----
+    Per probe a group with dataset ``kernel`` (and ``std`` for ensembles) of shape
+    (n_post, n_pre, n_channel, n_lag) and dimension scales post, pre, channel and lag;
+    its attributes ``pathway_hashes`` and ``pathway_inputs`` (JSON, keyed
+    ``"<post><-<pre>"``) record what each pathway was computed from.
+    """
+    names = list(config.populations)
+    n = len(names)
+    sim = config.simulation
+    lags = lag_axis(sim["dt"], config.n_steps_tau, sim["fir"])
+    stale = {}
+    groups = {}
+    for name, spec in config.probes.items():
+        arrays, hashes, inputs = {}, {}, {}
+        for (pre, post, probe_name), file in kernel_files.items():
+            if probe_name != name:
+                continue
+            data, attrs = read_kernel_group(file, name, lags.size)
+            found = kernel_file_differences(attrs, config, pre, post, mode)
+            if found and not allow_stale:
+                raise InputError(
+                    str(file),
+                    f"not the {mode} kernels of {pre}->{post} of "
+                    f"this config: {'; '.join(found[:3])}"
+                    " (--allow-stale uses it anyway)",
+                )
+            if found:
+                stale[str(file)] = found
+            for key, value in data.items():
+                arrays.setdefault(key, np.zeros((n, n, *value.shape)))
+                if arrays[key].shape[2:] != value.shape:
+                    raise InputError(
+                        str(file),
+                        f"{name} has {value.shape[0]} channels, the "
+                        f"other pathways {arrays[key].shape[2]}",
+                    )
+                arrays[key][names.index(post), names.index(pre)] = value
+            hashes[f"{post}<-{pre}"] = pathway_hash(config, pre, post, mode, name)
+            inputs[f"{post}<-{pre}"] = json.loads(text(attrs.get("pathway_inputs", "{}")))
+        groups[name] = (probe_type(spec, config.probes), arrays, hashes, inputs)
+    with atomic_h5(path) as fh:
+        set_attrs(
+            fh,
+            {
+                **kernel_attrs(config, mode),
+                "description": "H[post, pre]: signal per spike of one presynaptic "
+                "neuron, summed over the postsynaptic population; zero "
+                "where there is no connection",
+                "stale_inputs": json.dumps(stale, sort_keys=True) if stale else None,
+            },
+        )
+        for name, (probe, arrays, hashes, inputs) in groups.items():
+            group = fh.create_group(name)
+            post_scale, pre_scale = population_scales(group, names, names)
+            channel = write_probe_scales(group, probe, next(iter(arrays.values())).shape[2])
+            lag = write_scale(group, "lag", lags, "ms", LAG_NAME)
+            for key, data in arrays.items():
+                write_dataset(
+                    group,
+                    key,
+                    (post_scale, pre_scale, channel, lag),
+                    probe.axis.units,
+                    f"{probe.name} per presynaptic spike",
+                    data=data,
+                )
+            group.attrs["pathway_hashes"] = json.dumps(hashes, sort_keys=True)
+            group.attrs["pathway_inputs"] = json.dumps(inputs, sort_keys=True, default=float)
+
+
+def tensor_differences(tensor, config):
+    """What a kernel tensor was computed from that the config does not say.
+
+    Returns
+    -------
+    list of str
+        Empty when every pathway and probe of the tensor belongs to the config.
+    """
+    mode = text(tensor.attrs.get("mode", "mean-field"))
+    out = []
+    if list(tensor.post) != list(config.populations):
+        out.append(
+            f"populations {tensor.post} differ from the config's {list(config.populations)}"
+        )
+        return out
+    missing = sorted(set(config.probes) - set(tensor.probes))
+    if missing:
+        out.append(f"no kernels of probes {missing}")
+    for name, probe in tensor.probes.items():
+        if name not in config.probes:
+            out.append(f"probe {name} is not in the config")
+            continue
+        stored = json.loads(probe.pathway_hashes or "{}")
+        inputs = json.loads(probe.pathway_inputs or "{}")
+        expected = {
+            f"{p.post}<-{p.pre}": pathway_hash(config, p.pre, p.post, mode, name)
+            for p in config.pathways()
+        }
+        for key in sorted(set(stored) | set(expected)):
+            if stored.get(key) == expected.get(key):
+                continue
+            if key not in expected or key not in stored:
+                out.append(
+                    f"{name}: pathway {key} only in the {'tensor' if key in stored else 'config'}"
+                )
+                continue
+            post, pre = key.split("<-")
+            current = json.loads(
+                json.dumps(pathway_inputs(config, pre, post, mode), default=float)
+            )
+            found = differences(inputs.get(key, {}), current)
+            spec = {k: v for k, v in config.probes[name].items() if k != "type"}
+            found += differences(
+                json.loads(probe.parameters or "{}"),
+                json.loads(json.dumps(spec, default=float)),
+                name,
+            )
+            out.append(f"{name} {key}: " + ("; ".join(found[:3]) or "pathway hash differs"))
+    return out
+
+
+def read_tensor(path):
+    """Read every probe group of a kernel tensor file (layout of :func:`write_tensor`).
+
+    Raises
+    ------
+    InputError
+        Not an HDF5 file, not a kernel tensor, inconsistent shapes or non-finite kernels.
+    """
+    tensor = None
+    with open_h5(path, "kernel tensor") as fh:
+        for name, group in fh.items():
+            if not isinstance(group, h5py.Group) or "kernel" not in group:
+                continue
+            where = f"{path}: group {name}"
+            for key in ("post", "pre", "lag", "channel"):
+                if key not in group:
+                    raise InputError(where, f"missing dataset '{key}': not a kernel tensor")
+            post = [text(v) for v in group["post"][()]]
+            pre = [text(v) for v in group["pre"][()]]
+            kernel = group["kernel"][()]
+            lags = group["lag"][()]
+            if (
+                kernel.ndim != 4
+                or kernel.shape[:2] != (len(post), len(pre))
+                or kernel.shape[3] != lags.size
+            ):
+                raise InputError(
+                    where,
+                    f"kernel shape {kernel.shape} is not (n_post="
+                    f"{len(post)}, n_pre={len(pre)}, channel, "
+                    f"n_lag={lags.size})",
+                )
+            if not np.all(np.isfinite(kernel)):
+                raise InputError(where, "kernel contains non-finite values")
+            if tensor is None:
+                tensor = KernelTensor(Path(path), dict(fh.attrs), post, pre)
+            elif (post, pre) != (tensor.post, tensor.pre):
+                raise InputError(
+                    where,
+                    f"populations post={post}, pre={pre} differ from "
+                    f"those of the other probes ({tensor.post}, "
+                    f"{tensor.pre})",
+                )
+            channel = group["channel"]
+            tensor.probes[name] = ProbeTensor(
+                name=name,
+                probe_type=text(group.attrs.get("probe_type", "")),
+                kernel=kernel,
+                lags=lags,
+                units=text(group["kernel"].attrs.get("units", "")),
+                channel=channel[()],
+                channel_units=text(channel.attrs.get("units", "")),
+                channel_name=text(channel.attrs.get("long_name", "channel")),
+                parameters=text(group.attrs.get("probe_parameters", "{}")),
+                pathway_hashes=text(group.attrs.get("pathway_hashes", "")),
+                pathway_inputs=text(group.attrs.get("pathway_inputs", "")),
+            )
+    if tensor is None:
+        raise InputError(str(path), "no probe group with a 'kernel' dataset: not a kernel tensor")
+    return tensor
