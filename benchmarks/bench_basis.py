@@ -185,7 +185,8 @@ def ensemble_rate_run(args):
     from mpi4py import MPI
 
     from hpckernels.engines import ensemble
-    from hpckernels.engines.neuron import ensemble_moments
+    from hpckernels.engines.neuron import BLOCK as NEURON_BLOCK
+    from hpckernels.engines.neuron import realization_moments
     from hpckernels.engines.pathway import BLOCK
 
     config = _load(args["config"])
@@ -214,7 +215,13 @@ def ensemble_rate_run(args):
                     worst, float(np.abs(check[name][index] - kernel).max() / np.abs(kernel).max())
                 )
         start = time.perf_counter()
-        ensemble_moments(model, matrices, args["neuron_realizations"], seed + 1, comm, log=None)
+        ensemble.run_blocks(
+            lambda indices: realization_moments(model, matrices, seed + 1, indices),
+            args["neuron_realizations"],
+            comm,
+            NEURON_BLOCK,
+            stream=None,
+        )
         neuron_s = time.perf_counter() - start
         synapses = [model.sampler.draw(seed, i)[0].size for i in range(16)]
     return {

@@ -1,4 +1,5 @@
-"""The package's structure: no import cycles, and the type registries match the schema."""
+"""The package's structure: its layering (wings import only downwards), no import
+cycles, and the type registries match the schema."""
 
 import ast
 from pathlib import Path
@@ -8,6 +9,8 @@ from conftest import REPO
 
 from hpckernels.biophysics import BIOPHYSICS
 from hpckernels.config import load_schema
+from hpckernels.engines import DEFAULT_ENGINE, ENGINES
+from hpckernels.io.signals import SIGNAL_FORMATS
 from hpckernels.io.spikes import SPIKE_FORMATS
 from hpckernels.probes import PROBES
 from hpckernels.synapses import SYNAPSE_MODELS
@@ -46,6 +49,74 @@ def imported_modules(path, modules):
 def import_graph():
     paths = {module_name(p): p for p in PACKAGE.rglob("*.py")}
     return {name: imported_modules(path, paths) for name, path in paths.items()}
+
+
+#: The layers of the package, bottom up: a module may import modules of its own layer and
+#: of the layers below, never above. Engines and io are side by side and import neither
+#: each other.
+LAYERS = {
+    "foundation": [
+        "hpckernels",
+        "errors",
+        "console",
+        "registry",
+        "hashing",
+        "resources",
+        "datatypes",
+    ],
+    "model": [
+        "config",
+        "inputs",
+        "synapses",
+        "distributions",
+        "biophysics",
+        "linearization",
+        "cell",
+        "simulator",
+        "mechanisms",
+        "binning",
+        "convolution",
+        "signals",
+        "network",
+        "probes",
+    ],
+    "engines": ["engines"],
+    "io": ["io"],
+    "validation": ["validation"],
+    "application": ["steps", "plotting", "commands", "cli", "__main__", "cellcheck", "runtime"],
+}
+RANK = {"foundation": 0, "model": 1, "engines": 2, "io": 2, "validation": 3, "application": 4}
+
+
+def layer_of(module):
+    """The layer of a package module (by its first component below ``hpckernels``)."""
+    parts = module.split(".")
+    head = parts[1] if len(parts) > 1 else "hpckernels"
+    found = [layer for layer, names in LAYERS.items() if head in names]
+    assert len(found) == 1, f"{module} is in no layer of tests/test_structure.py"
+    return found[0]
+
+
+def test_layers_import_only_downwards():
+    """Physics imports no file layout or engine; io imports no engine and engines no io;
+    validation imports no command, plot or step."""
+    bad = []
+    for name, targets in import_graph().items():
+        mine = layer_of(name)
+        for target in targets:
+            theirs = layer_of(target)
+            if RANK[theirs] > RANK[mine] or (mine != theirs and RANK[mine] == RANK[theirs]):
+                bad.append(f"{name} ({mine}) imports {target} ({theirs})")
+    assert not bad, "\n".join(bad)
+
+
+def test_layering_check_catches_an_upward_import(tmp_path, monkeypatch):
+    """The check is not vacuous: a physics module importing an engine is reported."""
+    graph = import_graph()
+    graph["hpckernels.cell"] = {*graph["hpckernels.cell"], "hpckernels.engines.basis"}
+    monkeypatch.setattr(__import__(__name__), "import_graph", lambda: graph, raising=False)
+    with pytest.raises(AssertionError, match="hpckernels.cell .model. imports"):
+        test_layers_import_only_downwards()
 
 
 def test_no_import_cycles():
@@ -97,6 +168,23 @@ def test_spike_formats_are_the_schema_formats():
     assert set(schema["properties"]["spikes"]["properties"]["format"]["enum"]) == set(
         SPIKE_FORMATS
     )
+
+
+def test_signal_formats_are_the_schema_formats():
+    schema = load_schema()
+    assert set(schema["properties"]["signals"]["properties"]["format"]["enum"]) == set(
+        SIGNAL_FORMATS
+    )
+
+
+def test_engines_fill_the_seam():
+    """Every registered engine is an Engine with a name; the default is registered; the
+    kernel command takes its engine from the registry (no list of names of its own)."""
+    assert DEFAULT_ENGINE in ENGINES and {"basis", "neuron"} <= set(ENGINES)
+    for name, cls in ENGINES.items():
+        assert cls.name == name and cls.description
+    source = (PACKAGE / "commands" / "kernel.py").read_text()
+    assert '"neuron"' not in source and "choices=" not in source.split("--engine")[1][:200]
 
 
 def test_workflow_schema_is_the_package_schema():

@@ -5,8 +5,9 @@ commands and the workflow ask of it:
 
 - :meth:`Engine.population_basis`: the responses of every probe to one unit synaptic
   event on each segment a synapse can reach (:class:`~hpckernels.datatypes.PopulationBasis`);
-- :meth:`Engine.mean_field_kernels` and :meth:`Engine.ensemble_kernels` of a pathway
-  X -> Y (the defaults here derive both from the basis);
+- :meth:`Engine.mean_field_kernels` of a pathway X -> Y, and the moments of blocks of
+  its ensemble realizations (:meth:`Engine.block_moments`, merged by
+  :meth:`Engine.ensemble_kernels`); the defaults here derive both from the basis;
 - :meth:`Engine.unit_membrane_currents`: every segment's membrane current after a unit
   event on each segment (what the heterogeneity of single-neuron kernels needs).
 
@@ -16,6 +17,7 @@ here (``@ENGINES.register``), imported by :mod:`hpckernels.engines`.
 
 from __future__ import annotations
 
+import contextlib
 from typing import ClassVar
 
 from ..console import STDERR
@@ -86,6 +88,17 @@ class Engine:
         """Mean-field kernels {probe: (n_channels, n_lags)} of pathway pre -> post.
 
         ``basis``: the basis of ``post`` (else computed here for this pathway alone).
+
+        Examples
+        --------
+        The I -> E kernels of the shipped two-population network, on lags -tau..tau:
+
+        >>> from hpckernels.config import NetworkConfig
+        >>> from hpckernels.engines import get_engine
+        >>> config = NetworkConfig.from_file("config/two_population.yaml")
+        >>> kernels = get_engine().mean_field_kernels(config, "I", "E", log=None)
+        >>> kernels["lfp"].shape  # 13 contacts, 2 tau / dt + 1 lags
+        (13, 1601)
         """
         rank = comm.Get_rank() if comm is not None else 0
         if basis is None:
@@ -110,22 +123,31 @@ class Engine:
         """Mean and standard deviation (ddof 1) of the kernels of ``realizations``
         synapse realizations of pathway pre -> post (those of
         :class:`~hpckernels.engines.common.SynapseSampler`), spread over the ranks in
-        blocks of :data:`hpckernels.engines.pathway.BLOCK` merged in order.
+        fixed blocks merged in block order (:meth:`block_moments`).
 
         Returns
         -------
         dict or None
             On rank 0 {probe: {"kernel": mean, "std": std}}; None on the other ranks.
         """
+        comm = comm or ensemble.SerialComm()
+        with self.block_moments(config, pre, post, seed, comm, probes, cache, basis, log) as (
+            moments_of,
+            block,
+        ):
+            moments = ensemble.run_blocks(
+                moments_of, realizations, comm, block, f"{pre}->{post}", log
+            )
+        return ensemble.mean_and_std(moments)
+
+    @contextlib.contextmanager
+    def block_moments(self, config, pre, post, seed, comm, probes, cache, basis, log):
+        """Context manager yielding ``(moments_of, block)``: ``moments_of(indices)`` gives
+        {probe: RunningMoments} of the kernels of the realizations ``indices`` (a block of
+        ``block`` consecutive indices, the same whichever rank computes it). The default
+        sums the basis of ``post`` (computed here when not given) in blocks of
+        :data:`hpckernels.engines.pathway.BLOCK`."""
         if basis is None:
             basis = self.population_basis(config, post, comm, [pre], cache, True, log)
         pathway = BasisPathway(basis, config, pre, post, probes)
-        moments = ensemble.run_blocks(
-            lambda indices: pathway.block_moments(seed, indices),
-            realizations,
-            comm or ensemble.SerialComm(),
-            BLOCK,
-            f"{pre}->{post}",
-            log,
-        )
-        return ensemble.mean_and_std(moments)
+        yield (lambda indices: pathway.block_moments(seed, indices)), BLOCK

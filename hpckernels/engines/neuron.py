@@ -17,6 +17,8 @@ mapped to every probe with its transformation matrix.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 from .. import cell as cellmod
@@ -169,34 +171,25 @@ def realization_kernels(model, matrices, seed, index):
     }
 
 
-def ensemble_moments(model, matrices, realizations, seed, comm=None, log=STDERR):
-    """{probe: RunningMoments} of the kernels of ``realizations`` realizations simulated
-    one NEURON run each on ``model`` (Welford, realization by realization in index
-    order, in blocks of :data:`BLOCK` merged in order), on rank 0; None elsewhere.
+def realization_moments(model, matrices, seed, indices):
+    """{probe: RunningMoments} of the kernels of realizations ``indices`` simulated one
+    NEURON run each on ``model`` (Welford, realization by realization in index order).
 
     Parameters
     ----------
     model : PathwayModel
-        The pathway's linearized cell (one per rank).
+        The pathway's linearized cell.
     matrices : dict of str to ndarray
         Probe transformation matrices.
     """
-
-    def block_moments(indices):
-        moments = None
-        for index in indices:
-            kernels = realization_kernels(model, matrices, seed, index)
-            if moments is None:
-                moments = {
-                    name: ensemble.RunningMoments.empty(k.shape) for name, k in kernels.items()
-                }
-            for name, kernel in kernels.items():
-                moments[name].add(kernel)
-        return moments
-
-    label = f"{model.pre}->{model.post}"
-    comm = comm or ensemble.SerialComm()
-    return ensemble.run_blocks(block_moments, realizations, comm, BLOCK, label, log)
+    moments = None
+    for index in indices:
+        kernels = realization_kernels(model, matrices, seed, index)
+        if moments is None:
+            moments = {name: ensemble.RunningMoments.empty(k.shape) for name, k in kernels.items()}
+        for name, kernel in kernels.items():
+            moments[name].add(kernel)
+    return moments
 
 
 @ENGINES.register
@@ -231,22 +224,10 @@ class NeuronEngine(Engine):
             cache.store(key, imem, geometry, config.simulation["dt"])
         return project_mean_field(config, pre, post, imem, geometry, probes)
 
-    def ensemble_kernels(
-        self,
-        config,
-        pre,
-        post,
-        realizations,
-        seed,
-        comm=None,
-        probes=None,
-        cache=None,
-        basis=None,
-        log=STDERR,
-    ):
-        """Moments over realizations simulated one NEURON run each (Welford, realization
-        by realization in index order; see :meth:`Engine.ensemble_kernels`)."""
+    @contextlib.contextmanager
+    def block_moments(self, config, pre, post, seed, comm, probes, cache, basis, log):
+        """Realizations simulated one NEURON run each on one linearized cell per rank,
+        in blocks of :data:`BLOCK` (see :meth:`Engine.block_moments`)."""
         with PathwayModel(config, pre, post) as model:
             matrices = model.transformation_matrices(probes)
-            moments = ensemble_moments(model, matrices, realizations, seed, comm, log)
-        return ensemble.mean_and_std(moments)
+            yield (lambda indices: realization_moments(model, matrices, seed, indices)), BLOCK

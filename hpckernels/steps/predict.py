@@ -50,6 +50,18 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
     InputError
         A tensor that does not belong to the config, spikes that do not fit it, or an
         output that is also an input.
+
+    Examples
+    --------
+    What ``hpckernels signals CONFIG --kernels kernels.h5 --spikes spikes.h5 -o
+    signals.h5`` does, with a tensor of ``hpckernels assemble`` and the spikes of
+    ``hpckernels network`` (``tests/test_signals.py`` runs it)::
+
+        from hpckernels.config import NetworkConfig
+        from hpckernels.steps.predict import predict_signals
+
+        config = NetworkConfig.from_file("config/config.yaml")
+        predict_signals(config, "kernels.h5", ["spikes.h5"], "signals.h5")
     """
     started = time.monotonic()
     t_start, t_stop = config.signal_window()
