@@ -241,7 +241,7 @@ class PopulationBasis:
         Placement pmf over segments of every connection into ``post``, by ``pre``.
     kinetics : dict of str to KineticsBasis
     basis_hash : str
-        Content hash of the inputs (:meth:`NetworkConfig.basis_hash`).
+        Content hash of the inputs (:meth:`~hpckernels.config.NetworkConfig.basis_hash`).
     """
 
     post: str

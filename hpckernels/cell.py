@@ -362,7 +362,8 @@ def build_linearized_cell(config, post, tstop):
 
 def linearization_cache(config, post):
     """File of population ``post``'s stored linearization in the user cache, named by the
-    content hash of everything it depends on (:meth:`NetworkConfig.cell_inputs`)."""
+    content hash of everything it depends on
+    (:meth:`~hpckernels.config.NetworkConfig.cell_inputs`)."""
     from importlib.metadata import version
 
     from .hashing import content_hash

@@ -219,8 +219,9 @@ def write_kernel_file(path, config, pre, post, mode, results, extra_attrs=None, 
     Notes
     -----
     The root attributes ``pathway_hash`` and ``pathway_inputs`` (JSON) record what the
-    kernels were computed from (:meth:`NetworkConfig.pathway_inputs`); each probe group
-    has its ``pathway_hash`` with the probe included. Readers compare them with their
+    kernels were computed from
+    (:meth:`~hpckernels.config.NetworkConfig.pathway_inputs`); each probe group has its
+    ``pathway_hash`` with the probe included. Readers compare them with their
     config (:func:`kernel_file_differences`).
     """
     sim = config.simulation
@@ -745,8 +746,8 @@ def read_response(path, n_lags, key=None):
 
 # --------------------------------------------------------------------- basis files
 def write_basis(path, config, basis):
-    """Write a population's impulse-response basis (:class:`~hpckernels.basis.
-    PopulationBasis`) atomically.
+    """Write a population's impulse-response basis atomically
+    (:class:`~hpckernels.basis.PopulationBasis`).
 
     Layout: root attributes post, basis_hash, basis_inputs (JSON), provenance; group
     ``cell`` with the segment geometry (um), rest potential (mV), g_eff leak (S/cm2)

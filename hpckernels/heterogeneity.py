@@ -5,8 +5,9 @@ the detailed population's cells (:mod:`hpckernels.groundtruth`, linearized: the
 kernel cell's membrane and current-based synapses) add to every probe channel, scaled
 by N_Y / M_Y. The cell is linear and the same in every cell (only moved and rotated),
 so one event on segment s of cell j contributes ``y_js = M_j R_s``: the cell's
-membrane-current response R_s to an event on s (:meth:`PathwayModel.unit_responses`)
-through the probe matrix M_j of cell j at its place.
+membrane-current response R_s to an event on s
+(:meth:`~hpckernels.engine.PathwayModel.unit_responses`) through the probe matrix M_j of
+cell j at its place.
 
 Given the cells' layout (positions, rotations: shared by all presynaptic neurons),
 neuron i is connected to cell j A_ij times (E A = a1 = E[K] / N_sim with K ~
@@ -22,7 +23,7 @@ Then, with ybar_j = sum_s p_j(s) y_js delayed, and (x) the lag correlation of
 
 exactly (cells draw their inputs independently; delays do not change y (x) y). The
 background of cell j (n_ext synapses placed by area, Poisson at nu_ext) adds the
-variance w^2 n_ext nu_ext dt sum_s area_j(s) |y_js|^2 per channel.
+variance w^2 n_ext nu_ext dt sum_s area_j(s) ``|y_js|^2`` per channel.
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class KernelStatistics:
     mean : ndarray (n_pop, n_rows, 2 n_steps + 1)
         kbar_X per simulated neuron of X on lags 0..2 tau (a response of tau after a
         delay of up to tau), summed over the postsynaptic populations (rows: the
-        detailed probes of :class:`groundtruth.ProbeRows`).
+        detailed probes of :class:`~hpckernels.groundtruth.ProbeRows`).
     deviation_xcorr : ndarray (n_pop, n_rows, 4 n_steps + 1)
         D_X on lags -2 tau..2 tau.
     background : ndarray (n_rows,)

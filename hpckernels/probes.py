@@ -63,7 +63,7 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         u = z_e - z_i - Z
 
     The expectation is computed with a composite Gauss-Legendre rule split at the
-    kink of |u|, vectorised over all contact-segment pairs.
+    kink of ``|u|``, vectorised over all contact-segment pairs.
 
     Parameters
     ----------

@@ -121,7 +121,7 @@ def png_metadata(title, sources, infos):
     -------
     dict of str
         ``Title``, ``Source``, ``Software`` and ``Description`` (``key=value; ...``
-        per source, sources separated by `` | ``).
+        per source, sources separated by ``" | "``).
     """
     parts = []
     for tag, info in infos.items():
@@ -244,7 +244,7 @@ def _read_probe(fh, name):
 
 def read_probe(fh, name):
     """Everything a figure needs of one probe group of an open signals (or ground-truth)
-    file: see :func:`_read_probe`."""
+    file: see ``_read_probe``."""
     return _read_probe(fh, name)
 
 
@@ -299,7 +299,7 @@ def probe_window(signals_file, kind, probe, window, subtract_mean):
     Returns
     -------
     data : dict
-        See :func:`_read_probe`.
+        See ``_read_probe``.
     time : ndarray (n_window,)
         Times (ms) in the window.
     values : ndarray (n_channels, n_window)
@@ -330,7 +330,7 @@ def read_probe_window(signals_file, kind, probe, window):
     Returns
     -------
     data : dict
-        See :func:`_read_probe`.
+        See ``_read_probe``.
     mask : ndarray of bool (n_times,)
         Samples in the window.
     info : dict
