@@ -31,6 +31,9 @@ source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 exclude_patterns = ["_build"]
 templates_path = ["_templates"]
 
+# command lines keep their "--" (no typographic dashes or quotes)
+smartquotes = False
+
 html_theme = "furo"
 html_title = "hpckernels"
 
