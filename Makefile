@@ -1,7 +1,8 @@
 # hpckernels: two commands do all the set-up on a fresh Debian machine:
 #   make run    # the main job
 #   make test   # the test suite (make test-fast: unit and MPI tests only)
-# Both depend on `setup`, which is idempotent.
+# Both depend on `setup`, which is idempotent. `make docs` builds the documentation site
+# into docs/_build/html.
 
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -20,7 +21,7 @@ DEB_PACKAGES := libopenmpi-dev openmpi-bin slurmctld slurmd slurm-client munge s
 	mariadb-server
 DEB_CHECK := mpicc mpiexec slurmctld slurmd slurmdbd munged mariadbd
 
-.PHONY: setup system-packages mechanisms run test test-fast bench lint clean
+.PHONY: setup system-packages mechanisms run test test-fast bench lint docs clean
 
 setup: system-packages $(VENV)/.installed mechanisms
 
@@ -40,10 +41,12 @@ system-packages:
 	  fi; \
 	fi
 
-$(VENV)/.installed: pyproject.toml
+# the package with every extra, at the versions the tests ran with (constraints.txt);
+# pyproject.toml itself declares compatible ranges
+$(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[workflow,test]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[workflow,test,docs]'
 	touch $@
 
 mechanisms: $(VENV)/.installed
@@ -64,6 +67,13 @@ test-fast: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_benchmarks.py
+
+# the documentation site (Sphinx): API pages from the docstrings, the configuration
+# reference from the schema; any warning fails the build
+docs: $(VENV)/.installed
+	rm -rf docs/_build
+	$(BIN)/sphinx-build -W --keep-going -n -q -b html -d docs/_build/doctrees docs docs/_build/html
+	@echo "documentation: $(CURDIR)/docs/_build/html/index.html"
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

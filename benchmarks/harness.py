@@ -233,7 +233,7 @@ def machine_info():
     commit = _run_text(["git", "rev-parse", "HEAD"], cwd=REPO)
     changed = _run_text(["git", "status", "--porcelain", "--untracked-files=no"], cwd=REPO)
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "git_commit": commit,
         # results measured on a modified tree say which tracked files differ from the commit
         "git_modified": [line[3:] for line in changed.splitlines()] if changed else [],

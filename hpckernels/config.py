@@ -253,7 +253,7 @@ class NetworkConfig:
 
     def probe_spec(self, name, post=None):
         """Probe ``name``'s spec; with ``post``, its ``population`` parameters replaced by
-        that postsynaptic population's values (see :func:`hpckernels.probes.resolve`)."""
+        that postsynaptic population's values (see :func:`hpckernels.probes.types.resolve`)."""
         spec = self.probes[name]
         if post is None:
             return spec

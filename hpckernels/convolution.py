@@ -10,7 +10,7 @@ Conventions
 -----------
 Time axis
     Sample ``n`` of a count array and of the output stands for ``t_n = t_0 + n*dt``
-    (the left edge of bin ``n``, see :func:`hpckernels.spikes.bin_spike_counts`).
+    (the left edge of bin ``n``, see :func:`hpckernels.binning.bin_spike_counts`).
 Kernels
     One tensor per probe, ``(n_post, n_pre, n_channels, n_lags)``; ``kernel[..., k]``
     is the response at lag ``(k - half) * dt``, ``n_lags = 2*half + 1`` odd, so lags run
@@ -286,7 +286,7 @@ def iter_signals(counts, kernels, *, chunk_size=None, pathways=False, workers=No
         Spike counts (spikes per bin) ``(n_pre, n_times)``, ordered like the tensors'
         pre axis (ndarray, memmap or h5py dataset, read one block at a time), or an
         iterable of consecutive ``(n_pre, m)`` pieces of it (any ``m``, e.g. from
-        :func:`hpckernels.spikes.iter_population_counts`), so the input need not fit in
+        :func:`hpckernels.binning.iter_population_counts`), so the input need not fit in
         memory.
     kernels : mapping of str to array_like
         Probe name -> tensor ``(n_post, n_pre, n_channels, n_lags)`` on the symmetric

@@ -25,7 +25,7 @@ class KineticsBasis:
     Attributes
     ----------
     label : str
-        :func:`kinetics_label`.
+        :func:`~hpckernels.engines.common.kinetics_label`.
     synapse : dict
         ``type`` and time constants (ms).
     columns : ndarray of int, shape (n_columns,)
@@ -63,7 +63,7 @@ class PopulationBasis:
         Placement pmf over segments of every connection into ``post``, by ``pre``.
     kinetics : dict of str to KineticsBasis
     basis_hash : str
-        Content hash of the inputs (:meth:`NetworkConfig.basis_hash`).
+        Content hash of the inputs (:func:`~hpckernels.inputs.basis_hash`).
     """
 
     post: str

@@ -19,7 +19,7 @@ segment's v, so the first-order terms are local to each segment::
   like a hand-written linearized channel).
 
 Finite differences: central differences with steps h and 2h, combined by Richardson
-extrapolation (error O(h^4)); h = 1e-3 mV for v and 1e-4 max(|s|, 1e-8) for a state s.
+extrapolation (error O(h^4)); h = 1e-3 mV for v and 1e-4 max(``|s|``, 1e-8) for a state s.
 For the rate functions of voltage-gated channels (voltage scales >= 2 mV) the error of
 the extrapolated derivatives is below 1e-10 relative, far below the 1e-6 of the kernel's
 maximum that the kernels must meet; the difference between the two estimates is kept as
@@ -442,7 +442,7 @@ def fastest_growth(jacobian, seed=0):
     h, so a growing mode dominates the iterates; the rate is read from the last steps.
     Growing real modes (a resting cell losing stability to a depolarizing instability) are
     found down to rates of ~1e-6/ms; oscillatory ones only if they grow faster than
-    ~1e-3/ms (their growth per step shrinks with h |Im lambda|).
+    ~1e-3/ms (their growth per step shrinks with h ``|Im lambda|``).
     """
     from scipy import sparse
     from scipy.sparse.linalg import splu

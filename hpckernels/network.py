@@ -7,9 +7,11 @@ and independent Poisson background input per neuron. :func:`simulate` builds it 
 fresh NEST kernel (threaded, one process, never under MPI), runs it and returns the
 spikes per population; ``hpckernels network`` writes them as SONATA.
 
-Model choices (as the LIF network of the LFPykernels repository,
-github.com/LFPy/LFPykernels, ``examples/Hagen_et_al_2022_PLOS_Comput_Biol/LIF_net.py``)
---------------------------------------------------------------------------------------
+Model choices
+-------------
+As the LIF network of the LFPykernels repository (github.com/LFPy/LFPykernels,
+``examples/Hagen_et_al_2022_PLOS_Comput_Biol/LIF_net.py``):
+
 * Sizes: :func:`simulated_size`, ``round(size * network.scale)`` neurons, at least 1.
 * Connections: for every ``network.J[pre][post]``, NEST ``fixed_indegree`` with
   ``network.indegree[pre][post]`` inputs per postsynaptic neuron (default: the
@@ -22,7 +24,7 @@ github.com/LFPy/LFPykernels, ``examples/Hagen_et_al_2022_PLOS_Comput_Biol/LIF_ne
   simulated postsynaptic neurons) synapses between random pairs (the microcircuit of
   Potjans & Diesmann 2014, NEST's ``examples/Potjans_2014``): in-degrees are then
   binomial with that mean, which may be fractional.
-* Weights (pA): normal(J, ``weight_rel_sd`` |J|) (default 0.1), redrawn
+* Weights (pA): normal(J, ``weight_rel_sd`` ``|J|``) (default 0.1), redrawn
   (``nest.math.redraw``) until the sign is that of J. Delays (ms): normal(d,
   ``delay_rel_sd`` d) (default 0.5), redrawn below max(``delay_min``, dt) (default
   0.3 ms); NEST puts them on the dt grid. (The microcircuit of Potjans & Diesmann 2014

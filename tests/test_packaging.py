@@ -1,30 +1,51 @@
-"""Packaging: the dependency lists agree, and a wheel alone computes a kernel."""
+"""Packaging: pyproject.toml declares ranges, constraints.txt the tested versions, the
+conda files agree with it, and a wheel alone computes a kernel (with and without the
+constraints)."""
 
 import os
 import shutil
 import subprocess
 import sys
+import tomllib
 from importlib.metadata import version
 from pathlib import Path
 
 import h5py
 import numpy as np
 import pytest
-import tomllib
 import yaml
 from conftest import CONFIGS, REPO, hpckernels_env, run_cli
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 pytestmark = pytest.mark.unit
 
+CONSTRAINTS = REPO / "constraints.txt"
 
-def pins(requirements):
-    """{name (lower case): version} of 'name==version' requirements."""
+
+def pins(lines):
+    """{canonical name: version} of 'name==version' lines (comments and blanks skipped)."""
     out = {}
-    for requirement in requirements:
-        name, _, pinned = requirement.partition("==")
-        assert pinned, f"{requirement} is not pinned with =="
-        out[name.strip().lower()] = pinned.strip()
+    for line in lines:
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        name, _, pinned = line.partition("==")
+        assert pinned, f"{line} is not pinned with =="
+        key = canonicalize_name(name)
+        assert key not in out, f"{name} is listed twice"
+        out[key] = pinned.strip()
     return out
+
+
+def declared(requirements):
+    """{canonical name: Requirement} of a pyproject.toml requirement list."""
+    return {canonicalize_name(Requirement(r).name): Requirement(r) for r in requirements}
+
+
+def project():
+    return tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
 
 
 def conda_file(path):
@@ -35,18 +56,47 @@ def conda_file(path):
     return conda, pins(pip)
 
 
-def test_dependency_lists_agree_and_are_the_tested_versions():
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
-    runtime = pins(project["dependencies"])
-    workflow = pins(project["optional-dependencies"]["workflow"])
+def test_pyproject_declares_ranges_that_hold_the_tested_versions():
+    """Every dependency and extra is a range (no == pin), and the version constraints.txt
+    pins for it lies in that range; the test suite runs with exactly those versions."""
+    meta = project()
+    groups = {"dependencies": meta["dependencies"], **meta["optional-dependencies"]}
+    assert {"workflow", "test", "docs"} <= set(groups)
+    tested = pins(CONSTRAINTS.read_text().splitlines())
+    for group, requirements in groups.items():
+        for key, requirement in declared(requirements).items():
+            operators = {spec.operator for spec in requirement.specifier}
+            assert operators and not operators & {"==", "==="}, (group, str(requirement))
+            assert ">=" in operators, (group, str(requirement), "needs a lower bound")
+            assert key in tested, f"{requirement.name} ({group}) is not in constraints.txt"
+            assert requirement.specifier.contains(Version(tested[key]), prereleases=True), (
+                group,
+                str(requirement),
+                tested[key],
+            )
+            # pinned to what this test suite runs with
+            assert version(requirement.name) == tested[key], (
+                requirement.name,
+                version(requirement.name),
+                tested[key],
+            )
+    # make setup installs with the constraints, every extra included
+    makefile = (REPO / "Makefile").read_text()
+    assert "-c constraints.txt -e '.[workflow,test,docs]'" in makefile
+
+
+def test_conda_files_pin_the_constraints_versions():
+    meta = project()
+    tested = pins(CONSTRAINTS.read_text().splitlines())
+    runtime = set(declared(meta["dependencies"]))
+    workflow = set(declared(meta["optional-dependencies"]["workflow"]))
     rules_conda, rules_pip = conda_file(REPO / "workflow" / "envs" / "hpckernels.yaml")
     user_conda, user_pip = conda_file(REPO / "environment.yml")
     # the rules need the package's dependencies; users also need Snakemake
-    assert rules_pip == runtime
-    assert user_pip == {**runtime, **workflow}
-    # pinned to what this test suite runs with
-    for name, pinned in {**runtime, **workflow}.items():
-        assert version(name) == pinned, (name, version(name), pinned)
+    assert set(rules_pip) == runtime
+    assert set(user_pip) == runtime | workflow
+    for pip in (rules_pip, user_pip):
+        assert pip == {key: tested[key] for key in pip}
     # besides Python packages the rules call mpiexec (pathway jobs), a C++ compiler and
     # make (nrnivmodl, mechanisms rule); NEST (network rule) is a pip package
     for conda in (rules_conda, user_conda):
@@ -56,17 +106,27 @@ def test_dependency_lists_agree_and_are_the_tested_versions():
 
 
 @pytest.mark.slow
-def test_wheel_alone_computes_a_kernel_from_another_folder(tmp_path):
-    """pip install of the wheel (not editable) into a fresh venv: `hpckernels mechanisms`
-    compiles the packaged mod files into the user cache and `hpckernels kernel` run from
-    another folder gives the kernel of the source tree."""
+@pytest.mark.parametrize("constrained", [True, False], ids=["constraints", "newest"])
+def test_wheel_alone_computes_a_kernel_from_another_folder(tmp_path, constrained):
+    """pip install of the wheel (not editable) into a fresh venv, with constraints.txt
+    (the tested versions) or without (whatever pip resolves in the declared ranges, the
+    newest releases): `hpckernels mechanisms` compiles the packaged mod files into the
+    user cache and `hpckernels kernel` run from another folder gives the kernel of the
+    source tree."""
     source = tmp_path / "source"
     shutil.copytree(
         REPO,
         source,
         symlinks=True,
         ignore=shutil.ignore_patterns(
-            ".venv", ".git", "results", ".snakemake", "*.egg-info", "build", "__pycache__"
+            ".venv",
+            ".git",
+            "results",
+            ".snakemake",
+            "*.egg-info",
+            "build",
+            "_build",
+            "__pycache__",
         ),
     )
     dist = tmp_path / "dist"
@@ -80,12 +140,29 @@ def test_wheel_alone_computes_a_kernel_from_another_folder(tmp_path):
     (wheel,) = dist.glob("hpckernels-*.whl")
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", venv], check=True, timeout=300)
+    constraints = ["-c", CONSTRAINTS] if constrained else []
     subprocess.run(
-        [venv / "bin" / "python", "-m", "pip", "install", "-q", wheel],
+        [venv / "bin" / "python", "-m", "pip", "install", "-q", *constraints, wheel],
         check=True,
         env=env,
         timeout=1800,
     )
+    # what pip chose: inside the declared ranges, and the tested versions with -c
+    freeze = subprocess.run(
+        [venv / "bin" / "python", "-m", "pip", "freeze"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=env,
+    ).stdout.splitlines()
+    chosen = pins(line for line in freeze if "==" in line)
+    tested = pins(CONSTRAINTS.read_text().splitlines())
+    runtime = declared(project()["dependencies"])
+    print("resolved:", ", ".join(f"{key}=={chosen[key]}" for key in runtime))
+    for key, requirement in runtime.items():
+        assert requirement.specifier.contains(Version(chosen[key]), prereleases=True)
+        if constrained:
+            assert chosen[key] == tested[key], (key, chosen[key], tested[key])
 
     work = tmp_path / "elsewhere"
     shutil.copytree(CONFIGS / "morphologies", work / "morphologies")

@@ -1,7 +1,8 @@
 """Kernel engines: how the kernels of a pathway X -> Y are computed from the linearized
 cell of the postsynaptic population Y.
 
-Every engine is one class registered in :data:`ENGINES` behind the seam of
+Every engine is one class registered in :data:`~hpckernels.engines.base.ENGINES` behind
+the seam of
 :class:`~hpckernels.engines.base.Engine` (a basis, mean-field kernels, ensemble
 moments, unit membrane currents); the commands and the workflow pick one by name and
 never branch on it.
@@ -32,7 +33,8 @@ __all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "get_engine", "require_basis_m
 
 
 def get_engine(name=DEFAULT_ENGINE, where="--engine"):
-    """The :class:`Engine` registered as ``name`` (InputError naming ``where`` otherwise)."""
+    """The :class:`~hpckernels.engines.base.Engine` registered as ``name`` (InputError
+    naming ``where`` otherwise)."""
     return ENGINES.lookup(name, where)()
 
 

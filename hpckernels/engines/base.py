@@ -1,4 +1,5 @@
-"""The seam every kernel engine fills: :class:`Engine` and the registry :data:`ENGINES`.
+"""The seam every kernel engine fills: :class:`~hpckernels.engines.base.Engine` and the
+registry :data:`~hpckernels.engines.base.ENGINES`.
 
 An engine computes, for the linearized cell of a postsynaptic population Y, what the
 commands and the workflow ask of it:

@@ -132,7 +132,7 @@ class BasisEngine(Engine):
         self, config, post, comm=None, pres=None, cache=None, everywhere=True, log=STDERR
     ):
         """The basis of population ``post``, its NEURON runs spread over the ranks of
-        ``comm`` (see :meth:`Engine.population_basis`).
+        ``comm`` (see :meth:`~hpckernels.engines.base.Engine.population_basis`).
 
         Column k of each kinetics is simulated by rank k mod size; rank 0 gathers the
         columns in index order. Per-segment membrane currents that fit
@@ -210,7 +210,8 @@ class BasisEngine(Engine):
         return result if (everywhere or rank == 0) else None
 
     def unit_membrane_currents(self, config, post, synapse):
-        """One NEURON run per segment (see :meth:`Engine.unit_membrane_currents`)."""
+        """One NEURON run per segment (see
+        :meth:`~hpckernels.engines.base.Engine.unit_membrane_currents`)."""
         unit = unit_synapse(synapse_model(synapse))
         with UnitResponseModel(config, post) as model:
             return np.array([model.response(unit, s) for s in range(model.cell.totnsegs)])

@@ -205,8 +205,8 @@ class NeuronEngine(Engine):
         self, config, pre, post, probes=None, comm=None, cache=None, basis=None, log=STDERR
     ):
         """Mean-field kernels from one NEURON run on rank 0 (see
-        :meth:`Engine.mean_field_kernels`); the run's membrane currents are kept in
-        ``cache``, so that a probe edit needs no NEURON run."""
+        :meth:`~hpckernels.engines.base.Engine.mean_field_kernels`); the run's membrane
+        currents are kept in ``cache``, so that a probe edit needs no NEURON run."""
         if comm is not None and comm.Get_rank() != 0:
             return None
         key = pathway_hash(config, pre, post, "mean-field")
@@ -227,7 +227,7 @@ class NeuronEngine(Engine):
     @contextlib.contextmanager
     def block_moments(self, config, pre, post, seed, comm, probes, cache, basis, log):
         """Realizations simulated one NEURON run each on one linearized cell per rank,
-        in blocks of :data:`BLOCK` (see :meth:`Engine.block_moments`)."""
+        in blocks of :data:`BLOCK` (see :meth:`~hpckernels.engines.base.Engine.block_moments`)."""
         with PathwayModel(config, pre, post) as model:
             matrices = model.transformation_matrices(probes)
             yield (lambda indices: realization_moments(model, matrices, seed, indices)), BLOCK

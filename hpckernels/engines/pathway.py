@@ -14,7 +14,7 @@ Whatever engine computed the basis (:class:`~hpckernels.datatypes.PopulationBasi
   transformed basis, one matrix product per frequency.
 
 EEG and MEG probes are a head-model matrix applied to a dipole probe's signal
-(:class:`~hpckernels.probes.ProbeStack`): they are derived from the dipole rows and
+(:class:`~hpckernels.probes.stack.ProbeStack`): they are derived from the dipole rows and
 have no basis of their own. Nothing here reads or writes files or talks MPI.
 """
 
@@ -42,7 +42,7 @@ MIN_FFT = 256
 
 class BasisPathway:
     """Kernels of pathway pre -> post from the basis of ``post``: mean-field and ensemble
-    realizations, for the probes of a :class:`ProbeStack`.
+    realizations, for the probes of a :class:`~hpckernels.probes.stack.ProbeStack`.
 
     Parameters
     ----------
@@ -213,7 +213,7 @@ class BasisPathway:
 
     def realization_kernels(self, seed, indices):
         """{probe: kernels (len(indices), n_channels, n_lags)} of ensemble realizations
-        (:func:`~hpckernels.engine.kernel_from_signal` of each signal)."""
+        (:func:`~hpckernels.engines.common.kernel_from_signal` of each signal)."""
         return {
             name: kernel_from_signal(signal, self.n_steps, None, self.fir)
             for name, signal in self._realization_responses(seed, indices).items()

@@ -31,8 +31,8 @@ from .h5 import (
 
 
 def write_basis(path, config, basis):
-    """Write a population's impulse-response basis (:class:`~hpckernels.basis.
-    PopulationBasis`) atomically.
+    """Write a population's impulse-response basis atomically
+    (:class:`~hpckernels.datatypes.PopulationBasis`).
 
     Layout: root attributes post, basis_hash, basis_inputs (JSON), provenance; group
     ``cell`` with the segment geometry (um), rest potential (mV), g_eff leak (S/cm2)
@@ -114,7 +114,7 @@ def write_basis(path, config, basis):
 
 
 def read_basis(path):
-    """The :class:`~hpckernels.basis.PopulationBasis` of a basis file and its root
+    """The :class:`~hpckernels.datatypes.PopulationBasis` of a basis file and its root
     attributes.
 
     Raises

@@ -58,7 +58,7 @@ def write_kernel_file(path, config, pre, post, mode, results, extra_attrs=None, 
     Notes
     -----
     The root attributes ``pathway_hash`` and ``pathway_inputs`` (JSON) record what the
-    kernels were computed from (:meth:`NetworkConfig.pathway_inputs`); each probe group
+    kernels were computed from (:func:`~hpckernels.inputs.pathway_inputs`); each probe group
     has its ``pathway_hash`` with the probe included. Readers compare them with their
     config (:func:`kernel_file_differences`).
     """

@@ -489,7 +489,7 @@ class SpikeFormat:
         ----------
         paths : list of Path
         populations : mapping
-            Population name -> selection (see :meth:`selection`).
+            Population name -> selection (see :meth:`SpikeFormat.selection`).
         t_start, t_stop : float, optional
             Run interval (ms). When given, every spike time must lie in
             ``[t_start, t_stop]``; with ``t_stop`` given, times that look like seconds

@@ -63,14 +63,14 @@ def groundtruth_attrs(config, settings):
 
 
 def write_groundtruth(path, config, settings, result, attrs):
-    """Write a ground-truth run (:class:`hpckernels.groundtruth.PopulationResult`).
+    """Write a ground-truth run (:class:`hpckernels.validation.groundtruth.PopulationResult`).
 
     Parameters
     ----------
     path : str or Path
     config : NetworkConfig
     settings : hpckernels.groundtruth.Settings
-    result : hpckernels.groundtruth.PopulationResult
+    result : hpckernels.validation.groundtruth.PopulationResult
     attrs : dict
         More root attributes (spike files, timings, ...).
     """

@@ -121,7 +121,7 @@ def png_metadata(title, sources, infos):
     -------
     dict of str
         ``Title``, ``Source``, ``Software`` and ``Description`` (``key=value; ...``
-        per source, sources separated by `` | ``).
+        per source, sources separated by ``" | "``).
     """
     parts = []
     for tag, info in infos.items():
@@ -140,7 +140,7 @@ def png_metadata(title, sources, infos):
 # ---------------------------------------------------------------------------------------
 
 
-#: The figure that draws each probe type of :data:`hpckernels.probes.PROBES` (types not
+#: The figure that draws each probe type of :data:`hpckernels.probes.types.PROBES` (types not
 #: listed are not drawn in the signal figures).
 FIGURE_KINDS = {
     "GaussCylinderPotential": "lfp",
@@ -160,7 +160,7 @@ def figure_kind(probe_type):
     ----------
     probe_type : str
         The ``probe_type`` attribute of a probe group (a name of
-        :data:`hpckernels.probes.PROBES`).
+        :data:`hpckernels.probes.types.PROBES`).
 
     Returns
     -------
@@ -266,7 +266,7 @@ def probe_window(signals_file, kind, probe, window, subtract_mean):
     Returns
     -------
     data : dict
-        See :func:`read_probe`.
+        See :func:`~hpckernels.io.signals.read_probe`.
     time : ndarray (n_window,)
         Times (ms) in the window.
     values : ndarray (n_channels, n_window)
@@ -297,7 +297,7 @@ def read_probe_window(signals_file, kind, probe, window):
     Returns
     -------
     data : dict
-        See :func:`read_probe`.
+        See :func:`~hpckernels.io.signals.read_probe`.
     mask : ndarray of bool (n_times,)
         Samples in the window.
     info : dict

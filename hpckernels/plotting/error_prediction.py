@@ -1,5 +1,5 @@
 """Predicted against measured E_rel (``error_prediction_<probe>.png``): the theory of
-:mod:`hpckernels.error_theory` against the E_rel measured on the linearized
+:mod:`hpckernels.validation.error_theory` against the E_rel measured on the linearized
 reconstruction, per channel."""
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ SYNAPSES = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 
 
 def plot_linearization(responses, synapses, z, output, title, config, columns=4):
-    """Draw the responses of :class:`~hpckernels.responses.ResponseComparison`.
+    """Draw the responses of :class:`~hpckernels.validation.linearity.ResponseComparison`.
 
     Parameters
     ----------

@@ -25,7 +25,7 @@ from .raster_rates import plot_raster_rates, read_spikes
 
 #: The files ``hpckernels plot-signals`` writes, and what each one needs: 'spikes'
 #: (a SONATA file and the signals' rates), 'pathways' (a probe group with pathways)
-#: or the figure kind of a probe type (``hpckernels.probes.PROBES[type].figure``).
+#: or the figure kind of a probe type (``hpckernels.probes.types.PROBES[type].figure``).
 FIGURES = {
     "raster_rates.png": "spikes",
     "lfp_image.png": "lfp",

@@ -7,7 +7,8 @@ responses; each probe is one matrix applied to them.
 
 - :mod:`~hpckernels.probes.models`: the population probes' linear models
   (GaussCylinderPotential, GaussCylinderCSD, ...);
-- :mod:`~hpckernels.probes.types`: one class per config ``type`` (:data:`PROBES`);
+- :mod:`~hpckernels.probes.types`: one class per config ``type``
+  (:data:`~hpckernels.probes.types.PROBES`);
 - :mod:`~hpckernels.probes.axes`: units and channel labels of a probe's signal;
 - :mod:`~hpckernels.probes.stack`: the probes of a run on one channel axis.
 """

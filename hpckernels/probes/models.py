@@ -36,7 +36,7 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         u = z_e - z_i - Z
 
     The expectation is computed with a composite Gauss-Legendre rule split at the
-    kink of |u|, vectorised over all contact-segment pairs.
+    kink of ``|u|``, vectorised over all contact-segment pairs.
 
     Parameters
     ----------
@@ -146,7 +146,7 @@ class SymmetricCurrentDipoleMoment(lfpykit.CurrentDipoleMoment):
 
 class GaussCylinderCSD(lfpykit.LinearModel):
     """Current source density of a population in cylinders along the depth axis: the
-    CSD counterpart of :class:`GaussCylinderPotential`.
+    CSD counterpart of :class:`~hpckernels.probes.models.GaussCylinderPotential`.
 
     The population's sources are disks of radius R (its lateral extent) whose depths are
     spread by Z ~ N(0, sigma_z^2). Contact k measures the mean current density in the

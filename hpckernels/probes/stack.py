@@ -2,8 +2,8 @@
 
 Primary probes have a matrix on the cell (membrane currents -> signal); derived probes
 (EEG, MEG) are a head-model matrix T applied to the signal of a dipole probe. A
-:class:`ProbeStack` stacks the primary probes' matrices (and signals) in spec order,
-and either splits stacked signals back into every wanted probe (derived ones as T
+:class:`ProbeStack` stacks the primary probes' matrices (and signals) in spec order, and
+either splits stacked signals back into every wanted probe (derived ones as T
 times their dipole's signal: what the kernel engines do) or gives one matrix with the
 rows of every wanted probe (derived ones as T times their dipole's matrix: what the
 ground truth projects each cell's currents with).

@@ -1,5 +1,5 @@
 """Probe types of the config: one class per ``probes.<name>.type``, registered in
-:data:`PROBES`.
+:data:`~hpckernels.probes.types.PROBES`.
 
 A probe type does one job: it builds its linear model (:mod:`hpckernels.probes.models`
 or LFPykit's) on a cell geometry, whose ``get_transformation_matrix()`` maps segment
@@ -134,7 +134,8 @@ class PopulationDepthProbe(ProbeType):
 
 @PROBES.register
 class GaussCylinderProbe(PopulationDepthProbe):
-    """Population LFP at contacts along the depth axis (:class:`GaussCylinderPotential`)."""
+    """Population LFP at contacts along the depth axis
+    (:class:`~hpckernels.probes.models.GaussCylinderPotential`)."""
 
     name = "GaussCylinderPotential"
     axis = DepthAxis("mV")
@@ -145,7 +146,7 @@ class GaussCylinderProbe(PopulationDepthProbe):
 class GaussCylinderCSDProbe(PopulationDepthProbe):
     """Population CSD in slabs of thickness ``h`` around contact depths ``z`` (um), in
     cylinders of radius ``R`` (um), soma depths spread by ``sigma_z`` (um)
-    (:class:`GaussCylinderCSD`)."""
+    (:class:`~hpckernels.probes.models.GaussCylinderCSD`)."""
 
     name = "GaussCylinderCSD"
     axis = DepthAxis("nA/um3")

@@ -2,11 +2,11 @@
 any ground truth is run.
 
 Reads the kernel tensor and the network's spikes, lays out the detailed population of
-the config's ``groundtruth`` settings (no simulation: :mod:`hpckernels.heterogeneity`
+the config's ``groundtruth`` settings (no simulation: :mod:`hpckernels.validation.heterogeneity`
 needs one short NEURON run per segment and synapse type), estimates the spike
 statistics and writes per probe and channel the predicted E_rel of the kernel
 prediction against the linearized reconstruction of that population
-(:mod:`hpckernels.error_theory`), its terms, and the prediction with the population's
+(:mod:`hpckernels.validation.error_theory`), its terms, and the prediction with the population's
 own mean single-neuron kernels (signals layout, so ``compare`` takes it as a
 prediction).
 """

@@ -49,7 +49,7 @@ def xcorr(a, b, n_lags):
     a, b : ndarray, shape (..., L)
         Kernels on lags 0..L-1 (broadcast against each other).
     n_lags : int
-        Largest |u| returned.
+        Largest ``|u|`` returned.
 
     Returns
     -------
@@ -65,7 +65,7 @@ def xcorr(a, b, n_lags):
 
 
 def power_xcorr(spectrum_power, n_fft, n_lags):
-    """Lag auto-correlation from a power spectrum |rfft(a, n_fft)|^2 (see :func:`xcorr`)."""
+    """Lag auto-correlation from a power spectrum ``|rfft(a, n_fft)|^2`` (see :func:`xcorr`)."""
     full = sfft.irfft(spectrum_power, n_fft)
     return np.concatenate([full[..., n_fft - n_lags :], full[..., : n_lags + 1]], axis=-1)
 

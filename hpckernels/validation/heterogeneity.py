@@ -1,13 +1,13 @@
 """Single-neuron kernels of the detailed population: their mean and their spread.
 
 The kernel k_i of one simulated presynaptic neuron i of X is what its synapses onto
-the detailed population's cells (:mod:`hpckernels.groundtruth`, linearized: the
+the detailed population's cells (:mod:`hpckernels.validation.groundtruth`, linearized: the
 kernel cell's membrane and current-based synapses) add to every probe channel, scaled
 by N_Y / M_Y. The cell is linear and the same in every cell (only moved and rotated),
 so one event on segment s of cell j contributes ``y_js = M_j R_s``: the cell's
-membrane-current response R_s to an event on s (:meth:`Engine.unit_membrane_currents
-<hpckernels.engines.base.Engine.unit_membrane_currents>`)
-through the probe matrix M_j of cell j at its place.
+membrane-current response R_s to an event on s
+(:meth:`~hpckernels.engines.base.Engine.unit_membrane_currents`) through the probe
+matrix M_j of cell j at its place.
 
 Given the cells' layout (positions, rotations: shared by all presynaptic neurons),
 neuron i is connected to cell j A_ij times (E A = a1 = E[K] / N_sim with K ~
@@ -15,7 +15,7 @@ Binomial(N_X, C) connections drawn among the N_sim simulated neurons, E A(A - 1)
 each connection with m synapses (E m = m1, E m(m - 1) = m2), each on a segment drawn
 from cell j's placement pmf p_j and with a delay from the rounded delay distribution.
 Then, with ybar_j = sum_s p_j(s) y_js delayed, and (x) the lag correlation of
-:func:`hpckernels.error_theory.xcorr`::
+:func:`hpckernels.validation.error_theory.xcorr`::
 
     kbar = w sum_j a1 m1 ybar_j                                      (mean kernel)
     D    = w^2 sum_j [a1 (m1 sum_s p_j(s) y_js (x) y_js + m2 ybar_j (x) ybar_j)
@@ -23,7 +23,7 @@ Then, with ybar_j = sum_s p_j(s) y_js delayed, and (x) the lag correlation of
 
 exactly (cells draw their inputs independently; delays do not change y (x) y). The
 background of cell j (n_ext synapses placed by area, Poisson at nu_ext) adds the
-variance w^2 n_ext nu_ext dt sum_s area_j(s) |y_js|^2 per channel.
+variance w^2 n_ext nu_ext dt sum_s area_j(s) ``|y_js|^2`` per channel.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ class KernelStatistics:
     mean : ndarray (n_pop, n_rows, 2 n_steps + 1)
         kbar_X per simulated neuron of X on lags 0..2 tau (a response of tau after a
         delay of up to tau), summed over the postsynaptic populations (rows: the
-        detailed probes of :func:`groundtruth.detailed_probes`).
+        detailed probes of :func:`~hpckernels.validation.groundtruth.detailed_probes`).
     deviation_xcorr : ndarray (n_pop, n_rows, 4 n_steps + 1)
         D_X on lags -2 tau..2 tau.
     background : ndarray (n_rows,)
