@@ -27,10 +27,84 @@ from .synapses import synapse_model
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
 
+#: Groups of the output files that a probe group may not be named like.
+RESERVED_PROBE_NAMES = ("rates", "cells", "synapses", "background", "spikes")
+
 DEFAULTS = {
     "simulation": {"g_eff": True, "fir": False},
     "ensemble": {"realizations": 256, "seed": 1234},
 }
+
+
+#: Most nodes a config may expand to once its YAML aliases are resolved: a real config
+#: has a few thousand; an alias bomb (nested aliases of aliases) billions.
+MAX_YAML_NODES = 100_000
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """YAML's safe loader that refuses a key given twice in one mapping (YAML would keep
+    the last value without a word)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.MarkedYAMLError(
+                    problem=f"key '{key}' appears twice in one mapping (lines "
+                    f"{seen[key] + 1} and {key_node.start_mark.line + 1}); give it once",
+                    problem_mark=key_node.start_mark,
+                )
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node, memo):
+    """Nodes of a YAML node graph with every alias expanded (shared nodes counted once
+    per reference, each node's size computed once)."""
+    if id(node) in memo:
+        return memo[id(node)]
+    memo[id(node)] = 1  # a node that refers to itself (recursive alias) counts once
+    if isinstance(node, yaml.MappingNode):
+        size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    elif isinstance(node, yaml.SequenceNode):
+        size = 1 + sum(_expanded_size(item, memo) for item in node.value)
+    else:
+        size = 1
+    memo[id(node)] = size
+    return size
+
+
+def load_yaml(text, source):
+    """The YAML document of a config: duplicated keys and documents that expand to more
+    than :data:`MAX_YAML_NODES` nodes (alias bombs) are refused before they are built.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``source`` (and the line).
+    """
+    try:
+        node = yaml.compose(text, Loader=_StrictLoader)
+        if node is not None:
+            size = _expanded_size(node, {})
+            if size > MAX_YAML_NODES:
+                raise ConfigError(
+                    source,
+                    f"the YAML document expands to more than {MAX_YAML_NODES} nodes (its "
+                    "aliases nest too deep): write the config out",
+                )
+        return yaml.load(text, Loader=_StrictLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"{source}, line {mark.line + 1}" if mark is not None else source
+        what = " ".join(str(exc.problem or exc.context or "").split())
+        raise ConfigError(where, f"not valid YAML: {what}") from None
+    except yaml.YAMLError as exc:
+        message = " ".join(f"not valid YAML ({exc})".split())
+        raise ConfigError(source, message) from None
+    except RecursionError:
+        raise ConfigError(source, "the YAML document nests too deep") from None
 
 
 def load_schema():
@@ -49,10 +123,15 @@ def dotted(path):
 
 def schema_error(data):
     """Return the most relevant schema violation of ``data`` as a ConfigError, or None."""
+    # NaN and infinity first: they would meet a bound of the schema with a less clear
+    # message ("inf is greater than the maximum")
+    found = non_finite_error(data)
+    if found is not None:
+        return found
     validator = jsonschema.Draft202012Validator(load_schema())
     error = jsonschema.exceptions.best_match(validator.iter_errors(data))
     if error is None:
-        return non_finite_error(data)
+        return None
     return ConfigError(dotted(error.absolute_path), error.message)
 
 
@@ -155,12 +234,7 @@ class NetworkConfig:
             ) from None
         if "\x00" in text:
             raise ConfigError(str(path), "binary file (a YAML config is expected)")
-        try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            message = " ".join(f"not valid YAML ({exc})".split())
-            raise ConfigError(str(path), message) from None
-        return cls(data, base_dir=path.parent, source=str(path))
+        return cls(load_yaml(text, str(path)), base_dir=path.parent, source=str(path))
 
     def with_simulation(self, **settings):
         """This config with ``simulation`` settings replaced, validated again."""
@@ -325,6 +399,13 @@ class NetworkConfig:
                 distributions.frozen(connection[part], f"{where}.{part}")
             distributions.multapse_pmf(connection["multapse"], f"{where}.multapse")
             distributions.check_delay(connection["delay"], sim["tau"], f"{where}.delay")
+            placement = connection["placement"]
+            if placement.get("z_min", -math.inf) >= placement.get("z_max", math.inf):
+                raise ConfigError(
+                    f"{where}.placement.z_min",
+                    f"{placement['z_min']} um is not below placement.z_max = "
+                    f"{placement['z_max']} um: no segment could get a synapse",
+                )
             for j, density in enumerate(connection["placement"]["densities"]):
                 distributions.frozen(
                     density, f"{where}.placement.densities[{j}]", ignore=("weight",)
@@ -364,6 +445,13 @@ class NetworkConfig:
                 cell["biophysics"], sim["vrest"], f"{where}.cell.biophysics"
             ).check(cell)
 
+        for name in self.probes:
+            if name in RESERVED_PROBE_NAMES:
+                raise ConfigError(
+                    f"probes.{name}",
+                    f"'{name}' names a group of the output files; choose another probe name "
+                    f"(reserved: {', '.join(RESERVED_PROBE_NAMES)})",
+                )
         # population-dependent probe parameters are checked with every postsynaptic
         # population's values
         posts = sorted({c["post"] for c in self.connections})

@@ -71,6 +71,7 @@ def multapse_pmf(spec, where="multapse"):
     pmf : ndarray of float, shape (MAX_MULTAPSE,)
     """
     dist = frozen(spec, where)
+    _check_multapse_support(dist, where)
     counts = np.arange(1, MAX_MULTAPSE + 1)
     weights = (
         dist.pdf(counts)
@@ -91,8 +92,34 @@ def multapse_mean(spec, where="multapse"):
     return float(np.sum(counts * pmf))
 
 
-#: Largest share of a delay distribution that may lie beyond tau (it would be lost).
-MAX_DELAY_TAIL = 1e-4
+#: Largest share of a multapse or delay distribution that may lie outside what the kernels
+#: can represent (multapses 1..MAX_MULTAPSE, delays 0..tau): it would be lost.
+MAX_LOST_MASS = 1e-4
+
+
+def _check_multapse_support(dist, where):
+    """Raise ConfigError when more than :data:`MAX_LOST_MASS` of a multapse distribution
+    lies where the kernels cannot represent it: above MAX_MULTAPSE synapses per
+    connection, or, for a continuous distribution (read as counts: its pdf at the
+    integers), below 0.5. A discrete distribution's mass at 0 is a connection without a
+    synapse, left out as lfpykernels does (a zero-truncated count)."""
+    if isinstance(dist.dist, st.rv_continuous):
+        below, above = float(dist.cdf(0.5)), float(dist.sf(MAX_MULTAPSE + 0.5))
+    else:
+        below, above = 0.0, float(dist.sf(MAX_MULTAPSE))
+    if not below <= MAX_LOST_MASS:
+        raise ConfigError(
+            where,
+            f"{below:.3g} of the multapse distribution lies below 1 synapse per "
+            f"connection; allowed at most {MAX_LOST_MASS:g} (e.g. a truncnorm with "
+            "a >= (1 - loc) / scale, or a discrete distribution)",
+        )
+    if not above <= MAX_LOST_MASS:
+        raise ConfigError(
+            where,
+            f"{above:.3g} of the multapse distribution lies above {MAX_MULTAPSE} synapses "
+            f"per connection; allowed at most {MAX_LOST_MASS:g}",
+        )
 
 
 def check_delay(spec, tau, where="delay"):
@@ -110,12 +137,12 @@ def check_delay(spec, tau, where="delay"):
             "be >= 0 ms (e.g. a truncnorm with a >= -loc / scale)",
         )
     beyond = float(dist.sf(tau))
-    if beyond > MAX_DELAY_TAIL:
+    if beyond > MAX_LOST_MASS:
         raise ConfigError(
             where,
             f"{beyond:.3g} of the delay distribution lies beyond "
             f"simulation.tau = {tau:g} ms; allowed at most "
-            f"{MAX_DELAY_TAIL:g} (raise simulation.tau)",
+            f"{MAX_LOST_MASS:g} (raise simulation.tau)",
         )
 
 

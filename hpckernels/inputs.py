@@ -31,6 +31,18 @@ def cell_file_keys(cell):
     return [*keys, ("cell.morphology", cell["morphology"])]
 
 
+def config_files(config):
+    """Every file a config is read with: the config itself, its cells' templates and
+    morphologies and the ``.mod`` files of its mechanism folders (absolute paths)."""
+    files = [config.path(config.source)] if config.source else []
+    for population in config.populations.values():
+        if "cell" in population:
+            files += [config.path(rel) for _, rel in cell_file_keys(population["cell"])]
+    for folder in config.data.get("mechanisms", []):
+        files += sorted(config.path(folder).glob("*.mod"))
+    return files
+
+
 def population_by_content(config, name):
     """Population ``name`` of the config with its cell's files (template(s), morphology)
     replaced by their SHA-256."""

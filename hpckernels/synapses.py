@@ -76,6 +76,12 @@ class SynapseModel:
                 f"{where}.e",
                 "required for a conductance-based synapse (or set current_based: true)",
             )
+        elif not self.weight > 0:
+            raise ConfigError(
+                f"{where}.weight",
+                f"{self.weight} uS: a conductance is > 0 (the sign of a synapse's effect is "
+                "its reversal potential e; a signed current needs current_based: true)",
+            )
 
     def kinetics(self):
         """Hashable description of the time course: (type, time constants)."""

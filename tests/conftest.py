@@ -1,5 +1,6 @@
 """Shared fixtures: configs, compiled mechanisms, an MPI launcher."""
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -130,3 +131,16 @@ def network_config(tmp_path, edit=None, name="config.yaml", base="two_population
     path = Path(tmp_path) / name
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path
+
+
+@contextlib.contextmanager
+def sealed_h5(path):
+    """Write a synthetic file of hpckernels' layouts with h5py: sealed on exit (dataset
+    checksums, layout version, root checksum) as hpckernels' own writers do."""
+    import h5py
+
+    from hpckernels.io.h5 import seal
+
+    with h5py.File(path, "w") as fh:
+        yield fh
+        seal(fh)

@@ -590,7 +590,7 @@ def test_damaged_basis_file(tmp_path, basis_file):
         group["response"] = np.zeros((13, 2, 5))
     out = tmp_path / "k.h5"
     args = ["kernel", config, "--pre", "I", "--post", "E", "--basis", damaged, "-o", out]
-    assert_bad(run_main(args), str(damaged), "expected (channels", outputs=[out])
+    assert_bad(run_main(args), str(damaged), "checksum mismatch", outputs=[out])
 
 
 # --------------------------------------------------------------- signals and figures

@@ -8,7 +8,7 @@ import json
 import h5py
 import numpy as np
 import pytest
-from conftest import run_main
+from conftest import run_main, sealed_h5
 
 pytestmark = pytest.mark.unit
 
@@ -59,7 +59,7 @@ def make_spikes(rng):
 
 
 def write_sonata(path, spikes):
-    with h5py.File(path, "w") as fh:
+    with sealed_h5(path) as fh:
         fh.attrs["config_hash"] = "abc123"
         for key in ("hpckernels_version", "neuron_version", "lfpy_version"):
             fh.attrs[key] = VERSIONS[key]
@@ -197,7 +197,7 @@ def write_signals(path, spikes, probes=("lfp", "csd", "dipole", "eeg", "meg"), p
             },
         ),
     }
-    with h5py.File(path, "w") as fh:
+    with sealed_h5(path) as fh:
         fh.attrs.update(
             {
                 "config_hash": "def456",
@@ -529,7 +529,7 @@ def microcircuit_files(tmp_path_factory):
     rates = [1.0, 3.0, 4.4, 5.9, 7.7, 8.7, 1.1, 7.9]
     time = np.arange(MC_T_START, MC_T_STOP, MC_DT)
     counts = np.zeros((n, time.size))
-    with h5py.File(folder / "spikes.h5", "w") as fh:
+    with sealed_h5(folder / "spikes.h5") as fh:
         fh.attrs["config_hash"] = "mc123"
         for i, name in enumerate(MC_POPULATIONS):
             times = np.sort(rng.uniform(0, MC_T_STOP, rng.poisson(simulated[i] * rates[i] * 0.7)))
@@ -571,7 +571,7 @@ def microcircuit_files(tmp_path_factory):
         "dipole": ("CurrentDipoleMoment", dipole, np.array([b"x", b"y", b"z"]), None, "nA um"),
     }
     names = np.array(MC_POPULATIONS, dtype=object)
-    with h5py.File(folder / "signals.h5", "w") as fh:
+    with sealed_h5(folder / "signals.h5") as fh:
         fh.attrs.update(config_hash="mc456", dt=MC_DT, t_start=MC_T_START, t_stop=MC_T_STOP)
         rates_group = fh.create_group("rates")
         population = _scale(rates_group, "population", names)
@@ -597,7 +597,7 @@ def microcircuit_files(tmp_path_factory):
             dset.attrs["units"] = units
             for axis, scale in enumerate(scales):
                 dset.dims[axis].attach_scale(scale)
-    with h5py.File(folder / "kernels.h5", "w") as fh:
+    with sealed_h5(folder / "kernels.h5") as fh:
         fh.attrs["config_hash"] = "mc789"
         group = fh.create_group("lfp")
         group.attrs["probe_type"] = "GaussCylinderPotential"

@@ -58,16 +58,50 @@ def add_g_eff_option(parser):
     )
 
 
-def output_path(text, option="-o/--output", inputs=()):
-    """The output file of a command: its folder must exist, it must not be a folder and
-    not one of the command's ``inputs``."""
+#: File name suffixes of figures (matplotlib writes the format the suffix names).
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def output_path(text, option="-o/--output", inputs=(), config=None, suffixes=None):
+    """The output file of a command, checked before any work.
+
+    It must be a new path or a regular file (never a folder, a device or a link to one),
+    in an existing folder this process may write to, and none of the command's
+    ``inputs`` nor of the files ``config`` is read with (the config, its cells'
+    files, its mechanisms: :func:`hpckernels.inputs.config_files`). ``suffixes``: the
+    allowed file name suffixes (e.g. figures).
+    """
+    import os
+
     path = Path(text)
-    if not path.parent.is_dir():
-        raise InputError(option, f"folder {path.parent} does not exist")
+    parent = path.parent
+    if not parent.is_dir():
+        raise InputError(option, f"folder {parent} does not exist")
     if path.is_dir():
         raise InputError(option, f"{path} is a folder; give a file name")
-    for other in inputs:
-        if Path(other).resolve() == path.resolve():
+    if path.exists() and not path.is_file():
+        raise InputError(option, f"{path} is not a regular file (a device or a socket)")
+    if path.is_symlink():
+        raise InputError(option, f"{path} is a link; give the file itself")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(option, f"folder {parent} is not writable")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise InputError(option, f"{path} is not writable")
+    if suffixes and path.suffix.lower() not in suffixes:
+        raise InputError(option, f"{path.name}: the file name must end in {', '.join(suffixes)}")
+    others = list(inputs)
+    if config is not None:
+        from ..inputs import config_files
+
+        others += config_files(config)
+    for other in others:
+        other = Path(other)
+        same = (
+            os.path.samefile(other, path)
+            if other.exists() and path.exists()
+            else other.resolve() == path.resolve()
+        )
+        if same:
             raise InputError(option, f"{path} is also an input file")
     return path
 

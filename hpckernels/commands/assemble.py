@@ -42,7 +42,7 @@ def run(args):
     from ..io.h5 import open_h5, text
     from ..io.kernels import write_tensor
 
-    output = output_path(args.output, inputs=[args.config, *files.values()])
+    output = output_path(args.output, inputs=files.values(), config=config)
     write_tensor(output, config, args.mode, files, allow_stale=args.allow_stale)
     if args.allow_stale:
         with open_h5(output, "kernel tensor") as fh:

@@ -41,7 +41,7 @@ def run(args):
             "--post",
             f"no connection into '{args.post}'; postsynaptic populations are {', '.join(posts)}",
         )
-    output = output_path(args.output)
+    output = output_path(args.output, config=config)
     cache = ResponseCache(args.cache) if args.cache else None
     segments = check_cells(config, [args.post])[args.post]
     require_basis_memory(config, args.post, segments)

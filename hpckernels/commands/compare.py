@@ -49,6 +49,12 @@ def add_parser(subparsers):
         metavar="NAME=KERNELS.h5",
         help="kernel tensors to draw against the hybrid-scheme kernels (repeatable)",
     )
+    parser.add_argument(
+        "--allow-stale",
+        action="store_true",
+        help="take predictions made with stale kernels (listed in the output's "
+        "stale_predictions attribute)",
+    )
     parser.add_argument("-o", "--output", required=True, metavar="VALIDATION.h5")
     parser.add_argument("--figures", metavar="DIR", help="write the figures into DIR")
     parser.set_defaults(func=run)
@@ -83,7 +89,7 @@ def run(args):
         *args.hybrid_kernels,
         *(p for p in (args.linearized, args.predicted_error) if p),
     ]
-    output = output_path(args.output, inputs=inputs)
+    output = output_path(args.output, inputs=inputs, config=config)
     figures = None
     if args.figures:
         figures = Path(args.figures)
@@ -98,6 +104,7 @@ def run(args):
         output,
         linearized=args.linearized,
         error=args.predicted_error,
+        allow_stale=args.allow_stale,
     )
     if figures is not None:
         figures.mkdir(parents=True, exist_ok=True)

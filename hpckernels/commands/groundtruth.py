@@ -76,7 +76,7 @@ def run(args):
     # everything is checked before MPI starts (cells load in a child process)
     config = load_config(args.config)
     source = spikes.spike_source(config, args.spikes)
-    output = output_path(args.output, inputs=[args.config, *source.files])
+    output = output_path(args.output, inputs=source.files, config=config)
     settings = groundtruth.settings_from_config(
         config,
         args.cells_per_population,

@@ -64,7 +64,7 @@ def run(args):
     config.connection(args.pre, args.post)
     probes = config.probe_names(args.probe)
     if args.output:
-        output = output_path(args.output, inputs=[args.basis] if args.basis else ())
+        output = output_path(args.output, inputs=[args.basis] if args.basis else (), config=config)
     else:
         output = Path(args.output_dir)
         if output.exists() and not output.is_dir():

@@ -32,7 +32,7 @@ def run(args):
     started = time.monotonic()
     config = NetworkConfig.from_file(args.config)
     parameters = network.network_parameters(config)
-    output = output_path(args.output)
+    output = output_path(args.output, config=config)
     result = network.simulate(parameters)
     write_sonata(output, config, result)
     rates = ", ".join(f"{name} {rate:.2f}" for name, rate in result.mean_rates().items())

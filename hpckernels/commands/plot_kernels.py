@@ -1,6 +1,6 @@
 """``hpckernels plot-kernels``: draw one probe of a kernel tensor."""
 
-from . import output_path
+from . import FIGURE_SUFFIXES, output_path
 
 
 def add_parser(subparsers):
@@ -16,5 +16,6 @@ def add_parser(subparsers):
 def run(args):
     from ..plotting import plot_kernel_tensor
 
-    plot_kernel_tensor(args.tensor, args.probe, output_path(args.output))
+    output = output_path(args.output, inputs=[args.tensor], suffixes=FIGURE_SUFFIXES)
+    plot_kernel_tensor(args.tensor, args.probe, output)
     return 0

@@ -1,7 +1,7 @@
 """``hpckernels plot-linearization``: an active cell against its linearizations."""
 
 from ..errors import InputError
-from . import load_config, output_path
+from . import FIGURE_SUFFIXES, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -36,7 +36,7 @@ def run(args):
     synapses = args.synapses or SYNAPSES
     if any(not n > 0 for n in synapses):
         raise InputError("--synapses", "numbers of synapses must be > 0")
-    output = output_path(args.output)
+    output = output_path(args.output, config=config, suffixes=FIGURE_SUFFIXES)
     check_cells(config, [args.post])
     from ..plotting.linearization import responses_figure
     from ..runtime import start_neuron

@@ -27,7 +27,7 @@ def run(args):
 
     config = load_config(args.config)
     source = spikes.spike_source(config, args.spikes)
-    output = output_path(args.output, inputs=[args.config, args.kernels, *source.files])
+    output = output_path(args.output, inputs=[args.kernels, *source.files], config=config)
     settings = groundtruth.settings_from_config(
         config, args.cells_per_population, args.seed, linearized=True
     )

@@ -48,6 +48,6 @@ def run(args):
     from ..steps.predict import predict_signals
 
     config = load_config(args.config, args.g_eff)
-    output = output_path(args.output, inputs=[args.config, args.kernels, *(args.spikes or [])])
+    output = output_path(args.output, inputs=[args.kernels, *(args.spikes or [])], config=config)
     predict_signals(config, args.kernels, args.spikes, output, allow_stale=args.allow_stale)
     return 0

@@ -22,6 +22,7 @@ from .h5 import (
     differences,
     open_h5,
     provenance,
+    read,
     set_attrs,
     text,
     write_dataset,
@@ -129,27 +130,29 @@ def read_basis(path):
             raise InputError(str(path), "not a basis file (hpckernels basis)")
         try:
             cell = fh["cell"]
-            geometry = lfpykit.CellGeometry(**{key: cell[key][()] for key in ("x", "y", "z", "d")})
+            geometry = lfpykit.CellGeometry(
+                **{key: read(cell[key]) for key in ("x", "y", "z", "d")}
+            )
             n_steps = int(fh.attrs["n_steps"])
             basis = PopulationBasis(
                 post=text(fh.attrs["post"]),
                 dt=float(fh.attrs["dt"]),
                 n_steps=n_steps,
                 geometry=geometry,
-                vrest=cell["vrest"][()],
-                leak_shift=cell["leak_shift"][()],
-                placements={pre: data[()] for pre, data in cell["placement"].items()},
+                vrest=read(cell["vrest"]),
+                leak_shift=read(cell["leak_shift"]),
+                placements={pre: read(data) for pre, data in cell["placement"].items()},
                 basis_hash=text(fh.attrs["basis_hash"]),
             )
             for label, group in fh["kinetics"].items():
                 kinetics = KineticsBasis(
                     label=label,
                     synapse=json.loads(text(group.attrs["synapse"])),
-                    columns=group["column"][()].astype(int),
+                    columns=read(group["column"]).astype(int),
                 )
                 for name, sub in group.items():
                     if isinstance(sub, h5py.Group) and "response" in sub:
-                        kinetics.responses[name] = sub["response"][()]
+                        kinetics.responses[name] = read(sub["response"])
                 basis.kinetics[label] = kinetics
             attrs = dict(fh.attrs)
         except (KeyError, ValueError, TypeError) as err:

@@ -11,11 +11,20 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import h5py
 import numpy as np
 
 from ..errors import InputError
-from .h5 import LAG_NAME, atomic_h5, set_attrs, text, versions, write_dataset, write_scale
+from .h5 import (
+    LAG_NAME,
+    atomic_h5,
+    open_h5,
+    read,
+    set_attrs,
+    text,
+    versions,
+    write_dataset,
+    write_scale,
+)
 
 
 class ResponseCache:
@@ -81,12 +90,12 @@ def read_response(path, n_lags, key=None):
     import lfpykit
 
     try:
-        with h5py.File(path, "r") as fh:
-            imem = fh["imem"][()]
-            coordinates = {k: fh[k][()] for k in ("x", "y", "z", "d")}
-            columns = fh["column"][()] if "column" in fh else None
+        with open_h5(path, "response cache") as fh:
+            imem = read(fh["imem"])
+            coordinates = {k: read(fh[k]) for k in ("x", "y", "z", "d")}
+            columns = read(fh["column"]) if "column" in fh else None
             stored_key = text(fh.attrs.get("content_hash", ""))
-    except (OSError, KeyError, TypeError):
+    except (InputError, OSError, KeyError, TypeError):
         return None
     if (
         imem.ndim not in (2, 3)

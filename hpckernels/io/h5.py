@@ -1,4 +1,5 @@
-"""HDF5 files of hpckernels: atomic writes, dimension scales, units and provenance.
+"""HDF5 files of hpckernels: atomic writes, checksums, dimension scales, units and
+provenance.
 
 Every output is written to a hidden temporary file that is renamed into place, so a
 killed job never leaves a file that looks complete. Every dataset carries ``units``
@@ -6,13 +7,28 @@ and ``long_name`` and has dimension scales (so ``xarray.open_dataset(path,
 engine="h5netcdf", group=...)`` shows named dimensions); every file carries the
 config's content hash and the versions of hpckernels, NEURON, LFPy and LFPykit.
 The layouts themselves are in the modules of :mod:`hpckernels.io`.
+
+Integrity
+    Every dataset carries the SHA-256 of its contents (attribute ``sha256``) and the
+    file a ``checksum`` of all its attributes (those included), and the layout version
+    ``hpckernels_format``. :func:`open_h5` refuses a file of hpckernels whose checksum or
+    format does not match, :func:`read` a dataset whose contents do not: an edited,
+    forged or damaged output is never taken for a result.
+Writing
+    Files up to :data:`IN_MEMORY_LIMIT` are built in memory and written to disk in one
+    piece (a full disk is one line, never a crash of the HDF5 library); larger ones
+    (long signals) are written in place after a check of the free space.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
+import hashlib
+import io
 import json
 import os
+import shutil
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
@@ -24,6 +40,18 @@ from ..errors import InputError
 
 #: Long name of the lag axis of kernels.
 LAG_NAME = "time lag after the presynaptic spike"
+#: Version of the file layouts: files of another version are refused by the readers.
+FORMAT = 2
+#: Largest output (bytes, estimated) that is built in memory before it is written.
+IN_MEMORY_LIMIT = 1 << 30
+#: Attributes of HDF5's dimension-scale machinery (object references, not content).
+_SCALE_ATTRIBUTES = frozenset({"DIMENSION_LIST", "REFERENCE_LIST", "CLASS", "NAME"})
+#: Rows hashed at a time when a large dataset's checksum is computed or verified.
+_HASH_BLOCK = 1 << 24
+
+
+class OutputError(InputError):
+    """An output that cannot be written (no space, no permission, a read-only folder)."""
 
 
 def text(value):
@@ -72,16 +100,80 @@ def atomic_path(path):
     try:
         yield tmp
         os.replace(tmp, path)
+    except OSError as err:
+        if err.errno in (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM):
+            raise _write_error(path, err) from None
+        raise
     finally:
         if tmp.exists():
             tmp.unlink()
 
 
+def _write_error(path, err):
+    """The one-line error of an output that could not be written."""
+    reason = os.strerror(err.errno) if err.errno else str(err)
+    return OutputError(str(path), f"cannot write the output: {reason}")
+
+
+def require_space(folder, size):
+    """Raise OutputError unless ``folder`` has ``size`` bytes free (and some to spare)."""
+    free = shutil.disk_usage(folder).free
+    if size * 1.05 + (1 << 20) > free:
+        raise OutputError(
+            str(folder),
+            f"not enough free disk space for the output: about {size / 2**20:.1f} MiB "
+            f"needed, {free / 2**20:.1f} MiB free",
+        )
+
+
 @contextlib.contextmanager
-def atomic_h5(path):
-    """Open a temporary HDF5 file next to ``path`` for writing; rename it on success."""
-    with atomic_path(path) as tmp, h5py.File(tmp, "w", track_order=True) as fh:
-        yield fh
+def atomic_h5(path, size=0):
+    """Open a new HDF5 file for writing; on success it is checksummed (:func:`seal`)
+    and renamed into place at ``path``.
+
+    Parameters
+    ----------
+    path : str or Path
+    size : int
+        Estimated size (bytes). Up to :data:`IN_MEMORY_LIMIT` the file is built in
+        memory and written in one piece; beyond, it is written in place after a check
+        that the disk has the room.
+
+    Raises
+    ------
+    OutputError
+        The output cannot be written (one line; nothing is left at ``path``).
+    """
+    path = Path(path)
+    in_memory = size <= IN_MEMORY_LIMIT
+    if not in_memory:
+        require_space(path.parent, size)
+    with atomic_path(path) as tmp:
+        buffer = io.BytesIO() if in_memory else None
+        try:
+            fh = h5py.File(buffer if in_memory else tmp, "w", track_order=True)
+        except OSError as err:
+            raise _write_error(path, err) from None
+        try:
+            yield fh
+            seal(fh)
+        except NonFiniteError as err:
+            with contextlib.suppress(Exception):
+                fh.close()
+            raise NonFiniteError(f"{path}:{err.where}", err.message) from None
+        except BaseException:
+            with contextlib.suppress(Exception):
+                fh.close()
+            raise
+        try:
+            fh.close()
+            if in_memory:
+                with open(tmp, "wb") as out:
+                    out.write(buffer.getbuffer())
+                    out.flush()
+                    os.fsync(out.fileno())
+        except OSError as err:
+            raise _write_error(path, err) from None
 
 
 def set_attrs(obj, attrs):
@@ -105,7 +197,23 @@ def write_scale(group, name, values, units, long_name):
     return scale
 
 
-def write_dataset(group, name, scales, units, long_name, data=None, shape=None):
+class NonFiniteError(InputError):
+    """Values to be written that are NaN or infinite."""
+
+
+def require_finite(values, where):
+    """Raise NonFiniteError (naming ``where``) unless every value is finite."""
+    values = np.asarray(values)
+    if not np.all(np.isfinite(values)):
+        bad = int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+        raise NonFiniteError(
+            where,
+            f"{bad} of {values.size} computed values are not finite (NaN or infinite); "
+            "nothing was written (are the config's magnitudes physical?)",
+        )
+
+
+def write_dataset(group, name, scales, units, long_name, data=None, shape=None, finite=True):
     """Create a float64 dataset with one dimension scale per axis, units and long name.
 
     Parameters
@@ -117,9 +225,15 @@ def write_dataset(group, name, scales, units, long_name, data=None, shape=None):
     units, long_name : str
     data : array_like, optional
         Contents; otherwise an empty dataset of ``shape`` is created (filled later).
+    finite : bool
+        Refuse NaN and infinite values (NonFiniteError); False for datasets where NaN
+        means "not defined" (metrics of silent channels).
     """
     if data is not None:
-        dset = group.create_dataset(name, data=np.asarray(data, dtype=np.float64))
+        data = np.asarray(data, dtype=np.float64)
+        if finite:
+            require_finite(data, f"{group.name.rstrip('/')}/{name}")
+        dset = group.create_dataset(name, data=data)
     else:
         dset = group.create_dataset(name, shape=shape, dtype="f8")
     for axis, scale in enumerate(scales):
@@ -169,17 +283,132 @@ def provenance(config):
     }
 
 
-def open_h5(path, what):
-    """Open an existing HDF5 file for reading, or raise InputError naming it."""
+# ---------------------------------------------------------------------- integrity
+def _canonical(value):
+    """An attribute value as plain JSON-able data (arrays as lists, bytes as text)."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, np.ndarray):
+        return (
+            [_canonical(v) for v in value.tolist()]
+            if value.dtype.kind == "O"
+            else (value.tolist())
+        )
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def dataset_hash(dset):
+    """SHA-256 of a dataset's contents (C order; strings by their text)."""
+    digest = hashlib.sha256()
+    digest.update(repr((dset.shape, str(dset.dtype))).encode())
+    if dset.dtype.kind == "O" or h5py.check_string_dtype(dset.dtype) is not None:
+        digest.update(json.dumps([text(v) for v in np.ravel(dset[()])]).encode())
+    elif dset.shape == () or dset.size == 0:
+        digest.update(np.ascontiguousarray(dset[()]).tobytes())
+    else:
+        row = max(1, int(np.prod(dset.shape[1:])) * dset.dtype.itemsize)
+        step = max(1, _HASH_BLOCK // row)
+        for start in range(0, dset.shape[0], step):
+            digest.update(np.ascontiguousarray(dset[start : start + step]).tobytes())
+    return digest.hexdigest()
+
+
+def attributes_hash(fh):
+    """SHA-256 of every attribute of every object in a file (the root ``checksum``
+    excepted; the datasets' ``sha256`` included)."""
+    entries = []
+
+    def add(name, obj):
+        attrs = {
+            key: _canonical(obj.attrs[key])
+            for key in sorted(obj.attrs)
+            if key not in _SCALE_ATTRIBUTES and not (name == "/" and key == "checksum")
+        }
+        kind = "dataset" if isinstance(obj, h5py.Dataset) else "group"
+        entries.append([name, kind, attrs])
+
+    add("/", fh)
+    fh.visititems(lambda name, obj: add(name, obj))
+    text_ = json.dumps(entries, sort_keys=True, default=str)
+    return hashlib.sha256(text_.encode()).hexdigest()
+
+
+def seal(fh):
+    """Stamp a file that is complete: each dataset's ``sha256``, the layout version and
+    the root ``checksum``."""
+    datasets = []
+    fh.visititems(
+        lambda name, obj: datasets.append(obj) if isinstance(obj, h5py.Dataset) else None
+    )
+    for dset in datasets:
+        dset.attrs["sha256"] = dataset_hash(dset)
+    fh.attrs["hpckernels_format"] = FORMAT
+    fh.attrs["checksum"] = attributes_hash(fh)
+
+
+def verify(fh, path, what):
+    """Raise InputError unless an open file of hpckernels is intact: its layout version
+    and the checksum of its attributes."""
+    found = fh.attrs.get("hpckernels_format")
+    if found is None:
+        raise InputError(
+            str(path),
+            f"has no checksum: not a {what} file written by this version of hpckernels "
+            "(write it again)",
+        )
+    if int(found) != FORMAT:
+        raise InputError(
+            str(path),
+            f"a {what} file of layout version {int(found)}, written by hpckernels "
+            f"{text(fh.attrs.get('hpckernels_version', '?'))}; this version reads "
+            f"{FORMAT} (write it again)",
+        )
+    if text(fh.attrs.get("checksum", "")) != attributes_hash(fh):
+        raise InputError(
+            str(path), f"checksum mismatch: the {what} file was changed after it was written"
+        )
+
+
+def read(dset):
+    """A dataset's contents, after checking them against its ``sha256`` (InputError
+    naming the file and dataset if they differ)."""
+    stored = text(dset.attrs.get("sha256", ""))
+    if stored and stored != dataset_hash(dset):
+        raise InputError(
+            f"{dset.file.filename}:{dset.name}",
+            "checksum mismatch: the data were changed after the file was written",
+        )
+    if not stored and "hpckernels_format" in dset.file.attrs:
+        raise InputError(f"{dset.file.filename}:{dset.name}", "dataset without a checksum")
+    return dset[()]
+
+
+def open_h5(path, what, external=False):
+    """Open an existing HDF5 file for reading, or raise InputError naming it.
+
+    Files of hpckernels (they carry ``hpckernels_version``) are verified
+    (:func:`verify`); ``external`` files (spikes of other simulators) may lack it.
+    """
     path = Path(path)
     if not path.is_file():
         raise InputError(str(path), f"{what} file not found")
     try:
-        return h5py.File(path, "r")
+        fh = h5py.File(path, "r")
     except OSError as err:
         raise InputError(
             str(path), f"cannot open as HDF5 (expected the {what} file): {err}"
         ) from None
+    if not external or "hpckernels_version" in fh.attrs:
+        try:
+            verify(fh, path, what)
+        except InputError:
+            fh.close()
+            raise
+    return fh
 
 
 def differences(stored, current, path=""):

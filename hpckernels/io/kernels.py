@@ -22,7 +22,7 @@ import numpy as np
 from ..datatypes import KernelTensor, ProbeTensor
 from ..errors import InputError
 from ..inputs import pathway_hash, pathway_inputs
-from ..probes import probe_type
+from ..probes import check, probe_type
 from .h5 import (
     LAG_NAME,
     atomic_h5,
@@ -31,6 +31,7 @@ from .h5 import (
     lag_axis,
     open_h5,
     population_scales,
+    read,
     set_attrs,
     text,
     write_dataset,
@@ -99,13 +100,22 @@ def write_kernel_file(path, config, pre, post, mode, results, extra_attrs=None, 
             group.attrs["pathway_hash"] = pathway_hash(config, pre, post, mode, name, ensemble)
 
 
-def kernel_file_differences(attrs, config, pre, post, mode):
-    """What a pathway kernel file (its root attributes) has that the config does not.
+def kernel_file_differences(attrs, config, pre, post, mode, probe=None):
+    """What a pathway kernel file was computed from that the config does not say.
+
+    Parameters
+    ----------
+    attrs : dict
+        The file's root attributes, and with ``probe`` those of its probe group
+        (``probe_attrs``: ``pathway_hash``, ``probe_type``, ``probe_parameters``).
+    probe : str, optional
+        Also compare this probe's spec (type, parameters resolved for ``post``).
 
     Returns
     -------
     list of str
-        Empty when the file holds the kernels of pathway pre -> post of this config.
+        Empty when the file holds the kernels of pathway pre -> post (and of the probe)
+        of this config.
     """
     found = {key: text(attrs.get(key, "")) for key in ("pre", "post", "mode")}
     out = [
@@ -115,17 +125,34 @@ def kernel_file_differences(attrs, config, pre, post, mode):
     ]
     if out:
         return out
-    if text(attrs.get("pathway_hash", "")) == pathway_hash(config, pre, post, mode):
-        return []
-    stored = attrs.get("pathway_inputs")
-    current = json.loads(json.dumps(pathway_inputs(config, pre, post, mode), default=float))
-    if stored is None:
-        return ["computed from other inputs (the file does not record them)"]
-    return differences(json.loads(text(stored)), current) or ["pathway hash differs"]
+    if text(attrs.get("pathway_hash", "")) != pathway_hash(config, pre, post, mode):
+        stored = attrs.get("pathway_inputs")
+        if stored is None:
+            return ["computed from other inputs (the file does not record them)"]
+        current = json.loads(json.dumps(pathway_inputs(config, pre, post, mode), default=float))
+        out += differences(json.loads(text(stored)), current) or ["pathway hash differs"]
+    if probe is not None:
+        group = attrs["probe_attrs"]
+        if text(group.get("pathway_hash", "")) != pathway_hash(config, pre, post, mode, probe):
+            out += probe_differences(group, config.probe_spec(probe, post), probe)
+    return out
+
+
+def probe_differences(group_attrs, spec, probe):
+    """How a probe group's recorded type and parameters differ from a config's spec."""
+    found_type = text(group_attrs.get("probe_type", ""))
+    if found_type != spec["type"]:
+        return [
+            f"{probe}.type: {found_type or 'missing'} in the file, {spec['type']} in the config"
+        ]
+    stored = json.loads(text(group_attrs.get("probe_parameters", "{}")) or "{}")
+    current = json.loads(json.dumps({k: v for k, v in spec.items() if k != "type"}, default=float))
+    return differences(stored, current, probe) or [f"{probe}: probe hash differs"]
 
 
 def read_kernel_group(path, probe, n_lags):
-    """(arrays, root attributes) of one probe group of a pathway kernel file.
+    """(arrays, root attributes) of one probe group of a pathway kernel file; the probe
+    group's own attributes are under the key ``probe_attrs``.
 
     Raises
     ------
@@ -138,7 +165,7 @@ def read_kernel_group(path, probe, n_lags):
                 str(path), f"no '{probe}/kernel' dataset: not a pathway kernel file of this probe"
             )
         group = fh[probe]
-        arrays = {key: group[key][()] for key in ("kernel", "std") if key in group}
+        arrays = {key: read(group[key]) for key in ("kernel", "std") if key in group}
         shape = arrays["kernel"].shape
         if len(shape) != 2 or shape[1] != n_lags or any(a.shape != shape for a in arrays.values()):
             raise InputError(
@@ -146,7 +173,7 @@ def read_kernel_group(path, probe, n_lags):
             )
         if not all(np.all(np.isfinite(a)) for a in arrays.values()):
             raise InputError(str(path), f"{probe}: kernels contain non-finite values")
-        return arrays, dict(fh.attrs)
+        return arrays, {**fh.attrs, "probe_attrs": dict(group.attrs)}
 
 
 # ------------------------------------------------------------------- kernel tensor
@@ -191,7 +218,13 @@ def write_tensor(path, config, mode, kernel_files, allow_stale=False):
             if probe_name != name:
                 continue
             data, attrs = read_kernel_group(file, name, lags.size)
-            found = kernel_file_differences(attrs, config, pre, post, mode)
+            found = kernel_file_differences(attrs, config, pre, post, mode, name)
+            channels = check(config.probe_spec(name, post), f"probes.{name}", config.probes)
+            if data["kernel"].shape[0] != channels:
+                found.append(
+                    f"{name}: {data['kernel'].shape[0]} channels in the file, {channels} in "
+                    "the config"
+                )
             if found and not allow_stale:
                 raise InputError(
                     str(file),
@@ -210,7 +243,9 @@ def write_tensor(path, config, mode, kernel_files, allow_stale=False):
                         f"other pathways {arrays[key].shape[2]}",
                     )
                 arrays[key][names.index(post), names.index(pre)] = value
-            hashes[f"{post}<-{pre}"] = pathway_hash(config, pre, post, mode, name)
+            # what the file was computed from, also when it is stale (--allow-stale): the
+            # tensor then does not pass for the config's own in any later step
+            hashes[f"{post}<-{pre}"] = text(attrs["probe_attrs"].get("pathway_hash", ""))
             inputs[f"{post}<-{pre}"] = json.loads(text(attrs.get("pathway_inputs", "{}")))
         groups[name] = (probe_type(spec, config.probes), arrays, hashes, inputs)
     with atomic_h5(path) as fh:
@@ -264,6 +299,20 @@ def tensor_differences(tensor, config):
         if name not in config.probes:
             out.append(f"probe {name} is not in the config")
             continue
+        spec = config.probes[name]
+        if probe.probe_type != spec["type"]:
+            out.append(f"{name}: {probe.probe_type} kernels, the config's probe is {spec['type']}")
+            continue
+        channels = {
+            check(config.probe_spec(name, post), f"probes.{name}", config.probes)
+            for post in config.postsynaptic_populations()
+        }
+        if probe.kernel.shape[2] not in channels:
+            out.append(
+                f"{name}: {probe.kernel.shape[2]} channels in the tensor, "
+                f"{' or '.join(map(str, sorted(channels)))} in the config"
+            )
+            continue
         stored = json.loads(probe.pathway_hashes or "{}")
         inputs = json.loads(probe.pathway_inputs or "{}")
         expected = {
@@ -310,10 +359,10 @@ def read_tensor(path):
             for key in ("post", "pre", "lag", "channel"):
                 if key not in group:
                     raise InputError(where, f"missing dataset '{key}': not a kernel tensor")
-            post = [text(v) for v in group["post"][()]]
-            pre = [text(v) for v in group["pre"][()]]
-            kernel = group["kernel"][()]
-            lags = group["lag"][()]
+            post = [text(v) for v in read(group["post"])]
+            pre = [text(v) for v in read(group["pre"])]
+            kernel = read(group["kernel"])
+            lags = read(group["lag"])
             if (
                 kernel.ndim != 4
                 or kernel.shape[:2] != (len(post), len(pre))
@@ -343,7 +392,7 @@ def read_tensor(path):
                 kernel=kernel,
                 lags=lags,
                 units=text(group["kernel"].attrs.get("units", "")),
-                channel=channel[()],
+                channel=read(channel),
                 channel_units=text(channel.attrs.get("units", "")),
                 channel_name=text(channel.attrs.get("long_name", "channel")),
                 parameters=text(group.attrs.get("probe_parameters", "{}")),

@@ -21,7 +21,16 @@ import numpy as np
 
 from ..errors import InputError
 from ..registry import Registry
-from .h5 import atomic_h5, open_h5, population_scales, set_attrs, text, write_dataset, write_scale
+from .h5 import (
+    atomic_h5,
+    open_h5,
+    population_scales,
+    read,
+    set_attrs,
+    text,
+    write_dataset,
+    write_scale,
+)
 
 #: Output formats of predicted signals by name (``signals.format``).
 SIGNAL_FORMATS = Registry("signals format")
@@ -141,12 +150,12 @@ def read_probe(fh, name):
         parameters = json.loads(text(group.attrs.get("probe_parameters", "{}")))
     except ValueError:
         parameters = {}
-    channels = group["channel"][()]
+    channels = read(group["channel"])
     return {
         "name": name,
         "type": text(group.attrs["probe_type"]),
-        "total": np.asarray(group["total"][()], dtype=float),
-        "time": np.asarray(group["time"][()], dtype=float),
+        "total": np.asarray(read(group["total"]), dtype=float),
+        "time": np.asarray(read(group["time"]), dtype=float),
         "channels": [c if isinstance(c, bytes | str) else c.item() for c in channels],
         "units": text(group["total"].attrs.get("units", "")),
         "parameters": parameters,
@@ -187,7 +196,7 @@ class SignalFile:
                     )
                 self.probes[name] = read_probe(fh, name)
             self.populations = {
-                name: fh[name]["populations"][()] for name in groups if "populations" in fh[name]
+                name: read(fh[name]["populations"]) for name in groups if "populations" in fh[name]
             }
 
     @property

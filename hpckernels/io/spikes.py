@@ -39,7 +39,7 @@ import numpy as np
 from ..binning import count_scale
 from ..errors import InputError
 from ..registry import Registry
-from .h5 import atomic_h5, open_h5, provenance, set_attrs, text
+from .h5 import atomic_h5, open_h5, provenance, read, set_attrs, text
 
 #: Spike formats of the config by name.
 SPIKE_FORMATS = Registry("spike format")
@@ -424,7 +424,7 @@ def read_sonata_populations(path, names=None, *, t_start=None, t_stop=None):
     -------
     dict of str to SonataPopulation
     """
-    with open_h5(path, "SONATA spikes") as h5:
+    with open_h5(path, "SONATA spikes", external=True) as h5:
         group = h5.get("spikes")
         if group is None or not hasattr(group, "keys"):
             raise SpikeInputError(path, "no '/spikes' group: not a SONATA spikes file")
@@ -438,8 +438,8 @@ def read_sonata_populations(path, names=None, *, t_start=None, t_stop=None):
                 if key not in population:
                     raise SpikeInputError(path, f"{population.name}: missing dataset {key!r}")
             stamps = population["timestamps"]
-            times = _as_times(path, stamps.name, stamps[()]) * _units_scale(path, stamps)
-            node_ids = np.asarray(population["node_ids"][()])
+            times = _as_times(path, stamps.name, read(stamps)) * _units_scale(path, stamps)
+            node_ids = np.asarray(read(population["node_ids"]))
             if node_ids.shape != times.shape or not np.issubdtype(node_ids.dtype, np.integer):
                 raise SpikeInputError(
                     path,
@@ -617,11 +617,11 @@ class PlainHDF5(SpikeFormat):
 
     def read(self, paths, populations, t_start=None, t_stop=None):
         (path,) = paths
-        with open_h5(path, "spikes") as h5:
+        with open_h5(path, "spikes", external=True) as h5:
             available = [k for k in h5.keys() if not hasattr(h5[k], "keys")]
             result = {}
             for name, dataset in _dataset_selections(path, populations, available).items():
-                times = _as_times(path, dataset, h5[dataset][()])
+                times = _as_times(path, dataset, read(h5[dataset]))
                 times *= _units_scale(path, h5[dataset])
                 _check_times(path, times, t_start, t_stop, what=f"population {name!r}: time")
                 result[name] = np.sort(times)
@@ -662,7 +662,7 @@ class PlainNPZ(SpikeFormat):
 def _guess_format(paths):
     suffix = paths[0].suffix.lower()
     if suffix in Sonata.suffixes:
-        with open_h5(paths[0], "spikes") as h5:
+        with open_h5(paths[0], "spikes", external=True) as h5:
             return Sonata() if hasattr(h5.get("spikes"), "keys") else PlainHDF5()
     for cls in SPIKE_FORMATS.values():
         if suffix in cls.suffixes:

@@ -233,12 +233,12 @@ def read_cells(path):
     with h5io.open_h5(path, "ground truth") as fh:
         g = fh["cells"]
         return CellTable(
-            [h5io.text(v) for v in g["population"][()]],
-            g["index"][()],
-            g["x"][()],
-            g["y"][()],
-            g["z"][()],
-            g["rotation"][()],
+            [h5io.text(v) for v in h5io.read(g["population"])],
+            h5io.read(g["index"]),
+            h5io.read(g["x"]),
+            h5io.read(g["y"]),
+            h5io.read(g["z"]),
+            h5io.read(g["rotation"]),
         )
 
 
@@ -246,7 +246,7 @@ def read_synapses(path):
     """The synapse table of a ground-truth file."""
     with h5io.open_h5(path, "ground truth") as fh:
         g = fh["synapses"]
-        return SynapseTable(*(g[key][()] for key in SynapseTable.COLUMNS))
+        return SynapseTable(*(h5io.read(g[key]) for key in SynapseTable.COLUMNS))
 
 
 # ------------------------------------------------------------------ hybrid kernels
@@ -352,7 +352,9 @@ def write_predicted_error(
                 ),
                 ("var_background", prediction.background[s], f"({units})^2", "background"),
             ):
-                h5io.write_dataset(group, key, (channel,), value_units, long_name, data=values)
+                h5io.write_dataset(
+                    group, key, (channel,), value_units, long_name, data=values, finite=False
+                )
             totals[name] = h5io.write_dataset(
                 group,
                 "total",
@@ -423,7 +425,7 @@ def read_predicted_error(path):
                 continue
             if "e_rel" not in group:
                 raise InputError(str(path), "not a predict-error file (no e_rel)")
-            out[name] = {key: group[key][()] for key in ("e_rel", "e_rel_mean_kernel")}
+            out[name] = {key: h5io.read(group[key]) for key in ("e_rel", "e_rel_mean_kernel")}
     if not out:
         raise InputError(str(path), "not a predict-error file (no e_rel)")
     return out
@@ -469,7 +471,13 @@ def write_comparison(path, config, comparison, attrs):
             )
             for key in ("r2", "r_std", "e_rel"):
                 h5io.write_dataset(
-                    group, key, (reference, prediction, filt, channel), "", key, data=result[key]
+                    group,
+                    key,
+                    (reference, prediction, filt, channel),
+                    "",
+                    key,
+                    data=result[key],
+                    finite=False,
                 )
                 h5io.write_dataset(
                     group,
@@ -478,6 +486,7 @@ def write_comparison(path, config, comparison, attrs):
                     "",
                     f"{key}: median and 10/90 % quantiles across active channels",
                     data=result["summaries"][key],
+                    finite=False,
                 )
             if result["coherence"] is not None:
                 frequency = h5io.write_scale(
@@ -490,6 +499,7 @@ def write_comparison(path, config, comparison, attrs):
                     "",
                     "coherence",
                     data=result["coherence"],
+                    finite=False,
                 )
             if result["xcorr_z"] is not None:
                 lag = h5io.write_scale(
@@ -502,6 +512,7 @@ def write_comparison(path, config, comparison, attrs):
                     "",
                     "cross-correlation of the z-scored dipole z component",
                     data=result["xcorr_z"],
+                    finite=False,
                 )
             for key, value in result["predicted"].items():
                 h5io.write_dataset(
@@ -511,6 +522,7 @@ def write_comparison(path, config, comparison, attrs):
                     "",
                     f"predicted {key} against the {comparison.predicted_reference}",
                     data=value,
+                    finite=False,
                 )
             if comparison.err is not None and probe in comparison.err.probes:
                 group.attrs["e_rel_predicted_for"] = comparison.predicted_for or ""

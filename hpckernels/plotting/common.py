@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..io.h5 import atomic_path, open_h5, text
+from ..io.h5 import atomic_path, open_h5, read, text
 from ..io.signals import probe_groups, read_probe
 from ..probes import PROBES
 
@@ -212,7 +212,7 @@ def find_probe(fh, kind, probe=None):
 
 def scale_labels(dset):
     """The values of a string (or numeric) dimension scale as a list of str."""
-    return [text(v) for v in dset[()]]
+    return [text(v) for v in read(dset)]
 
 
 def time_step(time, attrs):

@@ -12,7 +12,7 @@ import dataclasses
 import numpy as np
 
 from ..errors import InputError
-from ..io.h5 import open_h5
+from ..io.h5 import open_h5, read
 from ..io.spikes import read_sonata_populations
 from .common import check_window, finish, provenance, pyplot, scale_labels, time_step
 
@@ -43,7 +43,7 @@ def read_spikes(spikes_file, names):
             populations[name] = dataclasses.replace(
                 population, simulated_size=population.population_size
             )
-    with open_h5(spikes_file, "SONATA spikes") as fh:
+    with open_h5(spikes_file, "SONATA spikes", external=True) as fh:
         info = provenance(fh.attrs)
     return populations, info
 
@@ -110,9 +110,9 @@ def plot_raster_rates(
         if "rates" not in fh:
             raise InputError(str(signals_file), "no 'rates' group")
         rates_group = fh["rates"]
-        counts = np.asarray(rates_group["counts"][()], dtype=float)
+        counts = np.asarray(read(rates_group["counts"]), dtype=float)
         names = scale_labels(rates_group["population"])
-        time = np.asarray(rates_group["time"][()], dtype=float)
+        time = np.asarray(read(rates_group["time"]), dtype=float)
         t_start = fh.attrs.get("t_start")
         dt = time_step(time, fh.attrs)
         info = provenance(fh.attrs)

@@ -13,7 +13,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from ..io.h5 import open_h5
+from ..io.h5 import open_h5, read
 from .common import check_window, figure_kind, probe_groups, scale_labels, types_drawn_as
 from .csd import plot_csd_image
 from .dipole import plot_dipole
@@ -61,7 +61,7 @@ def _time_axes(fh):
     """The time axes (ms) of the rates and of every probe group of a signals file."""
     names = (["rates"] if "rates" in fh else []) + list(probe_groups(fh))
     groups = [fh[name] for name in names if isinstance(fh[name], h5py.Group)]
-    return [np.asarray(group["time"][()], dtype=float) for group in groups if "time" in group]
+    return [np.asarray(read(group["time"]), dtype=float) for group in groups if "time" in group]
 
 
 def _reasons(fh, spikes_file):
@@ -184,7 +184,7 @@ def plot_signals(
     if reasons["raster_rates.png"] is None:
         read_spikes(spikes_file, populations)  # bad spikes input fails before any figure
     elif spikes_file is not None:
-        with open_h5(spikes_file, "SONATA spikes"):
+        with open_h5(spikes_file, "SONATA spikes", external=True):
             pass  # a missing or broken --spikes file is an error even when unused
     for kind in dict.fromkeys(FIGURES.values()):
         if kind in _NOT_PROBES:

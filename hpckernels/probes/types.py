@@ -334,6 +334,15 @@ def check(spec, where, all_probes=None):
     """Raise ConfigError unless the probe can be built (tried on a small test geometry);
     return its number of channels."""
     probe = probe_type(spec, all_probes, where)
+    for key in ("sigma", "sigmas"):
+        values = np.ravel(np.asarray(spec.get(key, 1.0), dtype=object))
+        if any(isinstance(v, str) for v in values):
+            continue
+        if not np.all(np.asarray(values, dtype=float) > 0):
+            raise ConfigError(
+                f"{where}.{key}",
+                f"{spec[key]}: conductivities (S/m) must be > 0 (every entry)",
+            )
     try:
         M = probe.matrix(small_geometry())
     except KeyError as exc:

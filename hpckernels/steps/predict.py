@@ -127,6 +127,16 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
         "spike_files": json.dumps([str(p) for p in source.files]),
         "spike_format": source.format.name,
         "stale_kernels": json.dumps(stale) if stale else None,
+        # what the kernels were computed from, for the readers of the signals (compare)
+        "kernels_mode": text(tensor.attrs.get("mode", "")),
+        "kernels_g_eff": bool(tensor.attrs.get("g_eff", config.simulation["g_eff"])),
+        "kernels_pathway_hashes": json.dumps(
+            {
+                name: json.loads(probe.pathway_hashes or "{}")
+                for name, probe in tensor.probes.items()
+            },
+            sort_keys=True,
+        ),
         "count_scales": json.dumps(scales, sort_keys=True),
         "chunk_size": chunk,
         "pathways": pathways,
