@@ -22,11 +22,17 @@ import importlib
 import os
 import sys
 import traceback
+import warnings
 
 from .commands import COMMANDS
-from .errors import InputError
+from .errors import HpckernelsWarning, InputError
 
 EXIT_BAD_INPUT = 2
+#: Exit code after Ctrl-C (128 + SIGINT), as a shell reports it.
+EXIT_INTERRUPTED = 130
+#: Files of the package (their warnings are hpckernels' own).
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__))
+_default_showwarning = warnings.showwarning
 #: Environment variable with the BLAS threads of each process (default 1).
 THREADS_VARIABLE = "HPCKERNELS_THREADS"
 #: Thread-pool sizes read by OpenBLAS and MKL when they are loaded (they take precedence
@@ -51,9 +57,31 @@ def limit_threads(environ=os.environ):
     return int(text)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``hpckernels: error: ...`` and exit code 2."""
+
+    def error(self, message):
+        if _rank() == 0:
+            print(
+                f"hpckernels: error: {' '.join(message.split())} (see {self.prog} --help)",
+                file=sys.stderr,
+            )
+        sys.exit(EXIT_BAD_INPUT)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    """hpckernels' warnings as one line ``hpckernels: warning: ...`` (rank 0 only); other
+    packages' as Python shows them."""
+    if issubclass(category, HpckernelsWarning) or filename.startswith(_PACKAGE_DIR):
+        if _rank() == 0:
+            print(f"hpckernels: warning: {message}", file=sys.stderr)
+        return
+    _default_showwarning(message, category, filename, lineno, file, line)
+
+
 def build_parser():
     """The argument parser with every subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog="hpckernels",
         description="Spike-signal kernels of linearized multicompartment neurons "
         "(Hagen et al. 2022) and the extracellular signals they predict from "
@@ -74,13 +102,18 @@ def main(argv=None):
     except InputError as exc:
         print(f"hpckernels: error: {exc}", file=sys.stderr)
         sys.exit(EXIT_BAD_INPUT)
+    warnings.showwarning = _show_warning
     args = build_parser().parse_args(argv)
     try:
         code = args.func(args)
     except InputError as exc:
         if _rank() == 0:
-            print(f"hpckernels: error: {exc}", file=sys.stderr)
+            print(f"hpckernels: error: {' '.join(str(exc).split())}", file=sys.stderr)
         code = EXIT_BAD_INPUT
+    except KeyboardInterrupt:
+        if _rank() == 0:
+            print("hpckernels: interrupted (no output written)", file=sys.stderr)
+        code = EXIT_INTERRUPTED
     except Exception:
         # an unexpected failure on one rank must not leave the others waiting
         traceback.print_exc()

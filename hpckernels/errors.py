@@ -18,6 +18,18 @@ class InputError(ValueError):
         self.message = message
         super().__init__(f"{where}: {message}")
 
+    def __reduce__(self):
+        # rebuilt from (where, message) when sent to the other MPI ranks
+        return (InputError.__new__, (type(self),), self.__dict__)
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        Exception.__init__(self, f"{self.where}: {self.message}")
+
 
 class ConfigError(InputError):
     """A network config that violates the schema or the physics' constraints."""
+
+
+class HpckernelsWarning(UserWarning):
+    """Input that is allowed but probably not meant (shown as one line by the CLI)."""

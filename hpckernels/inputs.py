@@ -235,6 +235,22 @@ def tensor_inputs(config, mode="mean-field"):
 
 
 # ------------------------------------------------------------------ signals, validation
+def network_inputs(config):
+    """The built-in network as the network command resolves it (sizes, in-degrees,
+    weights, delays, ...)."""
+    from dataclasses import asdict
+
+    from .network import network_parameters
+
+    return asdict(network_parameters(config, check_memory=False))
+
+
+def network_hash(config):
+    """Content hash of :func:`network_inputs` (recorded in the SONATA spikes of
+    ``hpckernels network``, compared by their readers)."""
+    return content_hash(network_inputs(config))
+
+
 def signal_inputs(config):
     """Everything the signals step reads from the config (besides the tensor and spike
     files): the window, dt, the ``signals`` and ``spikes`` settings, the sizes that

@@ -39,3 +39,55 @@ def require_memory(needed, where, what):
             f"{what} would need {format_bytes(needed)} of memory; this "
             f"machine has {format_bytes(available)} available",
         )
+
+
+#: Environment variable with the largest work (core-hours, estimated) a command takes on
+#: before it starts; beyond it the command refuses, naming the key that sets the work.
+WORK_VARIABLE = "HPCKERNELS_MAX_CORE_HOURS"
+#: Its default.
+DEFAULT_MAX_CORE_HOURS = 24.0
+#: Cost (s) of one fixed NEURON step of a cell: per step, and per segment and step
+#: (measured here: a 446-segment cell, 400 steps, 446 runs in 2.8 s).
+NEURON_STEP_S = 2e-6
+NEURON_SEGMENT_STEP_S = 5e-8
+
+
+def neuron_run_seconds(n_segments, n_steps):
+    """Estimated seconds of one NEURON run of a cell of ``n_segments`` for ``n_steps``."""
+    return n_steps * (NEURON_STEP_S + NEURON_SEGMENT_STEP_S * n_segments)
+
+
+#: Cost (s) per step of a detailed ground-truth cell with its synapses and recordings
+#: (measured: 0.5 s per simulated second of a 27-segment ball-and-sticks cell with ~1,500
+#: synapses at dt = 1/16 ms), per step and per segment and step.
+DETAILED_STEP_S = 2e-5
+DETAILED_SEGMENT_STEP_S = 4e-7
+
+
+def detailed_run_seconds(n_segments, n_steps):
+    """Estimated seconds of one ground-truth cell of ``n_segments`` for ``n_steps``."""
+    return n_steps * (DETAILED_STEP_S + DETAILED_SEGMENT_STEP_S * n_segments)
+
+
+def max_core_hours(environ=os.environ):
+    """The work budget (core-hours): ``HPCKERNELS_MAX_CORE_HOURS`` or the default."""
+    text = environ.get(WORK_VARIABLE, str(DEFAULT_MAX_CORE_HOURS)).strip()
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise InputError(WORK_VARIABLE, f"expected a positive number of core-hours, got '{text}'")
+    return value
+
+
+def require_work(core_seconds, where, what):
+    """Raise InputError naming ``where`` if the estimated work exceeds the budget
+    (:func:`max_core_hours`)."""
+    budget = max_core_hours()
+    if core_seconds > budget * 3600:
+        raise InputError(
+            where,
+            f"{what} would take about {core_seconds / 3600:.3g} core-hours, more than the "
+            f"budget of {budget:g} ({WORK_VARIABLE} raises it)",
+        )

@@ -29,3 +29,26 @@ def start_neuron(config=None):
     mechanisms.import_neuron()
     mechanisms.load_all(config, allow_compile=comm.Get_size() == 1)
     return comm
+
+
+def on_rank_zero(comm, work):
+    """Run ``work()`` on rank 0 of ``comm`` (writing the output, say) and let every rank
+    end as rank 0 did: an InputError there (a full disk, an unwritable file) is raised
+    on every rank, so that no rank waits forever for one that has given up.
+
+    Returns
+    -------
+    The result of ``work()`` on rank 0; None on the others.
+    """
+    from .errors import InputError
+
+    result, error = None, None
+    if comm.Get_rank() == 0:
+        try:
+            result = work()
+        except InputError as err:
+            error = err
+    error = comm.bcast(error, root=0)
+    if error is not None:
+        raise error
+    return result

@@ -29,7 +29,7 @@ def add_parser(subparsers):
 
 def run(args):
     from ..cellcheck import check_cells
-    from ..engines import get_engine, require_basis_memory
+    from ..engines import get_engine, require_resources
     from ..errors import ConfigError
     from ..io.cache import ResponseCache
 
@@ -44,14 +44,15 @@ def run(args):
     output = output_path(args.output, config=config)
     cache = ResponseCache(args.cache) if args.cache else None
     segments = check_cells(config, [args.post])[args.post]
-    require_basis_memory(config, args.post, segments)
+    require_resources(get_engine(), config, args.post, segments)
 
     from ..io.basis import write_basis
-    from ..runtime import start_neuron
+    from ..runtime import on_rank_zero, start_neuron
 
     comm = start_neuron(config)
     basis = get_engine().population_basis(config, args.post, comm, cache=cache, everywhere=False)
-    if comm.Get_rank() == 0:
+
+    def write():
         write_basis(output, config, basis)
         columns = ", ".join(f"{k.label}: {k.columns.size}" for k in basis.kinetics.values())
         print(
@@ -59,5 +60,6 @@ def run(args):
             f"rank(s)): wrote {output} ({time.monotonic() - started:.2f} s)",
             file=sys.stderr,
         )
-    comm.Barrier()
+
+    on_rank_zero(comm, write)
     return 0

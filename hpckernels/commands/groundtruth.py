@@ -69,7 +69,7 @@ def run(args):
     from ..hashing import file_sha256
     from ..io import spikes
     from ..probes import ProbeStack
-    from ..resources import require_memory
+    from ..resources import detailed_run_seconds, require_memory, require_work
     from ..validation import groundtruth
 
     started = time.monotonic()
@@ -87,10 +87,29 @@ def run(args):
     if args.hybrid_kernels and settings.subset is not None:
         raise InputError("--cells", "not with --hybrid-kernels (kernels need every cell)")
     posts = config.postsynaptic_populations()
-    check_cells(config, posts)
+    segments = check_cells(config, posts)
     t_start, t_stop = config.signal_window()
+    # every cell is one NEURON run over the window and its warm-up (hybrid-scheme
+    # kernels: one with the background only, and one per presynaptic population)
+    dt = config.simulation["dt"]
+    steps = (t_stop - t_start + settings.warmup) / dt
+    if args.hybrid_kernels:
+        runs = 1 + len(config.populations)
+        steps = runs * (settings.warmup + 2 * config.simulation["tau"]) / dt
+    cells = {p: len(settings.indices(p)) for p in posts}
+    core_seconds = sum(cells[p] * detailed_run_seconds(segments[p], steps) for p in posts)
+    require_work(core_seconds, "groundtruth.cells_per_population", f"{sum(cells.values())} cells")
+    sample = ", ".join(f"{p} {cells[p]} of {config.populations[p]['size']}" for p in posts)
+    print(
+        f"[hpckernels] groundtruth: cells {sample} (groundtruth.cells_per_population, "
+        f"--cells-per-population); about {core_seconds / 3600:.2g} core-hours estimated",
+        file=sys.stderr,
+    )
     pres = list(dict.fromkeys(c["pre"] for c in config.connections))
     trains = spikes.read_spike_trains(config, source, pres, t_start=0.0)
+    spikes.check_recording(
+        {name: trains[name].times for name in pres}, t_start, t_stop, source.recording_end
+    )
     n_rows = ProbeStack(groundtruth.detailed_probes(config.probes, settings.contacts)).n_rows
     n_bins = groundtruth.Window.of(
         t_start, t_stop, config.simulation["dt"], settings.warmup
@@ -103,7 +122,7 @@ def run(args):
     )
 
     from ..io import validation as validation_io
-    from ..runtime import start_neuron
+    from ..runtime import on_rank_zero, start_neuron
 
     comm = start_neuron(config)
     attrs = {
@@ -117,25 +136,22 @@ def run(args):
         if not t0 >= 0:
             raise InputError("--t0", f"{t0} ms; the volley time must be >= 0")
         done = groundtruth.hybrid_kernels(config, settings, trains, comm, t0)
-        if done is not None:
-            kernels, result = done
-            attrs.update(
-                t0=t0,
-                core_seconds=result.elapsed * comm.Get_size(),
-                cell_seconds=json.dumps(result.cell_seconds),
-            )
-            validation_io.write_hybrid_kernels(output, config, settings, kernels, attrs)
-            what = "hybrid-scheme kernels"
+        what = "hybrid-scheme kernels"
     else:
-        result = groundtruth.simulate_population(config, settings, trains, comm)
-        if result is not None:
-            attrs.update(
-                core_seconds=result.elapsed * comm.Get_size(),
-                cell_seconds=json.dumps(result.cell_seconds),
-            )
+        done = groundtruth.simulate_population(config, settings, trains, comm)
+        what = f"{settings.mode()} signals"
+
+    def write():
+        result = done[1] if args.hybrid_kernels else done
+        attrs.update(
+            core_seconds=result.elapsed * comm.Get_size(),
+            cell_seconds=json.dumps(result.cell_seconds),
+        )
+        if args.hybrid_kernels:
+            attrs.update(t0=t0)
+            validation_io.write_hybrid_kernels(output, config, settings, done[0], attrs)
+        else:
             validation_io.write_groundtruth(output, config, settings, result, attrs)
-            what = f"{settings.mode()} signals"
-    if comm.Get_rank() == 0:
         sample = ", ".join(
             f"{p} {len(settings.indices(p))}/{config.populations[p]['size']}" for p in posts
         )
@@ -144,5 +160,6 @@ def run(args):
             f"rank(s): wrote {output} ({time.monotonic() - started:.1f} s)",
             file=sys.stderr,
         )
-    comm.Barrier()
+
+    on_rank_zero(comm, write)
     return 0

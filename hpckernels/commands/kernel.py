@@ -69,7 +69,7 @@ def run(args):
         output = Path(args.output_dir)
         if output.exists() and not output.is_dir():
             raise InputError("--output-dir", f"{output} exists and is not a folder")
-    from ..engines import ENGINES, get_engine, require_basis_memory
+    from ..engines import ENGINES, get_engine, require_resources
 
     engine = get_engine(args.engine) if args.engine else get_engine()
     args.engine = engine.name
@@ -81,17 +81,21 @@ def run(args):
         from ..io.cache import ResponseCache
 
         cache = ResponseCache(args.cache)
+    realizations = args.realizations or config.ensemble["realizations"]
+    seed = config.ensemble["seed"] if args.seed is None else args.seed
+    ensemble_size = realizations if args.mode == "ensemble" else None
     basis = None
     if args.basis:
         basis = read_checked_basis(args.basis, config, args.post)
+        require_resources(
+            engine, config, args.post, basis.n_segments, [args.pre], ensemble_size, from_file=True
+        )
     else:
         segments = check_cells(config, [args.post])[args.post]
-        if engine.reads_basis:
-            require_basis_memory(config, args.post, segments, [args.pre])
-    realizations = args.realizations or config.ensemble["realizations"]
-    seed = config.ensemble["seed"] if args.seed is None else args.seed
+        require_resources(engine, config, args.post, segments, [args.pre], ensemble_size)
 
-    from ..io.kernels import write_kernel_file
+    from ..io.kernels import write_kernel_file, write_kernel_set
+    from ..runtime import on_rank_zero
 
     if basis is None:
         from ..runtime import start_neuron
@@ -101,7 +105,6 @@ def run(args):
         from mpi4py import MPI
 
         comm = MPI.COMM_WORLD
-    rank = comm.Get_rank()
     extra = {"engine": args.engine}
     if basis is not None:
         extra["basis_hash"] = basis.basis_hash
@@ -124,24 +127,23 @@ def run(args):
             }
         )
     ensemble = {"realizations": realizations, "seed": seed}
-    if rank == 0:
-        files = (
-            {output: results}
-            if args.output
-            else {output / f"{name}.h5": {name: arrays} for name, arrays in results.items()}
-        )
-        if not args.output:
-            output.mkdir(parents=True, exist_ok=True)
-        for path, arrays in files.items():
+
+    def write():
+        if args.output:
             write_kernel_file(
-                path, config, args.pre, args.post, args.mode, arrays, extra, ensemble
+                output, config, args.pre, args.post, args.mode, results, extra, ensemble
+            )
+        else:
+            write_kernel_set(
+                output, config, args.pre, args.post, args.mode, results, extra, ensemble
             )
         print(
             f"[hpckernels] {args.pre}->{args.post} {args.mode} ({args.engine} engine): wrote "
             f"{output} (probes: {', '.join(probes)}; {time.monotonic() - started:.2f} s)",
             file=sys.stderr,
         )
-    comm.Barrier()
+
+    on_rank_zero(comm, write)
     return 0
 
 

@@ -20,8 +20,9 @@ What all engines share (synapse draws, kinetics, kernels from responses) is in
 
 from __future__ import annotations
 
+from ..cell import ConnectionStatistics
 from ..probes import ProbeStack, check
-from ..resources import require_memory
+from ..resources import neuron_run_seconds, require_memory, require_work
 from . import basis, neuron  # noqa: F401  (each registers its engine)
 from .base import ENGINES, Engine
 from .common import kinetics_groups
@@ -29,7 +30,7 @@ from .common import kinetics_groups
 #: The engine of ``hpckernels kernel`` and the workflow unless another is named.
 DEFAULT_ENGINE = "basis"
 
-__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "get_engine", "require_basis_memory"]
+__all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "get_engine", "require_resources"]
 
 
 def get_engine(name=DEFAULT_ENGINE, where="--engine"):
@@ -38,9 +39,28 @@ def get_engine(name=DEFAULT_ENGINE, where="--engine"):
     return ENGINES.lookup(name, where)()
 
 
-def require_basis_memory(config, post, n_segments, pres=None):
-    """Raise InputError (``simulation.dt``) unless the basis of ``post`` fits in memory: the
-    responses of every kinetics (and their gathered copies and transforms, about 4 times)."""
+def require_resources(
+    engine, config, post, n_segments, pres=None, realizations=None, from_file=False
+):
+    """Refuse, before any work, what would not fit in memory or would exceed the work
+    budget (:func:`hpckernels.resources.require_work`), naming the key that sets it.
+
+    Parameters
+    ----------
+    engine : Engine
+    config : NetworkConfig
+    post : str
+    n_segments : int
+        Segments of ``post``'s cell.
+    pres : list of str, optional
+        The pathways' presynaptic populations (default all into ``post``).
+    realizations : int, optional
+        Ensemble realizations per pathway (None: mean-field).
+    from_file : bool
+        The basis is read from a file (it costs no runs).
+    """
+    n_lags = config.n_steps_tau + 1
+    run = neuron_run_seconds(n_segments, config.n_steps_tau)
     position = config.populations[post]["position"]
     stack = ProbeStack(config.probes)
     channels = sum(
@@ -48,9 +68,37 @@ def require_basis_memory(config, post, n_segments, pres=None):
         for name in stack.primary
     )
     n_kinetics = len(kinetics_groups(config, post, pres))
-    require_memory(
-        4 * 8 * n_kinetics * n_segments * channels * (config.n_steps_tau + 1),
-        "simulation.dt",
-        f"the basis of {post} ({n_kinetics} kinetics x {n_segments} segments x {channels} "
-        f"channels x {config.n_steps_tau + 1} lags)",
-    )
+    connections = [c for c in config.connections_into(post) if pres is None or c["pre"] in pres]
+    if engine.reads_basis and not from_file:
+        require_memory(
+            4 * 8 * n_kinetics * n_segments * channels * n_lags,
+            "simulation.dt",
+            f"the basis of {post} ({n_kinetics} kinetics x {n_segments} segments x "
+            f"{channels} channels x {n_lags} lags)",
+        )
+        require_work(
+            n_kinetics * n_segments * run,
+            "simulation.dt",
+            f"the basis of {post} ({n_kinetics * n_segments} runs of {n_lags} steps)",
+        )
+    if realizations is None:
+        return
+    for connection in connections:
+        stats = ConnectionStatistics(config, connection)
+        # synapses of one realization: connected cells x synapses per connection
+        synapses = stats.total / config.populations[connection["pre"]]["size"]
+        where = f"populations.{post}.size"
+        require_memory(
+            32 * 64 * max(synapses, 1.0),
+            where,
+            f"a block of realizations of {connection['pre']}->{post} ({synapses:.3g} "
+            "synapses each)",
+        )
+        per_realization = (
+            synapses * 1e-7 + channels * n_segments * n_lags * 2e-9 if engine.reads_basis else run
+        )
+        require_work(
+            realizations * per_realization,
+            "ensemble.realizations",
+            f"{realizations} realizations of {connection['pre']}->{post}",
+        )

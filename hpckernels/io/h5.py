@@ -37,6 +37,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
+from ..resources import require_memory
 
 #: Long name of the lag axis of kernels.
 LAG_NAME = "time lag after the presynaptic spike"
@@ -376,6 +377,11 @@ def verify(fh, path, what):
 def read(dset):
     """A dataset's contents, after checking them against its ``sha256`` (InputError
     naming the file and dataset if they differ)."""
+    require_memory(
+        dset.size * dset.dtype.itemsize,
+        f"{dset.file.filename}:{dset.name}",
+        f"reading {dset.shape} values",
+    )
     stored = text(dset.attrs.get("sha256", ""))
     if stored and stored != dataset_hash(dset):
         raise InputError(

@@ -100,6 +100,33 @@ def write_kernel_file(path, config, pre, post, mode, results, extra_attrs=None, 
             group.attrs["pathway_hash"] = pathway_hash(config, pre, post, mode, name, ensemble)
 
 
+def write_kernel_set(folder, config, pre, post, mode, results, extra_attrs=None, ensemble=None):
+    """Write the kernels of one pathway as one file per probe, ``folder/<probe>.h5``, as
+    a set: every file is written under a temporary name first and the set is renamed
+    into place only when all of them are complete (a killed run leaves no probe's file
+    next to a half-written other).
+
+    Parameters are those of :func:`write_kernel_file`; ``folder`` is created if needed.
+    """
+    import os
+
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    staged = {}
+    try:
+        for name, arrays in results.items():
+            final = folder / f"{name}.h5"
+            staged[final] = folder / f".{name}.set-{os.getpid()}.h5"
+            write_kernel_file(
+                staged[final], config, pre, post, mode, {name: arrays}, extra_attrs, ensemble
+            )
+        for final, tmp in staged.items():
+            os.replace(tmp, final)
+    finally:
+        for tmp in staged.values():
+            tmp.unlink(missing_ok=True)
+
+
 def kernel_file_differences(attrs, config, pre, post, mode, probe=None):
     """What a pathway kernel file was computed from that the config does not say.
 

@@ -26,6 +26,7 @@ from .h5 import (
     open_h5,
     population_scales,
     read,
+    require_finite,
     set_attrs,
     text,
     write_dataset,
@@ -116,6 +117,7 @@ class HDF5SignalsWriter:
         """One :class:`~hpckernels.convolution.SignalBlock` and its bin times (ms)."""
         a, b = block.start, block.start + block.size
         for name, (total, per, time) in self.probes.items():
+            require_finite(block.total[name], f"{name}/total")
             total[:, a:b] = block.total[name]
             time[a:b] = times
             if per is not None:
@@ -222,8 +224,9 @@ class SignalsFormat:
     #: File name suffix of the format.
     suffix: ClassVar[str]
 
-    def open(self, path, attrs, tensor, n_bins, pathways, count_scales):
-        """Context manager yielding a writer of ``path`` (written atomically)."""
+    def open(self, path, attrs, tensor, n_bins, pathways, count_scales, size=0):
+        """Context manager yielding a writer of ``path`` (written atomically; ``size``:
+        its estimated bytes)."""
         raise NotImplementedError
 
     def read(self, path, label=None):
@@ -239,8 +242,8 @@ class HDF5Signals(SignalsFormat):
     suffix = ".h5"
 
     @contextlib.contextmanager
-    def open(self, path, attrs, tensor, n_bins, pathways, count_scales):
-        with atomic_h5(path) as fh:
+    def open(self, path, attrs, tensor, n_bins, pathways, count_scales, size=0):
+        with atomic_h5(path, size) as fh:
             set_attrs(fh, attrs)
             yield HDF5SignalsWriter(fh, tensor, n_bins, pathways, count_scales)
 

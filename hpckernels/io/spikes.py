@@ -37,12 +37,19 @@ from typing import ClassVar
 import numpy as np
 
 from ..binning import count_scale
-from ..errors import InputError
+from ..errors import HpckernelsWarning, InputError
 from ..registry import Registry
 from .h5 import atomic_h5, open_h5, provenance, read, set_attrs, text
 
 #: Spike formats of the config by name.
 SPIKE_FORMATS = Registry("spike format")
+#: Below this share of its neurons firing, a population's node-id range is probably not
+#: the one of its spikes (warning).
+MIN_FIRING_SHARE = 0.5
+#: A window whose spikes stop this many mean inter-spike intervals (of all populations
+#: together) before its end reaches past the recording (the chance of such a gap in a
+#: Poisson process is exp(-20) = 2e-9).
+SILENT_END_INTERVALS = 20
 
 # t_stop / 1000 ms almost certainly stores seconds instead of ms.
 _UNIT_CHECK_MIN_RUN_MS = 1000.0
@@ -79,7 +86,7 @@ class SpikeInputError(InputError):
         super().__init__(where, message)
 
 
-class SpikeWarning(UserWarning):
+class SpikeWarning(HpckernelsWarning):
     """Spike input that is allowed but probably not meant."""
 
 
@@ -774,6 +781,8 @@ class SpikeSource:
     files: list
     populations: dict
     simulated_sizes: dict
+    #: End of the recording (ms), when the files or the config say it.
+    recording_end: float | None = None
 
     def read(self, t_start=0.0, t_stop=None):
         """Spike times (ms) per population from every file."""
@@ -828,11 +837,125 @@ def spike_source(config, files=None):
         source = SpikeSource(reader, paths, selections, simulated)
     for path in source.files:
         _require_file(path)
+    _check_distinct_files(source.files, "spikes.files" if section and not files else "--spikes")
+    _check_distinct_selections(source.populations)
     recorded = reader.simulated_sizes(source.files, source.populations)
     for name, size in recorded.items():
         if source.simulated_sizes.get(name) is None:
             source.simulated_sizes[name] = size
+    for name, size in source.simulated_sizes.items():
+        modelled = config.populations.get(name, {}).get("size")
+        if size is not None and modelled is not None and size > modelled:
+            raise InputError(
+                f"spikes.populations.{name}",
+                f"{size} simulated neurons (simulated_size or node_ids) > populations.{name}"
+                f".size = {modelled}: the spikes are a sample of the modelled population",
+            )
+    if section is None and config.data.get("network") is not None:
+        _check_network(source.files, config)
+    source.recording_end = (section or {}).get("t_stop", _recorded_duration(source))
     return source
+
+
+def _check_distinct_files(files, where):
+    """Refuse a spike file named twice (two entries, or overlapping patterns): its spikes
+    would count twice."""
+    seen = {}
+    for path in files:
+        key = Path(path).resolve()
+        if key in seen:
+            raise InputError(
+                where,
+                f"{path} is given twice (as {seen[key]} too): its spikes would count twice",
+            )
+        seen[key] = path
+
+
+def _check_distinct_selections(populations):
+    """Refuse two populations that read the same spikes (the same SONATA population or
+    dataset, or overlapping node-id ranges of one source)."""
+    ranges = {}
+    for name, selection in populations.items():
+        if isinstance(selection, tuple) and len(selection) == 3:
+            source, first, last = selection
+        elif isinstance(selection, tuple) and len(selection) == 2:
+            source, (first, last) = None, selection
+        else:
+            source, first, last = selection, -np.inf, np.inf
+        for other, (other_source, a, b) in ranges.items():
+            if other_source == source and first <= b and a <= last:
+                raise InputError(
+                    f"spikes.populations.{name}",
+                    f"reads the same spikes as population {other} ({source or 'node ids'} "
+                    f"{'' if np.isinf(first) else f'{first}..{last}'}): each neuron's "
+                    "spikes belong to one population",
+                )
+        ranges[name] = (source, first, last)
+
+
+def _recorded_duration(source):
+    """Duration (ms) the spike files record (``hpckernels network``'s SONATA files), or
+    None."""
+    ends = []
+    for path in source.files:
+        if Path(path).suffix.lower() not in (".h5", ".hdf5", ".hdf"):
+            return None
+        with open_h5(path, "spikes", external=True) as fh:
+            if "duration" not in fh.attrs:
+                return None
+            ends.append(float(np.asarray(fh.attrs["duration"]).ravel()[0]))
+    return min(ends) if ends else None
+
+
+def _check_network(files, config):
+    """Refuse SONATA spikes of ``hpckernels network`` whose network is not the config's
+    (its ``network_hash`` differs)."""
+    from ..inputs import network_hash
+
+    expected = network_hash(config)
+    for path in files:
+        with open_h5(path, "SONATA spikes", external=True) as fh:
+            found = fh.attrs.get("network_hash")
+        if found is not None and text(found) != expected:
+            raise InputError(
+                str(path),
+                "spikes of another network than the config's network section (its "
+                "network_hash differs): simulate it again with 'hpckernels network'",
+            )
+
+
+def check_recording(times, t_start, t_stop, recording_end, where="signals.t_stop"):
+    """Raise InputError when the signal window reaches past the end of the recording:
+    after its known end, or, without one, when the spikes stop more than
+    :data:`SILENT_END_INTERVALS` mean inter-spike intervals (of all populations
+    together) before ``t_stop`` (a flat-zero tail, not a silent network).
+
+    Parameters
+    ----------
+    times : dict of str to ndarray
+        Spike times (ms) per population.
+    recording_end : float or None
+        End of the recording (ms) if known (``spikes.t_stop``, the SONATA duration).
+    """
+    if recording_end is not None:
+        if t_stop > recording_end * (1 + 1e-12):
+            raise InputError(
+                where,
+                f"{t_stop:g} ms is after the end of the recording ({recording_end:g} ms)",
+            )
+        return
+    every = np.concatenate([np.empty(0), *times.values()])
+    inside = every[(every >= t_start) & (every < t_stop)]
+    if inside.size < 100:
+        return
+    gap = t_stop - inside.max()
+    if gap > SILENT_END_INTERVALS * (t_stop - t_start) / inside.size:
+        raise InputError(
+            where,
+            f"the spikes end at {inside.max():g} ms, {gap:g} ms before t_stop = {t_stop:g} ms "
+            f"({SILENT_END_INTERVALS} mean inter-spike intervals): is the window past the "
+            "end of the recording? (spikes.t_stop states where it ends)",
+        )
 
 
 def count_scales(config, source, names):
@@ -994,12 +1117,24 @@ def read_spike_trains(config, source, names, t_start=0.0, t_stop=None):
                 parts[name][0].append(ids)
                 parts[name][1].append(times)
         spikes = {n: (np.concatenate(s), np.concatenate(t)) for n, (s, t) in parts.items()}
-    return {
+    trains = {
         name: SpikeTrains.from_spikes(
             np.arange(ranges[name][0], ranges[name][1] + 1), *spikes[name], f"{where}: {name}"
         )
         for name in names
     }
+    for name, train in trains.items():
+        fired = int(np.count_nonzero(np.diff(train.offsets)))
+        if train.size and fired < MIN_FIRING_SHARE * train.size:
+            warnings.warn(
+                SpikeWarning(
+                    f"{where}: only {fired} of the {train.size} neurons of population {name} "
+                    f"(node ids {train.node_ids[0]}..{train.node_ids[-1]}) fire: synapses from "
+                    "the others never do (are its node ids right?)"
+                ),
+                stacklevel=2,
+            )
+    return trains
 
 
 # ---------------------------------------------------------------------------------------
@@ -1013,6 +1148,8 @@ def write_sonata(path, config, result):
     ``/spikes/<population>`` holds ``timestamps`` (ms, sorted) and ``node_ids`` (from
     0) with attributes ``sorting``, ``simulated_size`` and ``population_size``.
     """
+    from ..inputs import network_hash
+
     p = result.parameters
     with atomic_h5(path) as fh:
         set_attrs(
@@ -1022,6 +1159,7 @@ def write_sonata(path, config, result):
                 "nest_version": result.nest_version,
                 "neuron_model": "iaf_psc_exp",
                 "duration": p.duration,
+                "network_hash": network_hash(config),
                 "scale": p.scale,
                 "seed": p.seed,
                 "threads": p.threads,

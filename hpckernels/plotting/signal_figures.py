@@ -7,6 +7,9 @@ Time-series figures show a window of ``window`` ms from the signals' ``t_start``
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import h5py
@@ -203,14 +206,24 @@ def plot_signals(
             return plot_pathway_shares(signals_file, output)
         return _TIME_SERIES[figure](signals_file, output, window, subtract_mean=subtract_mean)
 
+    # the figures are drawn into a hidden folder and moved into place together: a
+    # failure (or Ctrl-C) half-way leaves no partial set of figures behind
     output_dir = Path(output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
-    results = {}
-    for figure, reason in reasons.items():
-        if reason is not None:
-            log(f"skipped {figure}: {reason}")
-            results[figure] = reason
-            continue
-        results[figure] = draw(figure, output_dir / figure)
-        log(f"wrote {results[figure]}")
-    return results
+    output_dir.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+    try:
+        drawn, results = {}, {}
+        for figure, reason in reasons.items():
+            if reason is not None:
+                log(f"skipped {figure}: {reason}")
+                results[figure] = reason
+                continue
+            drawn[figure] = draw(figure, staging / figure)
+        output_dir.mkdir(exist_ok=True)
+        for figure, path in drawn.items():
+            results[figure] = output_dir / Path(path).name
+            os.replace(path, results[figure])
+            log(f"wrote {results[figure]}")
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return {figure: results[figure] for figure in reasons}

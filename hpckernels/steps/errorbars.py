@@ -72,6 +72,9 @@ def predict_error_file(config, settings, kernels_file, spike_files, output, log=
     t_start, t_stop = config.signal_window()
     dt, n = config.simulation["dt"], config.n_steps_tau
     trains = spikes.read_spike_trains(config, source, names, t_start=0.0)
+    spikes.check_recording(
+        {name: trains[name].times for name in names}, t_start, t_stop, source.recording_end
+    )
     stats = error_theory.spike_statistics(trains, names, t_start, t_stop, dt, 2 * n)
     scales = spikes.count_scales(config, source, names)
     kstats = heterogeneity.kernel_statistics(

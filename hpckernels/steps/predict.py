@@ -23,6 +23,7 @@ from ..io import spikes
 from ..io.h5 import provenance, text
 from ..io.kernels import read_tensor, tensor_differences
 from ..io.signals import SIGNAL_FORMATS
+from ..resources import require_memory
 from ..signals import iter_window_signals, signal_margins, time_axis
 
 
@@ -104,6 +105,7 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
         )
     for warning in caught:
         print(f"hpckernels: warning: {warning.message}", file=log)
+    spikes.check_recording(times, t_start, t_stop, source.recording_end)
     scales = spikes.count_scales(config, source, tensor.pre)
 
     kernels = {}
@@ -147,8 +149,16 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
         "up with the spike's own bin; spikes up to the kernels' reach "
         "outside [t_start, t_stop) contribute (margins)",
     }
+    n_pre, n_post = len(tensor.pre), len(tensor.post)
+    channels = sum(probe.kernel.shape[2] for probe in tensor.probes.values())
+    per_bin = n_pre + channels * (1 + (n_post * n_pre if pathways else 0))
+    require_memory(
+        8 * 6 * chunk * (per_bin + n_lags),
+        "signals.chunk_size",
+        f"the convolution of chunks of {chunk} bins",
+    )
     fmt = SIGNAL_FORMATS.lookup(settings.get("format", "hdf5"), "signals.format")()
-    with fmt.open(output, attrs, tensor, n, pathways, scales) as writer:
+    with fmt.open(output, attrs, tensor, n, pathways, scales, size=8 * n * per_bin) as writer:
         at, in_window = 0, np.zeros(len(tensor.pre))
         for piece in binning.iter_population_counts(
             times, tensor.pre, t_start, t_stop, dt, scales=scales, chunk_size=chunk
