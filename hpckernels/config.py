@@ -61,10 +61,13 @@ class _StrictLoader(yaml.SafeLoader):
 
 def _expanded_size(node, memo):
     """Nodes of a YAML node graph with every alias expanded (shared nodes counted once
-    per reference, each node's size computed once)."""
+    per reference, each node's size computed once); ValueError for a node that contains
+    itself (a recursive alias)."""
     if id(node) in memo:
+        if memo[id(node)] is None:
+            raise ValueError(f"line {node.start_mark.line + 1}: an alias refers to itself")
         return memo[id(node)]
-    memo[id(node)] = 1  # a node that refers to itself (recursive alias) counts once
+    memo[id(node)] = None  # in progress
     if isinstance(node, yaml.MappingNode):
         size = 1 + sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
     elif isinstance(node, yaml.SequenceNode):
@@ -87,7 +90,10 @@ def load_yaml(text, source):
     try:
         node = yaml.compose(text, Loader=_StrictLoader)
         if node is not None:
-            size = _expanded_size(node, {})
+            try:
+                size = _expanded_size(node, {})
+            except ValueError as err:
+                raise ConfigError(source, f"not valid as a config: {err}") from None
             if size > MAX_YAML_NODES:
                 raise ConfigError(
                     source,

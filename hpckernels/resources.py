@@ -30,10 +30,11 @@ def format_bytes(n):
         n /= 1024
 
 
-def require_memory(needed, where, what):
-    """Raise InputError naming ``where`` if ``needed`` bytes exceed the available memory."""
+def require_memory(needed, where, what, share=1.0):
+    """Raise InputError naming ``where`` if ``needed`` bytes exceed ``share`` of the
+    available memory."""
     available = available_memory()
-    if available is not None and needed > available:
+    if available is not None and needed > share * available:
         raise InputError(
             where,
             f"{what} would need {format_bytes(needed)} of memory; this "

@@ -229,3 +229,28 @@ def test_active_cell_bit_identical_for_1_and_3_ranks(tmp_path):
             assert np.array_equal(outputs[0][probe][0], other[probe][0])
             assert np.array_equal(outputs[0][probe][1], other[probe][1])
     assert np.abs(outputs[0]["lfp"][1]).max() > 0
+
+
+@pytest.mark.mpi
+def test_an_unwritable_output_ends_every_rank(tmp_path):
+    """Rank 0 cannot write (a full disk): every rank ends with the one line (exit code 2),
+    none waits forever."""
+    import subprocess
+
+    disk = tmp_path / "tiny"
+    disk.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(disk)], check=True)
+    try:
+        output = disk / "k.h5"
+        result = run_cli(
+            ["kernel", CONFIGS / "two_population.yaml", "--pre", "I", "--post", "E", "-o", output],
+            ranks=2,
+            timeout=300,
+        )
+        errors = [line for line in result.stderr.splitlines() if line.startswith("hpckernels:")]
+        assert result.returncode == 2 and errors == [
+            f"hpckernels: error: {output}: cannot write the output: No space left on device"
+        ], result.stderr
+        assert "Traceback" not in result.stderr and not list(disk.iterdir())
+    finally:
+        subprocess.run(["umount", str(disk)], check=True)

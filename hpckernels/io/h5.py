@@ -37,7 +37,7 @@ import numpy as np
 
 from .. import __version__
 from ..errors import InputError
-from ..resources import require_memory
+from ..resources import format_bytes, require_memory
 
 #: Long name of the lag axis of kernels.
 LAG_NAME = "time lag after the presynaptic spike"
@@ -122,8 +122,8 @@ def require_space(folder, size):
     if size * 1.05 + (1 << 20) > free:
         raise OutputError(
             str(folder),
-            f"not enough free disk space for the output: about {size / 2**20:.1f} MiB "
-            f"needed, {free / 2**20:.1f} MiB free",
+            f"not enough free disk space for the output: about {format_bytes(size)} "
+            f"needed, {format_bytes(free)} free",
         )
 
 
@@ -377,10 +377,12 @@ def verify(fh, path, what):
 def read(dset):
     """A dataset's contents, after checking them against its ``sha256`` (InputError
     naming the file and dataset if they differ)."""
+    # half the available memory at most: what is read is copied and sorted after
     require_memory(
         dset.size * dset.dtype.itemsize,
         f"{dset.file.filename}:{dset.name}",
         f"reading {dset.shape} values",
+        share=0.5,
     )
     stored = text(dset.attrs.get("sha256", ""))
     if stored and stored != dataset_hash(dset):

@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from ..errors import InputError
-from ..io.h5 import open_h5, read
+from ..io.h5 import OutputError, open_h5, read
 from .common import check_window, figure_kind, probe_groups, scale_labels, types_drawn_as
 from .csd import plot_csd_image
 from .dipole import plot_dipole
@@ -209,8 +209,11 @@ def plot_signals(
     # the figures are drawn into a hidden folder and moved into place together: a
     # failure (or Ctrl-C) half-way leaves no partial set of figures behind
     output_dir = Path(output_dir)
-    output_dir.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+    try:
+        output_dir.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{output_dir.name}-", dir=output_dir.parent))
+    except OSError as err:
+        raise OutputError(str(output_dir), f"cannot write the figures: {err.strerror}") from None
     try:
         drawn, results = {}, {}
         for figure, reason in reasons.items():
@@ -224,6 +227,8 @@ def plot_signals(
             results[figure] = output_dir / Path(path).name
             os.replace(path, results[figure])
             log(f"wrote {results[figure]}")
+    except OSError as err:
+        raise OutputError(str(output_dir), f"cannot write the figures: {err.strerror}") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return {figure: results[figure] for figure in reasons}

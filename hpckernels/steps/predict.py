@@ -20,7 +20,7 @@ from ..convolution import centered_kernel, default_chunk_size
 from ..errors import InputError
 from ..hashing import file_sha256
 from ..io import spikes
-from ..io.h5 import provenance, text
+from ..io.h5 import IN_MEMORY_LIMIT, provenance, require_space, text
 from ..io.kernels import read_tensor, tensor_differences
 from ..io.signals import SIGNAL_FORMATS
 from ..resources import require_memory
@@ -84,6 +84,27 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
         )
     for message in stale:
         print(f"hpckernels: warning: {kernels_file} (--allow-stale): {message}", file=log)
+    kernels = {}
+    for name, probe in tensor.probes.items():
+        try:
+            kernels[name] = centered_kernel(probe.kernel, probe.lags, dt)
+        except ValueError as err:
+            raise InputError(f"{kernels_file}: group {name}", str(err)) from None
+    settings = config.data.get("signals", {})
+    pathways = bool(settings.get("pathways", True))
+    n_lags = max(k.shape[-1] for k in kernels.values())
+    chunk = int(settings.get("chunk_size", default_chunk_size(n_lags)))
+    n_pre, n_post = len(tensor.pre), len(tensor.post)
+    channels = sum(probe.kernel.shape[2] for probe in tensor.probes.values())
+    per_bin = n_pre + channels * (1 + (n_post * n_pre if pathways else 0))
+    size = 8 * n * per_bin  # bytes of the output
+    require_memory(
+        8 * 6 * chunk * (per_bin + n_lags),
+        "signals.chunk_size",
+        f"the convolution of chunks of {chunk} bins",
+    )
+    if size > IN_MEMORY_LIMIT:
+        require_space(Path(output).parent, size)
     source = spikes.spike_source(config, spike_files)
     for path in [*source.files, Path(kernels_file)]:
         if path.resolve() == Path(output).resolve():
@@ -108,16 +129,6 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
     spikes.check_recording(times, t_start, t_stop, source.recording_end)
     scales = spikes.count_scales(config, source, tensor.pre)
 
-    kernels = {}
-    for name, probe in tensor.probes.items():
-        try:
-            kernels[name] = centered_kernel(probe.kernel, probe.lags, dt)
-        except ValueError as err:
-            raise InputError(f"{kernels_file}: group {name}", str(err)) from None
-    settings = config.data.get("signals", {})
-    pathways = bool(settings.get("pathways", True))
-    n_lags = max(k.shape[-1] for k in kernels.values())
-    chunk = int(settings.get("chunk_size", default_chunk_size(n_lags)))
     before, after = signal_margins(kernels, t_start, dt)
     attrs = {
         **provenance(config),
@@ -149,16 +160,8 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
         "up with the spike's own bin; spikes up to the kernels' reach "
         "outside [t_start, t_stop) contribute (margins)",
     }
-    n_pre, n_post = len(tensor.pre), len(tensor.post)
-    channels = sum(probe.kernel.shape[2] for probe in tensor.probes.values())
-    per_bin = n_pre + channels * (1 + (n_post * n_pre if pathways else 0))
-    require_memory(
-        8 * 6 * chunk * (per_bin + n_lags),
-        "signals.chunk_size",
-        f"the convolution of chunks of {chunk} bins",
-    )
     fmt = SIGNAL_FORMATS.lookup(settings.get("format", "hdf5"), "signals.format")()
-    with fmt.open(output, attrs, tensor, n, pathways, scales, size=8 * n * per_bin) as writer:
+    with fmt.open(output, attrs, tensor, n, pathways, scales, size=size) as writer:
         at, in_window = 0, np.zeros(len(tensor.pre))
         for piece in binning.iter_population_counts(
             times, tensor.pre, t_start, t_stop, dt, scales=scales, chunk_size=chunk
