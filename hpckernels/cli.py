@@ -61,6 +61,7 @@ class Parser(argparse.ArgumentParser):
     """argparse with one-line errors: ``hpckernels: error: ...`` and exit code 2."""
 
     def error(self, message):
+        """Print ``message`` as one line and exit with code 2."""
         if _rank() == 0:
             print(
                 f"hpckernels: error: {' '.join(message.split())} (see {self.prog} --help)",
