@@ -61,5 +61,8 @@ nitpicky = True
 # Names of other packages (no intersphinx: the build runs offline), matched as whole
 # dotted prefixes; everything of hpckernels must resolve.
 nitpick_ignore_regex = [
-    (r"py:.*", r"(numpy|np|scipy|h5py|lfpykit|LFPy|neuron|mpi4py|matplotlib|nest|argparse)(\..*)?"),
+    (
+        r"py:.*",
+        r"(numpy|np|scipy|h5py|lfpykit|LFPy|neuron|mpi4py|matplotlib|nest|argparse)(\..*)?",
+    ),
 ]
