@@ -16,10 +16,11 @@ export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export NEURON_MODULE_OPTIONS := -nogui
 
-# Debian packages: OpenMPI for mpi4py/NEURON, SLURM + munge + MariaDB for the cluster test
+# Debian packages: OpenMPI for mpi4py/NEURON, SLURM + munge + MariaDB for the cluster test,
+# headless Chromium for the test that opens the Snakemake report in a browser
 DEB_PACKAGES := libopenmpi-dev openmpi-bin slurmctld slurmd slurm-client munge slurmdbd \
-	mariadb-server
-DEB_CHECK := mpicc mpiexec slurmctld slurmd slurmdbd munged mariadbd
+	mariadb-server chromium
+DEB_CHECK := mpicc mpiexec slurmctld slurmd slurmdbd munged mariadbd chromium
 
 .PHONY: setup system-packages mechanisms run test test-fast bench lint docs clean
 
@@ -43,10 +44,11 @@ system-packages:
 
 # the package with every extra, at the versions the tests ran with (constraints.txt);
 # pyproject.toml itself declares compatible ranges
+EXTRAS := workflow,test,docs,nwb,mne,notebook
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[workflow,test,docs]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $@
 
 mechanisms: $(VENV)/.installed
