@@ -23,6 +23,7 @@ COMMANDS = (
     "groundtruth",
     "predict_error",
     "compare",
+    "export_nwb",
     "plot_kernels",
     "plot_signals",
     "plot_linearization",
