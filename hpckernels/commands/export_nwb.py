@@ -1,6 +1,6 @@
 """``hpckernels export-nwb``: a run's predicted signals, spikes and kernels as one NWB file."""
 
-from . import load_config, output_path
+from . import add_window_options, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -34,13 +34,14 @@ def add_parser(subparsers):
     parser.add_argument(
         "-o", "--output", required=True, metavar="RUN.nwb", help="NWB file (written atomically)"
     )
+    add_window_options(parser)
     parser.set_defaults(func=run)
 
 
 def run(args):
     from ..steps.export_nwb import export_nwb
 
-    config = load_config(args.config)
+    config = load_config(args.config, window=args)
     inputs = [args.config, args.signals, *(p for p in [args.kernels] if p), *(args.spikes or [])]
     output = output_path(args.output, inputs=inputs)
     export_nwb(config, args.signals, output, args.kernels, args.spikes)

@@ -5,7 +5,12 @@ from . import output_path
 
 def add_parser(subparsers):
     parser = subparsers.add_parser(
-        "plot-kernels", help="draw a kernel tensor (pathways x channels)"
+        "plot-kernels",
+        help="draw a kernel tensor (pathways x channels)",
+        description="Draw the kernels of one probe of a kernel tensor (from 'hpckernels "
+        "assemble') as one PNG: a panel per pathway X -> Y (rows Y, columns X), each "
+        "channel's kernel against the lag after the presynaptic spike, offset by the "
+        "channel's depth or index, with the probe's units.",
     )
     parser.add_argument("tensor", help="kernel tensor HDF5 file (hpckernels assemble)")
     parser.add_argument("--probe", required=True, help="probe group to draw")
