@@ -22,7 +22,7 @@ DEB_PACKAGES := libopenmpi-dev openmpi-bin slurmctld slurmd slurm-client munge s
 	mariadb-server chromium
 DEB_CHECK := mpicc mpiexec slurmctld slurmd slurmdbd munged mariadbd chromium
 
-.PHONY: setup system-packages mechanisms run test test-fast bench lint docs clean
+.PHONY: setup system-packages mechanisms run test test-fast bench lint docs config-readme clean
 
 setup: system-packages $(VENV)/.installed mechanisms
 
@@ -77,10 +77,14 @@ docs: $(VENV)/.installed
 	$(BIN)/sphinx-build -W --keep-going -n -q -b html -d docs/_build/doctrees docs docs/_build/html
 	@echo "documentation: $(CURDIR)/docs/_build/html/index.html"
 
+# config/README.md, every config key, from the schema (tests/test_catalog.py checks it)
+config-readme: $(VENV)/.installed
+	$(BIN)/python docs/_ext/config_readme.py
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check workflow
 
 clean:
-	rm -rf results .snakemake
+	rm -rf results .snakemake .test/results .test/.snakemake .test/report.html
