@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import h5py
 import numpy as np
 
 from ..binning import count_scale
@@ -1188,11 +1189,18 @@ def _nwb_trains(source, names, t_start, t_stop):
 # ---------------------------------------------------------------------------------------
 
 
+#: The ``sorting`` attribute of a SONATA spikes population: an HDF5 enum of uint8.
+SONATA_SORTING = {"none": 0, "by_id": 1, "by_time": 2}
+SONATA_SORTING_TYPE = h5py.enum_dtype(SONATA_SORTING, basetype="u1")
+
+
 def write_sonata(path, config, result):
     """Write a :class:`~hpckernels.network.NetworkResult` as SONATA spikes, atomically.
 
     ``/spikes/<population>`` holds ``timestamps`` (ms, sorted) and ``node_ids`` (from
-    0) with attributes ``sorting``, ``simulated_size`` and ``population_size``.
+    0) with attributes ``sorting`` (the specification's enum, ``by_time``),
+    ``simulated_size`` and ``population_size``; libsonata reads it
+    (``tests/test_cross_checks.py``).
     """
     p = result.parameters
     with atomic_h5(path) as fh:
@@ -1211,10 +1219,11 @@ def write_sonata(path, config, result):
         spikes = fh.create_group("spikes")
         for name, population in result.spikes.items():
             group = spikes.create_group(name)
+            # the SONATA specification's enum (libsonata refuses a string)
+            group.attrs.create("sorting", SONATA_SORTING["by_time"], dtype=SONATA_SORTING_TYPE)
             set_attrs(
                 group,
                 {
-                    "sorting": "by_time",
                     "simulated_size": int(population.simulated_size),
                     "population_size": int(population.population_size),
                 },
