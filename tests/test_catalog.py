@@ -65,7 +65,7 @@ def test_run():
 def test_test_folder_runs_end_to_end_with_benchmarks(test_run):
     for name in figure_names():
         assert (RESULTS / "figures" / name).stat().st_size > 0, name
-    assert len(figure_names()) == 13
+    assert len(figure_names()) == 14  # with the EEG scalp maps (MNE)
     # benchmark: files of the heavy rules (Snakemake measures; no timing parsed from logs)
     tables = sorted((RESULTS / "benchmarks").rglob("*.tsv"))
     names = {str(p.relative_to(RESULTS / "benchmarks")) for p in tables}

@@ -52,7 +52,7 @@ def test_every_figure_exists_and_is_drawn(default_run):
         pathways=True,
     )
     names += [f"kernels_{probe}.png" for probe in ("lfp", "dipole", "eeg", "meg")]
-    assert len(names) == 11
+    assert len(names) == 12  # with the EEG scalp maps (MNE)
     for name in names:
         path = figures / name
         assert path.is_file() and path.stat().st_size > 0, name
@@ -91,4 +91,4 @@ def test_report_collects_the_figures(default_run):
     with zipfile.ZipFile(default_run / "report.zip") as archive:
         names = archive.namelist()
     pngs = [n for n in names if n.endswith(".png")]
-    assert len(pngs) >= 11, names
+    assert len(pngs) >= 12, names
