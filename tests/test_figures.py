@@ -455,8 +455,10 @@ def test_display_units():
     factor, units, quantity = display_scale(np.array([1e-4]), "nA/um")  # B = 126 fT
     assert (units, quantity) == ("fT", "B") and np.isclose(1e-4 * factor, 125.66, rtol=1e-4)
     assert display_scale(np.array([5.0]), "nA um")[1] == "nA \u00b5m"
-    factor, units, _ = display_scale(np.array([3e-9, -1e-9]), "nA/um3")  # 1 nA/um3 = 1 A/mm3
-    assert units == "nA/mm\u00b3" and np.isclose(3e-9 * factor, 3.0)
+    # one unit for every CSD, whatever its size: 1 nA/um3 = 1 A/mm3 = 1e6 uA/mm3
+    for value in (3e-9, 3e2):
+        factor, units, _ = display_scale(np.array([value, -1e-9]), "nA/um3")
+        assert units == "\u00b5A/mm\u00b3" and np.isclose(value * factor, value * 1e6)
     assert pretty_units("nA/um3") == "nA/\u00b5m\u00b3"
 
 

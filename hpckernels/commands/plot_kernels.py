@@ -15,11 +15,18 @@ def add_parser(subparsers):
     parser.add_argument("tensor", help="kernel tensor HDF5 file (hpckernels assemble)")
     parser.add_argument("--probe", required=True, help="probe group to draw")
     parser.add_argument("-o", "--output", required=True, help="PNG file")
+    parser.add_argument(
+        "--shared-scale",
+        action="store_true",
+        help="one amplitude scale for every panel (default: each panel normalised to its maximum)",
+    )
     parser.set_defaults(func=run)
 
 
 def run(args):
     from ..plotting import plot_kernel_tensor
 
-    plot_kernel_tensor(args.tensor, args.probe, output_path(args.output))
+    plot_kernel_tensor(
+        args.tensor, args.probe, output_path(args.output), shared_scale=args.shared_scale
+    )
     return 0

@@ -392,11 +392,15 @@ def _engineering(max_abs, exponent):
     return min(max(target, min(_PREFIXES)), max(_PREFIXES))
 
 
+#: The one unit every figure gives a current source density in (1 nA/µm³ = 1 A/mm³).
+CSD_UNITS = "\u00b5A/mm\u00b3"
+
+
 def display_scale(values, units):
     """Factor and units for display: potentials get an SI prefix (mV -> µV, ...), current
-    source densities (nA/um3) are given in A/mm3 with an SI prefix (nA/mm3, ...),
-    magnetic field strength H (nA/um) becomes flux density B = mu0 H in fT/pT/...
-    Other units are kept.
+    source densities (nA/um3) are always given in µA/mm³ (:data:`CSD_UNITS`, one unit for
+    kernels, images and profiles), magnetic field strength H (nA/um) becomes flux
+    density B = mu0 H in fT/pT/... Other units are kept (µm for um).
 
     Parameters
     ----------
@@ -420,9 +424,8 @@ def display_scale(values, units):
         exponent = _engineering(max_abs * 1e-3, 0)
         return 1e-3 / 10.0**exponent, f"{_PREFIXES[exponent]}V", ""
     if compact in ("nA/um3", "nA/\u00b5m\u00b3"):
-        # 1 nA/um3 = 1e-9 A / 1e-9 mm3 = 1 A/mm3
-        exponent = _engineering(max_abs, 0)
-        return 1.0 / 10.0**exponent, f"{_PREFIXES[exponent]}A/mm\u00b3", ""
+        # 1 nA/um3 = 1e-9 A / 1e-9 mm3 = 1 A/mm3 = 1e6 uA/mm3
+        return 1e6, CSD_UNITS, ""
     if compact in ("nA/um", "nA/\u00b5m"):
         tesla = _MU0 * 1e-3  # T per nA/um
         exponent = _engineering(max_abs * tesla, 0)

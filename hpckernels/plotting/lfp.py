@@ -111,7 +111,12 @@ def plot_depth_image(
     _depth_axes(fig, grid[1], ax, data, depth, mean, subtract_mean, "", quantity)
     cbar = fig.colorbar(mesh, cax=fig.add_subplot(grid[2]))
     cbar.set_label(f"{symbol} ({units})")
-    fig.subplots_adjust(left=0.08, right=0.91, bottom=0.11, top=0.92)
+    if kind == "csd":
+        # the key: positive CSD is a current source, negative a sink
+        for y, word, va in ((1.0, "source", "bottom"), (0.0, "sink", "top")):
+            cbar.ax.text(0.5, y + (0.01 if y else -0.01), word, transform=cbar.ax.transAxes,
+                         ha="center", va=va, fontsize=8)  # fmt: skip
+    fig.subplots_adjust(left=0.08, right=0.91, bottom=0.11, top=0.9)
     return finish(fig, output, f"{data['name']} image", [signals_file], {"": info})
 
 
