@@ -85,12 +85,12 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None, shared_scale=Fa
     # many pathways (the 8 x 8 microcircuit): compact panels, every other channel labelled;
     # no text below 7 pt at 110 dpi
     compact = n_post * n_pre > 16
-    panel_height = 0.16 * n_channels + 0.9 if compact else 0.25 * n_channels + 1.5
+    panel_height = 0.12 * n_channels + 0.8 if compact else 0.25 * n_channels + 1.5
     label_step = 2 if compact and n_channels > 10 else 1
     fig, axes = plt.subplots(
         n_post,
         n_pre,
-        figsize=(2.9 * n_pre + 1.2, panel_height * n_post + (1.0 if compact else 0.0)),
+        figsize=(2.6 * n_pre + 1.2, panel_height * n_post + (1.0 if compact else 0.0)),
         sharex=True,
         sharey=True,
         squeeze=False,
