@@ -344,6 +344,65 @@ def contact_depths(channels):
         return None
 
 
+def channel_names(data):
+    """Labels of a probe's channels for axes: ``z = 500 µm`` for contact depths,
+    ``P_z`` for dipole components, else the stored label."""
+    depths = contact_depths(data["channels"])
+    if depths is not None and figure_kind(data["type"]) in ("lfp", "csd"):
+        return [f"z = {z:g} \u00b5m" for z in depths]
+    labels = [text(c) for c in data["channels"]]
+    if figure_kind(data["type"]) == "dipole":
+        return [f"P_{c}" for c in labels]
+    return labels
+
+
+#: Line styles and markers that keep predictions apart where they overlap: each
+#: prediction its own colour, dash pattern and marker.
+SERIES_STYLES = (
+    {"ls": "-", "marker": "o"},
+    {"ls": "--", "marker": "s"},
+    {"ls": ":", "marker": "^"},
+    {"ls": "-.", "marker": "D"},
+    {"ls": (0, (5, 1, 1, 1)), "marker": "v"},
+)
+
+
+def series_style(index):
+    """Colour, dash pattern and marker of prediction ``index`` (see :data:`SERIES_STYLES`)."""
+    return {"color": f"C{index}", **SERIES_STYLES[index % len(SERIES_STYLES)]}
+
+
+def legend_beside(ax, **kwargs):
+    """A legend to the right of the axes, off the data."""
+    options = {"fontsize": 8, "loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
+    return ax.legend(**{**options, "frameon": False, **kwargs})
+
+
+def scale_bar(ax, length, label, x=1.01):
+    """A vertical scale bar of ``length`` (data units) with its label, just right of the
+    axes (instead of y tick labels)."""
+    low, high = ax.get_ylim()
+    bottom = low + 0.1 * (high - low)
+    ax.plot(
+        [x, x],
+        [bottom, bottom + length],
+        color="k",
+        lw=2,
+        clip_on=False,
+        transform=ax.get_yaxis_transform(),
+        solid_capstyle="butt",
+    )
+    ax.text(
+        x + 0.01,
+        bottom + length / 2,
+        label,
+        transform=ax.get_yaxis_transform(),
+        va="center",
+        ha="left",
+        fontsize=8,
+    )
+
+
 def nonzero_rows(values):
     """Boolean per row of a 2-D array: not (numerically) zero relative to the whole
     array (see :data:`ZERO_RTOL`)."""
