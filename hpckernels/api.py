@@ -116,7 +116,8 @@ def compute_kernels(config, pre, post, probes=None, engine=None, log=None):
     probes : list of str, optional
         Default every probe of the config.
     engine : str, optional
-        A name of :data:`hpckernels.engines.ENGINES` (default ``basis``).
+        A name of the engine registry ``hpckernels.engines.ENGINES`` (default
+        ``basis``).
     log : file, optional
         Progress lines (default none).
 

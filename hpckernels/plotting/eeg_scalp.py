@@ -126,7 +126,7 @@ def scalp_matrix(parameters, directions):
 
 def moments(time, signal, n=4):
     """Indices of ``n`` moments: in each of ``n`` equal parts of the window, the sample
-    of the largest |signal|."""
+    of the largest magnitude of ``signal``."""
     edges = np.linspace(0, time.size, n + 1).astype(int)
     return [
         int(a + np.argmax(np.abs(signal[a:b])))
