@@ -38,18 +38,10 @@ from pathlib import Path
 
 import numpy as np
 
+from . import API
 from .errors import InputError
 
-__all__ = [
-    "compute_kernels",
-    "compute_tensor",
-    "load_config",
-    "open_kernels",
-    "open_signals",
-    "predict",
-    "spikes_from_nest",
-    "tensor_to_xarray",
-]
+__all__ = list(API)
 
 
 def _xarray():
@@ -309,8 +301,8 @@ def predict(
     """
     xr = _xarray()
     from .binning import bin_count, count_scale
-    from .convolution import centered_kernel, default_chunk_size
-    from .signals import iter_window_signals, time_axis
+    from .convolution import centered_kernel
+    from .signals import stream_window, time_axis
 
     window = {key: value for key, value in (("t_start", t_start), ("t_stop", t_stop))}
     window = {k: float(v) for k, v in window.items() if v is not None}
@@ -330,26 +322,9 @@ def predict(
         name: centered_kernel(probe.kernel, probe.lags, dt)
         for name, probe in tensor.probes.items()
     }
-    total = {name: np.zeros((k.shape[2], n)) for name, k in kernels.items()}
-    per = {name: np.zeros((*k.shape[:3], n)) for name, k in kernels.items()} if pathways else {}
-    n_lags = max(k.shape[-1] for k in kernels.values())
-    chunk = int(config.data.get("signals", {}).get("chunk_size", default_chunk_size(n_lags)))
-    for block in iter_window_signals(
-        times,
-        tensor.pre,
-        kernels,
-        t_start,
-        t_stop,
-        dt,
-        scales=scales,
-        chunk_size=chunk,
-        pathways=pathways,
-    ):
-        a, b = block.start, block.start + block.size
-        for name in kernels:
-            total[name][:, a:b] = block.total[name]
-            if pathways:
-                per[name][..., a:b] = block.pathways[name]
+    arrays = _ArraysWriter(kernels, n, pathways)
+    stream_window(arrays, config, times, tensor.pre, kernels, scales, pathways)
+    total, per = arrays.total, arrays.pathways
     axis = time_axis(t_start, dt, 0, n)
     out = {}
     for name, probe in tensor.probes.items():
@@ -372,6 +347,29 @@ def predict(
     for array in out.values():
         array["time"].attrs["units"] = "ms"
     return out
+
+
+class _ArraysWriter:
+    """The writer of :func:`hpckernels.signals.stream_window` that keeps the signals in
+    arrays (the counts are not kept)."""
+
+    def __init__(self, kernels, n_bins, pathways):
+        self.total = {name: np.zeros((k.shape[2], n_bins)) for name, k in kernels.items()}
+        self.pathways = (
+            {name: np.zeros((*k.shape[:3], n_bins)) for name, k in kernels.items()}
+            if pathways
+            else {}
+        )
+
+    def write_counts(self, start, counts, times):
+        pass
+
+    def write_block(self, block, times):
+        a, b = block.start, block.start + block.size
+        for name, total in self.total.items():
+            total[:, a:b] = block.total[name]
+            if name in self.pathways:
+                self.pathways[name][..., a:b] = block.pathways[name]
 
 
 def _open_groups(path, what):

@@ -285,35 +285,29 @@ def write_nwb(path, signals, config_text, info, metadata=None, tensor=None, trai
                 lfp = ecephys.add(LFP(name="LFP"))
             if kwargs.pop("unit") != "volts":
                 raise InputError(f"{name}: units", f"{units} is not a potential")
-            for series_name, index, description in series:
-                dataset = group["pathways" if index else "total"]
-                lfp.add_electrical_series(
-                    ElectricalSeries(
-                        name=series_name,
-                        data=_time_first(dataset, index),
-                        electrodes=region,
-                        description=f"{description}; population LFP of the kernel method",
-                        filtering="none (model prediction)",
-                        **kwargs,
-                    )
-                )
-                written["electrical"].append(series_name)
+            kind, add = "electrical", lfp.add_electrical_series
+            extra = {"electrodes": region, "filtering": "none (model prediction)"}
+            note = "; population LFP of the kernel method"
+            make = ElectricalSeries
         else:
-            what = _WHAT.get(probe_type, probe_type)
-            columns = ", ".join(labels)
-            for series_name, index, description in series:
-                dataset = group["pathways" if index else "total"]
-                ecephys.add(
-                    TimeSeries(
-                        name=series_name,
-                        data=_time_first(dataset, index),
-                        description=f"{description}: {what}; columns {columns}; probe "
-                        f"parameters {_describe(parameters)}",
-                        comments=f"stored in {units}; unit * conversion gives SI",
-                        **kwargs,
-                    )
+            kind, add, make = "timeseries", ecephys.add, TimeSeries
+            extra = {"comments": f"stored in {units}; unit * conversion gives SI"}
+            note = (
+                f": {_WHAT.get(probe_type, probe_type)}; columns {', '.join(labels)}; "
+                f"probe parameters {_describe(parameters)}"
+            )
+        for series_name, index, description in series:
+            dataset = group["pathways" if index else "total"]
+            add(
+                make(
+                    name=series_name,
+                    data=_time_first(dataset, index),
+                    description=description + note,
+                    **extra,
+                    **kwargs,
                 )
-                written["timeseries"].append(series_name)
+            )
+            written[kind].append(series_name)
     if trains:
         nwb.units = Units(
             name="units",

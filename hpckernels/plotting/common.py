@@ -378,6 +378,22 @@ def legend_beside(ax, **kwargs):
     return ax.legend(**{**options, "frameon": False, **kwargs})
 
 
+def legend_above(fig, ax, ncol=3):
+    """The legend of ``ax`` for the whole figure, centred above the panels (the figure's
+    top 0.4 inch holds the title)."""
+    handles, labels = ax.get_legend_handles_labels()
+    top = 1 - 0.4 / fig.get_size_inches()[1]
+    return fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        ncol=min(ncol, len(labels)),
+        fontsize=8,
+        frameon=False,
+        bbox_to_anchor=(0.5, top),
+    )
+
+
 def scale_bar(ax, length, label, x=1.01):
     """A vertical scale bar of ``length`` (data units) with its label, just right of the
     axes (instead of y tick labels)."""

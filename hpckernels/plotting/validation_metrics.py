@@ -6,7 +6,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import contact_depths, figure_kind, finish, legend_beside, pyplot, series_style
+from .common import (
+    contact_depths,
+    figure_kind,
+    finish,
+    legend_above,
+    legend_beside,
+    pyplot,
+    series_style,
+)
 
 LABELS = {"r2": "R\u00b2", "r_std": "r_STD", "e_rel": "E_rel"}
 
@@ -69,16 +77,7 @@ def plot_metrics(comparison, probe, output, sources=()):
                 ax.set_xticklabels(ticks, fontsize=8)
             if key == "r2":
                 ax.set_ylim(0, 1.02)
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        labels,
-        loc="upper center",
-        ncol=min(3, len(labels)),
-        fontsize=8,
-        frameon=False,
-        bbox_to_anchor=(0.5, 1 - 0.4 / fig.get_size_inches()[1]),
-    )
+    legend_above(fig, axes[0, 0], ncol=3)
     fig.suptitle(f"{probe}: per-channel metrics (filled raw, open 100 Hz low-pass)", fontsize=10)
     height = fig.get_size_inches()[1]
     fig.tight_layout(rect=(0, 0, 0.9, 1 - 1.1 / height))

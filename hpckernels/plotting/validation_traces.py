@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import _nice, channel_names, display_scale, finish, pyplot, scale_bar, series_style
+from .common import (
+    _nice,
+    channel_names,
+    display_scale,
+    finish,
+    legend_above,
+    pyplot,
+    scale_bar,
+    series_style,
+)
 
 #: Longest stretch drawn (ms) and most channels drawn.
 WINDOW = 300.0
@@ -55,16 +64,7 @@ def plot_traces(comparison, probe, output, window=WINDOW, sources=()):
     for ax in axes[:, 0]:
         scale_bar(ax, bar, f"{bar:g} {units}")
     axes[-1, 0].set_xlabel("time (ms)")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(
-        handles,
-        labels,
-        loc="upper center",
-        ncol=min(4, len(labels)),
-        fontsize=8,
-        frameon=False,
-        bbox_to_anchor=(0.5, 1 - 0.45 / fig.get_size_inches()[1]),
-    )
+    legend_above(fig, axes[0, 0], ncol=4)
     fig.suptitle(f"{probe} ({gt['type']}): ground truth and predictions", fontsize=10)
     height = fig.get_size_inches()[1]
     fig.subplots_adjust(left=0.16, right=0.86, top=1 - 1.0 / height, bottom=0.55 / height)
