@@ -92,3 +92,26 @@ def test_report_collects_the_figures(default_run):
         names = archive.namelist()
     pngs = [n for n in names if n.endswith(".png")]
     assert len(pngs) >= 12, names
+
+
+def test_nwb_of_the_main_job_passes_nwbinspector(default_run):
+    """`snakemake nwb` on the finished main job: only the export runs; the file of the
+    shipped config has no critical or best-practice violation."""
+    from test_nwb import check_inspector
+
+    exe = str(Path(sys.executable).parent / "snakemake")
+    result = subprocess.run(
+        [exe, "-s", str(REPO / "workflow/Snakefile"), "--cores", "1", "nwb"],
+        cwd=default_run,
+        capture_output=True,
+        text=True,
+        env=hpckernels_env(),
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "export_nwb" in result.stderr and "signals " not in result.stderr
+    messages = check_inspector(default_run / "results/default/default.nwb")
+    assert {m.check_function_name for m in messages} <= {
+        "check_experimenter_exists",
+        "check_institution",
+    }
