@@ -3,6 +3,8 @@ the boxes matplotlib's renderer gives: no text smaller than 7 pt, no text overla
 another, no text cut off at the figure's edge, and no legend on the data. Plus the
 linearization figure's physiological range and the units and keys the figures promise."""
 
+import re
+
 import numpy as np
 import pytest
 import test_figures
@@ -70,6 +72,8 @@ def layout_problems(fig):
     boxes = [t.get_window_extent(renderer) for t in texts]
     frame = fig.bbox
     for text, box in zip(texts, boxes, strict=True):
+        if re.search(r"\bum\d?\b|nA/um", text.get_text()):
+            problems.append(f"{text.get_text()!r}: µm, not um")
         if text.get_fontsize() < MIN_POINTS:
             problems.append(f"{text.get_text()!r}: {text.get_fontsize():g} pt")
         if (
@@ -236,10 +240,12 @@ def test_the_checker_finds_overlaps_small_text_and_covered_data():
     ax.text(0.1, 0.9, "first label", fontsize=9)
     ax.text(0.1, 0.9, "second label", fontsize=9)
     ax.text(0.5, 0.1, "tiny", fontsize=5)
+    ax.set_ylabel("depth (um)")
     problems = " | ".join(layout_problems(fig))
     plt.close(fig)
     assert "'first label' overlaps 'second label'" in problems
     assert "'tiny': 5 pt" in problems
+    assert "'depth (um)': µm, not um" in problems
     assert "the legend covers the data of 'data'" in problems
 
 
