@@ -142,6 +142,7 @@ def assert_clean(found, expected):
     assert not bad, "\n".join(f"{n}: {'; '.join(p[:6])}" for n, p in bad.items())
 
 
+@pytest.mark.slow
 def test_signal_figures(inputs, tmp_path, checked):
     from hpckernels.plotting import plot_signals
 
