@@ -16,12 +16,13 @@ export OMPI_ALLOW_RUN_AS_ROOT := 1
 export OMPI_ALLOW_RUN_AS_ROOT_CONFIRM := 1
 export NEURON_MODULE_OPTIONS := -nogui
 
-# Debian packages: OpenMPI for mpi4py/NEURON, SLURM + munge + MariaDB for the cluster test
+# Debian packages: OpenMPI for mpi4py/NEURON, SLURM + munge + MariaDB for the cluster test,
+# headless Chromium for the test that opens the Snakemake report in a browser
 DEB_PACKAGES := libopenmpi-dev openmpi-bin slurmctld slurmd slurm-client munge slurmdbd \
-	mariadb-server
-DEB_CHECK := mpicc mpiexec slurmctld slurmd slurmdbd munged mariadbd
+	mariadb-server chromium
+DEB_CHECK := mpicc mpiexec slurmctld slurmd slurmdbd munged mariadbd chromium
 
-.PHONY: setup system-packages mechanisms run test test-fast bench lint docs clean
+.PHONY: setup system-packages mechanisms run test test-fast bench lint docs config-readme clean
 
 setup: system-packages $(VENV)/.installed mechanisms
 
@@ -43,10 +44,11 @@ system-packages:
 
 # the package with every extra, at the versions the tests ran with (constraints.txt);
 # pyproject.toml itself declares compatible ranges
+EXTRAS := workflow,test,docs,nwb,mne,notebook
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[workflow,test,docs]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[$(EXTRAS)]'
 	touch $@
 
 mechanisms: $(VENV)/.installed
@@ -75,10 +77,14 @@ docs: $(VENV)/.installed
 	$(BIN)/sphinx-build -W --keep-going -n -q -b html -d docs/_build/doctrees docs docs/_build/html
 	@echo "documentation: $(CURDIR)/docs/_build/html/index.html"
 
+# config/README.md, every config key, from the schema (tests/test_catalog.py checks it)
+config-readme: $(VENV)/.installed
+	$(BIN)/python docs/_ext/config_readme.py
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/snakefmt --check workflow
 
 clean:
-	rm -rf results .snakemake
+	rm -rf results .snakemake .test/results .test/.snakemake .test/report.html

@@ -34,7 +34,8 @@ Add a module ``benchmarks/bench_<family>.py``; the entry point imports every
   are global across modules. Every worker process imports every ``bench_*.py`` module,
   so keep heavy imports (numpy, NEURON, mpi4py, hpckernels) inside functions.
 - Shared helpers: :func:`timed_run` and :func:`concurrent_runs` (commands),
-  :func:`snakemake_jobs_done` and :func:`snakemake_stage_times` (Snakemake logs),
+  :func:`snakemake_jobs_done` (Snakemake's log) and :func:`snakemake_benchmarks` (the
+  rules' ``benchmark:`` files),
   :func:`repeat_timed` (best-of-N in process), :func:`time_tensor`,
   :func:`mean_field_pathway` and :func:`tensor_agreement` (kernel tensors of
   ``PATHWAYS``), :func:`mpiexec` and :func:`venv_executable`, :func:`bit_identical`
@@ -316,12 +317,6 @@ def timed_run(ctx, cmd, cwd, timeout):
 
 #: Snakemake's progress line; the last one says how many jobs ran in all.
 _SNAKEMAKE_STEPS = re.compile(r"(\d+) of (\d+) steps \(\d+%\) done")
-#: A job's start (``rule NAME:`` after a time stamp, then ``jobid: N``) and end
-#: (``Finished jobid: N (Rule: NAME)`` after a time stamp) in Snakemake's log.
-_SNAKEMAKE_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
-_SNAKEMAKE_START = re.compile(r"^(?:local)?rule (\w+):$")
-_SNAKEMAKE_JOBID = re.compile(r"^\s+jobid: (\d+)$")
-_SNAKEMAKE_END = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)$")
 
 
 def snakemake_jobs_done(stderr):
@@ -330,37 +325,31 @@ def snakemake_jobs_done(stderr):
     return (int(steps[-1][0]), int(steps[-1][1])) if steps else (0, None)
 
 
-def snakemake_stage_times(stderr):
-    """Per rule of a Snakemake run, from the time stamps of its log (1 s resolution):
-    ``{rule: {"jobs": n, "span_s": first start to last end, "job_s": summed job times}}``,
-    in the order the rules first started."""
-    stamp, rule, starts, ends = None, None, {}, {}
-    for line in stderr.splitlines():
-        if match := _SNAKEMAKE_STAMP.match(line):
-            stamp = dt.datetime.strptime(match.group(1), "%a %b %d %H:%M:%S %Y")
-        elif match := _SNAKEMAKE_START.match(line):
-            rule = match.group(1)
-        elif (match := _SNAKEMAKE_JOBID.match(line)) and rule is not None:
-            starts[int(match.group(1))] = (rule, stamp)
-            rule = None
-        elif match := _SNAKEMAKE_END.match(line):
-            ends[int(match.group(1))] = stamp
-    stages = {}
-    for jobid, (name, start) in starts.items():
-        if jobid not in ends or start is None:
-            continue
-        stage = stages.setdefault(name, {"jobs": 0, "first": start, "last": ends[jobid]})
+#: The folder of a ``benchmark:`` file under ``results/{run}/benchmarks`` -> its rule.
+BENCHMARK_RULES = {"basis": "basis", "kernels": "pathway_kernels", "validation": "validation"}
+
+
+def snakemake_benchmarks(results):
+    """Per rule of a workflow run, from the ``benchmark:`` files Snakemake wrote under
+    ``results/benchmarks`` (one TSV per job, columns ``s``, ``max_rss``, ``cpu_time``,
+    ...): ``{rule: {"jobs": n, "job_s": summed wall time, "max_job_s": the longest job,
+    "cpu_s": summed CPU time, "max_rss_mb": the largest}}``."""
+    rules = {}
+    for table in sorted((Path(results) / "benchmarks").rglob("*.tsv")):
+        header, row = table.read_text().splitlines()[:2]
+        values = dict(zip(header.split("\t"), row.split("\t"), strict=False))
+        folder = table.parent.name
+        rule = BENCHMARK_RULES.get(folder, table.stem) if folder != "benchmarks" else table.stem
+        stage = rules.setdefault(
+            rule, {"jobs": 0, "job_s": 0.0, "max_job_s": 0.0, "cpu_s": 0.0, "max_rss_mb": 0.0}
+        )
+        seconds = float(values["s"])
         stage["jobs"] += 1
-        stage["job_s"] = stage.get("job_s", 0.0) + (ends[jobid] - start).total_seconds()
-        stage["first"], stage["last"] = min(stage["first"], start), max(stage["last"], ends[jobid])
-    return {
-        name: {
-            "jobs": stage["jobs"],
-            "span_s": (stage["last"] - stage["first"]).total_seconds(),
-            "job_s": stage["job_s"],
-        }
-        for name, stage in stages.items()
-    }
+        stage["job_s"] += seconds
+        stage["max_job_s"] = max(stage["max_job_s"], seconds)
+        stage["cpu_s"] += float(values.get("cpu_time", "nan") or "nan")
+        stage["max_rss_mb"] = max(stage["max_rss_mb"], float(values.get("max_rss", 0) or 0))
+    return rules
 
 
 def concurrent_runs(ctx, commands, timeout=3600):

@@ -88,6 +88,9 @@ def build_parser():
         "(Hagen et al. 2022) and the extracellular signals they predict from "
         "spiking network activity.",
     )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"hpckernels {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
         importlib.import_module(f"hpckernels.commands.{name}").add_parser(sub)

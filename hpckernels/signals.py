@@ -22,7 +22,13 @@ import numpy as np
 from .binning import SNAP_TOL, bin_count, iter_population_counts
 from .convolution import SignalBlock, default_chunk_size, iter_signals
 
-__all__ = ["iter_window_signals", "signal_margins", "time_axis"]
+__all__ = [
+    "config_chunk_size",
+    "iter_window_signals",
+    "signal_margins",
+    "stream_window",
+    "time_axis",
+]
 
 
 def time_axis(t_start, dt, start, stop):
@@ -128,3 +134,42 @@ def iter_window_signals(
             if block.pathways is None
             else {name: v[..., cut] for name, v in block.pathways.items()},
         )
+
+
+def config_chunk_size(config, kernels):
+    """Bins per convolution chunk: ``signals.chunk_size`` of the config, else
+    :func:`~hpckernels.convolution.default_chunk_size` of the longest kernel."""
+    n_lags = max(k.shape[-1] for k in kernels.values())
+    return int(config.data.get("signals", {}).get("chunk_size", default_chunk_size(n_lags)))
+
+
+def stream_window(writer, config, spike_times, names, kernels, scales, pathways):
+    """Feed the scaled spike counts and the signal blocks of the config's window to
+    ``writer``, chunk by chunk (:func:`config_chunk_size`).
+
+    ``writer`` takes ``write_counts(start, counts, times)`` (counts (n_pre, m) of bins
+    ``start .. start + m`` and their left edges in ms) and ``write_block(block, times)``
+    (a :class:`~hpckernels.convolution.SignalBlock`), in time order: a signals file's
+    writer (:data:`hpckernels.io.signals.SIGNAL_FORMATS`) or arrays in memory
+    (:func:`hpckernels.api.predict`). ``spike_times``, ``names``, ``kernels``,
+    ``scales`` and ``pathways`` are those of :func:`iter_window_signals`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Scaled spike count of each population in the window.
+    """
+    t_start, t_stop = config.signal_window()
+    dt = float(config.simulation["dt"])
+    options = {"scales": scales, "chunk_size": config_chunk_size(config, kernels)}
+    at, in_window = 0, np.zeros(len(names))
+    for piece in iter_population_counts(spike_times, names, t_start, t_stop, dt, **options):
+        writer.write_counts(at, piece, time_axis(t_start, dt, at, at + piece.shape[1]))
+        at += piece.shape[1]
+        in_window += piece.sum(axis=1)
+    blocks = iter_window_signals(
+        spike_times, names, kernels, t_start, t_stop, dt, pathways=pathways, **options
+    )
+    for block in blocks:
+        writer.write_block(block, time_axis(t_start, dt, block.start, block.start + block.size))
+    return in_window

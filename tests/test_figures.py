@@ -23,6 +23,7 @@ FIGURES = (
     "csd_image.png",
     "dipole.png",
     "eeg.png",
+    "eeg_scalp.png",
     "meg.png",
     "pathway_shares.png",
 )
@@ -173,13 +174,17 @@ def write_signals(path, spikes, probes=("lfp", "csd", "dipole", "eeg", "meg"), p
             None,
             "mV",
             {
+                "dipole": "dipole",
+                "dipole_location": [0.0, 0.0, 78000.0],
+                "radii": [79000.0, 80000.0, 85000.0, 90000.0],
+                "sigmas": [0.3, 1.5, 0.015, 0.3],
                 "r_electrodes": [
                     [0.0, 0.0, 89999.0],
                     [15628.2, 0.0, 88631.7],
                     [30781.5, 0.0, 84571.4],
                     [44999.5, 0.0, 77941.4],
                     [57850.2, 0.0, 68943.2],
-                ]
+                ],
             },
         ),
         "meg": (
@@ -362,6 +367,7 @@ def test_absent_probes_and_spikes_are_skipped(inputs, tmp_path):
         "csd_image.png",
         "dipole.png",
         "eeg.png",
+        "eeg_scalp.png",
         "meg.png",
         "pathway_shares.png",
     ):
@@ -375,7 +381,12 @@ def test_pathway_shares_without_lfp(inputs, tmp_path):
     out = tmp_path / "figures"
     result = run_main(["plot-signals", signals, "--output-dir", out])
     assert result.returncode == 0, result.stderr
-    assert sorted(p.name for p in out.iterdir()) == ["dipole.png", "eeg.png", "pathway_shares.png"]
+    assert sorted(p.name for p in out.iterdir()) == [
+        "dipole.png",
+        "eeg.png",
+        "eeg_scalp.png",
+        "pathway_shares.png",
+    ]
     for path in out.iterdir():
         check_drawn(path)
 
@@ -444,8 +455,10 @@ def test_display_units():
     factor, units, quantity = display_scale(np.array([1e-4]), "nA/um")  # B = 126 fT
     assert (units, quantity) == ("fT", "B") and np.isclose(1e-4 * factor, 125.66, rtol=1e-4)
     assert display_scale(np.array([5.0]), "nA um")[1] == "nA \u00b5m"
-    factor, units, _ = display_scale(np.array([3e-9, -1e-9]), "nA/um3")  # 1 nA/um3 = 1 A/mm3
-    assert units == "nA/mm\u00b3" and np.isclose(3e-9 * factor, 3.0)
+    # one unit for every CSD, whatever its size: 1 nA/um3 = 1 A/mm3 = 1e6 uA/mm3
+    for value in (3e-9, 3e2):
+        factor, units, _ = display_scale(np.array([value, -1e-9]), "nA/um3")
+        assert units == "\u00b5A/mm\u00b3" and np.isclose(value * factor, value * 1e6)
     assert pretty_units("nA/um3") == "nA/\u00b5m\u00b3"
 
 
@@ -646,3 +659,29 @@ def test_eight_populations_are_drawn_readably(microcircuit_files, tmp_path):
 
     tensor = read_tensor(folder / "kernels.h5").probes["lfp"]
     assert decay_lag(tensor.kernel, tensor.lags) == 15.0
+
+
+def test_scalp_maps_put_the_1020_electrodes_on_the_head_model():
+    """Cz lies on the model's z axis above the dipole (there the map's potential is the
+    head model's at an electrode on top), Fz towards the nasion (+y), T7 left, T8 right;
+    every electrode on the outer sphere."""
+    from lfpykit import eegmegcalc
+
+    from hpckernels.plotting import eeg_scalp
+
+    names = list(eeg_scalp.ELECTRODES_1020)
+    directions = eeg_scalp.electrode_directions(eeg_scalp.montage_info())
+    np.testing.assert_allclose(np.linalg.norm(directions, axis=1), 1.0)
+    np.testing.assert_allclose(directions[names.index("Cz")], [0, 0, 1], atol=1e-12)
+    assert directions[names.index("Fz"), 1] > 0.5
+    assert directions[names.index("T7"), 0] < -0.8 < 0.8 < directions[names.index("T8"), 0]
+    parameters = {
+        "radii": [79000.0, 80000.0, 85000.0, 90000.0],
+        "sigmas": [0.3, 1.5, 0.015, 0.3],
+        "dipole_location": [0.0, 0.0, 78000.0],
+    }
+    matrix = eeg_scalp.scalp_matrix(parameters, directions)
+    top = eegmegcalc.FourSphereVolumeConductor(
+        np.array([[0.0, 0.0, 89999.0]]), radii=parameters["radii"], sigmas=parameters["sigmas"]
+    ).get_transformation_matrix(np.array(parameters["dipole_location"]))
+    np.testing.assert_allclose(matrix[names.index("Cz")], top[0], rtol=1e-6, atol=1e-18)

@@ -16,26 +16,26 @@ from hpckernels.plotting import expected_figures
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 
-@pytest.fixture(scope="module")
-def default_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("default_run")
+def snakemake(workdir, *args, timeout=600):
+    """The workflow with the default config (no --configfile) in ``workdir``; it must
+    succeed."""
     exe = str(Path(sys.executable).parent / "snakemake")
-    # no --configfile: the workflow's default config
     result = subprocess.run(
-        [
-            exe,
-            "-s",
-            str(REPO / "workflow/Snakefile"),
-            "--profile",
-            str(REPO / "cluster_profiles/local"),
-        ],
+        [exe, "-s", str(REPO / "workflow/Snakefile"), *args],
         cwd=workdir,
         capture_output=True,
         text=True,
         env=hpckernels_env(),
-        timeout=1200,
+        timeout=timeout,
     )
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("default_run")
+    snakemake(workdir, "--profile", str(REPO / "cluster_profiles/local"), timeout=1200)
     return workdir
 
 
@@ -52,7 +52,7 @@ def test_every_figure_exists_and_is_drawn(default_run):
         pathways=True,
     )
     names += [f"kernels_{probe}.png" for probe in ("lfp", "dipole", "eeg", "meg")]
-    assert len(names) == 11
+    assert len(names) == 12  # with the EEG scalp maps (MNE)
     for name in names:
         path = figures / name
         assert path.is_file() and path.stat().st_size > 0, name
@@ -76,19 +76,24 @@ def test_signals_have_every_probe_and_sensible_rates(default_run):
 
 
 def test_report_collects_the_figures(default_run):
-    exe = str(Path(sys.executable).parent / "snakemake")
-    result = subprocess.run(
-        [exe, "-s", str(REPO / "workflow/Snakefile"), "--report", "report.zip"],
-        cwd=default_run,
-        capture_output=True,
-        text=True,
-        env=hpckernels_env(),
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    snakemake(default_run, "--report", "report.zip")
     import zipfile
 
     with zipfile.ZipFile(default_run / "report.zip") as archive:
         names = archive.namelist()
     pngs = [n for n in names if n.endswith(".png")]
-    assert len(pngs) >= 11, names
+    assert len(pngs) >= 12, names
+
+
+def test_nwb_of_the_main_job_passes_nwbinspector(default_run):
+    """`snakemake nwb` on the finished main job: only the export runs; the file of the
+    shipped config has no critical or best-practice violation."""
+    from test_nwb import check_inspector
+
+    result = snakemake(default_run, "--cores", "1", "nwb")
+    assert "export_nwb" in result.stderr and "signals " not in result.stderr
+    messages = check_inspector(default_run / "results/default/default.nwb")
+    assert {m.check_function_name for m in messages} <= {
+        "check_experimenter_exists",
+        "check_institution",
+    }

@@ -61,7 +61,7 @@ def test_pyproject_declares_ranges_that_hold_the_tested_versions():
     pins for it lies in that range; the test suite runs with exactly those versions."""
     meta = project()
     groups = {"dependencies": meta["dependencies"], **meta["optional-dependencies"]}
-    assert {"workflow", "test", "docs"} <= set(groups)
+    assert {"workflow", "test", "docs", "nwb", "mne", "notebook"} <= set(groups)
     tested = pins(CONSTRAINTS.read_text().splitlines())
     for group, requirements in groups.items():
         for key, requirement in declared(requirements).items():
@@ -82,19 +82,24 @@ def test_pyproject_declares_ranges_that_hold_the_tested_versions():
             )
     # make setup installs with the constraints, every extra included
     makefile = (REPO / "Makefile").read_text()
-    assert "-c constraints.txt -e '.[workflow,test,docs]'" in makefile
+    assert "-c constraints.txt -e '.[$(EXTRAS)]'" in makefile
+    extras = makefile.split("EXTRAS := ", 1)[1].split()[0].split(",")
+    assert set(extras) == set(meta["optional-dependencies"]), extras
 
 
 def test_conda_files_pin_the_constraints_versions():
     meta = project()
     tested = pins(CONSTRAINTS.read_text().splitlines())
     runtime = set(declared(meta["dependencies"]))
-    workflow = set(declared(meta["optional-dependencies"]["workflow"]))
+    extras = meta["optional-dependencies"]
+    workflow = set(declared(extras["workflow"]))
+    # the rules also export NWB (pynwb) and draw EEG scalp maps (MNE)
+    rules = runtime | set(declared(extras["nwb"])) | set(declared(extras["mne"]))
     rules_conda, rules_pip = conda_file(REPO / "workflow" / "envs" / "hpckernels.yaml")
     user_conda, user_pip = conda_file(REPO / "environment.yml")
     # the rules need the package's dependencies; users also need Snakemake
-    assert set(rules_pip) == runtime
-    assert set(user_pip) == runtime | workflow
+    assert set(rules_pip) == rules
+    assert set(user_pip) == rules | workflow
     for pip in (rules_pip, user_pip):
         assert pip == {key: tested[key] for key in pip}
     # besides Python packages the rules call mpiexec (pathway jobs), a C++ compiler and

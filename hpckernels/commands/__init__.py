@@ -23,6 +23,7 @@ COMMANDS = (
     "groundtruth",
     "predict_error",
     "compare",
+    "export_nwb",
     "plot_kernels",
     "plot_signals",
     "plot_linearization",
@@ -34,17 +35,63 @@ def warn(message):
     print(f"hpckernels: warning: {message}", file=sys.stderr)
 
 
-def load_config(path, g_eff=None):
+#: Environment variables with the process's MPI rank, set by mpiexec or srun.
+RANK_VARIABLES = ("OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID")
+
+
+def note(message):
+    """One note line on stderr, printed by the first MPI rank only (before MPI starts)."""
+    import os
+
+    if all(os.environ.get(key, "0") in ("0", "") for key in RANK_VARIABLES):
+        print(f"hpckernels: note: {message}", file=sys.stderr)
+
+
+def load_config(path, g_eff=None, window=None):
     """The validated config of ``path``; its warnings go to stderr. ``g_eff`` ("on",
-    "off" or None) overrides ``simulation.g_eff`` (see :func:`add_g_eff_option`)."""
+    "off" or None) overrides ``simulation.g_eff`` (see :func:`add_g_eff_option`),
+    ``window`` (an argparse namespace with ``t_start`` and ``t_stop``, see
+    :func:`add_window_options`) the signal window."""
+    import copy
+
     from ..config import NetworkConfig
 
     config = NetworkConfig.from_file(path)
     if g_eff is not None:
         config = config.with_simulation(g_eff=g_eff == "on")
+    given = {
+        key: float(getattr(window, key))
+        for key in ("t_start", "t_stop")
+        if window is not None and getattr(window, key, None) is not None
+    }
+    if given:
+        data = copy.deepcopy(config.data)
+        data.setdefault("signals", {}).update(given)
+        changed = ", ".join(f"signals.{k}={v:g}" for k, v in given.items())
+        config = NetworkConfig(data, config.base_dir, f"{config.source} ({changed})")
     for message in config.warnings:
         warn(message)
     return config
+
+
+def add_window_options(parser):
+    """``--t-start`` and ``--t-stop`` (ms): the signal window instead of the config's
+    ``signals.t_start`` and ``t_stop`` (a config without a network section has no
+    default ``t_stop``). The outputs record the window in their config hash, so a
+    command that reads them needs the same options."""
+    parser.add_argument(
+        "--t-start",
+        type=float,
+        metavar="MS",
+        help="start of the signal window in ms (default signals.t_start, else 0)",
+    )
+    parser.add_argument(
+        "--t-stop",
+        type=float,
+        metavar="MS",
+        help="end of the signal window in ms (default signals.t_stop, else network.duration; "
+        "required for spike files without either)",
+    )
 
 
 def add_g_eff_option(parser):

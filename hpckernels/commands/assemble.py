@@ -11,12 +11,22 @@ def add_parser(subparsers):
     parser = subparsers.add_parser(
         "assemble",
         help="assemble pathway kernel files into one kernel tensor",
-        description="Reduce step: read KERNELS_DIR/<post>/<pre>/<probe>.h5 for every pathway "
-        "and probe of CONFIG and write the tensor (n_post, n_pre, n_channel, n_lag) "
-        "per probe.",
+        description="Reduce step: read the kernels of every pathway and probe of CONFIG, "
+        "from the files of 'hpckernels kernel -o' (KERNEL_FILE ..., any names: each file "
+        "says its pathway) or from KERNELS_DIR/<post>/<pre>/<probe>.h5 (what 'kernel "
+        "--output-dir KERNELS_DIR/<post>/<pre>' and the workflow write), and write the "
+        "tensor (n_post, n_pre, n_channel, n_lag) per probe.",
     )
     parser.add_argument("config", help="network config (YAML)")
-    parser.add_argument("--kernels-dir", required=True, help="folder of pathway kernel files")
+    parser.add_argument(
+        "files",
+        nargs="*",
+        metavar="KERNEL_FILE",
+        help="pathway kernel files (hpckernels kernel -o), e.g. H_*.h5",
+    )
+    parser.add_argument(
+        "--kernels-dir", help="folder of pathway kernel files <post>/<pre>/<probe>.h5"
+    )
     parser.add_argument("--mode", choices=["mean-field", "ensemble"], default="mean-field")
     parser.add_argument("-o", "--output", required=True, help="kernel tensor (HDF5)")
     parser.add_argument(
@@ -31,16 +41,30 @@ def add_parser(subparsers):
 
 
 def run(args):
+    from ..io.h5 import open_h5, text
+    from ..io.kernels import pathway_files, write_tensor
+
+    if bool(args.files) == bool(args.kernels_dir):
+        raise InputError("KERNEL_FILE/--kernels-dir", "give the kernel files or --kernels-dir")
     config = load_config(args.config, args.g_eff)
+    found = pathway_files(args.files) if args.files else {}
     files = {}
     for pathway in config.pathways():
         for probe in config.probes:
+            key = (pathway.pre, pathway.post, probe)
+            if args.files:
+                if key not in found:
+                    raise InputError(
+                        "KERNEL_FILE",
+                        f"no file has the kernels of {pathway} / {probe} (files: "
+                        f"{', '.join(sorted({str(p) for p in found.values()}))})",
+                    )
+                files[key] = found[key]
+                continue
             path = Path(args.kernels_dir) / pathway.post / pathway.pre / f"{probe}.h5"
             if not path.is_file():
                 raise InputError(str(path), f"kernel file of {pathway} / {probe} is missing")
-            files[(pathway.pre, pathway.post, probe)] = path
-    from ..io.h5 import open_h5, text
-    from ..io.kernels import write_tensor
+            files[key] = path
 
     output = output_path(args.output, inputs=files.values(), config=config)
     write_tensor(output, config, args.mode, files, allow_stale=args.allow_stale)

@@ -13,7 +13,7 @@ def add_parser(subparsers):
         description="Compare predicted signals with the ground truth of 'hpckernels "
         "groundtruth' (and with its linearized reconstruction): per probe channel R^2, "
         "r_STD and E_rel, raw and after the paper's 100 Hz low-pass, their medians and "
-        "10/90 %% quantiles across channels, coherence up to 500 Hz, the cross-correlation "
+        "10/90 % quantiles across channels, coherence up to 500 Hz, the cross-correlation "
         "of the dipole's z component; with --predicted-error the predicted E_rel next to "
         "the measured one. Writes OUT.h5 and, with --figures, the figures.",
     )

@@ -6,7 +6,13 @@ import sys
 import time
 
 from ..errors import InputError
-from . import add_detailed_population_options, load_config, output_path
+from . import (
+    add_detailed_population_options,
+    add_window_options,
+    load_config,
+    note,
+    output_path,
+)
 
 
 def add_parser(subparsers):
@@ -46,7 +52,34 @@ def add_parser(subparsers):
         type=float,
         help="volley time (ms) of --hybrid-kernels (default groundtruth.warmup)",
     )
+    add_window_options(parser)
     parser.set_defaults(func=run)
+
+
+#: Core-seconds per segment and simulated second of a detailed cell driven by the
+#: network (ball-and-sticks cells of config/validation.yaml on the benchmark machine:
+#: E 3.4e-3, I 5.1e-3; benchmarks/results/validation_cost.json): for the estimate only.
+CORE_S_PER_SEGMENT_SECOND = 4e-3
+
+
+def cost_note(config, settings, segments, t_stop, explicit):
+    """One line saying how many cells run (and whether by default) and roughly how long."""
+    cells = {p: len(settings.indices(p)) for p in segments}
+    simulated = (t_stop + settings.warmup) / 1000.0
+    core_s = CORE_S_PER_SEGMENT_SECOND * simulated * sum(cells[p] * segments[p] for p in cells)
+    sample = ", ".join(f"{p} {cells[p]} of {config.populations[p]['size']}" for p in cells)
+    every = all(cells[p] == config.populations[p]["size"] for p in cells)
+    why = (
+        "every cell: groundtruth.cells_per_population is not set (--cells-per-population M "
+        "simulates M per population, signals scaled by N/M)"
+        if every and not explicit
+        else "cells"
+    )
+    return (
+        f"simulating {why}: {sample}, {simulated:g} s each; about "
+        f"{core_s / 3600:.2g} core-hours ({core_s:.0f} core-s at ~{CORE_S_PER_SEGMENT_SECOND:g} "
+        "core-s per segment and simulated second, measured on ball-and-sticks cells)"
+    )
 
 
 def parse_cells(items):
@@ -74,7 +107,7 @@ def run(args):
 
     started = time.monotonic()
     # everything is checked before MPI starts (cells load in a child process)
-    config = load_config(args.config)
+    config = load_config(args.config, window=args)
     source = spikes.spike_source(config, args.spikes)
     output = output_path(args.output, inputs=source.files, config=config)
     settings = groundtruth.settings_from_config(
@@ -120,6 +153,12 @@ def run(args):
         "signals.t_stop",
         f"ground-truth signals of {n_rows} channels over {n_bins} bins",
     )
+
+    explicit = args.cells_per_population is not None or "cells_per_population" in config.data.get(
+        "groundtruth", {}
+    )
+    if settings.subset is None:
+        note(cost_note(config, settings, segments, t_stop, explicit))
 
     from ..io import validation as validation_io
     from ..runtime import on_rank_zero, start_neuron

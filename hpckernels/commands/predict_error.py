@@ -1,6 +1,6 @@
 """``hpckernels predict-error``: error bars of a kernel prediction without a ground truth."""
 
-from . import add_detailed_population_options, load_config, output_path
+from . import add_detailed_population_options, add_window_options, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -17,6 +17,7 @@ def add_parser(subparsers):
     parser.add_argument("--kernels", required=True, metavar="KERNELS.h5")
     add_detailed_population_options(parser)
     parser.add_argument("-o", "--output", required=True, metavar="ERROR.h5")
+    add_window_options(parser)
     parser.set_defaults(func=run)
 
 
@@ -25,7 +26,7 @@ def run(args):
     from ..io import spikes
     from ..validation import groundtruth
 
-    config = load_config(args.config)
+    config = load_config(args.config, window=args)
     source = spikes.spike_source(config, args.spikes)
     output = output_path(args.output, inputs=[args.kernels, *source.files], config=config)
     settings = groundtruth.settings_from_config(

@@ -1,6 +1,6 @@
 """``hpckernels signals``: predicted signals of every probe from spikes and a kernel tensor."""
 
-from . import add_g_eff_option, load_config, output_path
+from . import add_g_eff_option, add_window_options, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -40,6 +40,7 @@ def add_parser(subparsers):
         help="use a kernel tensor computed from other inputs than the config (recorded in "
         "the output's stale_kernels attribute) instead of refusing it",
     )
+    add_window_options(parser)
     add_g_eff_option(parser)
     parser.set_defaults(func=run)
 
@@ -47,7 +48,7 @@ def add_parser(subparsers):
 def run(args):
     from ..steps.predict import predict_signals
 
-    config = load_config(args.config, args.g_eff)
+    config = load_config(args.config, args.g_eff, window=args)
     output = output_path(args.output, inputs=[args.kernels, *(args.spikes or [])], config=config)
     predict_signals(config, args.kernels, args.spikes, output, allow_stale=args.allow_stale)
     return 0

@@ -6,8 +6,9 @@
 - :mod:`~hpckernels.io.cache`: membrane-current caches;
 - :mod:`~hpckernels.io.signals`: predicted signals and the output-format registry
   (:data:`~hpckernels.io.signals.SIGNAL_FORMATS`);
-- :mod:`~hpckernels.io.spikes`: spike readers (:data:`~hpckernels.io.spikes.SPIKE_FORMATS`)
-  and SONATA output;
+- :mod:`~hpckernels.io.spikes`: spike readers (:data:`~hpckernels.io.spikes.SPIKE_FORMATS`,
+  NWB Units tables included) and SONATA output;
+- :mod:`~hpckernels.io.nwb`: a run as one NWB file (pynwb);
 - :mod:`~hpckernels.io.validation`: ground truths, hybrid-scheme kernels, comparisons.
 
 Nothing here imports an engine or the validation; physics modules import nothing here.

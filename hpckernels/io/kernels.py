@@ -204,6 +204,30 @@ def read_kernel_group(path, probe, n_lags):
 
 
 # ------------------------------------------------------------------- kernel tensor
+def pathway_files(paths):
+    """{(pre, post, probe): path} of pathway kernel files (``hpckernels kernel -o``), from
+    their ``pre`` and ``post`` attributes and probe groups.
+
+    Raises
+    ------
+    InputError
+        Not a pathway kernel file, or two files with the same pathway and probe.
+    """
+    files = {}
+    for path in paths:
+        with open_h5(path, "pathway kernel") as fh:
+            if "pre" not in fh.attrs or "post" not in fh.attrs:
+                raise InputError(str(path), "no pre/post attributes: not a pathway kernel file")
+            pre, post = text(fh.attrs["pre"]), text(fh.attrs["post"])
+            probes = [k for k, g in fh.items() if isinstance(g, h5py.Group) and "kernel" in g]
+        for probe in probes:
+            key = (pre, post, probe)
+            if key in files:
+                raise InputError(str(path), f"{pre}->{post} / {probe} is also in {files[key]}")
+            files[key] = Path(path)
+    return files
+
+
 def write_tensor(path, config, mode, kernel_files, allow_stale=False):
     """Assemble pathway kernel files into one tensor per probe, atomically.
 

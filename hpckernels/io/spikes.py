@@ -20,6 +20,11 @@ the config's ``spikes.format`` is one class registered in :data:`SPIKE_FORMATS`:
     One 1-D dataset (HDF5, at the file's root) or array (NPZ) of spike times in ms per
     population, named after the population. HDF5 datasets may carry a ``units``
     attribute like SONATA timestamps.
+``nwb`` (NWB 2)
+    The ``Units`` table of an NWB file (``/units``: ragged ``spike_times`` in seconds
+    with ``spike_times_index``); a unit belongs to the population named in the column
+    ``spikes.population_column`` (default ``population``); every unit counts as one
+    simulated neuron. ``hpckernels export-nwb`` writes such a table.
 
 Every problem with the input raises :class:`SpikeInputError`; its message names the
 file and, for text formats, the 1-based line number.
@@ -34,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import ClassVar
 
+import h5py
 import numpy as np
 
 from ..binning import count_scale
@@ -485,6 +491,11 @@ class SpikeFormat:
     suffixes: ClassVar[tuple] = ()
     many_files: ClassVar[bool] = False
 
+    @classmethod
+    def from_section(cls, section):
+        """The reader of a config's ``spikes`` section (format-wide settings)."""
+        return cls()
+
     def selection(self, name, spec, where):
         """Reader selection of one population from its ``spikes.populations`` entry."""
         return spec.get("dataset", name)
@@ -666,6 +677,135 @@ class PlainNPZ(SpikeFormat):
         return result
 
 
+#: Column of an NWB Units table that names each unit's population (default of
+#: ``spikes.population_column``).
+NWB_POPULATION_COLUMN = "population"
+
+
+@dataclass
+class NWBUnitsTable:
+    """The spike trains of an NWB ``Units`` table: one row per unit.
+
+    Attributes
+    ----------
+    ids : ndarray of int64
+        The table's ``id`` column.
+    node_ids : ndarray of int64
+        The ``node_id`` column when present (``hpckernels export-nwb`` writes the
+        network's node ids), else ``ids``.
+    population : ndarray of str
+        The population column.
+    offsets : ndarray of int64, shape (n_units + 1,)
+        The spikes of unit ``k`` are ``times[offsets[k]:offsets[k + 1]]``.
+    times : ndarray of float64
+        Spike times in ms (the file stores seconds).
+    """
+
+    ids: np.ndarray
+    node_ids: np.ndarray
+    population: np.ndarray
+    offsets: np.ndarray
+    times: np.ndarray
+
+    def times_of(self, value):
+        """Sorted spike times (ms) of every unit whose population is ``value``."""
+        rows = np.flatnonzero(self.population == value)
+        parts = [self.times[self.offsets[k] : self.offsets[k + 1]] for k in rows]
+        return np.sort(np.concatenate([np.empty(0), *parts]))
+
+
+def read_nwb_units(path, column=NWB_POPULATION_COLUMN):
+    """The ``Units`` table (``/units``) of an NWB file, read with h5py.
+
+    Raises
+    ------
+    SpikeInputError
+        No Units table, no spike times, no column ``column``, or a broken ragged index.
+    """
+    with open_h5(path, "NWB") as h5:
+        units = h5.get("units")
+        if units is None or not hasattr(units, "keys"):
+            raise SpikeInputError(path, "no '/units' table: not an NWB file with spikes")
+        available = sorted(k for k in units.keys() if not k.endswith("_index") and k != "id")
+        if column not in units:
+            raise SpikeInputError(
+                path,
+                f"the Units table has no column {column!r} (spikes.population_column); "
+                f"its columns are {available}",
+            )
+        for key in ("id", "spike_times", "spike_times_index"):
+            if key not in units:
+                raise SpikeInputError(path, f"/units has no {key!r} dataset")
+        ids = np.asarray(units["id"][()], dtype=np.int64)
+        ends = np.asarray(units["spike_times_index"][()], dtype=np.int64)
+        times = _as_times(path, "/units/spike_times", units["spike_times"][()]) * 1000.0
+        population = np.array([text(v) for v in units[column][()]], dtype=object)
+        node_ids = np.asarray(units["node_id"][()], dtype=np.int64) if "node_id" in units else ids
+        if not (ends.size == ids.size == population.size == node_ids.size):
+            raise SpikeInputError(
+                path,
+                f"/units columns differ in length (id {ids.size}, spike_times_index "
+                f"{ends.size}, {column} {population.size})",
+            )
+        offsets = np.concatenate([[0], ends]).astype(np.int64)
+        if np.any(np.diff(offsets) < 0) or offsets[-1] != times.size:
+            raise SpikeInputError(path, "/units/spike_times_index is not a valid ragged index")
+    return NWBUnitsTable(ids, node_ids, population, offsets, times)
+
+
+@SPIKE_FORMATS.register
+class NWBUnits(SpikeFormat):
+    """The ``Units`` table of an NWB file: a population is the units whose
+    ``spikes.population_column`` holds its name (or its ``nwb_population``)."""
+
+    name = "nwb"
+    suffixes = (".nwb",)
+
+    def __init__(self, population_column=NWB_POPULATION_COLUMN):
+        self.population_column = population_column
+
+    @classmethod
+    def from_section(cls, section):
+        return cls(section.get("population_column", NWB_POPULATION_COLUMN))
+
+    def selection(self, name, spec, where):
+        return spec.get("nwb_population", name)
+
+    def _values(self, table, populations):
+        if populations is None:
+            return {str(v): str(v) for v in dict.fromkeys(table.population)}
+        return dict(populations) if isinstance(populations, dict) else {p: p for p in populations}
+
+    def read(self, paths, populations, t_start=None, t_stop=None):
+        (path,) = paths
+        table = read_nwb_units(path, self.population_column)
+        values = self._values(table, populations)
+        _missing_names(
+            path,
+            list(dict.fromkeys(values.values())),
+            set(table.population),
+            f"populations (column {self.population_column!r})",
+        )
+        result = {}
+        for name, value in values.items():
+            times = table.times_of(value)
+            _check_times(path, times, t_start, t_stop, what=f"population {name!r}: time")
+            result[name] = times
+        warn_if_seconds(path, np.concatenate([np.empty(0), *result.values()]), t_start, t_stop)
+        return result
+
+    def simulated_sizes(self, paths, populations):
+        """Every unit of the table is a simulated neuron."""
+        found = {}
+        for path in paths:
+            table = read_nwb_units(path, self.population_column)
+            for name, value in self._values(table, populations).items():
+                n = int(np.count_nonzero(table.population == value))
+                if n:
+                    found[name] = found.get(name, 0) + n
+        return found
+
+
 def _guess_format(paths):
     suffix = paths[0].suffix.lower()
     if suffix in Sonata.suffixes:
@@ -693,8 +833,8 @@ def read_spike_times(files, populations=None, *, format=None, t_start=None, t_st
         Reader selections per population (node-id ranges for NEST, SONATA
         selections, dataset names for the plain layouts); default every population
         of the file (not for NEST).
-    format : str, optional
-        A name of :data:`SPIKE_FORMATS`; default from the suffix (``.dat``
+    format : str or SpikeFormat, optional
+        A name of :data:`SPIKE_FORMATS` (or a reader); default from the suffix (``.dat``
         nest_ascii, ``.gdf`` nest_gdf, ``.npz`` npz, ``.h5`` sonata when a ``/spikes``
         group exists, else hdf5).
     t_start, t_stop : float, optional
@@ -706,9 +846,12 @@ def read_spike_times(files, populations=None, *, format=None, t_start=None, t_st
         Sorted spike times (ms, float64) per population.
     """
     paths = expand_files(files)
-    reader = (
-        _guess_format(paths) if format is None else SPIKE_FORMATS.lookup(format, "spikes.format")()
-    )
+    if isinstance(format, SpikeFormat):
+        reader = format
+    elif format is None:
+        reader = _guess_format(paths)
+    else:
+        reader = SPIKE_FORMATS.lookup(format, "spikes.format")()
     if isinstance(reader, NestFormat) and populations is None:
         raise SpikeInputError(paths[0], "NEST spike files need node-id ranges per population")
     if reader.many_files:
@@ -787,7 +930,7 @@ class SpikeSource:
     def read(self, t_start=0.0, t_stop=None):
         """Spike times (ms) per population from every file."""
         return read_spike_times(
-            self.files, self.populations, format=self.format.name, t_start=t_start, t_stop=t_stop
+            self.files, self.populations, format=self.format, t_start=t_start, t_stop=t_stop
         )
 
 
@@ -818,7 +961,7 @@ def spike_source(config, files=None):
             dict.fromkeys(names),
         )
     else:
-        reader = SPIKE_FORMATS.lookup(section["format"], "spikes.format")()
+        reader = SPIKE_FORMATS.lookup(section["format"], "spikes.format").from_section(section)
         paths = (
             expand_files(files, where="--spikes")
             if files
@@ -1059,7 +1202,8 @@ def read_spike_trains(config, source, names, t_start=0.0, t_stop=None):
     """Per-neuron spike trains of populations ``names`` of a config's spike source.
 
     The simulated neurons are the node-id range of a population (NEST formats, or a
-    SONATA selection with ``node_ids``), else SONATA node ids ``0 .. n - 1`` with ``n``
+    SONATA selection with ``node_ids``), the units of an NWB Units table (their
+    ``node_id`` column, else their ids), else SONATA node ids ``0 .. n - 1`` with ``n``
     the simulated size (recorded by ``hpckernels network``, or ``simulated_size``, or
     the population's size).
 
@@ -1082,11 +1226,13 @@ def read_spike_trains(config, source, names, t_start=0.0, t_stop=None):
     """
     where = ", ".join(str(p) for p in source.files)
     fmt = source.format
+    if isinstance(fmt, NWBUnits):
+        return _nwb_trains(source, names, t_start, t_stop)
     if not isinstance(fmt, (Sonata, NestFormat)):
         raise InputError(
             "spikes.format",
-            f"{fmt.name} has no node ids; per-neuron spike trains need sonata, nest_ascii "
-            "or nest_gdf spikes",
+            f"{fmt.name} has no node ids; per-neuron spike trains need sonata, nest_ascii, "
+            "nest_gdf or nwb spikes",
         )
     ranges, selections = {}, {}
     for name in names:
@@ -1137,16 +1283,59 @@ def read_spike_trains(config, source, names, t_start=0.0, t_stop=None):
     return trains
 
 
+def _nwb_trains(source, names, t_start, t_stop):
+    """Per-unit spike trains of an NWB Units table (one file)."""
+    fmt = source.format
+    parts = {name: ([], []) for name in names}
+    for path in source.files:
+        table = read_nwb_units(path, fmt.population_column)
+        _missing_names(
+            path,
+            [source.populations[n] for n in names],
+            set(table.population),
+            f"populations (column {fmt.population_column!r})",
+        )
+        counts = np.diff(table.offsets)
+        for name in names:
+            rows = np.flatnonzero(table.population == source.populations[name])
+            times = [table.times[table.offsets[k] : table.offsets[k + 1]] for k in rows]
+            senders = np.repeat(table.node_ids[rows], counts[rows])
+            times = np.concatenate([np.empty(0), *times])
+            _check_times(path, times, t_start, t_stop, what=f"population {name!r}: time")
+            parts[name][0].append(table.node_ids[rows])
+            parts[name][1].append((senders, times))
+    out = {}
+    for name, (ids, spikes) in parts.items():
+        node_ids = np.concatenate(ids)
+        if np.unique(node_ids).size != node_ids.size:
+            raise SpikeInputError(
+                ", ".join(str(p) for p in source.files),
+                f"population {name!r}: node ids of its units are not unique",
+            )
+        order = np.argsort(node_ids)
+        senders = np.concatenate([s for s, _ in spikes])
+        times = np.concatenate([t for _, t in spikes])
+        out[name] = SpikeTrains.from_spikes(node_ids[order], senders, times, name)
+    return out
+
+
 # ---------------------------------------------------------------------------------------
 # SONATA output
 # ---------------------------------------------------------------------------------------
+
+
+#: The ``sorting`` attribute of a SONATA spikes population: an HDF5 enum of uint8.
+SONATA_SORTING = {"none": 0, "by_id": 1, "by_time": 2}
+SONATA_SORTING_TYPE = h5py.enum_dtype(SONATA_SORTING, basetype="u1")
 
 
 def write_sonata(path, config, result):
     """Write a :class:`~hpckernels.network.NetworkResult` as SONATA spikes, atomically.
 
     ``/spikes/<population>`` holds ``timestamps`` (ms, sorted) and ``node_ids`` (from
-    0) with attributes ``sorting``, ``simulated_size`` and ``population_size``.
+    0) with attributes ``sorting`` (the specification's enum, ``by_time``),
+    ``simulated_size`` and ``population_size``; libsonata reads it
+    (``tests/test_cross_checks.py``).
     """
     from ..inputs import network_hash
 
@@ -1168,10 +1357,11 @@ def write_sonata(path, config, result):
         spikes = fh.create_group("spikes")
         for name, population in result.spikes.items():
             group = spikes.create_group(name)
+            # the SONATA specification's enum (libsonata refuses a string)
+            group.attrs.create("sorting", SONATA_SORTING["by_time"], dtype=SONATA_SORTING_TYPE)
             set_attrs(
                 group,
                 {
-                    "sorting": "by_time",
                     "simulated_size": int(population.simulated_size),
                     "population_size": int(population.population_size),
                 },

@@ -344,6 +344,81 @@ def contact_depths(channels):
         return None
 
 
+def channel_names(data):
+    """Labels of a probe's channels for axes: ``z = 500 µm`` for contact depths,
+    ``P_z`` for dipole components, else the stored label."""
+    depths = contact_depths(data["channels"])
+    if depths is not None and figure_kind(data["type"]) in ("lfp", "csd"):
+        return [f"z = {z:g} \u00b5m" for z in depths]
+    labels = [text(c) for c in data["channels"]]
+    if figure_kind(data["type"]) == "dipole":
+        return [f"P_{c}" for c in labels]
+    return labels
+
+
+#: Line styles and markers that keep predictions apart where they overlap: each
+#: prediction its own colour, dash pattern and marker.
+SERIES_STYLES = (
+    {"ls": "-", "marker": "o"},
+    {"ls": "--", "marker": "s"},
+    {"ls": ":", "marker": "^"},
+    {"ls": "-.", "marker": "D"},
+    {"ls": (0, (5, 1, 1, 1)), "marker": "v"},
+)
+
+
+def series_style(index):
+    """Colour, dash pattern and marker of prediction ``index`` (see :data:`SERIES_STYLES`)."""
+    return {"color": f"C{index}", **SERIES_STYLES[index % len(SERIES_STYLES)]}
+
+
+def legend_beside(ax, **kwargs):
+    """A legend to the right of the axes, off the data."""
+    options = {"fontsize": 8, "loc": "upper left", "bbox_to_anchor": (1.01, 1.0)}
+    return ax.legend(**{**options, "frameon": False, **kwargs})
+
+
+def legend_above(fig, ax, ncol=3):
+    """The legend of ``ax`` for the whole figure, centred above the panels (the figure's
+    top 0.4 inch holds the title)."""
+    handles, labels = ax.get_legend_handles_labels()
+    top = 1 - 0.4 / fig.get_size_inches()[1]
+    return fig.legend(
+        handles,
+        labels,
+        loc="upper center",
+        ncol=min(ncol, len(labels)),
+        fontsize=8,
+        frameon=False,
+        bbox_to_anchor=(0.5, top),
+    )
+
+
+def scale_bar(ax, length, label, x=1.01):
+    """A vertical scale bar of ``length`` (data units) with its label, just right of the
+    axes (instead of y tick labels)."""
+    low, high = ax.get_ylim()
+    bottom = low + 0.1 * (high - low)
+    ax.plot(
+        [x, x],
+        [bottom, bottom + length],
+        color="k",
+        lw=2,
+        clip_on=False,
+        transform=ax.get_yaxis_transform(),
+        solid_capstyle="butt",
+    )
+    ax.text(
+        x + 0.01,
+        bottom + length / 2,
+        label,
+        transform=ax.get_yaxis_transform(),
+        va="center",
+        ha="left",
+        fontsize=8,
+    )
+
+
 def nonzero_rows(values):
     """Boolean per row of a 2-D array: not (numerically) zero relative to the whole
     array (see :data:`ZERO_RTOL`)."""
@@ -392,11 +467,15 @@ def _engineering(max_abs, exponent):
     return min(max(target, min(_PREFIXES)), max(_PREFIXES))
 
 
+#: The one unit every figure gives a current source density in (1 nA/µm³ = 1 A/mm³).
+CSD_UNITS = "\u00b5A/mm\u00b3"
+
+
 def display_scale(values, units):
     """Factor and units for display: potentials get an SI prefix (mV -> µV, ...), current
-    source densities (nA/um3) are given in A/mm3 with an SI prefix (nA/mm3, ...),
-    magnetic field strength H (nA/um) becomes flux density B = mu0 H in fT/pT/...
-    Other units are kept.
+    source densities (nA/um3) are always given in µA/mm³ (:data:`CSD_UNITS`, one unit for
+    kernels, images and profiles), magnetic field strength H (nA/um) becomes flux
+    density B = mu0 H in fT/pT/... Other units are kept (µm for um).
 
     Parameters
     ----------
@@ -420,9 +499,8 @@ def display_scale(values, units):
         exponent = _engineering(max_abs * 1e-3, 0)
         return 1e-3 / 10.0**exponent, f"{_PREFIXES[exponent]}V", ""
     if compact in ("nA/um3", "nA/\u00b5m\u00b3"):
-        # 1 nA/um3 = 1e-9 A / 1e-9 mm3 = 1 A/mm3
-        exponent = _engineering(max_abs, 0)
-        return 1.0 / 10.0**exponent, f"{_PREFIXES[exponent]}A/mm\u00b3", ""
+        # 1 nA/um3 = 1e-9 A / 1e-9 mm3 = 1 A/mm3 = 1e6 uA/mm3
+        return 1e6, CSD_UNITS, ""
     if compact in ("nA/um", "nA/\u00b5m"):
         tesla = _MU0 * 1e-3  # T per nA/um
         exponent = _engineering(max_abs * tesla, 0)

@@ -7,9 +7,9 @@ from .lfp import plot_depth_image
 
 
 def plot_csd_image(signals_file, output, window=500.0, probe=None, subtract_mean=True):
-    """CSD as an image over time (x, ms) and contact depth z (y, um), sources positive
-    (red) and sinks negative (blue), in A/mm3 with an SI prefix; right: each channel's
-    mean over the whole run.
+    """CSD as an image over time (x, ms) and contact depth z (y, µm), sources positive
+    (red) and sinks negative (blue), in µA/mm³ (the colour bar says which end is the
+    source); right: each channel's mean over the whole run.
 
     ``window``, ``probe`` (default: the first GaussCylinderCSD or
     LaminarCurrentSourceDensity probe) and ``subtract_mean`` as described in

@@ -45,7 +45,8 @@ def plot_eeg(signals_file, output, window=500.0, probe=None, subtract_mean=True)
     ax.set_ylabel(f"EEG potential{MINUS_MEAN if subtract_mean else ''} ({units})")
     ax.set_title(f"{data['name']} ({data['type']}): EEG per electrode", fontsize=10)
     if n <= _MAX_LEGEND:
-        ax.legend(fontsize=7, loc="upper right", framealpha=0.8)
+        # beside the axes, off the data
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     ax.axhline(0, color="0.7", lw=0.5)
     fig.tight_layout()
     return finish(fig, output, f"{data['name']} EEG", [signals_file], {"": info})

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .common import finish, pyplot
+from .common import finish, legend_beside, pyplot
 
 
 def plot_error_prediction(comparison, probe, output, sources=()):
@@ -15,7 +15,7 @@ def plot_error_prediction(comparison, probe, output, sources=()):
     plt = pyplot()
     metrics = comparison.metrics[probe]
     r = comparison.references.index("linearized reconstruction")
-    fig, ax = plt.subplots(figsize=(4.8, 4.4))
+    fig, ax = plt.subplots(figsize=(6.8, 4.4))
     top = 0.0
     for label, name, key in (
         (comparison.predicted_for, comparison.predicted_for, "e_rel"),
@@ -34,6 +34,6 @@ def plot_error_prediction(comparison, probe, output, sources=()):
     ax.set_xlabel("measured E_rel (vs linearized reconstruction)")
     ax.set_ylabel("predicted E_rel")
     ax.set_title(f"{probe}: error bars", fontsize=10)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    legend_beside(ax)
+    fig.tight_layout(rect=(0, 0, 0.72, 1))
     return finish(fig, output, f"{probe} predicted vs measured E_rel", sources, {})

@@ -7,10 +7,31 @@ import numpy as np
 
 from ..convolution import centered_kernel
 from ..io.h5 import text
-from .common import display_scale, finish, pyplot
+from .common import (
+    _nice,
+    contact_depths,
+    display_scale,
+    finish,
+    legend_beside,
+    pretty_units,
+    pyplot,
+    scale_bar,
+)
 
 #: Lags drawn (ms).
 LAG_WINDOW = (-5.0, 30.0)
+#: Channels whose kernels stay below this fraction of the panel's largest in every set
+#: are silent (e.g. P_x, P_y of a rotationally symmetric population): not drawn.
+SILENT = 0.01
+
+
+def channel_label(probe, c):
+    """A channel's y label: its depth (µm) or its component/label."""
+    depths = contact_depths(probe.channel)
+    if depths is not None and pretty_units(probe.channel_units) == "\u00b5m":
+        return f"{depths[c]:g} \u00b5m"
+    label = text(probe.channel[c])
+    return f"P_{label}" if probe.probe_type == "CurrentDipoleMoment" else label
 
 
 def ref_mode(tensor):
@@ -20,7 +41,9 @@ def ref_mode(tensor):
 
 def plot_hybrid_kernels(hybrid, tensors, probe, output, sources=()):
     """``hybrid`` and ``tensors`` ({name: KernelTensor}) are read kernel tensors; channels
-    that are zero in every set are left out."""
+    that are silent in every set (below :data:`SILENT` of the panel's largest) are left
+    out and named in the title; the channels are labelled by depth (or component), one
+    scale bar per panel; the legend beside the first row."""
     plt = pyplot()
     ref = hybrid.probes[probe]
     names = hybrid.post
@@ -35,6 +58,7 @@ def plot_hybrid_kernels(hybrid, tensors, probe, output, sources=()):
         if probe in t.probes
     ]
     mode = ref_mode(hybrid)
+    silent = set()
     for i, post in enumerate(names):
         for j, pre in enumerate(names):
             ax = axes[i, j]
@@ -43,8 +67,11 @@ def plot_hybrid_kernels(hybrid, tensors, probe, output, sources=()):
             shown = [
                 c
                 for c in range(ref.kernel.shape[2])
-                if any(np.abs(b[c]).max() > 0 for b in blocks)
+                if any(np.abs(b[c]).max() > SILENT * spacing for b in blocks)
             ]
+            silent.update(
+                channel_label(ref, c) for c in range(ref.kernel.shape[2]) if c not in shown
+            )
             for (label, _, _, color), k in zip(sets, blocks, strict=True):
                 lag = (np.arange(k.shape[-1]) - (k.shape[-1] - 1) // 2) * dt
                 keep = (lag >= LAG_WINDOW[0]) & (lag <= LAG_WINDOW[1])
@@ -58,13 +85,17 @@ def plot_hybrid_kernels(hybrid, tensors, probe, output, sources=()):
                     )
             ax.set_title(f"{pre} \u2192 {post}", fontsize=9)
             ax.set_xlabel("lag (ms)")
-            ax.set_yticks([])
-            if i == j == 0:
-                ax.legend(fontsize=7)
+            ax.set_yticks([-row * spacing * factor for row in range(len(shown))])
+            ax.set_yticklabels([channel_label(ref, c) for c in shown], fontsize=8)
+            bar = _nice(0.5 * spacing * factor)
+            scale_bar(ax, bar, f"{bar:.3g}\n{units}")
+            if i == 0 and j == len(names) - 1:
+                legend_beside(ax, fontsize=8, bbox_to_anchor=(1.25, 1.0))
+    quiet = f"; silent, not drawn: {', '.join(sorted(silent))}" if silent else ""
     fig.suptitle(
-        f"{probe}: kernels per channel ({units}, channels offset); hybrid scheme on the "
+        f"{probe}: kernels per channel (channels offset){quiet}; hybrid scheme on the "
         f"{mode} detailed population",
         fontsize=10,
     )
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 0.82, 0.96))
     return finish(fig, output, f"{probe} hybrid-scheme kernels", sources, {})

@@ -7,8 +7,10 @@ import numpy as np
 from ..errors import InputError
 from ..io.h5 import text
 from ..io.kernels import read_tensor
-from .common import finish, provenance, pyplot
+from .common import display_scale, finish, pretty_units, provenance, pyplot
 
+#: Height of a kernel's largest magnitude in channel spacings.
+AMPLITUDE = 0.45
 #: Lags after which every kernel stays below this fraction of its panel's maximum are not
 #: drawn by default.
 TAIL_RTOL = 0.01
@@ -33,10 +35,12 @@ def decay_lag(kernel, lags, rtol=TAIL_RTOL, step=5.0):
     return float(min(lags[-1], max(step, step * np.ceil(last / step))))
 
 
-def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
+def plot_kernel_tensor(tensor_file, probe, output, max_lag=None, shared_scale=False):
     """Grid of pathways (rows: postsynaptic Y, columns: presynaptic X); in each
     panel every channel's kernel, offset vertically by channel, normalised to the
-    panel's largest magnitude (printed in the panel, in the kernel's units).
+    panel's largest magnitude (printed in the panel, in display units: µV, µA/mm³, ...),
+    or with ``shared_scale`` to the largest magnitude of all panels (one amplitude
+    scale: panels compare by size; the scale is given in the title).
 
     Parameters
     ----------
@@ -49,6 +53,8 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
     max_lag : float, optional
         Largest lag drawn (ms); default :func:`decay_lag` (tau when the kernels last that
         long), said in the title when shorter than tau.
+    shared_scale : bool
+        One amplitude scale for every panel.
 
     Returns the path of the PNG (``output``).
     """
@@ -76,18 +82,21 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
     # kernels are causal: of the negative lags only the last 2 ms are drawn, as baseline
     shown = (lags >= -2.0) & (lags <= max_lag)
     n_post, n_pre, n_channels = kernel.shape[:3]
-    # many pathways (the 8 x 8 microcircuit): compact panels, every other channel labelled
+    # many pathways (the 8 x 8 microcircuit): compact panels, every other channel labelled;
+    # no text below 7 pt at 110 dpi
     compact = n_post * n_pre > 16
     panel_height = 0.12 * n_channels + 0.8 if compact else 0.25 * n_channels + 1.5
     label_step = 2 if compact and n_channels > 10 else 1
     fig, axes = plt.subplots(
         n_post,
         n_pre,
-        figsize=(2.6 * n_pre + 1, panel_height * n_post + (1.0 if compact else 0.0)),
+        figsize=(2.6 * n_pre + 1.2, panel_height * n_post + (1.0 if compact else 0.0)),
         sharex=True,
         sharey=True,
         squeeze=False,
     )
+    factor, display_units, _ = display_scale(kernel, units)
+    largest = float(np.abs(kernel).max())
     from matplotlib.collections import LineCollection
 
     offsets = -np.arange(n_channels)
@@ -99,10 +108,14 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
         for j, pre in enumerate(pres):
             ax = axes[i, j]
             scale = np.abs(kernel[i, j]).max()
-            traces = kernel[i, j][:, shown] / scale if scale > 0 else 0 * kernel[i, j][:, shown]
+            norm = largest if shared_scale else scale
+            traces = kernel[i, j][:, shown] / norm if scale > 0 else 0 * kernel[i, j][:, shown]
             # one collection per panel: one artist instead of n_channels lines
             segments = np.stack(
-                [np.broadcast_to(lags[shown], traces.shape), offsets[:, None] + 0.45 * traces],
+                [
+                    np.broadcast_to(lags[shown], traces.shape),
+                    offsets[:, None] + AMPLITUDE * traces,
+                ],
                 axis=-1,
             )
             ax.add_collection(
@@ -112,12 +125,12 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
                     linewidths=[0.5] * len(zero_line) + [0.8] * n_channels,
                 )
             )
-            ax.set_title(f"{pre} \u2192 {post}", fontsize=9)
+            ax.set_title(f"{pre} \u2192 {post}", fontsize=9, pad=2)
             if scale > 0:
                 ax.text(
                     0.98,
                     0.99,
-                    f"max {scale:.3g} {units}",
+                    f"max {scale * factor:.3g} {display_units}",
                     transform=ax.transAxes,
                     ha="right",
                     va="top",
@@ -127,15 +140,24 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
                 ax.text(0.5, 0.5, "no connection", transform=ax.transAxes, ha="center",
                         va="center", fontsize=8, color="0.5")  # fmt: skip
             if i == n_post - 1:
-                ax.set_xlabel("lag (ms)")
-    labels = [f"{float(c):g} {channel_units}" if channel_units else c for c in channels]
+                ax.set_xlabel("lag (ms)", fontsize=9)
+            ax.tick_params(labelsize=7 if compact else 8)
+    labels = [
+        f"{float(c):g} {pretty_units(channel_units)}" if channel_units else c for c in channels
+    ]
     for ax in axes[:, 0]:
         ax.set_yticks(offsets[::label_step])
         ax.set_yticklabels(labels[::label_step], fontsize=7)
     width, height = fig.get_size_inches()
+    normalised = (
+        f"one scale for every panel: a channel spacing = {largest * factor / AMPLITUDE:.3g} "
+        f"{display_units}"
+        if shared_scale
+        else "each panel normalised to its maximum"
+    )
     title = (
         f"{probe} ({probe_type}): kernels H[post, pre] per presynaptic spike\n"
-        f"each panel normalised to its maximum{trimmed}"
+        f"{normalised}{trimmed}"
     )
     title_height = 0.2 + 0.17 * (title.count("\n") + 1)  # inches
     fig.suptitle(title, fontsize=9, y=1 - 0.08 / height, va="top")
@@ -145,7 +167,7 @@ def plot_kernel_tensor(tensor_file, probe, output, max_lag=None):
     if compact:
         # fixed margins (inches): tight_layout over 64 panels is slow and gains nothing
         fig.subplots_adjust(
-            left=0.9 / width,
+            left=1.0 / width,
             right=1 - 0.15 / width,
             bottom=0.55 / height,
             top=1 - (title_height + 0.3) / height,

@@ -54,11 +54,17 @@ def _depth_axes(
 
 
 def _mean_profile(ax, mean, depth, units):
-    """Each channel's mean over the whole run against its depth."""
+    """Each channel's mean over the whole run against its depth (a power of ten that
+    keeps the narrow panel's tick labels short goes into the axis label)."""
     factor, shown, _ = display_scale(mean, units)
-    ax.plot(mean * factor, depth, "o-", color="k", ms=3, lw=0.8)
+    values = mean * factor
+    peak = float(np.abs(values).max()) if values.size else 0.0
+    power = int(np.floor(np.log10(peak))) if peak > 0 else 0
+    power = power if power < -1 or power > 2 else 0
+    ax.plot(values / 10.0**power, depth, "o-", color="k", ms=3, lw=0.8)
     ax.axvline(0, color="0.6", lw=0.5)
-    ax.set_xlabel(f"run mean ({shown})")
+    scaled = f"10$^{{{power}}}$ " if power else ""
+    ax.set_xlabel(f"run mean ({scaled}{shown})")
     ax.set_title("time average", fontsize=9)
     ax.tick_params(labelsize=8)
     ax.locator_params(axis="x", nbins=3)
@@ -111,7 +117,19 @@ def plot_depth_image(
     _depth_axes(fig, grid[1], ax, data, depth, mean, subtract_mean, "", quantity)
     cbar = fig.colorbar(mesh, cax=fig.add_subplot(grid[2]))
     cbar.set_label(f"{symbol} ({units})")
-    fig.subplots_adjust(left=0.08, right=0.91, bottom=0.11, top=0.92)
+    if kind == "csd":
+        # the key: positive CSD is a current source, negative a sink
+        for y, word, va in ((1.0, "source", "bottom"), (0.0, "sink", "top")):
+            cbar.ax.text(
+                0.5,
+                y + (0.01 if y else -0.01),
+                word,
+                transform=cbar.ax.transAxes,
+                ha="center",
+                va=va,
+                fontsize=8,
+            )
+    fig.subplots_adjust(left=0.08, right=0.91, bottom=0.11, top=0.9)
     return finish(fig, output, f"{data['name']} image", [signals_file], {"": info})
 
 

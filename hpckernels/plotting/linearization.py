@@ -24,7 +24,31 @@ R2_THRESHOLD = 0.999
 SYNAPSES = (1.0, 3.0, 10.0, 30.0, 100.0, 300.0, 1000.0)
 
 
-def plot_linearization(responses, synapses, z, output, title, config, columns=4):
+def physiological_bound(config, pre, post):
+    """(bound, text) of the somatic voltage, relative to rest (mV), that a pathway's
+    conductance-based synapse cannot drive the active cell past: its reversal potential
+    (inhibitory below rest, excitatory above); None for current-based synapses."""
+    synapse = config.connection(pre, post)["synapse"]
+    if synapse.get("current_based") or "e" not in synapse:
+        return None
+    e, rest = float(synapse["e"]), float(config.simulation["vrest"])
+    return e - rest, f"reversal potential E = {e:g} mV"
+
+
+def leaves_range(responses, synapses, bound):
+    """{cell: the first number of synapses at which its somatic voltage passes ``bound``
+    (mV relative to rest, towards its sign)}, for the cells that do."""
+    out = {}
+    for name, traces in responses.items():
+        for count, trace in zip(synapses, traces, strict=True):
+            extreme = np.min(trace.v_soma) if bound < 0 else np.max(trace.v_soma)
+            if (extreme < bound) if bound < 0 else (extreme > bound):
+                out[name] = count
+                break
+    return out
+
+
+def plot_linearization(responses, synapses, z, output, title, config, columns=4, bound=None):
     """Draw the responses of :class:`~hpckernels.validation.linearity.ResponseComparison`.
 
     Parameters
@@ -42,6 +66,10 @@ def plot_linearization(responses, synapses, z, output, title, config, columns=4)
         For the provenance.
     columns : int
         Inputs whose traces are drawn (spread over the list); 1 - R^2 is drawn for all.
+    bound : (float, str), optional
+        The physiological range's edge of the somatic voltage relative to rest (mV) and
+        what it is (:func:`physiological_bound`): shaded beyond it in the voltage panels;
+        where a linear model passes it is marked in the R^2 panel.
 
     Returns
     -------
@@ -61,6 +89,19 @@ def plot_linearization(responses, synapses, z, output, title, config, columns=4)
             top.plot(traces.t, traces.v_soma, **STYLES[name])
             middle.plot(traces.t, z @ traces.imem, **STYLES[name])
         top.set_title(f"{count:g} synapse{'s' if count != 1 else ''}", fontsize=10)
+        if bound is not None:
+            low, high = top.get_ylim()
+            edge = bound[0]
+            if (edge < 0 and low < edge) or (edge > 0 and high > edge):
+                top.axhspan(
+                    *((low, edge) if edge < 0 else (edge, high)),
+                    color="C3",
+                    alpha=0.12,
+                    lw=0,
+                    label="beyond the physiological range",
+                )
+                top.axhline(edge, color="C3", lw=0.6, ls=":")
+                top.set_ylim(low, high)
         middle.set_xlabel("time after the spike (ms)")
         if column == 0:
             top.set_ylabel("soma V \u2212 rest (mV)")
@@ -82,13 +123,31 @@ def plot_linearization(responses, synapses, z, output, title, config, columns=4)
             misfit.loglog(
                 synapses, np.clip(1 - r2, 1e-12, 1), marker=marker, ls=ls, label=label, **style
             )
+    if bound is not None:
+        linear = {
+            k: v for k, v in leaves_range(responses, synapses, bound[0]).items() if k != "active"
+        }
+        if linear:
+            first = min(linear.values())
+            misfit.axvspan(first, synapses[-1], color="C3", alpha=0.08, lw=0)
+            misfit.text(
+                first,
+                0.98,
+                f" linear models beyond the {bound[1]}\n"
+                f" ({', '.join(sorted(linear))}) from {first:g} synapses",
+                transform=misfit.get_xaxis_transform(),
+                va="top",
+                ha="left",
+                fontsize=8,
+                color="C3",
+            )
     misfit.axhline(1 - R2_THRESHOLD, color="0.5", lw=0.8)
     misfit.text(
         synapses[0], 1 - R2_THRESHOLD, f" R\u00b2 = {R2_THRESHOLD}", va="bottom", fontsize=8
     )
     misfit.set_xlabel("synapses activated together")
     misfit.set_ylabel("1 \u2212 R\u00b2 with the active model")
-    misfit.legend(fontsize=7, ncol=3, loc="lower right")
+    misfit.legend(fontsize=7, ncol=3, loc="upper left", bbox_to_anchor=(0.0, -0.18), frameon=False)
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     info = {"config_hash": config.hash, **versions()}
@@ -114,4 +173,5 @@ def responses_figure(config, pre, post, output, synapses=SYNAPSES):
         f"{pre}\u2192{post}: {post}'s active cell and its linearizations at its operating point "
         f"({biophysics.get('operating_point', 'steady-state')})"
     )
-    return plot_linearization(responses, sorted(synapses), z, output, title, config)
+    bound = physiological_bound(config, pre, post)
+    return plot_linearization(responses, sorted(synapses), z, output, title, config, bound=bound)

@@ -14,6 +14,48 @@ from .common import (
     sensor_positions,
 )
 
+#: Fraction of the dipole's power along the radius above which it counts as radial.
+RADIAL = 0.99
+
+
+def radial_note(signals_file, data):
+    """What the title says about a radial dipole: the fraction of the dipole probe's
+    power (its deviation from the run mean) along ``dipole_location`` (from the head's
+    centre), and what the head model makes of it; '' without a dipole probe group."""
+    import numpy as np
+
+    from ..io.h5 import open_h5
+    from ..io.signals import read_probe
+
+    parameters = data["parameters"]
+    name, location = parameters.get("dipole"), parameters.get("dipole_location")
+    if name is None or location is None or not np.any(location):
+        return ""
+    with open_h5(signals_file, "signals") as fh:
+        if name not in fh or "total" not in fh[name]:
+            return ""
+        moment = read_probe(fh, name)["total"]
+    moment = moment - moment.mean(axis=1, keepdims=True)
+    radius = np.asarray(location, dtype=float) / np.linalg.norm(location)
+    total = float(np.sum(moment**2))
+    if total == 0:
+        return ""
+    fraction = float(np.sum((radius @ moment) ** 2)) / total
+    spherical = data["type"] == "SphericallySymmetricVolCondMEG"
+    if fraction >= RADIAL:
+        return (
+            "\nthe dipole is radial: a spherically symmetric head cancels its field outside"
+            if spherical
+            else "\nthe dipole is radial: this infinite homogeneous conductor sees it, a "
+            "spherically symmetric head would not"
+        )
+    if fraction > 1 - RADIAL:
+        return (
+            f"\n{fraction:.0%} of the dipole's power is radial, which a spherically symmetric "
+            "head does not see"
+        )
+    return ""
+
 
 def plot_meg(signals_file, output, window=500.0, probe=None, subtract_mean=True):
     """Magnetic signal of every MEG sensor against time (ms), one panel per sensor
@@ -61,7 +103,8 @@ def plot_meg(signals_file, output, window=500.0, probe=None, subtract_mean=True)
         index = list(sensors).index(sensor)
         ax.set_title(f"sensor {sensor}{position_text(points, index)}", fontsize=9)
         ax.set_ylabel(f"{symbol} ({units})")
-        ax.legend(fontsize=7, loc="upper right", framealpha=0.8)
+        # beside the axes, off the data
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.0, 1.0), frameon=False)
         ax.ticklabel_format(axis="y", style="sci", scilimits=(-3, 4))
     if not shown:
         empty_note(axes[0, 0], "all MEG components are zero")
@@ -70,6 +113,7 @@ def plot_meg(signals_file, output, window=500.0, probe=None, subtract_mean=True)
     conversion = " = \u00b50\u00b7H" if quantity == "B" else ""
     mean_text = ", run mean subtracted" if subtract_mean else ""
     note = f"\nzero, not shown: {', '.join(skipped)}" if skipped else ""
+    note += radial_note(signals_file, data)
     fig.suptitle(
         f"{data['name']} ({data['type']}): {symbol}{conversion}{mean_text}{note}", fontsize=10
     )

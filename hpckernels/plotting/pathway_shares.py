@@ -125,12 +125,12 @@ def _share_maps(fig, grid, probe, data, shares, keep, names):
                 "n/a" if not np.isfinite(v) else f"{v:.2f}",
                 ha="center",
                 va="center",
-                fontsize=7 if len(order) <= 16 else 5,
+                fontsize=7,
                 color="white" if dark else "black",
             )
         ax.set_xticks(range(len(names)))
         if many:
-            ax.set_xticklabels(names, rotation=90, fontsize=6)
+            _grouped_pathway_axis(ax, names)
         else:
             ax.set_xticklabels(names, rotation=45, ha="right", fontsize=8)
         step = max(1, len(order) // 16)
@@ -138,9 +138,38 @@ def _share_maps(fig, grid, probe, data, shares, keep, names):
         ax.set_yticklabels([f"{depth[i]:g}" for i in order[::step]], fontsize=8)
         if col == 0:
             ax.set_ylabel("contact depth z (\u00b5m)")
-        ax.set_xlabel("pathway")
+        ax.set_xlabel(
+            "pathway X \u2192 Y: presynaptic X, grouped by postsynaptic Y",
+            labelpad=26 if many else 4,
+        )
         ax.set_title(f"{probe}: {title}", fontsize=9)
         fig.colorbar(image, ax=ax, fraction=0.08, pad=0.03).ax.tick_params(labelsize=7)
+
+
+def _grouped_pathway_axis(ax, names):
+    """Many pathways ``"X \u2192 Y"`` on an x axis: X at every tick, Y once under each run
+    of pathways into it, runs separated by lines (readable for the 64 pathways of the
+    microcircuit)."""
+    pairs = [name.split(" \u2192 ") for name in names]
+    ax.set_xticklabels([pre for pre, _ in pairs], rotation=90, fontsize=7)
+    runs, start = [], 0
+    for k in range(1, len(pairs) + 1):
+        if k == len(pairs) or pairs[k][1] != pairs[start][1]:
+            runs.append((start, k, pairs[start][1]))
+            start = k
+    for first, last, post in runs:
+        if first:
+            ax.axvline(first - 0.5, color="white", lw=1.2)
+        ax.annotate(
+            f"\u2192 {post}",
+            xy=((first + last - 1) / 2, 0),
+            xycoords=("data", "axes fraction"),
+            xytext=(0, -38),
+            textcoords="offset points",
+            ha="center",
+            va="top",
+            fontsize=8,
+        )
 
 
 def _share_bars(ax, probes, shares, keep, names):
@@ -219,7 +248,7 @@ def _share_matrices(fig, slots, cbar_slot, probes, shares, populations, active):
                 "0.00" if label == "-0.00" else label,
                 ha="center",
                 va="center",
-                fontsize=6.5,
+                fontsize=7,
                 color="white" if np.isfinite(v) and abs(v) > 0.6 * vmax else "black",
             )
         ax.set_xticks(range(len(pres)))

@@ -181,7 +181,8 @@ def plot_raster_rates(
     if many:
         ax_rate.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     else:
-        ax_rate.legend(fontsize=8, loc="upper right", framealpha=0.8)
+        # beside the rates, off the data
+        ax_rate.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return finish(
         fig,

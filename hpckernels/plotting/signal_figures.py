@@ -17,10 +17,18 @@ import numpy as np
 
 from ..errors import InputError
 from ..io.h5 import OutputError, open_h5, read
-from .common import check_window, figure_kind, probe_groups, scale_labels, types_drawn_as
+from .common import (
+    check_window,
+    figure_kind,
+    find_probe,
+    probe_groups,
+    scale_labels,
+    types_drawn_as,
+)
 from .csd import plot_csd_image
 from .dipole import plot_dipole
 from .eeg import plot_eeg
+from .eeg_scalp import mne_available, plot_eeg_scalp, scalp_map_reason
 from .lfp import plot_lfp_image, plot_lfp_traces
 from .meg import plot_meg
 from .pathway_shares import plot_pathway_shares
@@ -36,9 +44,13 @@ FIGURES = {
     "csd_image.png": "csd",
     "dipole.png": "dipole",
     "eeg.png": "eeg",
+    "eeg_scalp.png": "eeg",
     "meg.png": "meg",
     "pathway_shares.png": "pathways",
 }
+
+#: Figures that need an optional package: {figure: (is it importable, what to install)}.
+OPTIONAL = {"eeg_scalp.png": (mne_available, "MNE (pip install 'hpckernels[mne]')")}
 
 #: Needs of :data:`FIGURES` that are not a probe's figure kind.
 _NOT_PROBES = ("spikes", "pathways")
@@ -50,6 +62,7 @@ _TIME_SERIES = {
     "csd_image.png": plot_csd_image,
     "dipole.png": plot_dipole,
     "eeg.png": plot_eeg,
+    "eeg_scalp.png": plot_eeg_scalp,
     "meg.png": plot_meg,
 }
 
@@ -85,6 +98,10 @@ def _reasons(fh, spikes_file):
             reasons[figure] = (
                 None if need in kinds else f"no {' or '.join(types_drawn_as(need))} probe"
             )
+        if reasons[figure] is None and figure in OPTIONAL and not OPTIONAL[figure][0]():
+            reasons[figure] = f"needs {OPTIONAL[figure][1]}"
+    if reasons["eeg_scalp.png"] is None:
+        reasons["eeg_scalp.png"] = scalp_map_reason(fh, find_probe(fh, "eeg"))
     return reasons
 
 
@@ -130,9 +147,12 @@ def expected_figures(probe_types, sonata=False, pathways=True):
     return [
         figure
         for figure, need in FIGURES.items()
-        if (need == "spikes" and sonata)
-        or need in kinds
-        or (need == "pathways" and pathways and types)
+        if (
+            (need == "spikes" and sonata)
+            or need in kinds
+            or (need == "pathways" and pathways and types)
+        )
+        and (figure not in OPTIONAL or OPTIONAL[figure][0]())
     ]
 
 

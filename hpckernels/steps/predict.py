@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import binning
 from ..console import STDERR
-from ..convolution import centered_kernel, default_chunk_size
+from ..convolution import centered_kernel
 from ..errors import InputError
 from ..hashing import file_sha256
 from ..io import spikes
@@ -24,7 +24,7 @@ from ..io.h5 import IN_MEMORY_LIMIT, provenance, require_space, text
 from ..io.kernels import read_tensor, tensor_differences
 from ..io.signals import SIGNAL_FORMATS
 from ..resources import require_memory
-from ..signals import iter_window_signals, signal_margins, time_axis
+from ..signals import config_chunk_size, signal_margins, stream_window
 
 
 def predict_signals(config, kernels_file, spike_files, output, allow_stale=False, log=STDERR):
@@ -93,7 +93,7 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
     settings = config.data.get("signals", {})
     pathways = bool(settings.get("pathways", True))
     n_lags = max(k.shape[-1] for k in kernels.values())
-    chunk = int(settings.get("chunk_size", default_chunk_size(n_lags)))
+    chunk = config_chunk_size(config, kernels)
     n_pre, n_post = len(tensor.pre), len(tensor.post)
     channels = sum(probe.kernel.shape[2] for probe in tensor.probes.values())
     per_bin = n_pre + channels * (1 + (n_post * n_pre if pathways else 0))
@@ -162,27 +162,7 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
     }
     fmt = SIGNAL_FORMATS.lookup(settings.get("format", "hdf5"), "signals.format")()
     with fmt.open(output, attrs, tensor, n, pathways, scales, size=size) as writer:
-        at, in_window = 0, np.zeros(len(tensor.pre))
-        for piece in binning.iter_population_counts(
-            times, tensor.pre, t_start, t_stop, dt, scales=scales, chunk_size=chunk
-        ):
-            writer.write_counts(at, piece, time_axis(t_start, dt, at, at + piece.shape[1]))
-            at += piece.shape[1]
-            in_window += piece.sum(axis=1)
-        for block in iter_window_signals(
-            times,
-            tensor.pre,
-            kernels,
-            t_start,
-            t_stop,
-            dt,
-            scales=scales,
-            chunk_size=chunk,
-            pathways=pathways,
-        ):
-            writer.write_block(
-                block, time_axis(t_start, dt, block.start, block.start + block.size)
-            )
+        in_window = stream_window(writer, config, times, tensor.pre, kernels, scales, pathways)
     for name, count in zip(tensor.pre, in_window, strict=True):
         if count == 0:
             print(

@@ -11,6 +11,8 @@ rule basis:
         f"{RESULTS}/basis/{{post}}.h5",
     log:
         f"{RESULTS}/logs/basis/{{post}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/basis/{{post}}.tsv"
     group:
         POPULATION_GROUP
     conda:

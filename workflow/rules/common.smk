@@ -14,7 +14,8 @@ from hpckernels.config import NetworkConfig
 from hpckernels.errors import InputError
 from hpckernels.hashing import content_hash
 from hpckernels.network import network_parameters
-from hpckernels.plotting import expected_figures
+from hpckernels.plotting import FIGURES, expected_figures
+from hpckernels.plotting.common import figure_kind
 from hpckernels.io.spikes import expand_files
 from snakemake.io import report as report_item  # `report` alone is a Snakefile keyword
 
@@ -171,6 +172,18 @@ SIGNAL_FIGURES = (
 )
 
 
+def figure_subcategory(name):
+    """Report subcategory of a signal figure: the probe it draws (the first of its kind,
+    as plot-signals does), or the network's spikes and pathways."""
+    need = FIGURES[name]
+    if need in ("spikes", "pathways"):
+        return {"spikes": "network spikes", "pathways": "pathways"}[need]
+    drawn = [
+        p for p, spec in NETWORK.probes.items() if figure_kind(spec["type"]) == need
+    ]
+    return drawn[0] if drawn else need
+
+
 def signal_figure_files():
     """Figures of the predicted signals, as report items with their captions."""
     return [
@@ -178,6 +191,7 @@ def signal_figure_files():
             f"{RESULTS}/figures/{name}",
             caption=f"{workflow.basedir}/report/{Path(name).stem}.rst",
             category="Signals",
+            subcategory=figure_subcategory(name),
         )
         for name in SIGNAL_FIGURES
     ]

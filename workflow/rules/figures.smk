@@ -9,6 +9,7 @@ rule kernel_figure:
             f"{RESULTS}/figures/kernels_{{probe}}.png",
             caption="../report/kernels.rst",
             category="Kernels",
+            subcategory="{probe}",
         ),
     log:
         f"{RESULTS}/logs/figures/kernels_{{probe}}.log",
@@ -53,6 +54,7 @@ rule linearization_figure:
             f"{RESULTS}/figures/linearization_{{post}}_{{pre}}.png",
             caption="../report/linearization.rst",
             category="Linearization",
+            subcategory="population {post}",
         ),
     log:
         f"{RESULTS}/logs/figures/linearization_{{post}}_{{pre}}.log",

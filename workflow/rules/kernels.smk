@@ -14,6 +14,8 @@ rule pathway_kernels:
         ),
     log:
         f"{RESULTS}/logs/kernels/{{post}}_{{pre}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/kernels/{{post}}_{{pre}}.tsv"
     group:
         POPULATION_GROUP
     conda:

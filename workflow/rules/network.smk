@@ -7,6 +7,8 @@ rule network:
         f"{RESULTS}/network/spikes.h5",
     log:
         f"{RESULTS}/logs/network.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/network.tsv"
     conda:
         "../envs/hpckernels.yaml"
     threads: NETWORK_THREADS

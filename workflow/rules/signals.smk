@@ -10,6 +10,8 @@ rule signals:
         f"{RESULTS}/signals.h5",
     log:
         f"{RESULTS}/logs/signals.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/signals.tsv"
     conda:
         "../envs/hpckernels.yaml"
     params:

@@ -11,6 +11,8 @@ rule groundtruth:
         f"{VALIDATION_DIR}/groundtruth_{{gtmode}}.h5",
     log:
         f"{RESULTS}/logs/validation/groundtruth_{{gtmode}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/validation/groundtruth_{{gtmode}}.tsv"
     conda:
         "../envs/hpckernels.yaml"
     threads: GT_TASKS
@@ -37,6 +39,8 @@ rule hybrid_kernels:
         f"{VALIDATION_DIR}/hybrid_kernels_{{gtmode}}.h5",
     log:
         f"{RESULTS}/logs/validation/hybrid_kernels_{{gtmode}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/validation/hybrid_kernels_{{gtmode}}.tsv"
     conda:
         "../envs/hpckernels.yaml"
     threads: GT_TASKS
@@ -64,6 +68,8 @@ rule predict_error:
         f"{VALIDATION_DIR}/error.h5",
     log:
         f"{RESULTS}/logs/validation/predict_error.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/validation/predict_error.tsv"
     conda:
         "../envs/hpckernels.yaml"
     params:
@@ -86,6 +92,8 @@ rule validation_pathway_kernels:
         ),
     log:
         f"{RESULTS}/logs/validation/kernels_{{variant}}_{{post}}_{{pre}}.log",
+    benchmark:
+        f"{RESULTS}/benchmarks/validation/kernels_{{variant}}_{{post}}_{{pre}}.tsv"
     conda:
         "../envs/hpckernels.yaml"
     threads: lambda wildcards: 2 if VARIANTS[wildcards.variant][0] == "ensemble" else 1

@@ -1,0 +1,36 @@
+# NWB export (target `nwb`): the run's signals, spikes, kernel tensor and config as one
+# NWB file (hpckernels export-nwb). The command reads the whole config (its text is stored
+# as provenance), so the config's hash is the rerun trigger.
+
+
+localrules:
+    export_nwb,
+
+
+rule export_nwb:
+    input:
+        signals=f"{RESULTS}/signals.h5",
+        kernels=f"{RESULTS}/kernels.h5",
+        spikes=spike_files(),
+    output:
+        f"{RESULTS}/{RUN}.nwb",
+    log:
+        f"{RESULTS}/logs/nwb.log",
+    conda:
+        "../envs/hpckernels.yaml"
+    params:
+        cli=HPCKERNELS,
+        config=CONFIG_FILE,
+        inputs=lambda wildcards: inputs.config_hash(NETWORK),
+        spikes=lambda wildcards, input: (
+            f"--spikes {' '.join(input.spikes)}" if input.spikes else ""
+        ),
+    shell:
+        "{params.cli} export-nwb {params.config} --signals {input.signals} "
+        "--kernels {input.kernels} {params.spikes} -o {output} > {log} 2>&1"
+
+
+# snakemake nwb --profile cluster_profiles/local --configfile CONFIG
+rule nwb:
+    input:
+        rules.export_nwb.output,
