@@ -398,8 +398,9 @@ def read(dset):
 def open_h5(path, what, external=False):
     """Open an existing HDF5 file for reading, or raise InputError naming it.
 
-    Files of hpckernels (they carry ``hpckernels_version``) are verified
-    (:func:`verify`); ``external`` files (spikes of other simulators) may lack it.
+    Files of hpckernels (they carry ``hpckernels_version`` or ``hpckernels_format``) are
+    verified (:func:`verify`); ``external`` files (spikes of other simulators, NWB files
+    of other tools) may lack them.
     """
     path = Path(path)
     if not path.is_file():
@@ -410,7 +411,7 @@ def open_h5(path, what, external=False):
         raise InputError(
             str(path), f"cannot open as HDF5 (expected the {what} file): {err}"
         ) from None
-    if not external or "hpckernels_version" in fh.attrs:
+    if not external or "hpckernels_version" in fh.attrs or "hpckernels_format" in fh.attrs:
         try:
             verify(fh, path, what)
         except InputError:

@@ -33,12 +33,13 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import h5py
 import numpy as np
 
 from ..errors import InputError
 from ..probes import PROBES
 from ..probes.types import linspace_or_array
-from .h5 import atomic_path, text
+from .h5 import atomic_path, seal, text
 
 #: hpckernels units -> (NWB unit, factor from the stored values to it).
 SI_UNITS = {
@@ -345,8 +346,13 @@ def write_nwb(path, signals, config_text, info, metadata=None, tensor=None, trai
             description="config hash, versions, input files and their SHA-256 (JSON)",
         )
     )
-    with atomic_path(Path(path)) as tmp, pynwb.NWBHDF5IO(str(tmp), "w") as io:
-        io.write(nwb)
+    with atomic_path(Path(path)) as tmp:
+        with pynwb.NWBHDF5IO(str(tmp), "w") as io:
+            io.write(nwb)
+        # hpckernels' checksums next to NWB's own content (readers of this file verify
+        # them; other tools ignore attributes they do not know)
+        with h5py.File(tmp, "r+") as fh:
+            seal(fh)
     return written
 
 

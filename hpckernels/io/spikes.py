@@ -722,7 +722,7 @@ def read_nwb_units(path, column=NWB_POPULATION_COLUMN):
     SpikeInputError
         No Units table, no spike times, no column ``column``, or a broken ragged index.
     """
-    with open_h5(path, "NWB") as h5:
+    with open_h5(path, "NWB", external=True) as h5:
         units = h5.get("units")
         if units is None or not hasattr(units, "keys"):
             raise SpikeInputError(path, "no '/units' table: not an NWB file with spikes")
