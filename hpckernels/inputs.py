@@ -185,6 +185,26 @@ def basis_hash(config, post, with_probes=True):
     return content_hash(basis_inputs(config, post, with_probes))
 
 
+def response_inputs(config, post):
+    """Everything that determines the response file of population ``post`` (``hpckernels
+    basis`` with the linear engine, :mod:`hpckernels.engines.linear`): its linearized
+    cell (:func:`cell_inputs`) and the placement of every connection into it. Probes,
+    synapse kinetics, weights without ``g_eff``, delays and ensemble settings do not
+    enter: kernels are computed from the file for any of them."""
+    return {
+        **cell_inputs(config, post),
+        "name": post,
+        "placements": [
+            {"pre": c["pre"], "placement": c["placement"]} for c in config.connections_into(post)
+        ],
+    }
+
+
+def response_hash(config, post):
+    """Content hash of :func:`response_inputs`."""
+    return content_hash(response_inputs(config, post))
+
+
 def basis_cache_key(config, post, label, columns):
     """Content hash of a per-segment membrane-current basis (probes excluded): what a
     response cache files it under."""

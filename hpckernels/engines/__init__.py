@@ -22,12 +22,12 @@ from __future__ import annotations
 
 from ..probes import ProbeStack, check
 from ..resources import require_memory
-from . import basis, neuron  # noqa: F401  (each registers its engine)
+from . import basis, linear, neuron  # noqa: F401  (each registers its engine)
 from .base import ENGINES, Engine
 from .common import kinetics_groups
 
 #: The engine of ``hpckernels kernel`` and the workflow unless another is named.
-DEFAULT_ENGINE = "basis"
+DEFAULT_ENGINE = "linear"
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "get_engine", "require_basis_memory"]
 

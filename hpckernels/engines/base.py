@@ -5,7 +5,9 @@ An engine computes, for the linearized cell of a postsynaptic population Y, what
 commands and the workflow ask of it:
 
 - :meth:`Engine.population_basis`: the responses of every probe to one unit synaptic
-  event on each segment a synapse can reach (:class:`~hpckernels.datatypes.PopulationBasis`);
+  event on each segment a synapse can reach (:class:`~hpckernels.datatypes.PopulationBasis`),
+  and :meth:`Engine.population_response`: what ``hpckernels basis`` writes for the kernel
+  jobs to read (the basis itself, or what it is computed from);
 - :meth:`Engine.mean_field_kernels` of a pathway X -> Y, and the moments of blocks of
   its ensemble realizations (:meth:`Engine.block_moments`, merged by
   :meth:`Engine.ensemble_kernels`); the defaults here derive both from the basis;
@@ -46,7 +48,15 @@ class Engine:
     reads_basis: ClassVar[bool] = True
 
     def population_basis(
-        self, config, post, comm=None, pres=None, cache=None, everywhere=True, log=STDERR
+        self,
+        config,
+        post,
+        comm=None,
+        pres=None,
+        cache=None,
+        everywhere=True,
+        log=STDERR,
+        probes=None,
     ):
         """The impulse-response basis of population ``post``.
 
@@ -65,12 +75,26 @@ class Engine:
             Return the basis on every rank (else on rank 0, None elsewhere).
         log : file, optional
             Progress (rank 0).
+        probes : list of str, optional
+            Only the responses of these probes (default all; head models take their
+            dipole's).
 
         Returns
         -------
         PopulationBasis or None
         """
         raise InputError("--engine", f"the {self.name} engine computes no basis")
+
+    def population_response(self, config, post, comm=None, cache=None, log=STDERR):
+        """What ``hpckernels basis`` writes and ``hpckernels kernel --basis`` reads: by
+        default the basis of every probe (:meth:`population_basis`) on rank 0, None
+        elsewhere.
+
+        Returns
+        -------
+        PopulationBasis or None
+        """
+        return self.population_basis(config, post, comm, cache=cache, everywhere=False, log=log)
 
     def unit_membrane_currents(self, config, post, synapse):
         """Membrane currents (nA) of every segment at lags 0..tau after one event of 1 nA
