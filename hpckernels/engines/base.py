@@ -46,6 +46,10 @@ class Engine:
     description: ClassVar[str] = ""
     #: Kernels can be computed from a basis file (``hpckernels basis``).
     reads_basis: ClassVar[bool] = True
+    #: Its basis file holds the cell's linear system, not responses per probe.
+    writes_system: ClassVar[bool] = False
+    #: It keeps membrane currents in a response cache (``--cache``).
+    uses_cache: ClassVar[bool] = True
 
     def population_basis(
         self,

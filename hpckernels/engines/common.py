@@ -12,7 +12,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-from scipy.signal import fftconvolve
+from scipy import fft as sp_fft
 
 from .. import cell as cellmod
 from .. import distributions, probes
@@ -271,9 +271,12 @@ def kernel_from_signal(signal, n_steps, delay_pmf=None, fir=False):
     kernel[..., n_steps:] = signal
     if delay_pmf is not None:
         # centred ("same") convolution over the lag axis: a delay d moves the
-        # response to later lags by d; mass beyond +tau is cut off.
-        pmf = np.reshape(delay_pmf, (1,) * (kernel.ndim - 1) + (-1,))
-        full = fftconvolve(kernel, pmf, axes=-1)
+        # response to later lags by d; mass beyond +tau is cut off. (The arithmetic of
+        # scipy.signal.fftconvolve, to the bit, without importing scipy.signal.)
+        n = kernel.shape[-1] + len(delay_pmf) - 1
+        size = sp_fft.next_fast_len(n, True)
+        spectrum = sp_fft.rfft(kernel, size, axis=-1) * sp_fft.rfft(delay_pmf, size)
+        full = sp_fft.irfft(spectrum, size, axis=-1)[..., :n]
         kernel = full[..., n_steps : n_steps + 2 * n_steps + 1]
     # the response at lag 0 is the baseline; then causality: nothing before lag 0
     kernel = kernel - kernel[..., n_steps, None]

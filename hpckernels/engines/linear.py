@@ -566,6 +566,8 @@ class LinearEngine(Engine):
     stepping); the response file holds the system, so kernels need no NEURON."""
 
     name = "linear"
+    writes_system = True
+    uses_cache = False
     description = (
         "the linearized cell as a sparse linear system (assembled once from NEURON), "
         "responses by forward or adjoint solves; reads the system from --basis"

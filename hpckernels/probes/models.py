@@ -87,7 +87,10 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         """
         z_seg = _cell_of(self).z.mean(axis=-1)
         mu = (self.z[:, None] - z_seg[None, :]).ravel()
-        mean_disk = self._mean_disk_term(mu)
+        # the term is a function of the distance alone, which repeats on regular grids
+        # of contacts and segments: each distinct one is integrated once
+        distinct, where = np.unique(mu, return_inverse=True)
+        mean_disk = self._mean_disk_term(distinct)[where]
         return mean_disk.reshape(self.z.size, z_seg.size) / (2 * self.sigma * np.pi * self.R**2)
 
     def _mean_disk_term(self, mu):
