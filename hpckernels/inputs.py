@@ -144,10 +144,14 @@ def pathway_inputs(config, pre, post, mode="mean-field", ensemble=None):
 
 
 def pathway_hash(config, pre, post, mode="mean-field", probe=None, ensemble=None):
-    """Content hash of a pathway's inputs (and of one probe, if named)."""
+    """Content hash of a pathway's inputs (and of one probe, if named: its spec resolved
+    for ``post``, a head model's with the spec of its dipole probe)."""
     inputs = pathway_inputs(config, pre, post, mode, ensemble)
     if probe is not None:
         inputs["probe"] = config.probe_spec(probe, post)
+        head = probe_type(config.probes[probe], config.probes)
+        if head.derived:
+            inputs["dipole"] = config.probe_spec(head.dipole_name, post)
     return content_hash(inputs)
 
 
@@ -229,14 +233,15 @@ def linearization_key(config, post, neuron_version, linearization_format):
     )
 
 
-def tensor_inputs(config, mode="mean-field"):
-    """What assembling the kernel tensor reads from the config (besides the pathway
-    kernel files): populations, pathways, probes and the kernel settings."""
+def tensor_inputs(config, mode="mean-field", probes=None):
+    """What assembling the kernel tensor of ``probes`` (default all) reads from the config
+    (besides the pathway kernel files): populations, pathways, the probes and the kernel
+    settings."""
     sim = config.simulation
     return {
         "populations": list(config.populations),
         "pathways": [[p.pre, p.post] for p in config.pathways()],
-        "probes": config.probes,
+        "probes": {name: config.probes[name] for name in probes or config.probes},
         "mode": mode,
         "simulation": {k: sim[k] for k in ("dt", "tau", "vrest", "g_eff", "fir")},
     }

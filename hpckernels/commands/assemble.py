@@ -12,12 +12,15 @@ def add_parser(subparsers):
         "assemble",
         help="assemble pathway kernel files into one kernel tensor",
         description="Reduce step: read KERNELS_DIR/<post>/<pre>/<probe>.h5 for every pathway "
-        "and probe of CONFIG and write the tensor (n_post, n_pre, n_channel, n_lag) "
-        "per probe.",
+        "and probe of CONFIG (or the --probe ones) and write the tensor (n_post, n_pre, "
+        "n_channel, n_lag) per probe.",
     )
     parser.add_argument("config", help="network config (YAML)")
     parser.add_argument("--kernels-dir", required=True, help="folder of pathway kernel files")
     parser.add_argument("--mode", choices=["mean-field", "ensemble"], default="mean-field")
+    parser.add_argument(
+        "--probe", action="append", help="only this probe (repeatable; default: all probes)"
+    )
     parser.add_argument("-o", "--output", required=True, help="kernel tensor (HDF5)")
     parser.add_argument(
         "--allow-stale",
@@ -34,7 +37,7 @@ def run(args):
     config = load_config(args.config, args.g_eff)
     files = {}
     for pathway in config.pathways():
-        for probe in config.probes:
+        for probe in config.probe_names(args.probe):
             path = Path(args.kernels_dir) / pathway.post / pathway.pre / f"{probe}.h5"
             if not path.is_file():
                 raise InputError(str(path), f"kernel file of {pathway} / {probe} is missing")

@@ -17,8 +17,9 @@ def add_parser(subparsers):
     parser.add_argument(
         "--kernels",
         required=True,
+        nargs="+",
         metavar="KERNELS.h5",
-        help="kernel tensor (hpckernels assemble)",
+        help="kernel tensor (hpckernels assemble), or one file per probe",
     )
     parser.add_argument(
         "--spikes",
@@ -48,6 +49,6 @@ def run(args):
     from ..steps.predict import predict_signals
 
     config = load_config(args.config, args.g_eff)
-    output = output_path(args.output, inputs=[args.config, args.kernels, *(args.spikes or [])])
+    output = output_path(args.output, inputs=[args.config, *args.kernels, *(args.spikes or [])])
     predict_signals(config, args.kernels, args.spikes, output, allow_stale=args.allow_stale)
     return 0

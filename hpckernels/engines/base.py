@@ -25,6 +25,7 @@ from typing import ClassVar
 
 from ..console import STDERR
 from ..errors import InputError
+from ..inputs import basis_hash
 from ..registry import Registry
 from . import ensemble
 from .pathway import BLOCK, BasisPathway
@@ -88,6 +89,11 @@ class Engine:
         PopulationBasis or None
         """
         raise InputError("--engine", f"the {self.name} engine computes no basis")
+
+    def response_hash(self, config, post):
+        """Content hash of what :meth:`population_response` depends on (the rerun
+        trigger of a basis job): by default the basis's inputs, probes included."""
+        return basis_hash(config, post)
 
     def population_response(self, config, post, comm=None, cache=None, log=STDERR):
         """What ``hpckernels basis`` writes and ``hpckernels kernel --basis`` reads: by

@@ -613,6 +613,11 @@ class LinearEngine(Engine):
             )
         return comm.bcast(result, root=0)
 
+    def response_hash(self, config, post):
+        """Content hash of the response file's inputs
+        (:func:`~hpckernels.inputs.response_hash`: no probe, kinetics or delay)."""
+        return response_hash(config, post)
+
     def population_response(self, config, post, comm=None, cache=None, log=STDERR):
         """What ``hpckernels basis`` writes: :meth:`population_system` (rank 0)."""
         result = self.population_system(config, post, comm, log)

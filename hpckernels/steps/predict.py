@@ -18,10 +18,9 @@ from .. import binning
 from ..console import STDERR
 from ..convolution import centered_kernel, default_chunk_size
 from ..errors import InputError
-from ..hashing import file_sha256
 from ..io import spikes
 from ..io.h5 import provenance, text
-from ..io.kernels import read_tensor, tensor_differences
+from ..io.kernels import read_tensor, tensor_differences, tensor_file_attrs, tensor_paths
 from ..io.signals import SIGNAL_FORMATS
 from ..signals import iter_window_signals, signal_margins, time_axis
 
@@ -32,8 +31,8 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
     Parameters
     ----------
     config : NetworkConfig
-    kernels_file : str or Path
-        Kernel tensor of ``hpckernels assemble``.
+    kernels_file : str or Path, or list of them
+        Kernel tensor of ``hpckernels assemble`` (or one file per probe).
     spike_files : list of str or None
         Spike files replacing the config's ``spikes.files`` (required without a
         ``spikes`` section: the SONATA file of ``hpckernels network``).
@@ -67,7 +66,9 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
     t_start, t_stop = config.signal_window()
     dt = float(config.simulation["dt"])
     n = binning.bin_count(t_start, t_stop, dt)
-    tensor = read_tensor(kernels_file)
+    files = tensor_paths(kernels_file)
+    kernels_file = ", ".join(str(p) for p in files)
+    tensor = read_tensor(files)
     tensor_dt = float(tensor.attrs.get("dt", dt))
     if abs(tensor_dt - dt) > 1e-9 * dt:
         raise InputError(
@@ -84,7 +85,7 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
     for message in stale:
         print(f"hpckernels: warning: {kernels_file} (--allow-stale): {message}", file=log)
     source = spikes.spike_source(config, spike_files)
-    for path in [*source.files, Path(kernels_file)]:
+    for path in [*source.files, *files]:
         if path.resolve() == Path(output).resolve():
             raise InputError("-o/--output", f"{output} is also an input file")
 
@@ -121,8 +122,7 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
         **provenance(config),
         "t_start": t_start,
         "t_stop": t_stop,
-        "kernels_file": str(tensor.path),
-        "kernels_sha256": file_sha256(tensor.path),
+        **tensor_file_attrs(files),
         "kernels_config_hash": text(tensor.attrs.get("config_hash", "")) or None,
         "spike_files": json.dumps([str(p) for p in source.files]),
         "spike_format": source.format.name,
