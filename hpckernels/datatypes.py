@@ -41,6 +41,9 @@ class KineticsBasis:
     synapse: dict
     columns: np.ndarray
     responses: dict = field(default_factory=dict)
+    #: What is computed from the responses and kept with them (their modes, see
+    #: :meth:`hpckernels.engines.pathway.BasisPathway.modes`); not stored in files.
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass

@@ -10,8 +10,9 @@ Whatever engine computed the basis (:class:`~hpckernels.datatypes.PopulationBasi
   the synapse's delay, with the synapses of :meth:`SynapseSampler.draw
   <hpckernels.engines.common.SynapseSampler.draw>` (the same realization as the NEURON
   engine's). Realizations are computed in blocks: their synapses are binned into
-  (segment, delay step) counts, transformed along lags with FFTs and contracted with the
-  transformed basis, one matrix product per frequency.
+  (delay step, segment) counts, projected on the few modes of the basis (its singular
+  value decomposition), transformed along lags with FFTs and contracted with the
+  transformed modes, one matrix product per frequency.
 
 EEG and MEG probes are a head-model matrix applied to a dipole probe's signal
 (:class:`~hpckernels.probes.stack.ProbeStack`): they are derived from the dipole rows and
@@ -33,11 +34,13 @@ from .ensemble import RunningMoments
 #: Realizations per ensemble block of the basis engine (moments are merged in block
 #: order: fixed, so that results do not depend on the number of ranks).
 BLOCK = 64
-#: Basis columns (segments) transformed at a time in a block: bounds the memory of the
-#: transformed counts (BLOCK x SEGMENT_CHUNK x frequencies complex numbers).
-SEGMENT_CHUNK = 256
 #: Smallest FFT length of the overlap-save sums of :meth:`BasisPathway.realization_signals`.
 MIN_FFT = 256
+#: Singular values of the responses (each probe scaled to its largest) below this
+#: fraction of the largest are dropped from :meth:`BasisPathway.modes`: the responses
+#: themselves agree with NEURON to ~1e-13 of each probe's largest, and what lies below
+#: 1e-14 is their round-off.
+RANK_RTOL = 1e-14
 
 
 class BasisPathway:
@@ -68,6 +71,7 @@ class BasisPathway:
         if label not in basis.kinetics:
             raise InputError("--basis", f"no responses of {label} synapses onto {post}")
         kinetics = basis.kinetics[label]
+        self.kinetics = kinetics
         self.stack = ProbeStack(config.probes, names)
         missing = [name for name in self.stack.primary if name not in kinetics.responses]
         if missing:
@@ -102,30 +106,75 @@ class BasisPathway:
         }
 
     # ------------------------------------------------------------------ ensemble
+    def modes(self):
+        """The weighted basis as a sum of few products: ``basis[c, j, l] = sum_k U[j, k]
+        modes[k, c, l]``.
+
+        From the singular value decomposition of the responses (columns x channels and
+        lags, each probe's rows scaled to its largest response), truncated where the
+        singular values fall below :data:`RANK_RTOL` of the largest: the responses of a
+        cable's segments are smooth in space, so a few dozen modes carry hundreds of
+        columns (rank 43 of 244 columns, 78 of 446, in the microcircuit). The
+        decomposition is kept with the kinetics's responses (``derived``) and shared by
+        every pathway with those probes; the weights of the pathway's synapses scale U.
+
+        Returns
+        -------
+        U : ndarray, shape (n_columns, n_modes)
+            Weighted (nA per synapse).
+        modes : ndarray, shape (n_modes, C, n_steps + 1)
+            Probe units per nA.
+        """
+        key = ("modes", tuple(self.stack.primary))
+        if key not in self.kinetics.derived:
+            responses = self.stack.stack(self.kinetics.responses, axis=0)  # (C, J, L)
+            n_channels, n_cols, n_lags = responses.shape
+            scale = np.ones(n_channels)
+            for part in self.stack.slices.values():
+                largest = np.abs(responses[part]).max()
+                scale[part] = largest if largest > 0 else 1.0
+            scaled = (responses / scale[:, None, None]).transpose(1, 0, 2)
+            U, values, Vt = np.linalg.svd(scaled.reshape(n_cols, -1), full_matrices=False)
+            rank = max(1, int(np.sum(values > RANK_RTOL * values[0]))) if values.size else 0
+            modes = (values[:rank, None] * Vt[:rank]).reshape(rank, n_channels, n_lags)
+            self.kinetics.derived[key] = (U[:, :rank], modes * scale[None, :, None])
+        U, modes = self.kinetics.derived[key]
+        return U * self.weights[:, None], modes
+
     def _window_spectra(self, size, width):
-        """Transformed windows of the weighted basis for :meth:`realization_signals`.
+        """Transformed windows of the modes for :meth:`realization_signals`, and the
+        transform of ``width`` steps.
 
         Window b holds lags b hop - (width - 1) .. b hop + hop - 1 (zero outside
         0..tau), hop = size - width + 1; its rfft of ``size`` points.
 
         Returns
         -------
-        ndarray, shape (size // 2 + 1, J, C * n_windows), complex
+        spectra : ndarray, shape (size // 2 + 1, n_modes, C * n_windows), complex
+        dft : (ndarray, ndarray), shape (size // 2 + 1, width) each
+            Real and imaginary part of the rfft of ``size`` points of ``width`` values
+            (as matrices: for so few values cheaper than an FFT).
         """
         key = (size, width)
         if key not in self._transformed:
+            _, modes = self.modes()
             hop = size - width + 1
             n_windows = -(-(self.n_steps + 1) // hop)
-            n_channels, n_cols, n_lags = self.basis.shape
-            padded = np.zeros((n_channels, n_cols, n_windows * hop + width - 1))
-            padded[..., width - 1 : width - 1 + n_lags] = self.basis
+            n_modes, n_channels, n_lags = modes.shape
+            padded = np.zeros((n_modes, n_channels, n_windows * hop + width - 1))
+            padded[..., width - 1 : width - 1 + n_lags] = modes
             windows = np.lib.stride_tricks.sliding_window_view(padded, size, axis=-1)[
                 ..., ::hop, :
             ]
-            spectra = scipy.fft.rfft(windows, axis=-1)  # (C, J, n_windows, F)
-            self._transformed[key] = np.ascontiguousarray(spectra.transpose(3, 1, 0, 2)).reshape(
-                size // 2 + 1, n_cols, n_channels * n_windows
+            spectra = scipy.fft.rfft(windows, axis=-1)  # (K, C, n_windows, F)
+            spectra = np.ascontiguousarray(spectra.transpose(3, 0, 1, 2)).reshape(
+                size // 2 + 1, n_modes, n_channels * n_windows
             )
+            phase = np.exp(
+                np.outer(np.arange(size // 2 + 1), np.arange(width)) * (-2j * np.pi / size)
+            )
+            dft = (np.ascontiguousarray(phase.real), np.ascontiguousarray(phase.imag))
+            self._transformed[key] = (spectra, dft)
         return self._transformed[key]
 
     def _fft_size(self, width):
@@ -147,14 +196,17 @@ class BasisPathway:
     def realization_signals(self, seed, indices):
         """Stacked signals of ensemble realizations.
 
-        The synapses of the realizations are binned into counts per (delay step,
-        realization, column) over the block's delays d_min..d_max (width W). The
-        convolution of the counts with the basis along lags is an overlap-save sum:
-        lags are cut into windows of ``hop`` lags, each window's counts and basis are
-        multiplied as spectra of ``size`` = hop + W - 1 points (one matrix product
-        (realizations x columns) @ (columns x channels x windows) per frequency), and
-        the valid part of each inverse transform is kept. The result equals the direct
-        sum of shifted basis columns up to round-off.
+        A realization is a (delay step x column) count matrix of its synapses applied to
+        the weighted basis. For a block of realizations the counts (over the block's
+        delays d_min..d_max, width W) are multiplied by the modes' column factors
+        (:meth:`modes`: one matrix product for the block), and the result is convolved
+        with the modes along lags as an overlap-save sum: lags are cut into windows of
+        ``hop`` lags, each window's counts and modes are multiplied as spectra of ``size``
+        = hop + W - 1 points (one matrix product (realizations x modes) @ (modes x
+        channels x windows) per frequency), and the valid part of each inverse transform
+        is kept. No loop over synapses; the result equals the direct sum of shifted basis
+        columns up to round-off (and the dropped singular values, below
+        :data:`RANK_RTOL`).
 
         Parameters
         ----------
@@ -169,31 +221,32 @@ class BasisPathway:
         """
         n = self.n_steps
         n_real, n_cols = len(indices), self.columns.size
-        n_channels = self.basis.shape[0]
         n_synapses, segments, steps = self.sampler.draw_many(seed, indices)
         rows = np.repeat(np.arange(n_real, dtype=np.int64), n_synapses)
         # a synapse acting after tau is not seen on the kernel's lags
         keep = steps <= n
         rows, cols, steps = rows[keep], self.column_of[segments[keep]], steps[keep]
+        U, modes = self.modes()
+        n_modes, n_channels = modes.shape[:2]
         signals = np.zeros((n_real, n_channels, n + 1))
         if steps.size == 0:
             return signals
         first = int(steps.min())
-        # widths rounded up to a multiple of 16 steps (zero counts): few basis transforms
+        # widths rounded up to a multiple of 16 steps (zero counts): few mode transforms
         width = -(-(int(steps.max()) - first + 1) // 16) * 16
         # synapses per (delay step, realization, column): exact integer counts
         counts = np.bincount(
             ((steps - first) * n_real + rows) * n_cols + cols, minlength=width * n_real * n_cols
-        ).reshape(width, n_real, n_cols)
+        ).reshape(width * n_real, n_cols)
+        weighted = (counts.astype(float) @ U).reshape(width, n_real * n_modes)
         size = self._fft_size(width)
         hop = size - width + 1
-        spectra = self._window_spectra(size, width)  # (F, J, C * windows)
+        spectra, (real, imaginary) = self._window_spectra(size, width)  # (F, K, C * windows)
         n_windows = spectra.shape[2] // n_channels
-        product = np.zeros((spectra.shape[0], n_real, spectra.shape[2]), complex)
-        for start in range(0, n_cols, SEGMENT_CHUNK):
-            part = slice(start, start + SEGMENT_CHUNK)
-            counts_hat = scipy.fft.rfft(counts[:, :, part].astype(float), n=size, axis=0)
-            product += np.matmul(counts_hat, spectra[:, part, :])
+        transformed = np.empty((spectra.shape[0], n_real * n_modes), complex)
+        transformed.real = real @ weighted
+        transformed.imag = imaginary @ weighted
+        product = np.matmul(transformed.reshape(-1, n_real, n_modes), spectra)
         # inverse transforms along rows (R * C * windows, F) of the transposed product;
         # window w holds lags first + w hop + (0..hop - 1) at points width - 1 ..
         inverse = scipy.fft.irfft(product.reshape(product.shape[0], -1).T, n=size, axis=-1)
