@@ -211,14 +211,15 @@ def test_route_rule_blocks_and_determinism(mechanisms_loaded):
     assert step.route(n_channels=500, n_columns=1) == "forward"
     (label, (unit, _)), *_ = kinetics_groups(config, "E").items()
     kinetics = linearmod.SynapseKinetics(unit, system.dt)
-    M = np.random.default_rng(1).standard_normal((40, system.n_segments))
+    n_channels = 2 * linearmod.CHANNEL_BLOCK + 22
+    M = np.random.default_rng(1).standard_normal((n_channels, system.n_segments))
     inputs = {label: (kinetics, np.arange(27))}
     for route in ("adjoint", "forward"):
         first = step.responses(inputs, M, 100, route)[label]
         assert np.array_equal(first, step.responses(inputs, M, 100, route)[label])
-        assert len(step.blocks(inputs, 40, route)) == (3 if route == "adjoint" else 1)
+        assert len(step.blocks(inputs, n_channels, route)) == (3 if route == "adjoint" else 1)
         whole = (
-            step.adjoint_responses(inputs, M[:16], 100)[label]
+            step.adjoint_responses(inputs, M[: linearmod.CHANNEL_BLOCK], 100)[label]
             if route == "adjoint"
             else step.forward_responses(kinetics, np.arange(27), M, 100)
         )
@@ -267,7 +268,8 @@ def neuron_kernels(config, pre, post, seed, indices):
     ids=["two_population", "hay_l5pc", "microcircuit"],
 )
 def test_kernels_equal_neuron_engine(mechanisms_loaded, path, pathways, simulation):
-    """Mean-field kernels and two realizations (same seed) of the linear engine equal the
+    """Mean-field kernels (from the basis, and by forward solves of each pathway's
+    expected input) and two realizations (same seed) of the linear engine equal the
     per-pathway NEURON engine's (every expected synapse, or a realization's synapses, in
     one NEURON run), <= 1e-9 of each kernel's maximum.
 
@@ -281,9 +283,11 @@ def test_kernels_equal_neuron_engine(mechanisms_loaded, path, pathways, simulati
     """
     config = edited(path, **simulation)
     responses, mine, theirs, batches, realizations = {}, {}, {}, {}, {}
+    forward = {}
     for pre, post in pathways:
         if post not in responses:
             responses[post] = LINEAR.population_basis(config, post, log=None)
+            forward.update(LINEAR.population_mean_field(config, post, log=None))
         pathway = BasisPathway(responses[post], config, pre, post)
         mine[pre, post] = pathway.mean_field_kernels()
         batches[pre, post] = pathway.realization_kernels(5, (0, 1))
@@ -302,6 +306,9 @@ def test_kernels_equal_neuron_engine(mechanisms_loaded, path, pathways, simulati
                 scale = largest[probe]
             error = np.abs(actual - kernel).max() / scale
             assert error <= RTOL, (pre, post, probe, error)
+            # the forward route: the pathway's expected input as one right-hand side
+            error = np.abs(forward[pre, post][probe] - kernel).max() / scale
+            assert error <= RTOL, ("forward", pre, post, probe, error)
             for k, realization in enumerate(realizations[pre, post]):
                 batch = batches[pre, post][probe][k]
                 assert relative(batch, realization[probe]) <= RTOL, (pre, post, probe, k)
@@ -348,3 +355,21 @@ def test_response_file_gives_the_kernels_without_neuron(tmp_path, mechanisms_loa
     assert any("tau2" in line for line in found), found
     with pytest.raises(Exception, match="no responses"):
         BasisPathway(stored, config, "I", "E").mean_field_kernels()
+
+
+def test_realizations_on_modes_equal_those_on_columns(mechanisms_loaded):
+    """Large ensembles run on the few modes of the basis (its SVD truncated at 1e-14):
+    the same realizations as on the columns to ~1e-14; fewer modes than columns."""
+    config = load(CONFIGS / "two_population.yaml")
+    basis = LINEAR.population_basis(config, "E", log=None)
+    pathway = BasisPathway(basis, config, "I", "E")
+    on_columns = pathway.realization_kernels(9, range(8))
+    pathway.use_modes_for(10**6)
+    assert pathway.on_modes
+    U, modes = pathway.modes()
+    assert U.shape == (27, modes.shape[0]) and 0 < modes.shape[0] < 27
+    on_modes = pathway.realization_kernels(9, range(8))
+    for probe, kernels in on_columns.items():
+        assert relative(on_modes[probe], kernels) <= 1e-12, probe
+    pathway.use_modes_for(2 * 27 - 1)
+    assert not pathway.on_modes

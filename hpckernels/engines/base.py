@@ -142,6 +142,46 @@ class Engine:
             return None
         return BasisPathway(basis, config, pre, post, probes).mean_field_kernels()
 
+    def population_mean_field(self, config, post, probes=None, log=STDERR):
+        """Mean-field kernels of every pathway into ``post``, in this process.
+
+        Returns
+        -------
+        dict of (str, str) to dict
+            {(pre, post): {probe: kernel (n_channels, n_lags)}}.
+        """
+        basis = self.population_basis(config, post, None, None, None, True, log, probes)
+        pres = [c["pre"] for c in config.connections_into(post)]
+        return {
+            (pre, post): BasisPathway(basis, config, pre, post, probes).mean_field_kernels()
+            for pre in pres
+        }
+
+    def mean_field_tensor(self, config, probes=None, comm=None, log=STDERR):
+        """Mean-field kernels of every pathway of the config.
+
+        The postsynaptic populations are dealt round robin to the ranks of ``comm``, each
+        computed in one process (:meth:`population_mean_field`), and gathered on rank 0:
+        the same numbers for any number of ranks.
+
+        Returns
+        -------
+        dict or None
+            On rank 0 {(pre, post): {probe: kernel}} in the config's pathway order; None
+            on the other ranks.
+        """
+        comm = comm or ensemble.SerialComm()
+        rank, size = comm.Get_rank(), comm.Get_size()
+        mine = {}
+        for k, post in enumerate(config.postsynaptic_populations()):
+            if k % size == rank:
+                mine.update(self.population_mean_field(config, post, probes, log))
+        parts = comm.gather(mine, root=0)
+        if rank != 0:
+            return None
+        merged = {key: value for part in parts for key, value in part.items()}
+        return {(p.pre, p.post): merged[p.pre, p.post] for p in config.pathways()}
+
     def ensemble_kernels(
         self,
         config,
@@ -166,23 +206,27 @@ class Engine:
             On rank 0 {probe: {"kernel": mean, "std": std}}; None on the other ranks.
         """
         comm = comm or ensemble.SerialComm()
-        with self.block_moments(config, pre, post, seed, comm, probes, cache, basis, log) as (
-            moments_of,
-            block,
-        ):
+        with self.block_moments(
+            config, pre, post, seed, comm, probes, cache, basis, log, realizations
+        ) as (moments_of, block):
             moments = ensemble.run_blocks(
                 moments_of, realizations, comm, block, f"{pre}->{post}", log
             )
         return ensemble.mean_and_std(moments)
 
     @contextlib.contextmanager
-    def block_moments(self, config, pre, post, seed, comm, probes, cache, basis, log):
+    def block_moments(
+        self, config, pre, post, seed, comm, probes, cache, basis, log, realizations=None
+    ):
         """Context manager yielding ``(moments_of, block)``: ``moments_of(indices)`` gives
         {probe: RunningMoments} of the kernels of the realizations ``indices`` (a block of
         ``block`` consecutive indices, the same whichever rank computes it). The default
         sums the basis of ``post`` (computed here when not given) in blocks of
-        :data:`hpckernels.engines.pathway.BLOCK`."""
+        :data:`hpckernels.engines.pathway.BLOCK`, on the basis's modes for ensembles
+        large enough to pay for them (``realizations`` in all,
+        :meth:`~hpckernels.engines.pathway.BasisPathway.use_modes_for`)."""
         if basis is None:
             basis = self.population_basis(config, post, comm, [pre], cache, True, log)
         pathway = BasisPathway(basis, config, pre, post, probes)
+        pathway.use_modes_for(realizations)
         yield (lambda indices: pathway.block_moments(seed, indices)), BLOCK

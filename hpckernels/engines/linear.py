@@ -68,14 +68,16 @@ from ..synapses import synapse_model
 from . import ensemble
 from .base import ENGINES, Engine
 from .common import UNIT_WEIGHT, basis_columns, kinetics_groups, unit_synapse
+from .pathway import PathwayInput
 
 #: Ways to the responses (:meth:`FixedStep.responses`).
 ROUTES = ("auto", "forward", "adjoint")
 #: Columns solved together in the forward route (a block: its working memory, and the
 #: unit of work dealt to MPI ranks).
 COLUMN_BLOCK = 256
-#: Channels solved together in the adjoint route (the unit of work dealt to MPI ranks).
-CHANNEL_BLOCK = 16
+#: Channels solved together in the adjoint route (the unit of work dealt to MPI ranks;
+#: a step's cost is mostly its fixed overhead below some dozens of channels).
+CHANNEL_BLOCK = 64
 #: Density mechanisms the linear system knows (ions carry no current of their own here).
 LINEAR_DENSITY = ("pas",)
 #: Point processes the linear system knows (the current synapses are its input).
@@ -311,15 +313,24 @@ class FixedStep:
         return M - M.mean(axis=1, keepdims=True)
 
     # -------------------------------------------------------------- forward
-    def _forward(self, kinetics, columns, n_steps, emit):
-        """Run NEURON's steps for unit events on ``columns`` (segments; one right-hand
-        side each) and call ``emit(step, imem)`` with the membrane currents (nA,
-        n_segments x n_columns) of steps 1..n_steps."""
+    def _forward(self, kinetics, inputs, n_steps, emit):
+        """Run NEURON's steps for one event at lag 0 per right-hand side and call
+        ``emit(step, imem)`` with the membrane currents (nA, n_segments x k) of steps
+        1..n_steps.
+
+        ``inputs``: the segments (int, k) of unit events, or the events' weights (nA)
+        on every segment (float, n_segments x k: e.g. a pathway's expected synapses)."""
         sigma = kinetics.currents(n_steps)
-        n_seg, n_cols = self.system.n_segments, columns.size
-        u = np.zeros((self.system.n_nodes, n_cols), order="F")
+        n_seg, n_nodes = self.system.n_segments, self.system.n_nodes
+        inputs = np.asarray(inputs)
+        n_cols = inputs.shape[-1] if inputs.ndim == 2 else inputs.size
+        u = np.zeros((n_nodes, n_cols), order="F")
         x = np.zeros((self.system.n_modes, n_cols))
-        where = (columns, np.arange(n_cols))
+        if inputs.ndim == 2:
+            drive = np.zeros((n_nodes, n_cols))
+            drive[:n_seg] = inputs
+        else:
+            where = (inputs.astype(int), np.arange(n_cols))
         leak = self.system.leak[:, None]
         membrane = self.membrane[:, None]
         gain = self.mode_gain[:, None]
@@ -327,7 +338,10 @@ class FixedStep:
         for n in range(n_steps):
             # outward membrane currents at u_n: leak, synapse, modes
             current = leak * u
-            current[where] += sigma[n]
+            if inputs.ndim == 2:
+                current += sigma[n] * drive
+            else:
+                current[where] += sigma[n]
             if has_modes:
                 current -= self.mode_current @ x
             du = self.lu.solve(-current - self.axial_current(u))
@@ -363,7 +377,19 @@ class FixedStep:
             self._forward(kinetics, columns[part], n_steps, emit)
         return np.ascontiguousarray(out.transpose(1, 2, 0))
 
-    def forward_responses(self, kinetics, columns, M, n_steps):
+    @staticmethod
+    def _project(rows, groups):
+        """``project(imem)``: rows @ imem, each group of rows (a probe's channels) as its
+        own product, so that a probe's numbers do not depend on the other probes (a
+        product's rounding may depend on its number of rows)."""
+        groups = groups or [slice(0, rows.shape[0])]
+
+        def project(imem):
+            return np.concatenate([rows[part] @ imem for part in groups])
+
+        return project
+
+    def forward_responses(self, kinetics, columns, M, n_steps, groups=None):
         """Probe signals of the unit responses of one kinetics by forward solves (the
         columns as right-hand sides, one block of at most :data:`COLUMN_BLOCK`).
 
@@ -375,6 +401,8 @@ class FixedStep:
         M : ndarray, shape (n_channels, n_segments)
             Stacked probe matrix (probe units per nA).
         n_steps : int
+        groups : list of slice, optional
+            The channels of each probe (projected separately; default all together).
 
         Returns
         -------
@@ -383,14 +411,46 @@ class FixedStep:
         """
         columns = np.asarray(columns, dtype=int)
         rows = self.probe_rows(M)
+        project = self._project(rows, groups)
         out = np.zeros((n_steps + 1, columns.size, rows.shape[0]))
         for start in range(0, columns.size, COLUMN_BLOCK):
             part = slice(start, start + COLUMN_BLOCK)
 
             def emit(step, imem, part=part):
-                out[step, part] = (rows @ imem).T
+                out[step, part] = project(imem).T
 
             self._forward(kinetics, columns[part], n_steps, emit)
+        return np.ascontiguousarray(out.transpose(2, 1, 0))
+
+    def forward_signals(self, kinetics, weights, M, n_steps, groups=None):
+        """Probe signals after one event at lag 0 with the given weights on every
+        segment, per right-hand side (e.g. the expected synapses of several pathways).
+
+        Parameters
+        ----------
+        kinetics : SynapseKinetics
+            Of a unit event (the weights scale it).
+        weights : ndarray, shape (n_segments, k)
+            Peak current (nA) of the event on each segment.
+        M : ndarray, shape (n_channels, n_segments)
+        n_steps : int
+        groups : list of slice, optional
+            The channels of each probe (projected separately; default all together).
+
+        Returns
+        -------
+        ndarray, shape (n_channels, k, n_steps + 1)
+            Zero at lag 0.
+        """
+        rows = self.probe_rows(M)
+        project = self._project(rows, groups)
+        weights = np.asarray(weights, dtype=float)
+        out = np.zeros((n_steps + 1, weights.shape[1], rows.shape[0]))
+
+        def emit(step, imem):
+            out[step] = project(imem).T
+
+        self._forward(kinetics, weights, n_steps, emit)
         return np.ascontiguousarray(out.transpose(2, 1, 0))
 
     # -------------------------------------------------------------- adjoint
@@ -479,15 +539,17 @@ class FixedStep:
         adjoint = n_channels * (solve + 8 * n_columns)
         return "forward" if forward < adjoint else "adjoint"
 
-    def blocks(self, inputs, n_channels, route):
+    def blocks(self, inputs, n_channels, route, groups=None):
         """The units of work of :meth:`responses`, in order: ('adjoint', channels) for
-        blocks of :data:`CHANNEL_BLOCK` channels, or ('forward', label, columns) for
-        blocks of :data:`COLUMN_BLOCK` columns of each kinetics. Fixed by the problem,
-        never by the number of ranks."""
+        blocks of at most :data:`CHANNEL_BLOCK` channels of one group (probe), or
+        ('forward', label, columns) for blocks of :data:`COLUMN_BLOCK` columns of each
+        kinetics. Fixed by the problem, never by the number of ranks."""
         if route == "adjoint":
+            groups = groups or [slice(0, n_channels)]
             return [
-                ("adjoint", slice(start, min(start + CHANNEL_BLOCK, n_channels)))
-                for start in range(0, n_channels, CHANNEL_BLOCK)
+                ("adjoint", slice(start, min(start + CHANNEL_BLOCK, group.stop)))
+                for group in groups
+                for start in range(group.start, group.stop, CHANNEL_BLOCK)
             ]
         return [
             ("forward", label, slice(start, min(start + COLUMN_BLOCK, np.size(columns))))
@@ -495,15 +557,16 @@ class FixedStep:
             for start in range(0, np.size(columns), COLUMN_BLOCK)
         ]
 
-    def solve_block(self, block, inputs, M, n_steps):
+    def solve_block(self, block, inputs, M, n_steps, groups=None):
         """The responses of one block of :meth:`blocks`: {label: G part}."""
         if block[0] == "adjoint":
             return self.adjoint_responses(inputs, M[block[1]], n_steps)
         _, label, part = block
         kinetics, columns = inputs[label]
-        return {label: self.forward_responses(kinetics, np.asarray(columns)[part], M, n_steps)}
+        columns = np.asarray(columns)[part]
+        return {label: self.forward_responses(kinetics, columns, M, n_steps, groups)}
 
-    def responses(self, inputs, M, n_steps, route="auto", comm=None, everywhere=True):
+    def responses(self, inputs, M, n_steps, route="auto", comm=None, everywhere=True, groups=None):
         """{label: G (n_channels, n_columns, n_steps + 1)} of ``inputs``.
 
         Parameters
@@ -520,6 +583,8 @@ class FixedStep:
             block order (the same numbers for any rank count).
         everywhere : bool
             The result on every rank (else on rank 0, None elsewhere).
+        groups : list of slice, optional
+            The channels of each probe: a probe's responses do not depend on the others.
         """
         if route not in ROUTES:
             raise ValueError(f"route must be one of {ROUTES}, not {route!r}")
@@ -529,22 +594,26 @@ class FixedStep:
         if route == "auto":
             n_columns = sum(np.size(columns) for _, columns in inputs.values())
             route = self.route(n_channels, n_columns)
-        blocks = self.blocks(inputs, n_channels, route)
-        mine = {k: self.solve_block(b, inputs, M, n_steps) for k, b in enumerate(blocks)}
+        blocks = self.blocks(inputs, n_channels, route, groups)
+        mine = {
+            k: self.solve_block(b, inputs, M, n_steps, groups)
+            for k, b in enumerate(blocks)
+            if k % size == comm.Get_rank()
+        }
         if size > 1:
             parts = comm.allgather(mine) if everywhere else comm.gather(mine, root=0)
             if parts is None:
                 return None
             mine = {k: v for part in parts for k, v in part.items()}
         axis = 0 if route == "adjoint" else 1
-        return {
-            label: np.concatenate(
-                [mine[k][label] for k in range(len(blocks)) if label in mine[k]], axis=axis
-            )
-            if np.size(inputs[label][1])
-            else np.zeros((n_channels, 0, n_steps + 1))
-            for label in inputs
-        }
+        out = {}
+        for label in inputs:
+            parts = [mine[k][label] for k in range(len(blocks)) if label in mine[k]]
+            if not np.size(inputs[label][1]):
+                out[label] = np.zeros((n_channels, 0, n_steps + 1))
+            else:
+                out[label] = parts[0] if len(parts) == 1 else np.concatenate(parts, axis=axis)
+        return out
 
 
 # ------------------------------------------------------------------------ engine
@@ -667,7 +736,8 @@ class LinearEngine(Engine):
             for label, (synapse, connections) in groups.items()
         }
         step = FixedStep(system.system, dt)
-        solved = step.responses(inputs, M, n_steps, route, comm, everywhere)
+        probe_channels = list(stack.slices.values())
+        solved = step.responses(inputs, M, n_steps, route, comm, everywhere, probe_channels)
         if solved is None:
             return None
         result = PopulationBasis(
@@ -726,21 +796,77 @@ class LinearEngine(Engine):
             return basis
         return self.responses(config, basis, [pre], probes, comm, everywhere, log=log)
 
+    def forward_mean_field(self, config, system, pres, probes=None):
+        """Mean-field kernels of pathways ``pres`` -> ``system.post`` by forward solves:
+        the expected input of each pathway (:meth:`PathwayInput.expected_current
+        <hpckernels.engines.pathway.PathwayInput.expected_current>`) is one right-hand
+        side, the pathways of one synapse kinetics solved together. Cheaper than the
+        basis when only mean-field kernels are wanted (a few right-hand sides instead of
+        one per channel or column); in this process, no NEURON.
+
+        Returns
+        -------
+        dict of str to dict
+            {pre: {probe: kernel (n_channels, n_lags)}}.
+        """
+        post = system.post
+        stack = ProbeStack(config.probes, probes)
+        M = _probe_matrix(stack, system, config.populations[post]["position"], None)
+        step = FixedStep(system.system, system.dt)
+        groups = {}
+        for pre in pres:
+            pathway = PathwayInput(system, config, pre, post)
+            groups.setdefault(pathway.label, []).append((pre, pathway))
+        out = {}
+        for members in groups.values():
+            kinetics = SynapseKinetics(unit_synapse(members[0][1].synapse), system.dt)
+            weights = np.stack([pathway.expected_current() for _, pathway in members], axis=1)
+            probe_channels = list(stack.slices.values())
+            signals = step.forward_signals(kinetics, weights, M, system.n_steps, probe_channels)
+            for k, (pre, pathway) in enumerate(members):
+                out[pre] = pathway.mean_field_kernels(stack, signals[:, k])
+        return out
+
     def mean_field_kernels(
         self, config, pre, post, probes=None, comm=None, cache=None, basis=None, log=STDERR
     ):
-        """Mean-field kernels from the basis (see
-        :meth:`~hpckernels.engines.base.Engine.mean_field_kernels`); from a response file
-        (``basis`` with a system) the responses of ``probes`` are solved first."""
-        basis = self._with_responses(config, pre, post, probes, comm, basis, False, log)
-        return super().mean_field_kernels(config, pre, post, probes, comm, cache, basis, log)
+        """Mean-field kernels on rank 0 (see
+        :meth:`~hpckernels.engines.base.Engine.mean_field_kernels`): from the responses of
+        ``basis`` if it has them, else by :meth:`forward_mean_field` from its system (a
+        response file) or from the system of ``post`` built here."""
+        stack = ProbeStack(config.probes, probes)
+        if (
+            basis is not None
+            and all(name in k.responses for k in basis.kinetics.values() for name in stack.primary)
+            and basis.kinetics
+        ):
+            return super().mean_field_kernels(config, pre, post, probes, comm, cache, basis, log)
+        if comm is not None and comm.Get_rank() != 0:
+            return None
+        system = basis if basis is not None else self.population_system(config, post, log=log)
+        if system.system is None:
+            raise InputError("--basis", f"holds no responses of probes {stack.primary}")
+        return self.forward_mean_field(config, system, [pre], probes)[pre]
 
-    def block_moments(self, config, pre, post, seed, comm, probes, cache, basis, log):
+    def population_mean_field(self, config, post, probes=None, log=STDERR):
+        """{(pre, post): kernels} of every pathway into ``post``: its system from NEURON,
+        then :meth:`forward_mean_field` (see
+        :meth:`~hpckernels.engines.base.Engine.population_mean_field`)."""
+        system = self.population_system(config, post, log=log)
+        pres = [c["pre"] for c in config.connections_into(post)]
+        kernels = self.forward_mean_field(config, system, pres, probes)
+        return {(pre, post): kernels[pre] for pre in pres}
+
+    def block_moments(
+        self, config, pre, post, seed, comm, probes, cache, basis, log, realizations=None
+    ):
         """Realization blocks from the basis (see
         :meth:`~hpckernels.engines.base.Engine.block_moments`), its responses solved
         first from a response file."""
         basis = self._with_responses(config, pre, post, probes, comm, basis, True, log)
-        return super().block_moments(config, pre, post, seed, comm, probes, cache, basis, log)
+        return super().block_moments(
+            config, pre, post, seed, comm, probes, cache, basis, log, realizations
+        )
 
     def unit_membrane_currents(self, config, post, synapse):
         """Forward solves with every segment as a right-hand side (see

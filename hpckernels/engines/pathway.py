@@ -41,6 +41,46 @@ MIN_FFT = 256
 #: themselves agree with NEURON to ~1e-13 of each probe's largest, and what lies below
 #: 1e-14 is their round-off.
 RANK_RTOL = 1e-14
+#: Ensembles of at least this many realizations per basis column are computed on the
+#: basis's modes (:meth:`BasisPathway.use_modes_for`).
+MODES_FROM = 2
+
+
+class PathwayInput:
+    """The synapses of pathway pre -> post on the cell of a population's basis: their
+    kinetics, peak currents and expected number per segment, the delay distribution.
+
+    Parameters
+    ----------
+    basis : PopulationBasis
+        Its cell (placements, rest potential) and time grid; responses are not needed.
+    config : NetworkConfig
+    pre, post : str
+    """
+
+    def __init__(self, basis, config, pre, post):
+        connection = config.connection(pre, post)
+        self.synapse = synapse_model(connection["synapse"])
+        self.label = kinetics_label(self.synapse)
+        self.n_steps = basis.n_steps
+        self.fir = config.simulation["fir"]
+        self.sampler = SynapseSampler(config, pre, post, basis.placements[pre])
+        self.delay_pmf = distributions.delay_pmf(connection["delay"], basis.dt, basis.n_steps)
+        # peak current (nA) of one linearized synapse on each segment
+        self.weights = self.synapse.linearized_weight(basis.vrest)
+
+    def expected_current(self):
+        """Summed peak current (nA) per segment of the expected synapses of one
+        presynaptic spike (the mean-field input)."""
+        return self.sampler.expected_synapses() * self.weights
+
+    def mean_field_kernels(self, stack, signal):
+        """{probe: kernel} of the stacked mean-field signal (C, n_steps + 1) of ``stack``'s
+        probes: the delay distribution applied (:func:`kernel_from_signal`)."""
+        return {
+            name: kernel_from_signal(part, self.n_steps, self.delay_pmf, self.fir)
+            for name, part in stack.split(signal).items()
+        }
 
 
 class BasisPathway:
@@ -63,9 +103,8 @@ class BasisPathway:
     """
 
     def __init__(self, basis, config, pre, post, names=None):
-        connection = config.connection(pre, post)
-        synapse = synapse_model(connection["synapse"])
-        label = kinetics_label(synapse)
+        self.input = PathwayInput(basis, config, pre, post)
+        label = self.input.label
         self.n_steps = basis.n_steps
         self.fir = config.simulation["fir"]
         if label not in basis.kinetics:
@@ -76,7 +115,7 @@ class BasisPathway:
         missing = [name for name in self.stack.primary if name not in kinetics.responses]
         if missing:
             raise InputError("--basis", f"no responses of probes {missing}")
-        self.sampler = SynapseSampler(config, pre, post, basis.placements[pre])
+        self.sampler = self.input.sampler
         self.columns = kinetics.columns
         self.column_of = np.full(basis.n_segments, -1)
         self.column_of[self.columns] = np.arange(self.columns.size)
@@ -84,26 +123,56 @@ class BasisPathway:
             raise InputError(
                 "--basis", f"its {label} columns miss segments that {pre}->{post} reaches"
             )
-        self.delay_pmf = distributions.delay_pmf(connection["delay"], basis.dt, basis.n_steps)
+        self.delay_pmf = self.input.delay_pmf
         # peak current (nA) of one linearized synapse on each column's segment
-        self.weights = synapse.linearized_weight(basis.vrest)[self.columns]
-        stacked = self.stack.stack(kinetics.responses, axis=0)  # (C, J, L)
-        self.basis = stacked * self.weights[None, :, None]
+        self.weights = self.input.weights[self.columns]
         self._transformed = {}
+        self.on_modes = False
+
+    def use_modes_for(self, realizations):
+        """Compute realizations on the modes of the basis (:meth:`modes`) when an
+        ensemble of ``realizations`` pays for their decomposition: it costs about as much
+        as 1.2 x n_columns realizations save, so from 2 x n_columns on (None: no)."""
+        self.on_modes = realizations is not None and realizations >= MODES_FROM * self.columns.size
+        self._transformed = {}
+
+    def _derived(self, name, compute):
+        """What ``compute()`` derives from the kinetics's responses for these probes, kept
+        with the responses (shared by every pathway of the population)."""
+        key = (name, tuple(self.stack.primary))
+        if key not in self.kinetics.derived:
+            self.kinetics.derived[key] = compute()
+        return self.kinetics.derived[key]
+
+    def responses(self):
+        """The responses of the probes stacked column-major, (J, C, n_steps + 1) (probe
+        units per nA; the channels of each probe at ``stack.slices``)."""
+
+        def stacked():
+            responses = self.stack.stack(self.kinetics.responses, axis=0)  # (C, J, L)
+            return np.ascontiguousarray(responses.transpose(1, 0, 2)), dict(self.stack.slices)
+
+        responses, self.stack.slices = self._derived("stacked", stacked)
+        return responses
+
+    @property
+    def basis(self):
+        """The weighted basis (C, J, n_steps + 1): each column's responses times the peak
+        current (nA) of one of the pathway's synapses there."""
+        return self.responses().transpose(1, 0, 2) * self.weights[None, :, None]
 
     # ---------------------------------------------------------------- mean-field
     def mean_field_signal(self):
         """Stacked signal (C, n_steps + 1) of the expected synapses of one presynaptic
         spike, all at lag 0."""
-        expected = self.sampler.expected_synapses()[self.columns]
-        return np.einsum("cjl,j->cl", self.basis, expected)
+        responses = self.responses()
+        expected = self.input.expected_current()[self.columns]
+        signal = np.einsum("jk,j->k", responses.reshape(responses.shape[0], -1), expected)
+        return signal.reshape(responses.shape[1:])
 
     def mean_field_kernels(self):
         """{probe: kernel (n_channels, n_lags)}: the mean-field kernels."""
-        return {
-            name: kernel_from_signal(signal, self.n_steps, self.delay_pmf, self.fir)
-            for name, signal in self.stack.split(self.mean_field_signal()).items()
-        }
+        return self.input.mean_field_kernels(self.stack, self.mean_field_signal())
 
     # ------------------------------------------------------------------ ensemble
     def modes(self):
@@ -125,21 +194,29 @@ class BasisPathway:
         modes : ndarray, shape (n_modes, C, n_steps + 1)
             Probe units per nA.
         """
-        key = ("modes", tuple(self.stack.primary))
-        if key not in self.kinetics.derived:
-            responses = self.stack.stack(self.kinetics.responses, axis=0)  # (C, J, L)
-            n_channels, n_cols, n_lags = responses.shape
+        responses = self.responses()  # (J, C, L)
+
+        def decomposition():
+            n_cols, n_channels, n_lags = responses.shape
             scale = np.ones(n_channels)
             for part in self.stack.slices.values():
-                largest = np.abs(responses[part]).max()
+                largest = np.abs(responses[:, part]).max()
                 scale[part] = largest if largest > 0 else 1.0
-            scaled = (responses / scale[:, None, None]).transpose(1, 0, 2)
-            U, values, Vt = np.linalg.svd(scaled.reshape(n_cols, -1), full_matrices=False)
+            scaled = (responses / scale[None, :, None]).reshape(n_cols, -1)
+            U, values, Vt = np.linalg.svd(scaled, full_matrices=False)
             rank = max(1, int(np.sum(values > RANK_RTOL * values[0]))) if values.size else 0
             modes = (values[:rank, None] * Vt[:rank]).reshape(rank, n_channels, n_lags)
-            self.kinetics.derived[key] = (U[:, :rank], modes * scale[None, :, None])
-        U, modes = self.kinetics.derived[key]
+            return U[:, :rank], modes * scale[None, :, None]
+
+        U, modes = self._derived("modes", decomposition)
         return U * self.weights[:, None], modes
+
+    def _factors(self):
+        """(U, modes) of :meth:`modes`, or (None, responses (J, C, L)) for the columns
+        themselves (U the weights, applied elementwise)."""
+        if self.on_modes:
+            return self.modes()
+        return None, self.responses()
 
     def _window_spectra(self, size, width):
         """Transformed windows of the modes for :meth:`realization_signals`, and the
@@ -157,7 +234,7 @@ class BasisPathway:
         """
         key = (size, width)
         if key not in self._transformed:
-            _, modes = self.modes()
+            _, modes = self._factors()
             hop = size - width + 1
             n_windows = -(-(self.n_steps + 1) // hop)
             n_modes, n_channels, n_lags = modes.shape
@@ -198,15 +275,16 @@ class BasisPathway:
 
         A realization is a (delay step x column) count matrix of its synapses applied to
         the weighted basis. For a block of realizations the counts (over the block's
-        delays d_min..d_max, width W) are multiplied by the modes' column factors
-        (:meth:`modes`: one matrix product for the block), and the result is convolved
-        with the modes along lags as an overlap-save sum: lags are cut into windows of
-        ``hop`` lags, each window's counts and modes are multiplied as spectra of ``size``
-        = hop + W - 1 points (one matrix product (realizations x modes) @ (modes x
-        channels x windows) per frequency), and the valid part of each inverse transform
-        is kept. No loop over synapses; the result equals the direct sum of shifted basis
-        columns up to round-off (and the dropped singular values, below
-        :data:`RANK_RTOL`).
+        delays d_min..d_max, width W) are weighted by the synapses' peak currents, or,
+        on modes (:meth:`use_modes_for`), multiplied by the modes' column factors
+        (:meth:`modes`: one matrix product for the block); the result is convolved with
+        the columns' responses (or the modes) along lags as an overlap-save sum: lags are
+        cut into windows of ``hop`` lags, each window's counts and responses are
+        multiplied as spectra of ``size`` = hop + W - 1 points (one matrix product
+        (realizations x columns or modes) @ (columns or modes x channels x windows) per
+        frequency), and the valid part of each inverse transform is kept. No loop over
+        synapses; the result equals the direct sum of shifted basis columns up to
+        round-off (and the dropped singular values, below :data:`RANK_RTOL`).
 
         Parameters
         ----------
@@ -226,7 +304,7 @@ class BasisPathway:
         # a synapse acting after tau is not seen on the kernel's lags
         keep = steps <= n
         rows, cols, steps = rows[keep], self.column_of[segments[keep]], steps[keep]
-        U, modes = self.modes()
+        U, modes = self._factors()
         n_modes, n_channels = modes.shape[:2]
         signals = np.zeros((n_real, n_channels, n + 1))
         if steps.size == 0:
@@ -238,7 +316,10 @@ class BasisPathway:
         counts = np.bincount(
             ((steps - first) * n_real + rows) * n_cols + cols, minlength=width * n_real * n_cols
         ).reshape(width * n_real, n_cols)
-        weighted = (counts.astype(float) @ U).reshape(width, n_real * n_modes)
+        if U is None:
+            weighted = (counts * self.weights).reshape(width, n_real * n_modes)
+        else:
+            weighted = (counts.astype(float) @ U).reshape(width, n_real * n_modes)
         size = self._fft_size(width)
         hop = size - width + 1
         spectra, (real, imaginary) = self._window_spectra(size, width)  # (F, K, C * windows)
