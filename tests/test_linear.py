@@ -359,17 +359,19 @@ def test_response_file_gives_the_kernels_without_neuron(tmp_path, mechanisms_loa
 
 def test_realizations_on_modes_equal_those_on_columns(mechanisms_loaded):
     """Large ensembles run on the few modes of the basis (its SVD truncated at 1e-14):
-    the same realizations as on the columns to ~1e-14; fewer modes than columns."""
-    config = load(CONFIGS / "two_population.yaml")
-    basis = LINEAR.population_basis(config, "E", log=None)
-    pathway = BasisPathway(basis, config, "I", "E")
-    on_columns = pathway.realization_kernels(9, range(8))
+    the same realizations as on the columns to ~1e-14 (an interneuron of the
+    microcircuit: far fewer modes than columns)."""
+    config = load(CONFIGS / "microcircuit.yaml")
+    basis = LINEAR.population_basis(config, "L23I", pres=["L4E"], log=None)
+    pathway = BasisPathway(basis, config, "L4E", "L23I")
+    on_columns = pathway.realization_kernels(9, range(4))
     pathway.use_modes_for(10**6)
     assert pathway.on_modes
     U, modes = pathway.modes()
-    assert U.shape == (27, modes.shape[0]) and 0 < modes.shape[0] < 27
-    on_modes = pathway.realization_kernels(9, range(8))
+    n_columns = pathway.columns.size
+    assert U.shape == (n_columns, modes.shape[0]) and 0 < 3 * modes.shape[0] < n_columns
+    on_modes = pathway.realization_kernels(9, range(4))
     for probe, kernels in on_columns.items():
         assert relative(on_modes[probe], kernels) <= 1e-12, probe
-    pathway.use_modes_for(2 * 27 - 1)
+    pathway.use_modes_for(2 * n_columns - 1)
     assert not pathway.on_modes
