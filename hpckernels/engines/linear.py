@@ -758,11 +758,12 @@ class LinearEngine(Engine):
                 columns=inputs[label][1],
                 responses={name: solved[label][part] for name, part in stack.slices.items()},
             )
-        say(
-            log,
-            f"responses of {post}: {M.shape[0]} channels, "
-            f"{sum(np.size(c) for _, c in inputs.values())} columns",
-        )
+        if comm is None or comm.Get_rank() == 0:
+            say(
+                log,
+                f"responses of {post}: {M.shape[0]} channels, "
+                f"{sum(np.size(c) for _, c in inputs.values())} columns",
+            )
         return result
 
     def population_basis(
