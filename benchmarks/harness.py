@@ -34,7 +34,8 @@ Add a module ``benchmarks/bench_<family>.py``; the entry point imports every
   are global across modules. Every worker process imports every ``bench_*.py`` module,
   so keep heavy imports (numpy, NEURON, mpi4py, hpckernels) inside functions.
 - Shared helpers: :func:`timed_run` and :func:`concurrent_runs` (commands),
-  :func:`snakemake_jobs_done` and :func:`snakemake_stage_times` (Snakemake logs),
+  :func:`snakemake_jobs_done`, :func:`snakemake_stage_times` and :func:`workflow_split`
+  (Snakemake logs),
   :func:`repeat_timed` (best-of-N in process), :func:`time_tensor`,
   :func:`mean_field_pathway` and :func:`tensor_agreement` (kernel tensors of
   ``PATHWAYS``), :func:`mpiexec` and :func:`venv_executable`, :func:`bit_identical`
@@ -353,14 +354,38 @@ def snakemake_stage_times(stderr):
         stage["jobs"] += 1
         stage["job_s"] = stage.get("job_s", 0.0) + (ends[jobid] - start).total_seconds()
         stage["first"], stage["last"] = min(stage["first"], start), max(stage["last"], ends[jobid])
+    origin = min((stage["first"] for stage in stages.values()), default=None)
     return {
         name: {
             "jobs": stage["jobs"],
             "span_s": (stage["last"] - stage["first"]).total_seconds(),
             "job_s": stage["job_s"],
+            "start_s": (stage["first"] - origin).total_seconds(),
+            "end_s": (stage["last"] - origin).total_seconds(),
         }
         for name, stage in stages.items()
     }
+
+
+#: The parts of a workflow's wall time (:func:`workflow_split`): their rules.
+WORKFLOW_PARTS = {
+    "network": ("network",),
+    "kernels": ("mechanisms", "basis", "kernel", "kernel_tensor"),
+    "signals": ("signals",),
+    "figures": ("kernel_figure", "signal_figures", "linearization_figure"),
+}
+
+
+def workflow_split(stages):
+    """{part: span (s) from the first start to the last end of its rules' jobs} of
+    :func:`snakemake_stage_times` (parts may overlap: jobs run side by side)."""
+    out = {}
+    for part, rules in WORKFLOW_PARTS.items():
+        present = [stages[rule] for rule in rules if rule in stages]
+        if present:
+            start = min(stage["start_s"] for stage in present)
+            out[part] = max(stage["end_s"] for stage in present) - start
+    return out
 
 
 def concurrent_runs(ctx, commands, timeout=3600):
@@ -676,6 +701,12 @@ def _ratio_note():
     )
 
 
+def _load_text(machine):
+    """``, load 0.4 -> 1.2`` (1-minute load average before and after), if recorded."""
+    load = machine.get("load_average")
+    return f", load {load[0][0]:.1f} -> {load[1][0]:.1f}" if load else ""
+
+
 def summary_markdown(results_dir):
     """summary.md from every result file present (results of earlier runs included)."""
     results = stored_results(results_dir)
@@ -687,7 +718,8 @@ def summary_markdown(results_dir):
         modified = " (modified tree)" if machine.get("git_modified") else ""
         lines.append(
             f"- `{name}`: {machine.get('date', '?')}, commit {commit}{modified}, "
-            f"{machine.get('nproc', '?')} cores ({machine.get('cpu_model', '?')}), "
+            f"{machine.get('nproc', '?')} cores ({machine.get('cpu_model', '?')}"
+            f"{_load_text(machine)}), "
             f"Python {versions.get('python', '?')}, NumPy {versions.get('numpy', '?')},"
             f" NEURON {versions.get('neuron', '?')}, LFPy {versions.get('LFPy', '?')}; "
             f"details in `{name}.json`"
@@ -734,6 +766,7 @@ def run(selected, ctx):
     results, failed = {}, False
     for bench in selected:
         ctx.say(f"running {bench.name}")
+        load = os.getloadavg()
         start = time.perf_counter()
         try:
             body = bench.func(ctx)
@@ -743,7 +776,8 @@ def run(selected, ctx):
         result = {
             "benchmark": bench.name,
             "description": bench.description,
-            "machine": machine,
+            # the load of the machine before and after this benchmark (1, 5, 15 min)
+            "machine": dict(machine, load_average=[list(load), list(os.getloadavg())]),
             "benchmark_wall_s": time.perf_counter() - start,
             **body,
         }
