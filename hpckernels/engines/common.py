@@ -21,7 +21,8 @@ from ..synapses import synapse_model
 
 #: Time (ms) of the presynaptic spike in the simulation: the cell is at rest from t = 0
 #: and responses are recorded from it (lag 0). An event at t acts on the membrane
-#: currents from t + 2 dt on (fixed-step delivery), so lags 0 and dt are the baseline.
+#: currents from t + dt on (ExpSyn) or t + 2 dt on (Exp2Syn, whose current starts at
+#: zero), so lag 0 is the baseline.
 ACTIVATION_TIME = 0.0
 
 
