@@ -1,7 +1,8 @@
 """Plain data types that engines, file layouts and validation share: arrays with units,
 no physics and no I/O.
 
-:class:`PopulationBasis` (responses of a population's cell to unit events, per synapse
+:class:`SegmentGeometry` (a cell's segments), :class:`PopulationBasis` (responses of a
+population's cell to unit events, per synapse
 kinetics), :class:`CellSystem` (the linearized cell as a linear system),
 :class:`KernelTensor` (a kernel tensor file's contents), :class:`CellTable`,
 :class:`SynapseTable` and :class:`Background` (the layout of a detailed population).
@@ -19,6 +20,30 @@ EXTERNAL = -1
 
 
 # ------------------------------------------------------------------------- bases
+@dataclass
+class SegmentGeometry:
+    """The segments of a cell (um), with the attributes of ``lfpykit.CellGeometry`` that
+    the probes read, without importing LFPykit (probes built on LFPykit's own models turn
+    it into one, :func:`hpckernels.probes.models.cell_geometry`).
+
+    Attributes
+    ----------
+    x, y, z : ndarray, shape (n_segments, 2)
+        Start and end of each segment (um).
+    d : ndarray, shape (n_segments,)
+        Diameter (um).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    d: np.ndarray
+
+    @property
+    def totnsegs(self):
+        return self.d.size
+
+
 @dataclass
 class KineticsBasis:
     """Responses to unit events of one synapse kinetics on the segments it can reach.
@@ -120,7 +145,7 @@ class PopulationBasis:
         Time step (ms).
     n_steps : int
         Steps in tau.
-    geometry : lfpykit.CellGeometry
+    geometry : lfpykit.CellGeometry or SegmentGeometry
         Segment geometry (um).
     vrest : ndarray, shape (n_segments,)
         Rest potential (mV) per segment, where synapses are linearized.

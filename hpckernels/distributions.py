@@ -5,110 +5,26 @@ A distribution is given in the config as ``{distribution: <scipy.stats name>,
 the kernel method needs.
 
 The discrete forms (and the checks of the config) are kept in the user cache by the
-content of their arguments (:func:`stored`): importing ``scipy.stats`` takes about half
-a second here, more than a kernel job's work, and a process that finds what it needs
-there never imports it.
+content of their arguments (:func:`hpckernels.usercache.stored`): importing
+``scipy.stats`` takes about half a second here, more than a kernel job's work, and a
+process that finds what it needs there never imports it.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
-import os
 from functools import lru_cache
 
 import numpy as np
 
 from .errors import ConfigError
-from .hashing import content_hash
-
-#: Version of what :func:`stored` keeps (raise it when a stored function changes).
-STORE_FORMAT = 1
+from .usercache import stored
 
 
 def _scipy():
     import scipy.stats
 
     return scipy.stats
-
-
-@lru_cache(maxsize=1)
-def _scipy_version():
-    from importlib.metadata import version
-
-    return version("scipy")
-
-
-def stored(func):
-    """Keep the results of ``func`` (arrays, numbers, None, or the ConfigError it raises)
-    in the user cache (``<cache>/distributions/<hash>.json``), by the content of its
-    JSON arguments, the scipy version and :data:`STORE_FORMAT`; and in this process.
-
-    Numbers are stored as JSON (shortest round-trip representation), so a stored result
-    equals a computed one to the bit. A cache that cannot be read or written is
-    recomputed.
-    """
-    memory = {}
-    signature = inspect.signature(func)
-
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        from .mechanisms import cache_root
-
-        bound = signature.bind(*args, **kwargs)
-        bound.apply_defaults()
-        key = content_hash(
-            {
-                "function": func.__qualname__,
-                "arguments": bound.arguments,
-                "format": STORE_FORMAT,
-                "scipy": _scipy_version(),
-            }
-        )
-        if key not in memory:
-            path = cache_root() / "distributions" / f"{key}.json"
-            try:
-                memory[key] = json.loads(path.read_text())
-            except (OSError, ValueError):
-                try:
-                    memory[key] = {"value": _encode(func(*args, **kwargs))}
-                except ConfigError as error:
-                    memory[key] = {"error": [error.where, error.message]}
-                _write(path, memory[key])
-        entry = memory[key]
-        if "error" in entry:
-            raise ConfigError(*entry["error"])
-        return _decode(entry["value"])
-
-    return wrapper
-
-
-def _encode(value):
-    if isinstance(value, tuple):
-        return {"tuple": [_encode(v) for v in value]}
-    if isinstance(value, np.ndarray):
-        return {"array": value.tolist(), "dtype": value.dtype.str}
-    return value
-
-
-def _decode(value):
-    if isinstance(value, dict) and "tuple" in value:
-        return tuple(_decode(v) for v in value["tuple"])
-    if isinstance(value, dict) and "array" in value:
-        return np.array(value["array"], dtype=value["dtype"])
-    return value
-
-
-def _write(path, entry):
-    """Write a cache entry atomically (other processes may write the same one)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        temporary = path.with_name(f".{path.name}.{os.getpid()}")
-        temporary.write_text(json.dumps(entry))
-        os.replace(temporary, path)
-    except OSError:
-        pass
 
 
 #: Most multapses a connection can have: counts are taken on 1..MAX_MULTAPSE.
@@ -135,7 +51,7 @@ def frozen(spec, where="distribution", ignore=()):
     return _frozen(key, where)
 
 
-@stored
+@stored("distributions", ("scipy",))
 def check(spec, where="distribution", ignore=()):
     """Raise ConfigError unless ``spec`` is a distribution of scipy.stats with valid
     parameters and a finite mean (see :func:`frozen`)."""
@@ -162,7 +78,7 @@ def _frozen(key, where):
     return dist
 
 
-@stored
+@stored("distributions", ("scipy",))
 def multapse_pmf(spec, where="multapse"):
     """Probability of 1..MAX_MULTAPSE synapses per connection.
 
@@ -201,7 +117,7 @@ def multapse_mean(spec, where="multapse"):
 MAX_DELAY_TAIL = 1e-4
 
 
-@stored
+@stored("distributions", ("scipy",))
 def check_delay(spec, tau, where="delay"):
     """Raise ConfigError unless delays are >= 0 and (almost) all within tau (ms).
 
@@ -226,7 +142,7 @@ def check_delay(spec, tau, where="delay"):
         )
 
 
-@stored
+@stored("distributions", ("scipy",))
 def delay_pmf(spec, dt, n_steps_tau, where="delay"):
     """Delay distribution on the lag grid [-tau, tau] as weights summing to 1.
 
@@ -256,7 +172,7 @@ def delay_pmf(spec, dt, n_steps_tau, where="delay"):
     return weights / total
 
 
-@stored
+@stored("distributions", ("scipy",))
 def delay_step_pmf(spec, dt, n_steps_tau, where="delay"):
     """Distribution of delays rounded to whole steps of dt (what a synapse of an
     ensemble realization gets).

@@ -375,3 +375,80 @@ def test_realizations_on_modes_equal_those_on_columns(mechanisms_loaded):
         assert relative(on_modes[probe], kernels) <= 1e-12, probe
     pathway.use_modes_for(2 * n_columns - 1)
     assert not pathway.on_modes
+
+
+def test_kernel_job_imports_no_neuron(tmp_path):
+    """A kernel job from a response file (what the workflow runs) imports no NEURON, LFPy,
+    MPI, scipy.stats (its distributions are kept in the user cache after the first job)
+    nor LFPykit (for probes of its own), and gives the kernels of the direct command."""
+    import os
+    import subprocess
+    import sys
+
+    import h5py
+    from conftest import hpckernels_env, run_main
+
+    config, basis = CONFIGS / "two_population.yaml", tmp_path / "E.h5"
+    assert run_main(["basis", config, "--post", "E", "-o", basis]).returncode == 0
+    probe = (
+        "import sys\nfrom hpckernels.cli import main\ntry:\n    main(sys.argv[1:])\n"
+        "except SystemExit as exit:\n    assert exit.code == 0, exit.code\n"
+        "heavy = ('neuron', 'LFPy', 'mpi4py', 'scipy.stats', 'scipy.signal', 'lfpykit')\n"
+        "print(sorted(name for name in heavy if name in sys.modules))"
+    )
+    env = dict(hpckernels_env(), HPCKERNELS_CACHE_DIR=str(tmp_path / "cache"))
+    outputs = []
+    for k in range(2):  # the first job fills the cache of distributions and probe checks
+        out = tmp_path / f"lfp{k}.h5"
+        args = ["kernel", config, "--pre", "I", "--post", "E", "--probe", "lfp"]
+        result = subprocess.run(
+            [sys.executable, "-c", probe, *map(str, args), "--basis", str(basis), "-o", str(out)],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=300,
+        )
+        assert result.returncode == 0, result.stderr
+        outputs.append(out)
+    assert result.stdout.strip() == "[]", result.stdout
+    assert os.listdir(tmp_path / "cache" / "distributions")
+    direct = tmp_path / "direct.h5"
+    assert run_main(["kernel", config, "--pre", "I", "--post", "E", "-o", direct]).returncode == 0
+    with h5py.File(outputs[0]) as a, h5py.File(outputs[1]) as b, h5py.File(direct) as c:
+        assert list(a) == ["lfp"]
+        assert np.array_equal(a["lfp/kernel"][()], b["lfp/kernel"][()])
+        assert np.array_equal(a["lfp/kernel"][()], c["lfp/kernel"][()])
+
+
+def test_stored_results_equal_computed_ones(tmp_path, monkeypatch):
+    """Results kept in the user cache are the computed ones to the bit (arrays, tuples),
+    errors are kept as errors, and an unreadable entry is computed again."""
+    from hpckernels import distributions
+    from hpckernels.errors import ConfigError
+    from hpckernels.usercache import stored
+
+    monkeypatch.setenv("HPCKERNELS_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    @stored("test")
+    def pmf(spec, dt=0.1):
+        calls.append(spec)
+        if spec.get("bad"):
+            raise ConfigError("delay", "bad spec")
+        return distributions.delay_step_pmf.__wrapped__(spec, dt, 40), (1, 2.5)
+
+    spec = {"distribution": "truncnorm", "a": -2.0, "b": 1e9, "loc": 1.5, "scale": 0.5}
+    first = pmf(spec)
+    files = list((tmp_path / "test").glob("*.json"))
+    assert len(files) == 1 and len(calls) == 1
+    fresh = stored("test")(pmf.__wrapped__)  # another process: reads the file
+    second = fresh(spec, 0.1)
+    assert len(calls) == 1 and np.array_equal(first[0], second[0]) and second[1] == (1, 2.5)
+    assert first[0].dtype == second[0].dtype
+    for _ in range(2):
+        with pytest.raises(ConfigError, match="bad spec"):
+            pmf({"bad": True})
+    assert len(calls) == 2
+    files[0].write_text("{not json")
+    assert np.array_equal(stored("test")(pmf.__wrapped__)(spec)[0], first[0])
+    assert len(calls) == 3

@@ -12,7 +12,6 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
-from scipy import fft as sp_fft
 
 from .. import cell as cellmod
 from .. import distributions, probes
@@ -231,6 +230,22 @@ def basis_columns(placements, connections):
     return np.flatnonzero(reach > 0)
 
 
+def fast_length(n):
+    """The smallest 5-smooth number (2^a 3^b 5^c) >= n: an FFT length that is fast."""
+    best = 1 << max(0, int(n - 1).bit_length())
+    five = 1
+    while five < best:
+        three = five
+        while three < best:
+            length = three
+            while length < n:
+                length *= 2
+            best = min(best, length)
+            three *= 3
+        five *= 5
+    return best
+
+
 def kernel_from_response(M, imem, n_steps, delay_pmf=None, fir=False):
     """Kernel of one probe from a membrane-current response (see :func:`kernel_from_signal`).
 
@@ -272,12 +287,12 @@ def kernel_from_signal(signal, n_steps, delay_pmf=None, fir=False):
     kernel[..., n_steps:] = signal
     if delay_pmf is not None:
         # centred ("same") convolution over the lag axis: a delay d moves the
-        # response to later lags by d; mass beyond +tau is cut off. (The arithmetic of
-        # scipy.signal.fftconvolve, to the bit, without importing scipy.signal.)
+        # response to later lags by d; mass beyond +tau is cut off. (numpy's FFT: a
+        # kernel job then imports neither scipy.signal nor scipy.fft, ~0.1 s each.)
         n = kernel.shape[-1] + len(delay_pmf) - 1
-        size = sp_fft.next_fast_len(n, True)
-        spectrum = sp_fft.rfft(kernel, size, axis=-1) * sp_fft.rfft(delay_pmf, size)
-        full = sp_fft.irfft(spectrum, size, axis=-1)[..., :n]
+        size = fast_length(n)
+        spectrum = np.fft.rfft(kernel, size, axis=-1) * np.fft.rfft(delay_pmf, size)
+        full = np.fft.irfft(spectrum, size, axis=-1)[..., :n]
         kernel = full[..., n_steps : n_steps + 2 * n_steps + 1]
     # the response at lag 0 is the baseline; then causality: nothing before lag 0
     kernel = kernel - kernel[..., n_steps, None]

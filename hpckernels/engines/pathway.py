@@ -22,7 +22,6 @@ have no basis of their own. Nothing here reads or writes files or talks MPI.
 from __future__ import annotations
 
 import numpy as np
-import scipy.fft
 
 from .. import distributions
 from ..errors import InputError
@@ -232,6 +231,8 @@ class BasisPathway:
             Real and imaginary part of the rfft of ``size`` points of ``width`` values
             (as matrices: for so few values cheaper than an FFT).
         """
+        import scipy.fft
+
         key = (size, width)
         if key not in self._transformed:
             _, modes = self._factors()
@@ -258,6 +259,8 @@ class BasisPathway:
         """FFT length of the overlap-save sums for counts ``width`` steps wide: the fast
         length >= max(MIN_FFT, 2 width) with the least windows x length (the work of the
         products and inverse transforms)."""
+        import scipy.fft
+
         lags = self.n_steps + 1
         size = scipy.fft.next_fast_len(max(MIN_FFT, 2 * width), real=True)
         limit = scipy.fft.next_fast_len(lags + width, real=True)
@@ -297,6 +300,8 @@ class BasisPathway:
         ndarray, shape (len(indices), C, n_steps + 1)
             Signal of each realization at lags 0..tau.
         """
+        import scipy.fft
+
         n = self.n_steps
         n_real, n_cols = len(indices), self.columns.size
         n_synapses, segments, steps = self.sampler.draw_many(seed, indices)

@@ -14,7 +14,7 @@ import json
 import h5py
 import numpy as np
 
-from ..datatypes import CellSystem, KineticsBasis, PopulationBasis
+from ..datatypes import CellSystem, KineticsBasis, PopulationBasis, SegmentGeometry
 from ..errors import InputError
 from ..inputs import basis_hash, basis_inputs, response_hash, response_inputs
 from ..probes import probe_type
@@ -169,8 +169,6 @@ def read_basis(path):
     InputError
         Not HDF5, not a basis file, or arrays that do not fit together.
     """
-    import lfpykit
-
     with open_h5(path, "basis") as fh:
         if (
             "cell" not in fh
@@ -180,7 +178,7 @@ def read_basis(path):
             raise InputError(str(path), "not a basis file (hpckernels basis)")
         try:
             cell = fh["cell"]
-            geometry = lfpykit.CellGeometry(**{key: cell[key][()] for key in ("x", "y", "z", "d")})
+            geometry = SegmentGeometry(**{key: cell[key][()] for key in ("x", "y", "z", "d")})
             n_steps = int(fh.attrs["n_steps"])
             basis = PopulationBasis(
                 post=text(fh.attrs["post"]),
