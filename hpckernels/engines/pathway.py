@@ -75,7 +75,8 @@ class PathwayInput:
 
     def mean_field_kernels(self, stack, signal):
         """{probe: kernel} of the stacked mean-field signal (C, n_steps + 1) of ``stack``'s
-        probes: the delay distribution applied (:func:`kernel_from_signal`)."""
+        probes: the delay distribution applied
+        (:func:`~hpckernels.engines.common.kernel_from_signal`)."""
         return {
             name: kernel_from_signal(part, self.n_steps, self.delay_pmf, self.fir)
             for name, part in stack.split(signal).items()
