@@ -135,7 +135,10 @@ class SynapseSampler:
     def rng(self, seed, index):
         """Random generator of realization ``index``: depends on seed, pathway and index only."""
         pathway_key = zlib.crc32(f"{self.pre}->{self.post}".encode())
-        return np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(pathway_key, index)))
+        # default_rng's generator, built directly (the same numbers; half the overhead)
+        return np.random.Generator(
+            np.random.PCG64(np.random.SeedSequence(seed, spawn_key=(pathway_key, index)))
+        )
 
     def draw(self, seed, index):
         """Realization ``index``: the synapses made by a single presynaptic spike.
