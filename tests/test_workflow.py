@@ -315,8 +315,8 @@ def hpckernels_processes(config):
 
 
 def test_killed_job_then_rerun_makes_only_missing_outputs(tmp_path):
-    """Kill a pathway job mid-run; the rerun makes only the missing outputs and the
-    tensor is bit-identical to an uninterrupted run."""
+    """Kill a kernel job mid-run; the rerun makes only the missing outputs and the
+    tensors are bit-identical to an uninterrupted run."""
     uninterrupted = tmp_path / "whole"
     uninterrupted.mkdir()
     config = ensemble_config(uninterrupted, "ens")
@@ -348,7 +348,7 @@ def test_killed_job_then_rerun_makes_only_missing_outputs(tmp_path):
     kernels = workdir / "results/ens/kernels"
     victim = None
     deadline = time.monotonic() + 600
-    # wait until one pathway job has finished (its log says it wrote its files) and
+    # wait until one kernel job has finished (its log says it wrote its file) and
     # another is computing realizations; then kill the running one
     log_dir = workdir / "results/ens/logs/kernels"
     while time.monotonic() < deadline and victim is None:
@@ -365,7 +365,7 @@ def test_killed_job_then_rerun_makes_only_missing_outputs(tmp_path):
                     pass
         time.sleep(0.05)
     output, _ = process.communicate(timeout=600)
-    assert victim, "no pathway job was caught running"
+    assert victim, "no kernel job was caught running"
     assert process.returncode != 0, output
     survivors = {path: path.stat().st_mtime_ns for path in kernels.glob("*/*/*.h5")}
     assert 0 < len(survivors) < 8
