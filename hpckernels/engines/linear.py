@@ -258,8 +258,9 @@ class FixedStep:
             shape=(n_edges, n),
         )
         self.edges_t = self.edges.T.tocsr()
-        axial = self.edges_t @ sparse.diags(system.conductance) @ self.edges
-        self.matrix = (sparse.diags(self.membrane) + axial).tocsc()
+        # K = E^T diag(g) E: the axial current K u leaving each node (nA)
+        self.axial = (self.edges_t @ sparse.diags(system.conductance) @ self.edges).tocsr()
+        self.matrix = (sparse.diags(self.membrane) + self.axial).tocsc()
         self.lu = splu(
             self.matrix,
             permc_spec="MMD_AT_PLUS_A",
@@ -344,7 +345,7 @@ class FixedStep:
                 current[where] += sigma[n]
             if has_modes:
                 current -= self.mode_current @ x
-            du = self.lu.solve(-current - self.axial_current(u))
+            du = self.lu.solve(-current - self.axial @ u)
             emit(n + 1, membrane[:n_seg] * du[:n_seg] + current[:n_seg])
             u = u + du
             if has_modes:
