@@ -35,6 +35,9 @@ SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 RUN = "slurm_test"
 TASKS = 2
 TIMEOUT = 900  # s per workflow run: a stuck job fails the test instead of hanging CI
+#: The reduced microcircuit: 173 srun steps (8 bases, 55 pathways x 3 probes), one group
+#: at a time on the 2 CPUs of the test node (12.7 min measured with the machine loaded).
+MICROCIRCUIT_TIMEOUT = 1800
 POPULATIONS = ["P0", "P1", "P2"]
 P = len(POPULATIONS)
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
@@ -155,7 +158,7 @@ def config_file(tmp_path_factory):
     return path
 
 
-def run_workflow(workdir, profile, config_file, *options, run=RUN):
+def run_workflow(workdir, profile, config_file, *options, run=RUN, timeout=TIMEOUT):
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [
         SNAKEMAKE,
@@ -168,7 +171,7 @@ def run_workflow(workdir, profile, config_file, *options, run=RUN):
         *options,
     ]
     started = time.monotonic()
-    code, output = run_logged(cmd, workdir, workdir / "snakemake.out")
+    code, output = run_logged(cmd, workdir, workdir / "snakemake.out", timeout)
     print(f"\n{profile} workflow: exit {code} in {time.monotonic() - started:.0f} s")
     assert code == 0, (
         f"snakemake --profile {profile} "
@@ -330,7 +333,12 @@ def microcircuit_run(slurm_cluster, tmp_path_factory):
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     started = now()
     workdir, output = run_workflow(
-        tmp_path_factory.mktemp("microcircuit"), "slurm", path, *SLURM_OPTIONS, run=MICROCIRCUIT
+        tmp_path_factory.mktemp("microcircuit"),
+        "slurm",
+        path,
+        *SLURM_OPTIONS,
+        run=MICROCIRCUIT,
+        timeout=MICROCIRCUIT_TIMEOUT,
     )
     return workdir, output, started
 
