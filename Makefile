@@ -57,7 +57,7 @@ mechanisms: $(VENV)/.installed
 run: setup
 	$(BIN)/snakemake -s workflow/Snakefile --profile cluster_profiles/local --cores $(CORES)
 	@echo "signals:       $(CURDIR)/results/default/signals.h5"
-	@echo "kernel tensor: $(CURDIR)/results/default/kernels.h5"
+	@echo "kernel tensors: $(CURDIR)/results/default/tensor/"
 	@echo "figures:       $(CURDIR)/results/default/figures/"
 
 test: setup

@@ -1,5 +1,5 @@
 """ensemble_scaling: strong scaling of one ensemble run of the CLI (the per-realization NEURON
-engine) from 1 to 2 MPI ranks; the basis engine's is in bench_basis.py."""
+engine) from 1 to 2 MPI ranks; the linear engine's is in bench_linear.py."""
 
 from __future__ import annotations
 

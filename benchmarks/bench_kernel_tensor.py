@@ -1,6 +1,6 @@
 """kernel_tensor: the 4-pathway mean-field kernel tensor, hpckernels' per-pathway NEURON
 engine (``--engine neuron``) vs lfpykernels. The workers take the config and the pathways
-as arguments (bench_basis.py runs them on 64 pathways)."""
+as arguments (bench_linear.py runs them on the microcircuit's 55 pathways)."""
 
 from __future__ import annotations
 
@@ -83,8 +83,8 @@ def kernel_tensor_lfpykernels(args):
     "kernel_tensor",
     "Mean-field kernel tensor of config/two_population.yaml (E->E, E->I, I->E, I->I; "
     "probes lfp = GaussCylinderPotential and dipole = CurrentDipoleMoment): "
-    "hpckernels' per-pathway NEURON engine (--engine neuron; the basis engine is in "
-    "basis_tensor) vs lfpykernels 0.2.0 KernelApprox.get_kernel (t_X = 500 ms), "
+    "hpckernels' per-pathway NEURON engine (--engine neuron; the linear engine is in "
+    "linear_tensor) vs lfpykernels 0.2.0 KernelApprox.get_kernel (t_X = 500 ms), "
     "each in a fresh process, imports and mechanism loading not timed.",
     ratio="reference time / hpckernels time",
 )

@@ -19,8 +19,8 @@ ORDER = 30  # position in the run order and the tables (harness docstring)
 @benchmark(
     "workflow_wall_time",
     "Wall time of the whole Snakemake workflow for config/two_population.yaml "
-    "(mechanisms, 2 basis jobs, 4 pathway jobs, kernel tensor, 2 figures) with the local "
-    "profile at "
+    "(mechanisms, 2 basis jobs, 8 kernel jobs (4 pathways x 2 probes), 2 tensors, 2 "
+    "figures) with the local profile at "
     "--cores 1 and --cores 2, from an empty results folder (mechanisms already compiled).",
     ratio="1-core / 2-core wall time",
 )

@@ -34,8 +34,8 @@ Add a module ``benchmarks/bench_<family>.py``; the entry point imports every
   are global across modules. Every worker process imports every ``bench_*.py`` module,
   so keep heavy imports (numpy, NEURON, mpi4py, hpckernels) inside functions.
 - Shared helpers: :func:`timed_run` and :func:`concurrent_runs` (commands),
-  :func:`snakemake_jobs_done` (Snakemake's log) and :func:`snakemake_benchmarks` (the
-  rules' ``benchmark:`` files),
+  :func:`snakemake_jobs_done`, :func:`snakemake_stage_times` and :func:`workflow_split`
+  (Snakemake's log), :func:`snakemake_benchmarks` (the rules' ``benchmark:`` files),
   :func:`repeat_timed` (best-of-N in process), :func:`time_tensor`,
   :func:`mean_field_pathway` and :func:`tensor_agreement` (kernel tensors of
   ``PATHWAYS``), :func:`mpiexec` and :func:`venv_executable`, :func:`bit_identical`
@@ -325,8 +325,8 @@ def snakemake_jobs_done(stderr):
     return (int(steps[-1][0]), int(steps[-1][1])) if steps else (0, None)
 
 
-#: The folder of a ``benchmark:`` file under ``results/{run}/benchmarks`` -> its rule.
-BENCHMARK_RULES = {"basis": "basis", "kernels": "pathway_kernels", "validation": "validation"}
+#: The top folder of a ``benchmark:`` file under ``results/{run}/benchmarks`` -> its rule.
+BENCHMARK_RULES = {"basis": "basis", "kernels": "kernel", "validation": "validation"}
 
 
 def snakemake_benchmarks(results):
@@ -335,11 +335,12 @@ def snakemake_benchmarks(results):
     ...): ``{rule: {"jobs": n, "job_s": summed wall time, "max_job_s": the longest job,
     "cpu_s": summed CPU time, "max_rss_mb": the largest}}``."""
     rules = {}
-    for table in sorted((Path(results) / "benchmarks").rglob("*.tsv")):
+    root = Path(results) / "benchmarks"
+    for table in sorted(root.rglob("*.tsv")):
         header, row = table.read_text().splitlines()[:2]
         values = dict(zip(header.split("\t"), row.split("\t"), strict=False))
-        folder = table.parent.name
-        rule = BENCHMARK_RULES.get(folder, table.stem) if folder != "benchmarks" else table.stem
+        parts = table.relative_to(root).parts
+        rule = BENCHMARK_RULES.get(parts[0], table.stem) if len(parts) > 1 else table.stem
         stage = rules.setdefault(
             rule, {"jobs": 0, "job_s": 0.0, "max_job_s": 0.0, "cpu_s": 0.0, "max_rss_mb": 0.0}
         )
@@ -350,6 +351,71 @@ def snakemake_benchmarks(results):
         stage["cpu_s"] += float(values.get("cpu_time", "nan") or "nan")
         stage["max_rss_mb"] = max(stage["max_rss_mb"], float(values.get("max_rss", 0) or 0))
     return rules
+
+
+#: A job's start (``rule NAME:`` after a time stamp, then ``jobid: N``) and end
+#: (``Finished jobid: N (Rule: NAME)`` after a time stamp) in Snakemake's log.
+_SNAKEMAKE_STAMP = re.compile(r"^\[(\w{3} \w{3} +\d+ \d\d:\d\d:\d\d \d{4})\]$")
+_SNAKEMAKE_START = re.compile(r"^(?:local)?rule (\w+):$")
+_SNAKEMAKE_JOBID = re.compile(r"^\s+jobid: (\d+)$")
+_SNAKEMAKE_END = re.compile(r"^Finished jobid: (\d+) \(Rule: (\w+)\)$")
+
+
+def snakemake_stage_times(stderr):
+    """Per rule of a Snakemake run, from the time stamps of its log (1 s resolution):
+    ``{rule: {"jobs": n, "span_s": first start to last end, "job_s": summed job times}}``,
+    in the order the rules first started."""
+    stamp, rule, starts, ends = None, None, {}, {}
+    for line in stderr.splitlines():
+        if match := _SNAKEMAKE_STAMP.match(line):
+            stamp = dt.datetime.strptime(match.group(1), "%a %b %d %H:%M:%S %Y")
+        elif match := _SNAKEMAKE_START.match(line):
+            rule = match.group(1)
+        elif (match := _SNAKEMAKE_JOBID.match(line)) and rule is not None:
+            starts[int(match.group(1))] = (rule, stamp)
+            rule = None
+        elif match := _SNAKEMAKE_END.match(line):
+            ends[int(match.group(1))] = stamp
+    stages = {}
+    for jobid, (name, start) in starts.items():
+        if jobid not in ends or start is None:
+            continue
+        stage = stages.setdefault(name, {"jobs": 0, "first": start, "last": ends[jobid]})
+        stage["jobs"] += 1
+        stage["job_s"] = stage.get("job_s", 0.0) + (ends[jobid] - start).total_seconds()
+        stage["first"], stage["last"] = min(stage["first"], start), max(stage["last"], ends[jobid])
+    origin = min((stage["first"] for stage in stages.values()), default=None)
+    return {
+        name: {
+            "jobs": stage["jobs"],
+            "span_s": (stage["last"] - stage["first"]).total_seconds(),
+            "job_s": stage["job_s"],
+            "start_s": (stage["first"] - origin).total_seconds(),
+            "end_s": (stage["last"] - origin).total_seconds(),
+        }
+        for name, stage in stages.items()
+    }
+
+
+#: The parts of a workflow's wall time (:func:`workflow_split`): their rules.
+WORKFLOW_PARTS = {
+    "network": ("network",),
+    "kernels": ("mechanisms", "basis", "kernel", "kernel_tensor"),
+    "signals": ("signals",),
+    "figures": ("kernel_figure", "signal_figures", "linearization_figure"),
+}
+
+
+def workflow_split(stages):
+    """{part: span (s) from the first start to the last end of its rules' jobs} of
+    :func:`snakemake_stage_times` (parts may overlap: jobs run side by side)."""
+    out = {}
+    for part, rules in WORKFLOW_PARTS.items():
+        present = [stages[rule] for rule in rules if rule in stages]
+        if present:
+            start = min(stage["start_s"] for stage in present)
+            out[part] = max(stage["end_s"] for stage in present) - start
+    return out
 
 
 def concurrent_runs(ctx, commands, timeout=3600):
@@ -665,6 +731,12 @@ def _ratio_note():
     )
 
 
+def _load_text(machine):
+    """``, load 0.4 -> 1.2`` (1-minute load average before and after), if recorded."""
+    load = machine.get("load_average")
+    return f", load {load[0][0]:.1f} -> {load[1][0]:.1f}" if load else ""
+
+
 def summary_markdown(results_dir):
     """summary.md from every result file present (results of earlier runs included)."""
     results = stored_results(results_dir)
@@ -676,7 +748,8 @@ def summary_markdown(results_dir):
         modified = " (modified tree)" if machine.get("git_modified") else ""
         lines.append(
             f"- `{name}`: {machine.get('date', '?')}, commit {commit}{modified}, "
-            f"{machine.get('nproc', '?')} cores ({machine.get('cpu_model', '?')}), "
+            f"{machine.get('nproc', '?')} cores ({machine.get('cpu_model', '?')}"
+            f"{_load_text(machine)}), "
             f"Python {versions.get('python', '?')}, NumPy {versions.get('numpy', '?')},"
             f" NEURON {versions.get('neuron', '?')}, LFPy {versions.get('LFPy', '?')}; "
             f"details in `{name}.json`"
@@ -723,6 +796,7 @@ def run(selected, ctx):
     results, failed = {}, False
     for bench in selected:
         ctx.say(f"running {bench.name}")
+        load = os.getloadavg()
         start = time.perf_counter()
         try:
             body = bench.func(ctx)
@@ -732,7 +806,8 @@ def run(selected, ctx):
         result = {
             "benchmark": bench.name,
             "description": bench.description,
-            "machine": machine,
+            # the load of the machine before and after this benchmark (1, 5, 15 min)
+            "machine": dict(machine, load_average=[list(load), list(os.getloadavg())]),
             "benchmark_wall_s": time.perf_counter() - start,
             **body,
         }

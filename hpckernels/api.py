@@ -146,8 +146,9 @@ def compute_kernels(config, pre, post, probes=None, engine=None, log=None):
 def compute_tensor(config, probes=None, engine=None, log=None):
     """The mean-field kernels of every pathway and probe, in memory.
 
-    The basis of each postsynaptic population is computed once and serves every
-    pathway into it (as the workflow's basis and pathway jobs do).
+    Every pathway into a postsynaptic population comes from one model of its cell
+    (:meth:`hpckernels.engines.base.Engine.mean_field_tensor`), as the workflow's basis
+    and kernel jobs do.
 
     Parameters
     ----------
@@ -155,7 +156,7 @@ def compute_tensor(config, probes=None, engine=None, log=None):
     probes : list of str, optional
         Default every probe.
     engine : str, optional
-        Default ``basis``.
+        Default :data:`hpckernels.engines.DEFAULT_ENGINE` (``linear``).
     log : file, optional
         Progress lines (default none).
 
@@ -176,16 +177,10 @@ def compute_tensor(config, probes=None, engine=None, log=None):
     comm = start_neuron(config)
     kernels = get_engine(engine) if engine else get_engine()
     arrays = {}
-    for post in config.postsynaptic_populations():
-        pres = [p.pre for p in config.pathways() if p.post == post]
-        basis = None
-        if kernels.reads_basis:
-            basis = kernels.population_basis(config, post, comm, pres, None, True, log)
-        for pre in pres:
-            result = kernels.mean_field_kernels(config, pre, post, names, comm, None, basis, log)
-            for name, kernel in result.items():
-                arrays.setdefault(name, np.zeros((n, n, *kernel.shape)))
-                arrays[name][populations.index(post), populations.index(pre)] = kernel
+    for (pre, post), result in kernels.mean_field_tensor(config, names, comm, log).items():
+        for name, kernel in result.items():
+            arrays.setdefault(name, np.zeros((n, n, *kernel.shape)))
+            arrays[name][populations.index(post), populations.index(pre)] = kernel
     tensor = KernelTensor(
         path=None,
         attrs={"config_hash": config.hash, "dt": config.simulation["dt"]},

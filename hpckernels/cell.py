@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import lfpykit
 import numpy as np
 
 from . import distributions
@@ -121,6 +120,8 @@ def segments(cell):
 
 def geometry(cell):
     """lfpykit geometry (um) of the cell's segments, detached from NEURON."""
+    import lfpykit
+
     return lfpykit.CellGeometry(x=cell.x.copy(), y=cell.y.copy(), z=cell.z.copy(), d=cell.d.copy())
 
 

@@ -1,8 +1,10 @@
 """Plain data types that engines, file layouts and validation share: arrays with units,
 no physics and no I/O.
 
-:class:`PopulationBasis` (responses of a population's cell to unit events, per synapse
-kinetics), :class:`KernelTensor` (a kernel tensor file's contents), :class:`CellTable`,
+:class:`SegmentGeometry` (a cell's segments), :class:`PopulationBasis` (responses of a
+population's cell to unit events, per synapse
+kinetics), :class:`CellSystem` (the linearized cell as a linear system),
+:class:`KernelTensor` (a kernel tensor file's contents), :class:`CellTable`,
 :class:`SynapseTable` and :class:`Background` (the layout of a detailed population).
 """
 
@@ -18,6 +20,30 @@ EXTERNAL = -1
 
 
 # ------------------------------------------------------------------------- bases
+@dataclass
+class SegmentGeometry:
+    """The segments of a cell (um), with the attributes of ``lfpykit.CellGeometry`` that
+    the probes read, without importing LFPykit (probes built on LFPykit's own models turn
+    it into one, :func:`hpckernels.probes.models.cell_geometry`).
+
+    Attributes
+    ----------
+    x, y, z : ndarray, shape (n_segments, 2)
+        Start and end of each segment (um).
+    d : ndarray, shape (n_segments,)
+        Diameter (um).
+    """
+
+    x: np.ndarray
+    y: np.ndarray
+    z: np.ndarray
+    d: np.ndarray
+
+    @property
+    def totnsegs(self):
+        return self.d.size
+
+
 @dataclass
 class KineticsBasis:
     """Responses to unit events of one synapse kinetics on the segments it can reach.
@@ -40,6 +66,72 @@ class KineticsBasis:
     synapse: dict
     columns: np.ndarray
     responses: dict = field(default_factory=dict)
+    #: What is computed from the responses and kept with them (their modes, see
+    #: :meth:`hpckernels.engines.pathway.BasisPathway.modes`); not stored in files.
+    derived: dict = field(default_factory=dict, repr=False, compare=False)
+
+
+@dataclass
+class CellSystem:
+    """A linearized cell as NEURON discretizes it in space: a linear system on its nodes.
+
+    Nodes ``0 .. n_segments - 1`` are the segments (LFPy's order); the zero-area nodes
+    NEURON puts at the ends of sections follow. Each node but the root is joined to its
+    parent node by an axial conductance. In deviations u = v - v_rest (mV) and nA::
+
+        C du/dt = -G u - K u + P^T (mu x) - i_syn,    tau x' = u_P - x
+
+    with K the axial Laplacian of the edges, P selecting the node of each linear mode
+    (quasi-active gating, ``LinearMode``) and i_syn the current-based synapses.
+
+    Attributes
+    ----------
+    n_segments : int
+    capacitance : ndarray, shape (n_nodes,)
+        Membrane capacitance (nF) of each node (zero on zero-area nodes).
+    leak : ndarray, shape (n_nodes,)
+        Leak conductance (uS) of each node (g_eff included).
+    child, parent : ndarray of int, shape (n_edges,)
+        The two nodes of each axial edge.
+    conductance : ndarray, shape (n_edges,)
+        Axial conductance (uS) of each edge.
+    mode_nodes : ndarray of int, shape (n_modes,)
+        Node of each linear mode.
+    mode_tau : ndarray, shape (n_modes,)
+        Its time constant (ms).
+    mode_mu : ndarray, shape (n_modes,)
+        Its conductance (uS): the mode adds the outward current -mu x (nA).
+    """
+
+    n_segments: int
+    capacitance: np.ndarray
+    leak: np.ndarray
+    child: np.ndarray
+    parent: np.ndarray
+    conductance: np.ndarray
+    mode_nodes: np.ndarray
+    mode_tau: np.ndarray
+    mode_mu: np.ndarray
+
+    #: Array attributes, in the order of the constructor (files keep them by name).
+    ARRAYS = (
+        "capacitance",
+        "leak",
+        "child",
+        "parent",
+        "conductance",
+        "mode_nodes",
+        "mode_tau",
+        "mode_mu",
+    )
+
+    @property
+    def n_nodes(self):
+        return self.capacitance.size
+
+    @property
+    def n_modes(self):
+        return self.mode_tau.size
 
 
 @dataclass
@@ -53,7 +145,7 @@ class PopulationBasis:
         Time step (ms).
     n_steps : int
         Steps in tau.
-    geometry : lfpykit.CellGeometry
+    geometry : lfpykit.CellGeometry or SegmentGeometry
         Segment geometry (um).
     vrest : ndarray, shape (n_segments,)
         Rest potential (mV) per segment, where synapses are linearized.
@@ -62,8 +154,13 @@ class PopulationBasis:
     placements : dict of str to ndarray
         Placement pmf over segments of every connection into ``post``, by ``pre``.
     kinetics : dict of str to KineticsBasis
+        Responses per synapse kinetics (may be empty when ``system`` is given).
     basis_hash : str
-        Content hash of the inputs (:func:`~hpckernels.inputs.basis_hash`).
+        Content hash of the inputs (:func:`~hpckernels.inputs.basis_hash`, or
+        :func:`~hpckernels.inputs.response_hash` for a cell system alone).
+    system : CellSystem or None
+        The cell's linear system, from which the linear engine computes any response
+        without NEURON (:mod:`hpckernels.engines.linear`).
     """
 
     post: str
@@ -75,6 +172,7 @@ class PopulationBasis:
     placements: dict
     kinetics: dict = field(default_factory=dict)
     basis_hash: str = ""
+    system: CellSystem | None = None
 
     @property
     def n_segments(self):

@@ -3,6 +3,11 @@
 A distribution is given in the config as ``{distribution: <scipy.stats name>,
 **keyword arguments}``. These functions freeze it and derive the discrete forms
 the kernel method needs.
+
+The discrete forms (and the checks of the config) are kept in the user cache by the
+content of their arguments (:func:`hpckernels.usercache.stored`): importing
+``scipy.stats`` takes about half a second here, more than a kernel job's work, and a
+process that finds what it needs there never imports it.
 """
 
 from __future__ import annotations
@@ -11,9 +16,16 @@ import json
 from functools import lru_cache
 
 import numpy as np
-import scipy.stats as st
 
 from .errors import ConfigError
+from .usercache import stored
+
+
+def _scipy():
+    import scipy.stats
+
+    return scipy.stats
+
 
 #: Most multapses a connection can have: counts are taken on 1..MAX_MULTAPSE.
 MAX_MULTAPSE = 99
@@ -39,9 +51,17 @@ def frozen(spec, where="distribution", ignore=()):
     return _frozen(key, where)
 
 
+@stored("distributions", ("scipy",))
+def check(spec, where="distribution", ignore=()):
+    """Raise ConfigError unless ``spec`` is a distribution of scipy.stats with valid
+    parameters and a finite mean (see :func:`frozen`)."""
+    frozen(spec, where, list(ignore))
+
+
 @lru_cache(maxsize=1024)
 def _frozen(key, where):
     # frozen distributions are shared: callers pass their own random_state to rvs
+    st = _scipy()
     spec = json.loads(key)
     name = spec.pop("distribution")
     kwargs = spec
@@ -58,6 +78,7 @@ def _frozen(key, where):
     return dist
 
 
+@stored("distributions", ("scipy",))
 def multapse_pmf(spec, where="multapse"):
     """Probability of 1..MAX_MULTAPSE synapses per connection.
 
@@ -70,6 +91,7 @@ def multapse_pmf(spec, where="multapse"):
     counts : ndarray of int, shape (MAX_MULTAPSE,)
     pmf : ndarray of float, shape (MAX_MULTAPSE,)
     """
+    st = _scipy()
     dist = frozen(spec, where)
     _check_multapse_support(dist, where)
     counts = np.arange(1, MAX_MULTAPSE + 1)
@@ -103,7 +125,7 @@ def _check_multapse_support(dist, where):
     connection, or, for a continuous distribution (read as counts: its pdf at the
     integers), below 0.5. A discrete distribution's mass at 0 is a connection without a
     synapse, left out as lfpykernels does (a zero-truncated count)."""
-    if isinstance(dist.dist, st.rv_continuous):
+    if isinstance(dist.dist, _scipy().rv_continuous):
         below, above = float(dist.cdf(0.5)), float(dist.sf(MAX_MULTAPSE + 0.5))
     else:
         below, above = 0.0, float(dist.sf(MAX_MULTAPSE))
@@ -122,6 +144,7 @@ def _check_multapse_support(dist, where):
         )
 
 
+@stored("distributions", ("scipy",))
 def check_delay(spec, tau, where="delay"):
     """Raise ConfigError unless delays are >= 0 and (almost) all within tau (ms).
 
@@ -146,6 +169,7 @@ def check_delay(spec, tau, where="delay"):
         )
 
 
+@stored("distributions", ("scipy",))
 def delay_pmf(spec, dt, n_steps_tau, where="delay"):
     """Delay distribution on the lag grid [-tau, tau] as weights summing to 1.
 
@@ -165,6 +189,7 @@ def delay_pmf(spec, dt, n_steps_tau, where="delay"):
     -------
     ndarray, shape (2 * n_steps_tau + 1,)
     """
+    st = _scipy()
     dist = frozen(spec, where)
     lags = np.linspace(-n_steps_tau * dt, n_steps_tau * dt, 2 * n_steps_tau + 1)
     weights = dist.pdf(lags) if isinstance(dist.dist, st.rv_continuous) else dist.pmf(lags)
@@ -174,6 +199,7 @@ def delay_pmf(spec, dt, n_steps_tau, where="delay"):
     return weights / total
 
 
+@stored("distributions", ("scipy",))
 def delay_step_pmf(spec, dt, n_steps_tau, where="delay"):
     """Distribution of delays rounded to whole steps of dt (what a synapse of an
     ensemble realization gets).
@@ -189,6 +215,7 @@ def delay_step_pmf(spec, dt, n_steps_tau, where="delay"):
         P(k) for k = 0..n_steps_tau, then the probability of a delay beyond tau
         (rounding to more than n_steps_tau steps); sums to 1.
     """
+    st = _scipy()
     dist = frozen(spec, where)
     n = n_steps_tau
     pmf = np.zeros(n + 2)

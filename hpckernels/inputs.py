@@ -156,10 +156,14 @@ def pathway_inputs(config, pre, post, mode="mean-field", ensemble=None):
 
 
 def pathway_hash(config, pre, post, mode="mean-field", probe=None, ensemble=None):
-    """Content hash of a pathway's inputs (and of one probe, if named)."""
+    """Content hash of a pathway's inputs (and of one probe, if named: its spec resolved
+    for ``post``, a head model's with the spec of its dipole probe)."""
     inputs = pathway_inputs(config, pre, post, mode, ensemble)
     if probe is not None:
         inputs["probe"] = config.probe_spec(probe, post)
+        head = probe_type(config.probes[probe], config.probes)
+        if head.derived:
+            inputs["dipole"] = config.probe_spec(head.dipole_name, post)
     return content_hash(inputs)
 
 
@@ -197,6 +201,26 @@ def basis_hash(config, post, with_probes=True):
     return content_hash(basis_inputs(config, post, with_probes))
 
 
+def response_inputs(config, post):
+    """Everything that determines the response file of population ``post`` (``hpckernels
+    basis`` with the linear engine, :mod:`hpckernels.engines.linear`): its linearized
+    cell (:func:`cell_inputs`) and the placement of every connection into it. Probes,
+    synapse kinetics, weights without ``g_eff``, delays and ensemble settings do not
+    enter: kernels are computed from the file for any of them."""
+    return {
+        **cell_inputs(config, post),
+        "name": post,
+        "placements": [
+            {"pre": c["pre"], "placement": c["placement"]} for c in config.connections_into(post)
+        ],
+    }
+
+
+def response_hash(config, post):
+    """Content hash of :func:`response_inputs`."""
+    return content_hash(response_inputs(config, post))
+
+
 def basis_cache_key(config, post, label, columns):
     """Content hash of a per-segment membrane-current basis (probes excluded): what a
     response cache files it under."""
@@ -221,14 +245,15 @@ def linearization_key(config, post, neuron_version, linearization_format):
     )
 
 
-def tensor_inputs(config, mode="mean-field"):
-    """What assembling the kernel tensor reads from the config (besides the pathway
-    kernel files): populations, pathways, probes and the kernel settings."""
+def tensor_inputs(config, mode="mean-field", probes=None):
+    """What assembling the kernel tensor of ``probes`` (default all) reads from the config
+    (besides the pathway kernel files): populations, pathways, the probes and the kernel
+    settings."""
     sim = config.simulation
     return {
         "populations": list(config.populations),
         "pathways": [[p.pre, p.post] for p in config.pathways()],
-        "probes": config.probes,
+        "probes": {name: config.probes[name] for name in probes or config.probes},
         "mode": mode,
         "simulation": {k: sim[k] for k in ("dt", "tau", "vrest", "g_eff", "fir")},
     }

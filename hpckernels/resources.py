@@ -58,6 +58,20 @@ def neuron_run_seconds(n_segments, n_steps):
     return n_steps * (NEURON_STEP_S + NEURON_SEGMENT_STEP_S * n_segments)
 
 
+#: Cost (s) of the linear engine's fixed steps, per right-hand side and step and per
+#: right-hand side, step and segment (measured: 0.08 s for the 53 unit responses of a
+#: 27-segment cell over 800 steps), and of reading a cell's linear system from NEURON.
+LINEAR_STEP_S = 2e-6
+LINEAR_SEGMENT_STEP_S = 5e-8
+LINEAR_SETUP_S = 0.5
+
+
+def linear_solve_seconds(n_segments, n_steps, n_rhs=1):
+    """Estimated seconds of ``n_steps`` fixed steps of the linear system of a cell of
+    ``n_segments`` with ``n_rhs`` right-hand sides."""
+    return n_rhs * n_steps * (LINEAR_STEP_S + LINEAR_SEGMENT_STEP_S * n_segments)
+
+
 #: Cost (s) per step of a detailed ground-truth cell with its synapses and recordings
 #: (measured: 0.5 s per simulated second of a 27-segment ball-and-sticks cell with ~1,500
 #: synapses at dt = 1/16 ms), per step and per segment and step.

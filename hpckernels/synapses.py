@@ -107,6 +107,25 @@ class SynapseModel:
             return np.broadcast_to(self.weight, np.shape(vrest)).astype(float)
         return -self.weight * (np.asarray(vrest, dtype=float) - self.e)
 
+    def event_states(self, weight=1.0):
+        """The current-based mechanism (``current_mechanism``) as a linear system: its
+        states after one event of ``weight`` (nA) from rest, their time constants and
+        the outward current of each state.
+
+        Every state relaxes to zero, ``x' = -x / tau``, and the mechanism's outward
+        current (nA) is ``output @ x`` (what its NMODL file says).
+
+        Returns
+        -------
+        initial : ndarray, shape (n_states,)
+            States (nA) right after the event.
+        tau : ndarray, shape (n_states,)
+            Time constants (ms).
+        output : ndarray, shape (n_states,)
+            Outward current (nA) per nA of each state.
+        """
+        raise NotImplementedError
+
     def mean_conductance(self, rate):
         """Time-averaged conductance (uS) of one synapse activated at ``rate`` (spikes/s)."""
         # uS * ms * (1/s) = 1e-3 uS
@@ -182,6 +201,18 @@ class Exp2Syn(SynapseModel):
         # integral of exp(-t/tau2) - exp(-t/tau1) is tau2 - tau1
         return (self.taus["tau2"] - self.taus["tau1"]) / self._peak()
 
+    def event_states(self, weight=1.0):
+        """``Exp2SynI`` (mod/exp2synI.mod): states rise (tau1) and decay (tau2) both
+        jump by -weight peak_scale, the outward current is decay - rise (see
+        :meth:`SynapseModel.event_states`)."""
+        tau1, tau2 = self.taus["tau1"], self.taus["tau2"]
+        if tau1 / tau2 > 0.9999:  # the mechanism's INITIAL block
+            tau1 = 0.9999 * tau2
+        t_peak = (tau1 * tau2) / (tau2 - tau1) * np.log(tau2 / tau1)
+        peak_scale = 1.0 / (np.exp(-t_peak / tau2) - np.exp(-t_peak / tau1))
+        jump = -weight * peak_scale
+        return np.array([jump, jump]), np.array([tau1, tau2]), np.array([-1.0, 1.0])
+
 
 @SYNAPSE_MODELS.register
 class ExpSyn(SynapseModel):
@@ -197,6 +228,11 @@ class ExpSyn(SynapseModel):
 
     def time_course_integral(self):
         return self.taus["tau"]
+
+    def event_states(self, weight=1.0):
+        """``ExpSynI`` (mod/expsynI.mod): the amplitude jumps by weight, the outward
+        current is -amplitude (see :meth:`SynapseModel.event_states`)."""
+        return np.array([float(weight)]), np.array([self.taus["tau"]]), np.array([-1.0])
 
 
 def synapse_model(spec, where="synapse"):

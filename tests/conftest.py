@@ -9,8 +9,14 @@ from pathlib import Path
 
 import pytest
 
+# one BLAS thread, in the test process as in the CLI (before numpy is imported): threaded
+# BLAS is many times slower on a shared machine, and gives other bits than the commands
+from hpckernels.cli import limit_threads  # noqa: I001  (before numpy)
+
+limit_threads()
+
 # mpi4py before NEURON, in the test process as in the CLI
-from mpi4py import MPI  # noqa: F401
+from mpi4py import MPI  # noqa: E402, F401
 
 os.environ.setdefault("NEURON_MODULE_OPTIONS", "-nogui")
 

@@ -379,8 +379,10 @@ def test_output_dir_and_cache_that_are_files(tmp_path):
     result = run_main(["kernel", config, "--pre", "I", "--post", "E", "--output-dir", afile])
     assert_bad(result, "--output-dir", "not a folder")
     out = tmp_path / "k.h5"
-    result = run_main(["kernel", config, "--pre", "I", "--post", "E", "-o", out, "--cache", afile])
-    assert_bad(result, "--cache", "not a folder", outputs=[out])
+    args = ["kernel", config, "--pre", "I", "--post", "E", "-o", out, "--cache", afile]
+    assert_bad(run_main([*args, "--engine", "neuron"]), "--cache", "not a folder", outputs=[out])
+    # the linear engine (default) keeps no cache
+    assert_bad(run_main(args), "--cache", "linear engine keeps no cache", outputs=[out])
 
 
 def test_one_realization_is_refused(tmp_path):
@@ -514,7 +516,8 @@ def test_damaged_cache_is_recomputed(tmp_path):
     config = write_config(tmp_path, lambda data: None)
     cache = tmp_path / "cache"
     first, second = tmp_path / "a.h5", tmp_path / "b.h5"
-    args = ["kernel", config, "--pre", "I", "--post", "E", "--cache", cache, "-o"]
+    args = ["kernel", config, "--pre", "I", "--post", "E", "--engine", "neuron"]
+    args += ["--cache", cache, "-o"]
     assert run_main([*args, first]).returncode == 0
     (entry,) = cache.glob("*.h5")
     entry.write_bytes(entry.read_bytes()[:500])
@@ -527,7 +530,7 @@ def test_damaged_cache_is_recomputed(tmp_path):
 # ------------------------------------------------------------------------ basis files
 @pytest.fixture(scope="module")
 def basis_file(tmp_path_factory):
-    """The basis of E of two_population.yaml (hpckernels basis)."""
+    """The response file of E of two_population.yaml (hpckernels basis, linear engine)."""
     folder = tmp_path_factory.mktemp("basis")
     config = write_config(folder, lambda data: None)
     path = folder / "E.h5"
@@ -536,13 +539,34 @@ def basis_file(tmp_path_factory):
     return path
 
 
-def test_kernel_refuses_a_basis_of_another_config(tmp_path, basis_file):
-    config = write_config(tmp_path, set_in(["probes", "lfp", "sigma"], 0.4))
+@pytest.fixture(scope="module")
+def responses_file(tmp_path_factory):
+    """The basis of E of two_population.yaml with --engine basis (responses per probe)."""
+    folder = tmp_path_factory.mktemp("responses")
+    config = write_config(folder, lambda data: None)
+    path = folder / "E.h5"
+    result = run_main(["basis", config, "--post", "E", "--engine", "basis", "-o", path])
+    assert result.returncode == 0, result.stderr
+    return path
+
+
+def test_kernel_refuses_a_basis_of_another_config(tmp_path, basis_file, responses_file):
     out = tmp_path / "k.h5"
-    args = ["kernel", config, "--pre", "I", "--post", "E", "--basis", basis_file, "-o", out]
-    assert_bad(
-        run_main(args), str(basis_file), "probes.lfp.sigma: 0.3 in the file, 0.4", outputs=[out]
+    # the response file holds the cell: a cell edit is refused, a probe edit is not
+    config = write_config(
+        tmp_path, set_in(["populations", "E", "cell", "biophysics", "g_pas"], 1e-4)
     )
+    args = ["kernel", config, "--pre", "I", "--post", "E", "--basis", basis_file, "-o", out]
+    assert_bad(run_main(args), str(basis_file), "biophysics.g_pas", outputs=[out])
+    config = write_config(tmp_path, set_in(["probes", "lfp", "sigma"], 0.4))
+    ok = tmp_path / "ok.h5"
+    args = ["kernel", config, "--pre", "I", "--post", "E", "--basis", basis_file, "-o", ok]
+    assert run_main(args).returncode == 0
+    # responses of the probes: a probe edit is refused
+    args = ["kernel", config, "--pre", "I", "--post", "E", "--engine", "basis"]
+    args += ["--basis", responses_file, "-o", out]
+    found = "probes.lfp.sigma: 0.3 in the file, 0.4"
+    assert_bad(run_main(args), str(responses_file), found, outputs=[out])
     # of another population, and a file that is no basis
     config = write_config(tmp_path, lambda data: None)
     args = ["kernel", config, "--pre", "E", "--post", "I", "--basis", basis_file, "-o", out]
@@ -552,6 +576,10 @@ def test_kernel_refuses_a_basis_of_another_config(tmp_path, basis_file):
         fh["x"] = np.zeros(3)
     args[-3] = other
     assert_bad(run_main(args), str(other), "not a basis file", outputs=[out])
+    # a linear system is read by the linear engine only
+    args = ["kernel", config, "--pre", "I", "--post", "E", "--engine", "basis"]
+    args += ["--basis", basis_file, "-o", out]
+    assert_bad(run_main(args), str(basis_file), "--engine linear", outputs=[out])
 
 
 def test_basis_only_with_the_basis_engine_and_into_a_postsynaptic_population(tmp_path, basis_file):
@@ -580,17 +608,31 @@ def test_basis_only_with_the_basis_engine_and_into_a_postsynaptic_population(tmp
     assert_bad(result, "--post", "no connection into 'X'", outputs=[out])
 
 
-def test_damaged_basis_file(tmp_path, basis_file):
+def test_damaged_basis_file(tmp_path, basis_file, responses_file):
     config = write_config(tmp_path, lambda data: None)
     damaged = tmp_path / "E.h5"
-    shutil.copy(basis_file, damaged)
+    shutil.copy(responses_file, damaged)
     with h5py.File(damaged, "r+") as fh:
         group = fh["kinetics"][next(iter(fh["kinetics"]))]["lfp"]
         del group["response"]
         group["response"] = np.zeros((13, 2, 5))
     out = tmp_path / "k.h5"
-    args = ["kernel", config, "--pre", "I", "--post", "E", "--basis", damaged, "-o", out]
+    args = ["kernel", config, "--pre", "I", "--post", "E", "--engine", "basis"]
+    args += ["--basis", damaged, "-o", out]
     assert_bad(run_main(args), str(damaged), "checksum mismatch", outputs=[out])
+    # sealed after the edit (a writer that went wrong): the shapes are checked
+    from hpckernels.io.h5 import seal
+
+    with h5py.File(damaged, "r+") as fh:
+        seal(fh)
+    assert_bad(run_main(args), str(damaged), "expected (channels", outputs=[out])
+    shutil.copy(basis_file, damaged)
+    with h5py.File(damaged, "r+") as fh:
+        del fh["system/conductance"]
+        fh["system/conductance"] = np.ones(3)
+        seal(fh)
+    args = ["kernel", config, "--pre", "I", "--post", "E", "--basis", damaged, "-o", out]
+    assert_bad(run_main(args), str(damaged), "system's arrays do not fit", outputs=[out])
 
 
 # --------------------------------------------------------------- signals and figures

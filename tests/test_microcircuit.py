@@ -276,15 +276,19 @@ def test_config_documents_its_numbers():
 # ------------------------------------------------------- probes with population values
 def test_basis_command_resolves_population_probe_parameters(tmp_path, mechanisms_loaded):
     """The microcircuit's LFP and CSD probes take R and sigma_z from each postsynaptic
-    population: the basis command and a kernel from its file equal the per-pathway
-    NEURON engine (the basis route once failed on them)."""
+    population: the basis command (response file of the linear engine, basis of the basis
+    engine) and a kernel from its file equal the per-pathway NEURON engine (the basis
+    route once failed on them)."""
     path = tmp_path / "microcircuit.yaml"
     path.write_text(yaml.safe_dump(reduced_microcircuit(), sort_keys=False))
-    basis = tmp_path / "L5I_basis.h5"
-    done = run_main(["basis", path, "--post", "L5I", "-o", basis])
-    assert done.returncode == 0, done.stderr
     kernels = {}
-    for engine, extra in (("basis", ["--basis", basis]), ("neuron", [])):
+    for engine in ("linear", "basis", "neuron"):
+        extra = []
+        if engine != "neuron":
+            basis = tmp_path / f"L5I_{engine}.h5"
+            done = run_main(["basis", path, "--post", "L5I", "--engine", engine, "-o", basis])
+            assert done.returncode == 0, done.stderr
+            extra = ["--basis", basis]
         out = tmp_path / f"{engine}.h5"
         args = ["kernel", path, "--pre", "L5E", "--post", "L5I", "--engine", engine]
         done = run_main([*args, *extra, "-o", out])
@@ -292,6 +296,8 @@ def test_basis_command_resolves_population_probe_parameters(tmp_path, mechanisms
         with h5py.File(out, "r") as fh:
             kernels[engine] = {probe: fh[probe]["kernel"][()] for probe in ("lfp", "csd")}
     for probe in ("lfp", "csd"):
-        a, b = kernels["basis"][probe], kernels["neuron"][probe]
-        assert np.abs(b).max() > 0
-        assert np.abs(a - b).max() <= 1e-9 * np.abs(b).max(), probe
+        reference = kernels["neuron"][probe]
+        assert np.abs(reference).max() > 0
+        for engine in ("linear", "basis"):
+            error = np.abs(kernels[engine][probe] - reference).max()
+            assert error <= 1e-9 * np.abs(reference).max(), (engine, probe)

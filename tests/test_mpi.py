@@ -82,11 +82,12 @@ def test_bad_input_under_mpi_exits_2_once(tmp_path):
 
 @pytest.mark.mpi
 def test_basis_file_bit_identical_for_1_2_3_ranks(tmp_path):
-    """The segment runs of each kinetics (27 and 26 columns) dealt over 1, 2, 3 ranks."""
+    """The basis engine's segment runs of each kinetics (27 and 26 columns) dealt over 1,
+    2, 3 ranks."""
     files = []
     for n in (1, 2, 3):
         out = tmp_path / f"basis{n}.h5"
-        result = run_cli(["basis", CONFIG, "--post", "E", "-o", out], ranks=n)
+        result = run_cli(["basis", CONFIG, "--post", "E", "--engine", "basis", "-o", out], ranks=n)
         assert result.returncode == 0, result.stderr
         files.append(datasets(out))
     assert len(files[0]) > 10
@@ -98,9 +99,9 @@ def test_basis_file_bit_identical_for_1_2_3_ranks(tmp_path):
 
 @pytest.mark.mpi
 def test_bit_identical_for_1_2_3_ranks(tmp_path):
-    """Basis engine: 150 realizations = blocks of 64, 64, 22 (uneven over 2 ranks, one
-    each over 3), the basis computed in the command over the same ranks; and from a
-    basis file on 2 ranks."""
+    """Linear engine (default): 150 realizations = blocks of 64, 64, 22 (uneven over 2
+    ranks, one each over 3; on the basis's modes), the basis computed in the command over
+    the same ranks; and from a response file on 2 ranks."""
     results = [read(ensemble(tmp_path, n, 150, f"r{n}")[0]) for n in (1, 2, 3)]
     basis = tmp_path / "E.h5"
     assert run_cli(["basis", CONFIG, "--post", "E", "-o", basis]).returncode == 0
@@ -139,8 +140,9 @@ def test_rank0_reports_progress(tmp_path):
     lines = [line for line in result.stderr.splitlines() if "realizations done" in line]
     assert lines and lines[-1].split("ensemble: ")[1].startswith("150/150")
     assert len(lines) == 2  # 3 blocks over 2 ranks: 2 rounds, reported once each by rank 0
-    basis = [line for line in result.stderr.splitlines() if "segment runs" in line]
-    assert basis and all(line.startswith("[hpckernels] basis E") for line in basis)
+    lines = result.stderr.splitlines()
+    assert sum("[hpckernels] linear system of E" in line for line in lines) == 1
+    assert sum("[hpckernels] responses of E" in line for line in lines) == 1
 
 
 @pytest.mark.mpi
@@ -254,3 +256,71 @@ def test_an_unwritable_output_ends_every_rank(tmp_path):
         assert "Traceback" not in result.stderr and not list(disk.iterdir())
     finally:
         subprocess.run(["umount", str(disk)], check=True)
+
+
+#: The linear engine's numbers under MPI: a basis with 3 blocks of channels (a 100-contact
+#: LFP in blocks of 64 and 36, the dipole), and the mean-field tensor of both populations
+#: dealt to the ranks (more ranks than populations with 3), saved by rank 0.
+LINEAR_UNDER_MPI = """
+import copy, sys
+import numpy as np
+from mpi4py import MPI
+from hpckernels import mechanisms
+from hpckernels.config import NetworkConfig
+from hpckernels.engines import get_engine
+from hpckernels.engines.linear import CHANNEL_BLOCK
+
+config = NetworkConfig.from_file(sys.argv[1])
+data = copy.deepcopy(config.data)
+data["probes"]["lfp"]["z"] = {"start": 1000.0, "stop": -200.0, "num": 100}
+config = NetworkConfig(data, base_dir=config.base_dir)
+mechanisms.load_all(config, allow_compile=False)
+comm = MPI.COMM_WORLD
+engine = get_engine("linear")
+basis = engine.population_basis(config, "E", comm, everywhere=False, log=None)
+tensor = engine.mean_field_tensor(config, comm=comm, log=None)
+if comm.Get_rank() == 0:
+    assert CHANNEL_BLOCK < 100
+    arrays = {
+        f"{label}/{probe}": response
+        for label, kinetics in basis.kinetics.items()
+        for probe, response in kinetics.responses.items()
+    }
+    for (pre, post), kernels in tensor.items():
+        arrays.update({f"{pre}{post}/{probe}": kernel for probe, kernel in kernels.items()})
+    np.savez(sys.argv[2], **arrays)
+"""
+
+
+@pytest.mark.mpi
+def test_linear_engine_bit_identical_for_1_2_3_ranks(tmp_path):
+    """The linear engine's channel blocks and populations dealt over 1, 2, 3 ranks give
+    the same bits; more ranks than work do not hang."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import hpckernels_env
+
+    script = tmp_path / "linear.py"
+    script.write_text(LINEAR_UNDER_MPI)
+    results = []
+    for n in (1, 2, 3):
+        out = tmp_path / f"linear{n}.npz"
+        cmd = [shutil.which("mpiexec"), "--oversubscribe", "-n", str(n), sys.executable]
+        result = subprocess.run(
+            [*cmd, str(script), str(CONFIG), str(out)],
+            capture_output=True,
+            text=True,
+            env=hpckernels_env(),
+            timeout=600,
+        )
+        assert result.returncode == 0, result.stderr
+        with np.load(out) as data:
+            results.append(dict(data))
+    assert len(results[0]) == 2 * 2 + 4 * 2  # 2 kinetics and 4 pathways x (lfp, dipole)
+    assert results[0]["Exp2Syn(tau1=0.1,tau2=9.0)/lfp"].shape[0] == 100
+    for other in results[1:]:
+        assert other.keys() == results[0].keys()
+        for name, data in results[0].items():
+            assert np.array_equal(data, other[name]), name

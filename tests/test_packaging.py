@@ -102,7 +102,7 @@ def test_conda_files_pin_the_constraints_versions():
     assert set(user_pip) == rules | workflow
     for pip in (rules_pip, user_pip):
         assert pip == {key: tested[key] for key in pip}
-    # besides Python packages the rules call mpiexec (pathway jobs), a C++ compiler and
+    # besides Python packages the rules call mpiexec (MPI kernel jobs), a C++ compiler and
     # make (nrnivmodl, mechanisms rule); NEST (network rule) is a pip package
     for conda in (rules_conda, user_conda):
         names = {c.split("=")[0] for c in conda}

@@ -719,6 +719,9 @@ def test_ctrl_c_is_one_line(built, tmp_path):
         stderr=subprocess.PIPE,
         text=True,
         env=hpckernels_env(),
+        # a test run started in the background inherits SIGINT ignored; a user's shell
+        # delivers it
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:

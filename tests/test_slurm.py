@@ -1,9 +1,10 @@
 """End to end on a real single-node SLURM cluster (tests/slurm/): a reduced 3-population
 network through the SLURM executor submits one batch job per population (its basis job
-and the pathway jobs into it, each a 2-task MPI step started with srun; the small jobs run
-on the submit host), at most P + 3 jobs in all, and gives the same kernel tensor as the
-local profile (mpiexec). A reduced cortical microcircuit (8 populations, 55 pathways, the
-NEST network, signals) runs through the same profile with at most 8 + 3 batch jobs.
+and the (X, Y, probe) kernel jobs into it, each a 2-task MPI step started with srun; the
+small jobs run on the submit host), at most P + 3 jobs in all, and gives the same kernel
+tensors as the local profile (mpiexec). A reduced cortical microcircuit (8 populations,
+55 pathways x 3 probes, the NEST network, signals) runs through the same profile with at
+most 8 + 3 batch jobs.
 
 Not skipped anywhere: CI has SLURM (tests/slurm/slurm_up.sh installs and starts it; root).
 """
@@ -34,6 +35,9 @@ SNAKEMAKE = str(Path(sys.executable).parent / "snakemake")
 RUN = "slurm_test"
 TASKS = 2
 TIMEOUT = 900  # s per workflow run: a stuck job fails the test instead of hanging CI
+#: The reduced microcircuit: 173 srun steps (8 bases, 55 pathways x 3 probes), one group
+#: at a time on the 2 CPUs of the test node (12.7 min measured with the machine loaded).
+MICROCIRCUIT_TIMEOUT = 1800
 POPULATIONS = ["P0", "P1", "P2"]
 P = len(POPULATIONS)
 SUBMITTED = re.compile(r"submitted with SLURM jobid (\d+) \(log: (\S+)\)")
@@ -154,7 +158,7 @@ def config_file(tmp_path_factory):
     return path
 
 
-def run_workflow(workdir, profile, config_file, *options, run=RUN):
+def run_workflow(workdir, profile, config_file, *options, run=RUN, timeout=TIMEOUT):
     workdir.mkdir(parents=True, exist_ok=True)
     cmd = [
         SNAKEMAKE,
@@ -167,7 +171,7 @@ def run_workflow(workdir, profile, config_file, *options, run=RUN):
         *options,
     ]
     started = time.monotonic()
-    code, output = run_logged(cmd, workdir, workdir / "snakemake.out")
+    code, output = run_logged(cmd, workdir, workdir / "snakemake.out", timeout)
     print(f"\n{profile} workflow: exit {code} in {time.monotonic() - started:.0f} s")
     assert code == 0, (
         f"snakemake --profile {profile} "
@@ -259,23 +263,31 @@ def test_at_most_P_plus_3_batch_jobs(slurm_run):
     assert (workdir / "results" / RUN / "figures" / "kernels_lfp.png").stat().st_size > 0
 
 
-def test_population_job_runs_its_basis_and_pathways_as_2_task_steps(slurm_run):
-    """Each population's allocation has TASKS CPUs (not one set per member) and runs P + 1
-    srun steps of TASKS tasks: its basis job and the P pathway jobs into it."""
+#: Probes of the synthetic network (tests/synthetic_configs.py default).
+PROBES = ("lfp", "dipole")
+#: srun steps of a population's batch job: its basis job, a kernel job per pathway into it
+#: and probe.
+STEPS = 1 + P * len(PROBES)
+
+
+def test_population_job_runs_its_basis_and_kernels_as_2_task_steps(slurm_run):
+    """Each population's allocation has TASKS CPUs (not one set per member) and runs
+    1 + P x probes srun steps of TASKS tasks: its basis job and the (X, Y, probe) kernel
+    jobs into it."""
     workdir, output, _ = slurm_run
     jobs = list(submitted_jobs(output))
-    records = sacct_records(jobs, [f"{j}.{P}" for j in jobs])
+    records = sacct_records(jobs, [f"{j}.{STEPS - 1}" for j in jobs])
     for job_id in jobs:
         job = records.get(job_id)
         context = f"SLURM job {job_id}: {records}"
         assert job is not None and job["State"] == "COMPLETED", context
         assert int(job["AllocCPUS"]) == TASKS, context
-        steps = [records.get(f"{job_id}.{k}") for k in range(P + 1)]
+        steps = [records.get(f"{job_id}.{k}") for k in range(STEPS)]
         assert all(step is not None for step in steps), context
         for step in steps:
             assert step["JobName"] == "python" and step["State"] == "COMPLETED", context
             assert int(step["NTasks"]) == TASKS, context
-        assert f"{job_id}.{P + 1}" not in records, context
+        assert f"{job_id}.{STEPS}" not in records, context
     logs = {path.stem for path in (workdir / "results" / RUN / "logs" / "basis").glob("*.log")}
     assert logs == set(POPULATIONS)
 
@@ -283,23 +295,23 @@ def test_population_job_runs_its_basis_and_pathways_as_2_task_steps(slurm_run):
 def test_kernels_computed_on_2_ranks(slurm_run):
     workdir, output, _ = slurm_run
     files = sorted((workdir / "results" / RUN / "kernels").glob("*/*/*.h5"))
-    assert len(files) == P * P * 2, diagnostics(workdir, output)  # probes lfp, dipole
+    assert len(files) == P * P * len(PROBES), diagnostics(workdir, output)
     for path in files:
         with h5py.File(path, "r") as fh:
-            assert fh.attrs["mode"] == "ensemble" and fh.attrs["engine"] == "basis"
+            assert list(fh) == [path.stem], path  # one probe per kernel job
+            assert fh.attrs["mode"] == "ensemble" and fh.attrs["engine"] == "linear"
             assert fh.attrs["mpi_ranks"] == TASKS, path
             assert fh.attrs["realizations"] == 200 and fh.attrs["seed"] == 7, path
 
 
 def test_slurm_tensor_equals_local_tensor(slurm_run, local_run):
     # ensemble realizations are seeded per realization, not per rank: launcher-independent
-    tensors = [
-        slurm_run[0] / "results" / RUN / "kernels.h5",
-        local_run[0] / "results" / RUN / "kernels.h5",
-    ]
-    with h5py.File(tensors[0], "r") as slurm, h5py.File(tensors[1], "r") as local:
-        assert set(slurm) == set(local) == {"lfp", "dipole"}
-        for probe in slurm:
+    for probe in PROBES:
+        tensors = [
+            run[0] / "results" / RUN / "tensor" / f"{probe}.h5" for run in (slurm_run, local_run)
+        ]
+        with h5py.File(tensors[0], "r") as slurm, h5py.File(tensors[1], "r") as local:
+            assert list(slurm) == list(local) == [probe]
             for key in ("kernel", "std"):
                 a, b = slurm[probe][key][()], local[probe][key][()]
                 assert a.shape == b.shape == (P, P, *a.shape[2:]), (probe, key, a.shape)
@@ -321,14 +333,20 @@ def microcircuit_run(slurm_cluster, tmp_path_factory):
     path.write_text(yaml.safe_dump(config, sort_keys=False))
     started = now()
     workdir, output = run_workflow(
-        tmp_path_factory.mktemp("microcircuit"), "slurm", path, *SLURM_OPTIONS, run=MICROCIRCUIT
+        tmp_path_factory.mktemp("microcircuit"),
+        "slurm",
+        path,
+        *SLURM_OPTIONS,
+        run=MICROCIRCUIT,
+        timeout=MICROCIRCUIT_TIMEOUT,
     )
     return workdir, output, started
 
 
 def test_reduced_microcircuit_runs_in_at_most_P_plus_3_batch_jobs(microcircuit_run):
-    """One batch job per population (its basis and the pathways into it), one for the
-    NEST network and one for the signals: P + 2; the rest ran on the submit host."""
+    """One batch job per population (its basis and the (X, Y, probe) kernel jobs into it),
+    one for the NEST network and one for the signals: P + 2; the tensors and the rest ran
+    on the submit host."""
     workdir, output, started = microcircuit_run
     context = diagnostics(workdir, output, MICROCIRCUIT)
     jobs = submitted_jobs(output)
@@ -341,8 +359,9 @@ def test_reduced_microcircuit_runs_in_at_most_P_plus_3_batch_jobs(microcircuit_r
     assert sorted(set(names) - set(groups)) == ["rule_network", "rule_signals"], context
     assert all(job["State"] == "COMPLETED" for job in batch_jobs), context
     results = workdir / "results" / MICROCIRCUIT
-    with h5py.File(results / "kernels.h5", "r") as fh:
-        assert set(fh) == {"lfp", "csd", "dipole"}
+    assert sorted(p.stem for p in (results / "tensor").glob("*.h5")) == ["csd", "dipole", "lfp"]
+    assert len(list((results / "kernels").glob("*/*/*.h5"))) == 55 * 3
+    with h5py.File(results / "tensor" / "lfp.h5", "r") as fh:
         kernel = fh["lfp"]["kernel"][()]
         assert kernel.shape[:2] == (MICROCIRCUIT_P, MICROCIRCUIT_P)
         # the 55 connections of the config, the other 9 pathways zero

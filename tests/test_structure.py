@@ -79,6 +79,7 @@ LAYERS = {
         "signals",
         "network",
         "probes",
+        "usercache",
     ],
     "engines": ["engines"],
     "io": ["io"],

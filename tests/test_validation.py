@@ -92,8 +92,8 @@ def test_validation_target_dag(tmp_path):
         "mechanisms": 1,
         "network": 1,
         "basis": 2,
-        "pathway_kernels": 4,
-        "kernel_tensor": 1,
+        "kernel": 4 * 4,  # pathways x probes (lfp, dipole, eeg, meg)
+        "kernel_tensor": 4,
         "signals": 1,
         "groundtruth": 2,
         "hybrid_kernels": 2,

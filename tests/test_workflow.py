@@ -62,8 +62,9 @@ def group_jobs(output):
 
 @pytest.mark.parametrize("n_populations,n_probes", [(2, 3), (4, 2), (8, 2)])
 def test_dry_run_job_counts_and_groups(tmp_path, n_populations, n_probes):
-    """P basis jobs, P^2 pathway jobs; P groups of one basis job and the P pathway jobs
-    into its population (one submission each on a cluster)."""
+    """P basis jobs, one kernel job per pathway and probe, one tensor per probe; P groups
+    of one basis job and the kernel jobs into its population (one submission each on a
+    cluster)."""
     probes = [f"probe{i}" for i in range(n_probes)]
     config = n_population_config(tmp_path, n_populations, probes)
     started = time.monotonic()
@@ -71,11 +72,13 @@ def test_dry_run_job_counts_and_groups(tmp_path, n_populations, n_probes):
     print(f"P = {n_populations}: dry run {time.monotonic() - started:.1f} s")
     counts = job_counts(output)
     assert counts["basis"] == n_populations
-    assert counts["pathway_kernels"] == n_populations**2
-    assert counts["kernel_tensor"] == 1 and counts["mechanisms"] == 1
+    assert counts["kernel"] == n_populations**2 * n_probes
+    assert counts["kernel_tensor"] == n_probes and counts["mechanisms"] == 1
     assert counts["kernel_figure"] == n_probes
     kernel_outputs = set(re.findall(r"results/p\d/kernels/\w+/\w+/\w+\.h5", output))
     assert len(kernel_outputs) == n_populations**2 * n_probes
+    tensors = set(re.findall(r"results/p\d/tensor/\w+\.h5", output))
+    assert tensors == {f"results/p{n_populations}/tensor/{probe}.h5" for probe in probes}
     groups = group_jobs(output)
     assert len(groups) == n_populations
     names = [f"P{i}" for i in range(n_populations)]
@@ -85,24 +88,28 @@ def test_dry_run_job_counts_and_groups(tmp_path, n_populations, n_probes):
         posts.add(post)
         assert sorted(members) == sorted(
             [["basis", f"post={post}"]]
-            + [["pathway_kernels", f"post={post}, pre={pre}"] for pre in names]
+            + [
+                ["kernel", f"post={post}, pre={pre}, probe={probe}"]
+                for pre in names
+                for probe in probes
+            ]
         )
     assert posts == set(names)
 
 
 @pytest.mark.parametrize("name", ["microcircuit.yaml", "microcircuit_full_scale.yaml"])
 def test_microcircuit_dry_run(tmp_path, name):
-    """One basis per population, all 55 pathways with a connection, 5 probes; the
-    full-scale network (whose connections need more memory than this machine may have)
-    is resolved on the submit host without its memory check, which the network job does
-    where NEST runs."""
+    """One basis per population, one kernel job per pathway with a connection (55) and
+    probe (5), a tensor per probe; the full-scale network (whose connections need more
+    memory than this machine may have) is resolved on the submit host without its memory
+    check, which the network job does where NEST runs."""
     counts = job_counts(dry_run(tmp_path, CONFIGS / name))
     assert counts == {
         "mechanisms": 1,
         "network": 1,
         "basis": 8,
-        "pathway_kernels": 55,
-        "kernel_tensor": 1,
+        "kernel": 55 * 5,
+        "kernel_tensor": 5,
         "kernel_figure": 5,
         "signals": 1,
         "signal_figures": 1,
@@ -133,13 +140,15 @@ def test_config_semantic_error_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
-def read_tensor(path):
-    with h5py.File(path) as fh:
-        out = {}
-        for probe in fh:
-            group = fh[probe]
-            out[probe] = {key: group[key][()] for key in ("kernel", "std") if key in group}
-        return out
+def read_tensor(results):
+    """{probe: {"kernel", "std"}} of the per-probe tensors of a run's results folder."""
+    out = {}
+    for path in sorted((Path(results) / "tensor").glob("*.h5")):
+        with h5py.File(path) as fh:
+            for probe in fh:
+                group = fh[probe]
+                out[probe] = {key: group[key][()] for key in ("kernel", "std") if key in group}
+    return out
 
 
 @pytest.fixture(scope="module")
@@ -153,8 +162,11 @@ def local_run(tmp_path_factory):
 
 
 def test_workflow_equals_direct_cli_calls(local_run, tmp_path):
+    """Kernels from the response files equal those of the kernel command alone (its own
+    linear system), bit for bit; no kernel job imported NEURON."""
     workdir, config = local_run
-    tensor = read_tensor(workdir / "results/two/kernels.h5")
+    tensor = read_tensor(workdir / "results/two")
+    assert set(tensor) == set(PROBES)
     names = ["E", "I"]
     for pre in names:
         for post in names:
@@ -166,18 +178,23 @@ def test_workflow_equals_direct_cli_calls(local_run, tmp_path):
                     expected = fh[probe]["kernel"][()]
                     got = tensor[probe]["kernel"][names.index(post), names.index(pre)]
                     assert np.array_equal(got, expected), (pre, post, probe)
+    logs = list((workdir / "results/two/logs/kernels").glob("*/*/*.log"))
+    assert len(logs) == 8
+    for log in logs:
+        assert "linear engine" in log.read_text(), log.read_text()
 
 
 def test_tensor_opens_in_xarray_with_named_dimensions(local_run):
     import xarray as xr
 
     workdir, _ = local_run
-    ds = xr.open_dataset(workdir / "results/two/kernels.h5", engine="h5netcdf", group="lfp")
+    ds = xr.open_dataset(workdir / "results/two/tensor/lfp.h5", engine="h5netcdf", group="lfp")
     assert ds["kernel"].dims == ("post", "pre", "channel", "lag")
     assert list(ds["post"].values) == ["E", "I"] and list(ds["pre"].values) == ["E", "I"]
     assert ds["kernel"].shape == (2, 2, 13, 1601)
     assert ds["lag"].attrs["units"] == "ms" and ds["kernel"].attrs["units"] == "mV"
-    with h5py.File(workdir / "results/two/kernels.h5") as fh:
+    with h5py.File(workdir / "results/two/tensor/dipole.h5") as fh:
+        assert list(fh) == ["dipole"]
         for key in ("config_hash", "hpckernels_version", "neuron_version", "lfpy_version"):
             assert key in fh.attrs
 
@@ -199,14 +216,19 @@ def rules_to_run(workdir, config):
     if "Nothing to be done" in output:
         return {}
     counts = job_counts(output)
-    counts["_pathways"] = sorted(set(re.findall(r"logs/kernels/(\w+_\w+)\.log", output)))
+    counts["_kernels"] = sorted(set(re.findall(r"logs/kernels/(\w+/\w+/\w+)\.log", output)))
     counts["_bases"] = sorted(set(re.findall(r"logs/basis/(\w+)\.log", output)))
     return counts
 
 
 def test_rerun_only_what_changed(local_run):
+    """Only the jobs whose inputs an edit changes rerun: a delay, its pathway's kernels; a
+    weight (g_eff), the basis of its population and the kernels into it; a probe edit or
+    an added probe, that probe's kernels, tensor and figure and nothing else (the response
+    files hold no probe)."""
     workdir, config = local_run
     original = config.read_text()
+    results = workdir / "results/two"
     try:
         assert rules_to_run(workdir, config) == {}
 
@@ -215,35 +237,50 @@ def test_rerun_only_what_changed(local_run):
         data["connections"][1]["delay"]["loc"] = 1.5
         config.write_text(yaml.safe_dump(data, sort_keys=False))
         todo = rules_to_run(workdir, config)
-        assert todo["pathway_kernels"] == 1 and todo["_pathways"] == ["I_E"]
-        assert todo["kernel_tensor"] == 1 and "mechanisms" not in todo and "basis" not in todo
+        assert todo["_kernels"] == ["I/E/dipole", "I/E/lfp"]
+        assert todo["kernel_tensor"] == 2 and "mechanisms" not in todo and "basis" not in todo
 
-        # a weight changes the postsynaptic leak (g_eff): E's basis and every pathway into
+        # a weight changes the postsynaptic leak (g_eff): E's basis and every kernel into
         # E rerun
         data = yaml.safe_load(original)
         data["connections"][2]["synapse"]["weight"] = 0.004
         config.write_text(yaml.safe_dump(data, sort_keys=False))
         todo = rules_to_run(workdir, config)
-        assert todo["_pathways"] == ["E_E", "E_I"] and todo["_bases"] == ["E"]
+        assert todo["_kernels"] == ["E/E/dipole", "E/E/lfp", "E/I/dipole", "E/I/lfp"]
+        assert todo["_bases"] == ["E"]
 
-        # a probe edit reruns the bases without NEURON: membrane currents from the cache
+        # a probe edit reruns that probe's kernel jobs, its tensor and figure: no basis
         data = yaml.safe_load(original)
         data["probes"]["lfp"]["sigma"] = 0.4
         config.write_text(yaml.safe_dump(data, sort_keys=False))
+        todo = rules_to_run(workdir, config)
+        assert todo["_kernels"] == ["E/E/lfp", "E/I/lfp", "I/E/lfp", "I/I/lfp"]
+        assert todo["_bases"] == [] and todo["kernel_tensor"] == 1
+        assert todo["kernel_figure"] == 1
+        untouched = {
+            path: path.stat().st_mtime_ns
+            for path in [*results.glob("kernels/*/*/dipole.h5"), *results.glob("basis/*.h5")]
+        }
         result = run_snakemake(workdir, config)
         assert result.returncode == 0, result.stdout + result.stderr
-        logs = list((workdir / "results/two/logs/basis").glob("*.log"))
-        assert len(logs) == 2
-        for log in logs:
-            assert log.read_text().count("from cache") == 2, log.read_text()
-        with h5py.File(workdir / "results/two/kernels.h5") as fh:
+        assert {path: path.stat().st_mtime_ns for path in untouched} == untouched
+        with h5py.File(results / "tensor/lfp.h5") as fh:
             lfp = fh["lfp"]["kernel"][()]
+
+        # an added probe: its kernel jobs, tensor and figure only
+        data["probes"]["lfp_deep"] = dict(data["probes"]["lfp"], z=[-100.0, -300.0])
+        config.write_text(yaml.safe_dump(data, sort_keys=False))
+        todo = rules_to_run(workdir, config)
+        assert todo["_kernels"] == [f"{p}/lfp_deep" for p in ("E/E", "E/I", "I/E", "I/I")]
+        assert todo["_bases"] == [] and todo["kernel_tensor"] == 1
+        assert todo["kernel_figure"] == 1
+
         # potential scales as 1/sigma
         config.write_text(original)
-        assert rules_to_run(workdir, config)["pathway_kernels"] == 4
+        assert rules_to_run(workdir, config)["kernel"] == 4
         result = run_snakemake(workdir, config)
         assert result.returncode == 0
-        with h5py.File(workdir / "results/two/kernels.h5") as fh:
+        with h5py.File(results / "tensor/lfp.h5") as fh:
             np.testing.assert_allclose(
                 lfp * 0.4, fh["lfp"]["kernel"][()] * 0.3, rtol=1e-12, atol=1e-15
             )
@@ -278,13 +315,13 @@ def hpckernels_processes(config):
 
 
 def test_killed_job_then_rerun_makes_only_missing_outputs(tmp_path):
-    """Kill a pathway job mid-run; the rerun makes only the missing outputs and the
-    tensor is bit-identical to an uninterrupted run."""
+    """Kill a kernel job mid-run; the rerun makes only the missing outputs and the
+    tensors are bit-identical to an uninterrupted run."""
     uninterrupted = tmp_path / "whole"
     uninterrupted.mkdir()
     config = ensemble_config(uninterrupted, "ens")
     assert run_snakemake(uninterrupted, config, "--cores", 1).returncode == 0
-    expected = read_tensor(uninterrupted / "results/ens/kernels.h5")
+    expected = read_tensor(uninterrupted / "results/ens")
 
     workdir = tmp_path / "killed"
     workdir.mkdir()
@@ -311,11 +348,11 @@ def test_killed_job_then_rerun_makes_only_missing_outputs(tmp_path):
     kernels = workdir / "results/ens/kernels"
     victim = None
     deadline = time.monotonic() + 600
-    # wait until one pathway job has finished (its log says it wrote its files) and
+    # wait until one kernel job has finished (its log says it wrote its file) and
     # another is computing realizations; then kill the running one
     log_dir = workdir / "results/ens/logs/kernels"
     while time.monotonic() < deadline and victim is None:
-        texts = [log.read_text() for log in log_dir.glob("*.log")] if log_dir.exists() else []
+        texts = [log.read_text() for log in log_dir.glob("*/*/*.log")] if log_dir.exists() else []
         finished = [t for t in texts if "wrote" in t]
         running = [t for t in texts if "realizations done" in t and "wrote" not in t]
         if finished and running:
@@ -328,7 +365,7 @@ def test_killed_job_then_rerun_makes_only_missing_outputs(tmp_path):
                     pass
         time.sleep(0.05)
     output, _ = process.communicate(timeout=600)
-    assert victim, "no pathway job was caught running"
+    assert victim, "no kernel job was caught running"
     assert process.returncode != 0, output
     survivors = {path: path.stat().st_mtime_ns for path in kernels.glob("*/*/*.h5")}
     assert 0 < len(survivors) < 8
@@ -340,7 +377,7 @@ def test_killed_job_then_rerun_makes_only_missing_outputs(tmp_path):
     for path, mtime in survivors.items():
         assert path.stat().st_mtime_ns == mtime, f"{path} was made again"
     assert len(list(kernels.glob("*/*/*.h5"))) == 8
-    got = read_tensor(workdir / "results/ens/kernels.h5")
+    got = read_tensor(workdir / "results/ens")
     for probe in PROBES:
         for key in ("kernel", "std"):
             assert np.array_equal(got[probe][key], expected[probe][key]), (probe, key)
@@ -378,34 +415,38 @@ def network_run(tmp_path_factory):
     return workdir, config
 
 
-KERNELS = {"kernel_tensor": 1, "kernel_figure": 4, "signals": 1, "signal_figures": 1}
 SIGNALS = {"signals": 1, "signal_figures": 1}
+#: tensors and kernel figures of all four probes (lfp, dipole, eeg, meg), or of one
+KERNELS = {"kernel_tensor": 4, "kernel_figure": 4, **SIGNALS}
+ONE_PROBE = {"kernel_tensor": 1, "kernel_figure": 1, **SIGNALS}
 RERUNS = {
     "nothing changed": ([], {}),
     "signals.t_start": ([("signals", "t_start", 150.0)], SIGNALS),
     "network.duration": ([("network", "duration", 500.0)], {"network": 1, **SIGNALS}),
     "network.J": ([("network", "J", "E", "E", 1.5)], {"network": 1, **SIGNALS}),
-    # the network's in-degree E->I comes from it; with g_eff, so does I's leak
+    # the network's in-degree E->I comes from it; with g_eff, so does I's leak: the basis
+    # of I and the kernels of both pathways into I, every probe
     "connections[1].probability": (
         [("connections", 1, "probability", 0.06)],
-        {"network": 1, "basis": 1, "pathway_kernels": 2, **KERNELS},
+        {"network": 1, "basis": 1, "kernel": 8, **KERNELS},
     ),
     "connections[2].delay": (
         [("connections", 2, "delay", "loc", 1.4)],
-        {"pathway_kernels": 1, **KERNELS},
+        {"kernel": 4, **KERNELS},
     ),
+    # a probe: its kernel jobs (4 pathways), tensor and figure; no basis
     "probes.lfp.sigma": (
         [("probes", "lfp", "sigma", 0.4)],
-        {"basis": 2, "pathway_kernels": 4, **KERNELS},
+        {"kernel": 4, **ONE_PROBE},
     ),
-    # EEG is derived from the dipole: no basis job
     "probes.eeg.sigmas": (
         [("probes", "eeg", "sigmas", [0.3, 1.5, 0.02, 0.3])],
-        {"pathway_kernels": 4, **KERNELS},
+        {"kernel": 4, **ONE_PROBE},
     ),
+    # the rate of I enters the leaks of both populations (g_eff)
     "populations.I.rate": (
         [("populations", "I", "rate", 6.0)],
-        {"basis": 2, "pathway_kernels": 4, **KERNELS},
+        {"basis": 2, "kernel": 16, **KERNELS},
     ),
     "ensemble (mean-field run)": ([("ensemble", "realizations", 64)], {}),
 }
@@ -427,7 +468,7 @@ def test_each_rule_reruns_on_exactly_what_it_reads(network_run, case):
         config.write_text(yaml.safe_dump(data, sort_keys=False))
         todo = rules_to_run(workdir, config)
         todo.pop("all", None)
-        todo.pop("_pathways", None)
+        todo.pop("_kernels", None)
         todo.pop("_bases", None)
         assert todo == expected
     finally:
@@ -456,7 +497,7 @@ def test_active_config_dag(tmp_path):
     of the active model against its linearizations."""
     output = dry_run(tmp_path, hay_config(tmp_path))
     counts = job_counts(output)
-    assert counts["mechanisms"] == 1 and counts["pathway_kernels"] == 4
+    assert counts["mechanisms"] == 1 and counts["kernel"] == 8
     assert counts["linearization_figure"] == 4 and counts["kernel_figure"] == 2
     for mod in ("Ih", "NaTa_t", "Nap_Et2", "SKv3_1", "Im", "linearmode", "geff"):
         assert f"{mod}.mod" in output, mod
@@ -509,7 +550,7 @@ def test_active_configs_end_to_end(active_runs):
     """Frozen and quasi-active kernel tensors of the Hay-style network, with figures; the
     pathway kernels equal a direct CLI call."""
     workdir, runs = active_runs
-    tensors = {name: read_tensor(run / "kernels.h5") for name, run in runs.items()}
+    tensors = {name: read_tensor(run) for name, run in runs.items()}
     for name, run in runs.items():
         for probe in PROBES:
             kernel = tensors[name][probe]["kernel"]

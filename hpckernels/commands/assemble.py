@@ -11,11 +11,11 @@ def add_parser(subparsers):
     parser = subparsers.add_parser(
         "assemble",
         help="assemble pathway kernel files into one kernel tensor",
-        description="Reduce step: read the kernels of every pathway and probe of CONFIG, "
-        "from the files of 'hpckernels kernel -o' (KERNEL_FILE ..., any names: each file "
-        "says its pathway) or from KERNELS_DIR/<post>/<pre>/<probe>.h5 (what 'kernel "
-        "--output-dir KERNELS_DIR/<post>/<pre>' and the workflow write), and write the "
-        "tensor (n_post, n_pre, n_channel, n_lag) per probe.",
+        description="Reduce step: read the kernels of every pathway and probe of CONFIG (or "
+        "the --probe ones), from the files of 'hpckernels kernel -o' (KERNEL_FILE ..., any "
+        "names: each file says its pathway) or from KERNELS_DIR/<post>/<pre>/<probe>.h5 (what "
+        "'kernel --output-dir KERNELS_DIR/<post>/<pre>' and the workflow write), and write "
+        "the tensor (n_post, n_pre, n_channel, n_lag) per probe.",
     )
     parser.add_argument("config", help="network config (YAML)")
     parser.add_argument(
@@ -28,6 +28,9 @@ def add_parser(subparsers):
         "--kernels-dir", help="folder of pathway kernel files <post>/<pre>/<probe>.h5"
     )
     parser.add_argument("--mode", choices=["mean-field", "ensemble"], default="mean-field")
+    parser.add_argument(
+        "--probe", action="append", help="only this probe (repeatable; default: all probes)"
+    )
     parser.add_argument("-o", "--output", required=True, help="kernel tensor (HDF5)")
     parser.add_argument(
         "--allow-stale",
@@ -50,7 +53,7 @@ def run(args):
     found = pathway_files(args.files) if args.files else {}
     files = {}
     for pathway in config.pathways():
-        for probe in config.probes:
+        for probe in config.probe_names(args.probe):
             key = (pathway.pre, pathway.post, probe)
             if args.files:
                 if key not in found:

@@ -47,7 +47,8 @@ def add_parser(subparsers):
         action="append",
         default=[],
         metavar="NAME=KERNELS.h5",
-        help="kernel tensors to draw against the hybrid-scheme kernels (repeatable)",
+        help="kernel tensors to draw against the hybrid-scheme kernels (repeatable; a name "
+        "given again adds a file of other probes to its tensor)",
     )
     parser.add_argument(
         "--allow-stale",
@@ -60,13 +61,17 @@ def add_parser(subparsers):
     parser.set_defaults(func=run)
 
 
-def named(items, option):
-    """``["a=x.h5", ...]`` -> ``{"a": "x.h5", ...}``."""
+def named(items, option, repeat=False):
+    """``["a=x.h5", ...]`` -> ``{"a": "x.h5", ...}`` (with ``repeat``, ``{"a": ["x.h5",
+    ...]}``: a name may be given again)."""
     out = {}
     for item in items:
         name, sep, path = item.partition("=")
         if not sep or not name or not path:
             raise InputError(option, f"'{item}' is not NAME=FILE")
+        if repeat:
+            out.setdefault(name, []).append(path)
+            continue
         if name in out:
             raise InputError(option, f"the name '{name}' is given twice")
         out[name] = path
@@ -80,12 +85,12 @@ def run(args):
 
     config = load_config(args.config)
     predictions = named(args.prediction, "--prediction")
-    kernel_sets = named(args.kernels, "--kernels")
+    kernel_sets = named(args.kernels, "--kernels", repeat=True)
     inputs = [
         args.config,
         args.groundtruth,
         *predictions.values(),
-        *kernel_sets.values(),
+        *(path for paths in kernel_sets.values() for path in paths),
         *args.hybrid_kernels,
         *(p for p in (args.linearized, args.predicted_error) if p),
     ]

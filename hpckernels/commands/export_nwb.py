@@ -21,8 +21,10 @@ def add_parser(subparsers):
     )
     parser.add_argument(
         "--kernels",
+        nargs="+",
         metavar="KERNELS.h5",
-        help="the kernel tensor of the signals (hpckernels assemble), stored as provenance",
+        help="the kernel tensor of the signals (hpckernels assemble; one file or one per "
+        "probe, as given to signals), stored as provenance",
     )
     parser.add_argument(
         "--spikes",
@@ -42,7 +44,7 @@ def run(args):
     from ..steps.export_nwb import export_nwb
 
     config = load_config(args.config, window=args)
-    inputs = [args.config, args.signals, *(p for p in [args.kernels] if p), *(args.spikes or [])]
+    inputs = [args.config, args.signals, *(args.kernels or []), *(args.spikes or [])]
     output = output_path(args.output, inputs=inputs)
     export_nwb(config, args.signals, output, args.kernels, args.spikes)
     return 0

@@ -22,14 +22,14 @@ def add_parser(subparsers):
     parser.add_argument("--mode", choices=["mean-field", "ensemble"], default="mean-field")
     parser.add_argument(
         "--engine",
-        help="kernel engine, a name of hpckernels.engines.ENGINES: basis (default) computes "
-        "Y's responses to unit events on each segment once (or reads them with --basis), "
-        "then sums over them; neuron runs NEURON once per pathway or realization (the "
-        "reference)",
+        help="kernel engine, a name of hpckernels.engines.ENGINES: linear (default) solves "
+        "the linearized cell as a sparse linear system read once from NEURON (or from "
+        "--basis); basis runs NEURON once per segment, then sums over the responses; "
+        "neuron runs NEURON once per pathway or realization (the reference)",
     )
     parser.add_argument(
         "--basis",
-        help="basis file of Y ('hpckernels basis'; checked against CONFIG): no NEURON run",
+        help="response file of Y ('hpckernels basis'; checked against CONFIG): no NEURON",
     )
     parser.add_argument(
         "--realizations",
@@ -47,8 +47,8 @@ def add_parser(subparsers):
     where.add_argument("--output-dir", help="write one file per probe, DIR/<probe>.h5")
     parser.add_argument(
         "--cache",
-        help="folder of cached membrane currents (mean-field responses, per-segment basis "
-        "responses): a probe edit then needs no NEURON run",
+        help="--engine basis or neuron: folder of cached membrane currents (mean-field "
+        "responses, per-segment basis responses), so that a probe edit needs no NEURON run",
     )
     add_g_eff_option(parser)
     parser.set_defaults(func=run)
@@ -76,6 +76,12 @@ def run(args):
     if args.basis and not engine.reads_basis:
         readers = ", ".join(f"--engine {name}" for name, cls in ENGINES.items() if cls.reads_basis)
         raise InputError("--basis", f"is read by {readers}, not by --engine {args.engine}")
+    if args.cache and not engine.uses_cache:
+        raise InputError(
+            "--cache",
+            f"the {engine.name} engine keeps no cache (it needs no NEURON run after its "
+            "response file); give it to --engine basis or neuron",
+        )
     cache = None
     if args.cache and not args.basis:
         from ..io.cache import ResponseCache
@@ -87,6 +93,12 @@ def run(args):
     basis = None
     if args.basis:
         basis = read_checked_basis(args.basis, config, args.post)
+        if basis.system is not None and not basis.kinetics and not engine.writes_system:
+            readers = ", ".join(f"--engine {n}" for n, cls in ENGINES.items() if cls.writes_system)
+            raise InputError(
+                args.basis,
+                f"holds the linear system of {args.post}, no responses: read it with {readers}",
+            )
         require_resources(
             engine, config, args.post, basis.n_segments, [args.pre], ensemble_size, from_file=True
         )
@@ -102,9 +114,9 @@ def run(args):
 
         comm = start_neuron(config)
     else:
-        from mpi4py import MPI
+        from ..runtime import world
 
-        comm = MPI.COMM_WORLD
+        comm = world()
     extra = {"engine": args.engine}
     if basis is not None:
         extra["basis_hash"] = basis.basis_hash

@@ -14,7 +14,13 @@ def add_parser(subparsers):
         "population count covariances). No ground truth is simulated.",
     )
     parser.add_argument("config", help="network config (YAML)")
-    parser.add_argument("--kernels", required=True, metavar="KERNELS.h5")
+    parser.add_argument(
+        "--kernels",
+        required=True,
+        nargs="+",
+        metavar="KERNELS.h5",
+        help="kernel tensor (hpckernels assemble), or one file per probe",
+    )
     add_detailed_population_options(parser)
     parser.add_argument("-o", "--output", required=True, metavar="ERROR.h5")
     add_window_options(parser)
@@ -28,7 +34,7 @@ def run(args):
 
     config = load_config(args.config, window=args)
     source = spikes.spike_source(config, args.spikes)
-    output = output_path(args.output, inputs=[args.kernels, *source.files], config=config)
+    output = output_path(args.output, inputs=[*args.kernels, *source.files], config=config)
     settings = groundtruth.settings_from_config(
         config, args.cells_per_population, args.seed, linearized=True
     )

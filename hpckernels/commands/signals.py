@@ -17,8 +17,9 @@ def add_parser(subparsers):
     parser.add_argument(
         "--kernels",
         required=True,
+        nargs="+",
         metavar="KERNELS.h5",
-        help="kernel tensor (hpckernels assemble)",
+        help="kernel tensor (hpckernels assemble), or one file per probe",
     )
     parser.add_argument(
         "--spikes",
@@ -49,6 +50,6 @@ def run(args):
     from ..steps.predict import predict_signals
 
     config = load_config(args.config, args.g_eff, window=args)
-    output = output_path(args.output, inputs=[args.kernels, *(args.spikes or [])], config=config)
+    output = output_path(args.output, inputs=[*args.kernels, *(args.spikes or [])], config=config)
     predict_signals(config, args.kernels, args.spikes, output, allow_stale=args.allow_stale)
     return 0

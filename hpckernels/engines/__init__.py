@@ -7,7 +7,11 @@ the seam of
 moments, unit membrane currents); the commands and the workflow pick one by name and
 never branch on it.
 
-``basis`` (default)
+``linear`` (default)
+    The linearized cell's fixed-step update read once from NEURON as a sparse linear
+    system; responses by forward or adjoint solves without NEURON
+    (:mod:`~hpckernels.engines.linear`).
+``basis``
     Y's responses to a unit event on each segment, one NEURON run each
     (:mod:`~hpckernels.engines.basis`); every pathway, probe and realization follows
     from them without NEURON (:mod:`~hpckernels.engines.pathway`).
@@ -22,13 +26,19 @@ from __future__ import annotations
 
 from ..cell import ConnectionStatistics
 from ..probes import ProbeStack, check
-from ..resources import neuron_run_seconds, require_memory, require_work
-from . import basis, neuron  # noqa: F401  (each registers its engine)
+from ..resources import (
+    LINEAR_SETUP_S,
+    linear_solve_seconds,
+    neuron_run_seconds,
+    require_memory,
+    require_work,
+)
+from . import basis, linear, neuron  # noqa: F401  (each registers its engine)
 from .base import ENGINES, Engine
 from .common import kinetics_groups
 
 #: The engine of ``hpckernels kernel`` and the workflow unless another is named.
-DEFAULT_ENGINE = "basis"
+DEFAULT_ENGINE = "linear"
 
 __all__ = ["DEFAULT_ENGINE", "ENGINES", "Engine", "get_engine", "require_resources"]
 
@@ -58,6 +68,12 @@ def require_resources(
         Ensemble realizations per pathway (None: mean-field).
     from_file : bool
         The basis is read from a file (it costs no runs).
+
+    Notes
+    -----
+    An engine that writes the cell's linear system (``linear``) computes responses only
+    for ensembles, in the kernel job; its mean-field kernels are forward solves of each
+    pathway's expected input.
     """
     n_lags = config.n_steps_tau + 1
     run = neuron_run_seconds(n_segments, config.n_steps_tau)
@@ -69,13 +85,27 @@ def require_resources(
     )
     n_kinetics = len(kinetics_groups(config, post, pres))
     connections = [c for c in config.connections_into(post) if pres is None or c["pre"] in pres]
-    if engine.reads_basis and not from_file:
+    if engine.writes_system:
+        responses_here = realizations is not None
+    else:
+        responses_here = engine.reads_basis and not from_file
+    if responses_here:
         require_memory(
             4 * 8 * n_kinetics * n_segments * channels * n_lags,
             "simulation.dt",
             f"the basis of {post} ({n_kinetics} kinetics x {n_segments} segments x "
             f"{channels} channels x {n_lags} lags)",
         )
+    if engine.writes_system:
+        # the system read from NEURON (unless from a file), a forward solve per kinetics
+        # (mean-field) or the unit responses of every segment (ensembles)
+        rhs = n_kinetics * (n_segments if realizations is not None else 1)
+        require_work(
+            (0.0 if from_file else LINEAR_SETUP_S) + linear_solve_seconds(n_segments, n_lags, rhs),
+            "simulation.dt",
+            f"the linear system of {post} ({rhs} solves of {n_lags} steps)",
+        )
+    elif engine.reads_basis and not from_file:
         require_work(
             n_kinetics * n_segments * run,
             "simulation.dt",

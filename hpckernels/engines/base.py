@@ -5,7 +5,9 @@ An engine computes, for the linearized cell of a postsynaptic population Y, what
 commands and the workflow ask of it:
 
 - :meth:`Engine.population_basis`: the responses of every probe to one unit synaptic
-  event on each segment a synapse can reach (:class:`~hpckernels.datatypes.PopulationBasis`);
+  event on each segment a synapse can reach (:class:`~hpckernels.datatypes.PopulationBasis`),
+  and :meth:`Engine.population_response`: what ``hpckernels basis`` writes for the kernel
+  jobs to read (the basis itself, or what it is computed from);
 - :meth:`Engine.mean_field_kernels` of a pathway X -> Y, and the moments of blocks of
   its ensemble realizations (:meth:`Engine.block_moments`, merged by
   :meth:`Engine.ensemble_kernels`); the defaults here derive both from the basis;
@@ -23,6 +25,7 @@ from typing import ClassVar
 
 from ..console import STDERR
 from ..errors import InputError
+from ..inputs import basis_hash
 from ..registry import Registry
 from . import ensemble
 from .pathway import BLOCK, BasisPathway
@@ -44,9 +47,21 @@ class Engine:
     description: ClassVar[str] = ""
     #: Kernels can be computed from a basis file (``hpckernels basis``).
     reads_basis: ClassVar[bool] = True
+    #: Its basis file holds the cell's linear system, not responses per probe.
+    writes_system: ClassVar[bool] = False
+    #: It keeps membrane currents in a response cache (``--cache``).
+    uses_cache: ClassVar[bool] = True
 
     def population_basis(
-        self, config, post, comm=None, pres=None, cache=None, everywhere=True, log=STDERR
+        self,
+        config,
+        post,
+        comm=None,
+        pres=None,
+        cache=None,
+        everywhere=True,
+        log=STDERR,
+        probes=None,
     ):
         """The impulse-response basis of population ``post``.
 
@@ -65,12 +80,31 @@ class Engine:
             Return the basis on every rank (else on rank 0, None elsewhere).
         log : file, optional
             Progress (rank 0).
+        probes : list of str, optional
+            Only the responses of these probes (default all; head models take their
+            dipole's).
 
         Returns
         -------
         PopulationBasis or None
         """
         raise InputError("--engine", f"the {self.name} engine computes no basis")
+
+    def response_hash(self, config, post):
+        """Content hash of what :meth:`population_response` depends on (the rerun
+        trigger of a basis job): by default the basis's inputs, probes included."""
+        return basis_hash(config, post)
+
+    def population_response(self, config, post, comm=None, cache=None, log=STDERR):
+        """What ``hpckernels basis`` writes and ``hpckernels kernel --basis`` reads: by
+        default the basis of every probe (:meth:`population_basis`) on rank 0, None
+        elsewhere.
+
+        Returns
+        -------
+        PopulationBasis or None
+        """
+        return self.population_basis(config, post, comm, cache=cache, everywhere=False, log=log)
 
     def unit_membrane_currents(self, config, post, synapse):
         """Membrane currents (nA) of every segment at lags 0..tau after one event of 1 nA
@@ -108,6 +142,46 @@ class Engine:
             return None
         return BasisPathway(basis, config, pre, post, probes).mean_field_kernels()
 
+    def population_mean_field(self, config, post, probes=None, log=STDERR):
+        """Mean-field kernels of every pathway into ``post``, in this process.
+
+        Returns
+        -------
+        dict of (str, str) to dict
+            {(pre, post): {probe: kernel (n_channels, n_lags)}}.
+        """
+        basis = self.population_basis(config, post, None, None, None, True, log, probes)
+        pres = [c["pre"] for c in config.connections_into(post)]
+        return {
+            (pre, post): BasisPathway(basis, config, pre, post, probes).mean_field_kernels()
+            for pre in pres
+        }
+
+    def mean_field_tensor(self, config, probes=None, comm=None, log=STDERR):
+        """Mean-field kernels of every pathway of the config.
+
+        The postsynaptic populations are dealt round robin to the ranks of ``comm``, each
+        computed in one process (:meth:`population_mean_field`), and gathered on rank 0:
+        the same numbers for any number of ranks.
+
+        Returns
+        -------
+        dict or None
+            On rank 0 {(pre, post): {probe: kernel}} in the config's pathway order; None
+            on the other ranks.
+        """
+        comm = comm or ensemble.SerialComm()
+        rank, size = comm.Get_rank(), comm.Get_size()
+        mine = {}
+        for k, post in enumerate(config.postsynaptic_populations()):
+            if k % size == rank:
+                mine.update(self.population_mean_field(config, post, probes, log))
+        parts = comm.gather(mine, root=0)
+        if rank != 0:
+            return None
+        merged = {key: value for part in parts for key, value in part.items()}
+        return {(p.pre, p.post): merged[p.pre, p.post] for p in config.pathways()}
+
     def ensemble_kernels(
         self,
         config,
@@ -132,23 +206,27 @@ class Engine:
             On rank 0 {probe: {"kernel": mean, "std": std}}; None on the other ranks.
         """
         comm = comm or ensemble.SerialComm()
-        with self.block_moments(config, pre, post, seed, comm, probes, cache, basis, log) as (
-            moments_of,
-            block,
-        ):
+        with self.block_moments(
+            config, pre, post, seed, comm, probes, cache, basis, log, realizations
+        ) as (moments_of, block):
             moments = ensemble.run_blocks(
                 moments_of, realizations, comm, block, f"{pre}->{post}", log
             )
         return ensemble.mean_and_std(moments)
 
     @contextlib.contextmanager
-    def block_moments(self, config, pre, post, seed, comm, probes, cache, basis, log):
+    def block_moments(
+        self, config, pre, post, seed, comm, probes, cache, basis, log, realizations=None
+    ):
         """Context manager yielding ``(moments_of, block)``: ``moments_of(indices)`` gives
         {probe: RunningMoments} of the kernels of the realizations ``indices`` (a block of
         ``block`` consecutive indices, the same whichever rank computes it). The default
         sums the basis of ``post`` (computed here when not given) in blocks of
-        :data:`hpckernels.engines.pathway.BLOCK`."""
+        :data:`hpckernels.engines.pathway.BLOCK`, on the basis's modes for ensembles
+        large enough to pay for them (``realizations`` in all,
+        :meth:`~hpckernels.engines.pathway.BasisPathway.use_modes_for`)."""
         if basis is None:
             basis = self.population_basis(config, post, comm, [pre], cache, True, log)
         pathway = BasisPathway(basis, config, pre, post, probes)
+        pathway.use_modes_for(realizations)
         yield (lambda indices: pathway.block_moments(seed, indices)), BLOCK

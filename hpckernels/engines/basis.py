@@ -129,7 +129,15 @@ class BasisEngine(Engine):
     )
 
     def population_basis(
-        self, config, post, comm=None, pres=None, cache=None, everywhere=True, log=STDERR
+        self,
+        config,
+        post,
+        comm=None,
+        pres=None,
+        cache=None,
+        everywhere=True,
+        log=STDERR,
+        probes=None,
     ):
         """The basis of population ``post``, its NEURON runs spread over the ranks of
         ``comm`` (see :meth:`~hpckernels.engines.base.Engine.population_basis`).
@@ -140,7 +148,7 @@ class BasisEngine(Engine):
         """
         comm = comm or ensemble.SerialComm()
         rank, size = comm.Get_rank(), comm.Get_size()
-        stack = ProbeStack(config.probes)
+        stack = ProbeStack(config.probes, probes)
         position = config.populations[post]["position"]
         groups = kinetics_groups(config, post, pres)
         started = time.monotonic()

@@ -224,8 +224,18 @@ class NeuronEngine(Engine):
             cache.store(key, imem, geometry, config.simulation["dt"])
         return project_mean_field(config, pre, post, imem, geometry, probes)
 
+    def population_mean_field(self, config, post, probes=None, log=STDERR):
+        """One NEURON run per pathway into ``post`` (see
+        :meth:`~hpckernels.engines.base.Engine.population_mean_field`)."""
+        return {
+            (c["pre"], post): self.mean_field_kernels(config, c["pre"], post, probes, log=log)
+            for c in config.connections_into(post)
+        }
+
     @contextlib.contextmanager
-    def block_moments(self, config, pre, post, seed, comm, probes, cache, basis, log):
+    def block_moments(
+        self, config, pre, post, seed, comm, probes, cache, basis, log, realizations=None
+    ):
         """Realizations simulated one NEURON run each on one linearized cell per rank,
         in blocks of :data:`BLOCK` (see :meth:`~hpckernels.engines.base.Engine.block_moments`)."""
         with PathwayModel(config, pre, post) as model:

@@ -1,7 +1,9 @@
-"""Basis files (``hpckernels basis``): a population's impulse-response basis.
+"""Basis files (``hpckernels basis``): what the kernels of a population are computed from.
 
-The cell's segments and one group per synapse kinetics with per probe ``response``
-(channel, column, lag); see :func:`write_basis`. :func:`basis_file_differences` says
+The cell's segments and either its linear system (group ``system``: the response file of
+the linear engine, from which any probe's responses follow without NEURON) or one group
+per synapse kinetics with per probe ``response`` (channel, column, lag) (the basis of
+the NEURON basis engine); see :func:`write_basis`. :func:`basis_file_differences` says
 what a file was computed from that the config in hand does not say.
 """
 
@@ -12,9 +14,9 @@ import json
 import h5py
 import numpy as np
 
-from ..datatypes import KineticsBasis, PopulationBasis
+from ..datatypes import CellSystem, KineticsBasis, PopulationBasis, SegmentGeometry
 from ..errors import InputError
-from ..inputs import basis_hash, basis_inputs
+from ..inputs import basis_hash, basis_inputs, response_hash, response_inputs
 from ..probes import probe_type
 from .h5 import (
     LAG_NAME,
@@ -30,20 +32,52 @@ from .h5 import (
     write_scale,
 )
 
+#: ``contents`` attribute of a basis file: a linear system, or responses per probe.
+SYSTEM, RESPONSES = "system", "responses"
+
+#: Units and descriptions of the datasets of a system group.
+_SYSTEM_DATASETS = {
+    "capacitance": ("nF", "membrane capacitance of each node"),
+    "leak": ("uS", "leak conductance of each node (g_eff included)"),
+    "child": ("", "child node of each axial edge"),
+    "parent": ("", "parent node of each axial edge"),
+    "conductance": ("uS", "axial conductance of each edge"),
+    "mode_nodes": ("", "node of each linear mode"),
+    "mode_tau": ("ms", "time constant of each linear mode"),
+    "mode_mu": ("uS", "conductance of each linear mode (outward current -mu x)"),
+}
+
+
+def _contents(basis):
+    """SYSTEM for a system without responses, else RESPONSES."""
+    return SYSTEM if basis.system is not None and not basis.kinetics else RESPONSES
+
+
+def file_inputs(config, post, contents):
+    """(hash, inputs) of what a basis file of ``contents`` depends on."""
+    if contents == SYSTEM:
+        return response_hash(config, post), response_inputs(config, post)
+    return basis_hash(config, post), basis_inputs(config, post)
+
 
 def write_basis(path, config, basis):
-    """Write a population's impulse-response basis atomically
-    (:class:`~hpckernels.datatypes.PopulationBasis`).
+    """Write a population's basis atomically (:class:`~hpckernels.datatypes.PopulationBasis`):
+    its linear system alone (the linear engine's response file), or its responses.
 
-    Layout: root attributes post, basis_hash, basis_inputs (JSON), provenance; group
-    ``cell`` with the segment geometry (um), rest potential (mV), g_eff leak (S/cm2)
-    and ``placement/<pre>`` (pmf over segments) of every connection into ``post``;
-    group ``kinetics/<label>`` per synapse kinetics with attribute ``synapse`` (JSON),
-    scales ``column`` (segment of each unit event) and ``lag`` (ms) and per probe
+    Layout: root attributes post, contents (``system`` or ``responses``), basis_hash,
+    basis_inputs (JSON), provenance; group ``cell`` with the segment geometry (um), rest
+    potential (mV), g_eff leak (S/cm2) and ``placement/<pre>`` (pmf over segments) of
+    every connection into ``post``; then either group ``system`` (the
+    :class:`~hpckernels.datatypes.CellSystem`: per node capacitance (nF) and leak (uS),
+    per axial edge its nodes and conductance (uS), per linear mode its node, time
+    constant (ms) and conductance (uS); attribute n_segments) or group
+    ``kinetics/<label>`` per synapse kinetics with attribute ``synapse`` (JSON), scales
+    ``column`` (segment of each unit event) and ``lag`` (ms) and per probe
     ``<probe>/response`` (channel, column, lag): the probe's signal per nA of a unit
     event at lag 0.
     """
-    inputs = basis_inputs(config, basis.post)
+    contents = _contents(basis)
+    _, inputs = file_inputs(config, basis.post, contents)
     with atomic_h5(path) as fh:
         set_attrs(
             fh,
@@ -53,10 +87,15 @@ def write_basis(path, config, basis):
                 "tau": basis.n_steps * basis.dt,
                 "n_steps": basis.n_steps,
                 "unit_weight_nA": 1.0,
+                "contents": contents,
                 "basis_hash": basis.basis_hash,
                 "basis_inputs": json.dumps(inputs, sort_keys=True, default=float),
-                "description": "responses to one current-based synaptic event of 1 nA at "
-                "lag 0 on each segment of the linearized cell, projected onto the probes",
+                "description": (
+                    "the linearized cell as a linear system on NEURON's nodes"
+                    if contents == SYSTEM
+                    else "responses to one current-based synaptic event of 1 nA at "
+                    "lag 0 on each segment of the linearized cell, projected onto the probes"
+                ),
             },
         )
         cell = fh.create_group("cell")
@@ -91,6 +130,14 @@ def write_basis(path, config, basis):
                 f"probability that a synapse {pre}->{basis.post} lands on the segment",
                 data=pmf,
             )
+        if contents == SYSTEM:
+            group = fh.create_group("system")
+            group.attrs["n_segments"] = basis.system.n_segments
+            for key in CellSystem.ARRAYS:
+                units, description = _SYSTEM_DATASETS[key]
+                dataset = group.create_dataset(key, data=getattr(basis.system, key))
+                set_attrs(dataset, {"units": units, "long_name": description})
+            return
         lags = np.arange(basis.n_steps + 1) * basis.dt
         kinetics_group = fh.create_group("kinetics")
         for label, kinetics in basis.kinetics.items():
@@ -123,16 +170,16 @@ def read_basis(path):
     InputError
         Not HDF5, not a basis file, or arrays that do not fit together.
     """
-    import lfpykit
-
     with open_h5(path, "basis") as fh:
-        if "cell" not in fh or "kinetics" not in fh or "post" not in fh.attrs:
+        if (
+            "cell" not in fh
+            or ("kinetics" not in fh and "system" not in fh)
+            or "post" not in fh.attrs
+        ):
             raise InputError(str(path), "not a basis file (hpckernels basis)")
         try:
             cell = fh["cell"]
-            geometry = lfpykit.CellGeometry(
-                **{key: read(cell[key]) for key in ("x", "y", "z", "d")}
-            )
+            geometry = SegmentGeometry(**{key: read(cell[key]) for key in ("x", "y", "z", "d")})
             n_steps = int(fh.attrs["n_steps"])
             basis = PopulationBasis(
                 post=text(fh.attrs["post"]),
@@ -144,7 +191,13 @@ def read_basis(path):
                 placements={pre: read(data) for pre, data in cell["placement"].items()},
                 basis_hash=text(fh.attrs["basis_hash"]),
             )
-            for label, group in fh["kinetics"].items():
+            if "system" in fh:
+                group = fh["system"]
+                basis.system = CellSystem(
+                    n_segments=int(group.attrs["n_segments"]),
+                    **{key: read(group[key]) for key in CellSystem.ARRAYS},
+                )
+            for label, group in fh.get("kinetics", {}).items():
                 kinetics = KineticsBasis(
                     label=label,
                     synapse=json.loads(text(group.attrs["synapse"])),
@@ -175,6 +228,23 @@ def read_basis(path):
             raise InputError(str(path), f"{kinetics.label}: columns outside the cell")
     if any(pmf.shape != (n_segments,) for pmf in basis.placements.values()):
         raise InputError(str(path), "placement arrays do not match the cell's segments")
+    system = basis.system
+    if system is not None:
+        n_nodes, n_edges, n_modes = system.n_nodes, system.child.size, system.n_modes
+        if (
+            system.n_segments != n_segments
+            or system.leak.shape != (n_nodes,)
+            or any(a.shape != (n_edges,) for a in (system.parent, system.conductance))
+            or any(a.shape != (n_modes,) for a in (system.mode_nodes, system.mode_mu))
+            or n_edges != n_nodes - 1
+            or any(
+                a.size and not 0 <= a.min() <= a.max() < n_nodes
+                for a in (system.child, system.parent, system.mode_nodes)
+            )
+        ):
+            raise InputError(str(path), "damaged basis file: the system's arrays do not fit")
+        if not all(np.all(np.isfinite(getattr(system, k))) for k in CellSystem.ARRAYS):
+            raise InputError(str(path), "damaged basis file: non-finite system values")
     return basis, attrs
 
 
@@ -190,10 +260,11 @@ def basis_file_differences(attrs, config, post):
     found = text(attrs.get("post", ""))
     if found != post:
         return [f"post is {found or 'missing'}, expected {post}"]
-    if text(attrs.get("basis_hash", "")) == basis_hash(config, post):
+    expected, inputs = file_inputs(config, post, text(attrs.get("contents", RESPONSES)))
+    if text(attrs.get("basis_hash", "")) == expected:
         return []
     stored = attrs.get("basis_inputs")
     if stored is None:
         return ["computed from other inputs (the file does not record them)"]
-    current = json.loads(json.dumps(basis_inputs(config, post), default=float))
+    current = json.loads(json.dumps(inputs, default=float))
     return differences(json.loads(text(stored)), current) or ["basis hash differs"]

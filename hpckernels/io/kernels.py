@@ -21,6 +21,7 @@ import numpy as np
 
 from ..datatypes import KernelTensor, ProbeTensor
 from ..errors import InputError
+from ..hashing import file_sha256
 from ..inputs import pathway_hash, pathway_inputs
 from ..probes import check, probe_type
 from .h5 import (
@@ -238,8 +239,8 @@ def write_tensor(path, config, mode, kernel_files, allow_stale=False):
     config : NetworkConfig
     mode : str
     kernel_files : dict of (str, str, str) to path
-        {(pre, post, probe): pathway kernel file}. Pathways without a connection are
-        zero in the tensor.
+        {(pre, post, probe): pathway kernel file}: the tensor holds the probes named here
+        (in config order). Pathways without a connection are zero in the tensor.
     allow_stale : bool
         Use kernel files that do not belong to the config (they are listed in the
         tensor's ``stale_inputs`` attribute) instead of refusing them.
@@ -263,7 +264,10 @@ def write_tensor(path, config, mode, kernel_files, allow_stale=False):
     lags = lag_axis(sim["dt"], config.n_steps_tau, sim["fir"])
     stale = {}
     groups = {}
+    wanted = {probe for _, _, probe in kernel_files}
     for name, spec in config.probes.items():
+        if name not in wanted:
+            continue
         arrays, hashes, inputs = {}, {}, {}
         for (pre, post, probe_name), file in kernel_files.items():
             if probe_name != name:
@@ -396,11 +400,20 @@ def tensor_differences(tensor, config):
 def read_tensor(path):
     """Read every probe group of a kernel tensor file (layout of :func:`write_tensor`).
 
+    Parameters
+    ----------
+    path : str or Path, or list of them
+        A tensor file, or several (e.g. one per probe, ``hpckernels assemble --probe``)
+        read as one tensor: the same populations and settings, each probe once.
+
     Raises
     ------
     InputError
-        Not an HDF5 file, not a kernel tensor, inconsistent shapes or non-finite kernels.
+        Not an HDF5 file, not a kernel tensor, inconsistent shapes or non-finite kernels;
+        files of other populations, settings or the same probe twice.
     """
+    if isinstance(path, (list, tuple)):
+        return _merged([read_tensor(p) for p in path])
     tensor = None
     with open_h5(path, "kernel tensor") as fh:
         for name, group in fh.items():
@@ -453,3 +466,52 @@ def read_tensor(path):
     if tensor is None:
         raise InputError(str(path), "no probe group with a 'kernel' dataset: not a kernel tensor")
     return tensor
+
+
+#: Root attributes that tensors read as one must share.
+SHARED_ATTRS = ("mode", "dt", "tau", "fir", "config_hash")
+
+
+def _merged(tensors):
+    """One :class:`~hpckernels.datatypes.KernelTensor` of tensors of other probes."""
+    if not tensors:
+        raise InputError("--kernels", "no kernel tensor file given")
+    first = tensors[0]
+    out = KernelTensor(first.path, dict(first.attrs), first.post, first.pre, {})
+    for tensor in tensors:
+        if (tensor.post, tensor.pre) != (first.post, first.pre):
+            raise InputError(
+                str(tensor.path),
+                f"populations post={tensor.post}, pre={tensor.pre} differ from those of "
+                f"{first.path} ({first.post}, {first.pre})",
+            )
+        for key in SHARED_ATTRS:
+            mine, theirs = tensor.attrs.get(key), first.attrs.get(key)
+            if isinstance(mine, (str, bytes)) or isinstance(theirs, (str, bytes)):
+                same = mine is not None and theirs is not None and text(mine) == text(theirs)
+            else:
+                same = np.array_equal(np.asarray(mine), np.asarray(theirs))
+            if not same:
+                raise InputError(str(tensor.path), f"{key} is {mine}, in {first.path} {theirs}")
+        for name, probe in tensor.probes.items():
+            if name in out.probes:
+                raise InputError(str(tensor.path), f"probe {name} is in two of the files")
+            out.probes[name] = probe
+    return out
+
+
+def tensor_paths(paths):
+    """A tensor file or a list of them, as a list of Paths."""
+    return [Path(paths)] if isinstance(paths, (str, Path)) else [Path(p) for p in paths]
+
+
+def tensor_file_attrs(paths):
+    """Attributes ``kernels_file`` and ``kernels_sha256`` of an output computed from
+    kernel tensor file(s): the path and SHA-256 of one file, JSON lists for several."""
+    paths = tensor_paths(paths)
+    if len(paths) == 1:
+        return {"kernels_file": str(paths[0]), "kernels_sha256": file_sha256(paths[0])}
+    return {
+        "kernels_file": json.dumps([str(p) for p in paths]),
+        "kernels_sha256": json.dumps([file_sha256(p) for p in paths]),
+    }

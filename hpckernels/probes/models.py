@@ -1,15 +1,15 @@
 """Linear models of population probes: maps from segment membrane currents to signals.
 
-Each class has LFPykit's ``LinearModel`` contract: ``get_transformation_matrix()``
-returns M of shape (n_channels, n_segments) such that signal = M @ I_membrane
-(membrane currents in nA; units of M in each docstring).
+Each class has LFPykit's ``LinearModel`` contract: a ``cell`` (segment geometry) and
+``get_transformation_matrix()`` returning M of shape (n_channels, n_segments) such that
+signal = M @ I_membrane (membrane currents in nA; units of M in each docstring). They do
+not derive from LFPykit's classes: a process that computes only these probes does not
+import LFPykit (and its head models' scipy.special).
 """
 
 from __future__ import annotations
 
-import lfpykit
 import numpy as np
-from scipy.special import ndtr
 
 #: Gauss-Legendre points per panel; panels are at most half the smallest length scale wide.
 _GL_POINTS = 8
@@ -24,7 +24,35 @@ def _cell_of(model):
     return model.cell
 
 
-class GaussCylinderPotential(lfpykit.LinearModel):
+def cell_geometry(geometry):
+    """``geometry`` as an ``lfpykit.CellGeometry`` (for LFPykit's own models; None stays
+    None)."""
+    import lfpykit
+
+    if geometry is None or isinstance(geometry, lfpykit.CellGeometry):
+        return geometry
+    return lfpykit.CellGeometry(x=geometry.x, y=geometry.y, z=geometry.z, d=geometry.d)
+
+
+class LinearModel:
+    """LFPykit's ``LinearModel`` contract: a cell geometry (or None) and
+    :meth:`get_transformation_matrix`.
+
+    Parameters
+    ----------
+    cell : lfpykit.CellGeometry, SegmentGeometry or None
+        Segment geometry (um).
+    """
+
+    def __init__(self, cell):
+        self.cell = cell
+
+    def get_transformation_matrix(self):
+        """M (n_channels, n_segments)."""
+        raise NotImplementedError
+
+
+class GaussCylinderPotential(LinearModel):
     """Potential of a population whose sources are disks of radius R, smeared
     along depth by a Gaussian of width sigma_z (Hagen et al. 2022, Eq. 10 ff.).
 
@@ -87,7 +115,10 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         """
         z_seg = _cell_of(self).z.mean(axis=-1)
         mu = (self.z[:, None] - z_seg[None, :]).ravel()
-        mean_disk = self._mean_disk_term(mu)
+        # the term is a function of the distance alone, which repeats on regular grids
+        # of contacts and segments: each distinct one is integrated once
+        distinct, where = np.unique(mu, return_inverse=True)
+        mean_disk = self._mean_disk_term(distinct)[where]
         return mean_disk.reshape(self.z.size, z_seg.size) / (2 * self.sigma * np.pi * self.R**2)
 
     def _mean_disk_term(self, mu):
@@ -126,10 +157,10 @@ class GaussCylinderPotential(lfpykit.LinearModel):
         return result
 
 
-class SymmetricCurrentDipoleMoment(lfpykit.CurrentDipoleMoment):
+class SymmetricCurrentDipoleMoment(LinearModel):
     """Current dipole moment (nA um) of a population that is rotationally
     symmetric about the depth axis: the x and y components average to zero, so
-    only P_z remains (rows x, y are zero).
+    only P_z remains (rows x, y are zero; lfpykit.CurrentDipoleMoment's z row).
 
     Parameters
     ----------
@@ -139,12 +170,13 @@ class SymmetricCurrentDipoleMoment(lfpykit.CurrentDipoleMoment):
 
     def get_transformation_matrix(self):
         """Response matrix (um), shape (3, n_segments): rows x, y (zero), z."""
-        M = np.zeros((3, self.cell.totnsegs))
-        M[2] = self.cell.z.mean(axis=-1)
+        cell = _cell_of(self)
+        M = np.zeros((3, cell.totnsegs))
+        M[2] = cell.z.mean(axis=-1)
         return M
 
 
-class GaussCylinderCSD(lfpykit.LinearModel):
+class GaussCylinderCSD(LinearModel):
     """Current source density of a population in cylinders along the depth axis: the
     CSD counterpart of :class:`~hpckernels.probes.models.GaussCylinderPotential`.
 
@@ -197,6 +229,8 @@ class GaussCylinderCSD(lfpykit.LinearModel):
 
     def _integrated_cdf(self, d):
         """F(d) = integral over u < d of P(Z < u) (um), element-wise."""
+        from scipy.special import ndtr
+
         s = self.sigma_z
         if s == 0:
             return np.maximum(d, 0.0)
@@ -205,6 +239,8 @@ class GaussCylinderCSD(lfpykit.LinearModel):
 
     def _cdf(self, d):
         """P(Z < d), element-wise (a step for sigma_z = 0)."""
+        from scipy.special import ndtr
+
         if self.sigma_z == 0:
             return (d > 0).astype(float)
         return ndtr(d / self.sigma_z)
@@ -266,7 +302,7 @@ class HeadModelProjection:
         return self.head_matrix() @ self.dipole.get_transformation_matrix()
 
 
-class PopulationAveragedPotential(lfpykit.LinearModel):
+class PopulationAveragedPotential(LinearModel):
     """A point- or line-source probe averaged over the soma positions of a population:
     uniform on a disk of radius R around the depth axis, depths Gaussian with standard
     deviation sigma_z around the cell's -- by a deterministic product quadrature instead of
@@ -339,7 +375,9 @@ class PopulationAveragedPotential(lfpykit.LinearModel):
         for start in range(0, n_nodes, block):
             d = self.offsets[:, start : start + block]
             shifted = self.contacts[:, :, None] - d[:, None, :]  # (3, contacts, nodes)
-            probe = self.model(self.cell, *(shifted[i].ravel() for i in range(3)), **self.kwargs)
+            probe = self.model(
+                cell_geometry(self.cell), *(shifted[i].ravel() for i in range(3)), **self.kwargs
+            )
             part = np.asarray(probe.get_transformation_matrix())
             part = part.reshape(n_contacts, -1, self.cell.totnsegs)
             M += np.einsum("cqs,q->cs", part, self.weights[start : start + block])

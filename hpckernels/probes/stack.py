@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from functools import cached_property
 
-import lfpykit
 import numpy as np
 
+from ..datatypes import SegmentGeometry
 from .types import probe_type, resolve, small_geometry
 
 
@@ -86,7 +86,7 @@ class ProbeStack:
             return self.matrices(geometry, position)
         bounds = np.linspace(0, n_segments, size + 1).astype(int)
         mine = slice(bounds[comm.Get_rank()], bounds[comm.Get_rank() + 1])
-        part = lfpykit.CellGeometry(
+        part = SegmentGeometry(
             x=geometry.x[mine], y=geometry.y[mine], z=geometry.z[mine], d=geometry.d[mine]
         )
         blocks = comm.allgather(self.matrices(part, position))

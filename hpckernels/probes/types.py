@@ -24,12 +24,12 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-import lfpykit
 import numpy as np
-from lfpykit import eegmegcalc
 
+from ..datatypes import SegmentGeometry
 from ..errors import ConfigError
 from ..registry import Registry
+from ..usercache import stored
 from .axes import ChannelAxis, DepthAxis, DipoleAxis, LaminarAxis, SensorFieldAxis
 from .models import (
     GaussCylinderCSD,
@@ -37,7 +37,17 @@ from .models import (
     HeadModelProjection,
     PopulationAveragedPotential,
     SymmetricCurrentDipoleMoment,
+    cell_geometry,
 )
+
+
+def _lfpykit():
+    """LFPykit, imported when a probe built on its models is (not at import: ~0.2 s)."""
+    import lfpykit
+    import lfpykit.eegmegcalc  # noqa: F401
+
+    return lfpykit
+
 
 #: Probe types of the config by name.
 PROBES = Registry("probe type")
@@ -117,7 +127,7 @@ class LFPykitProbe(ProbeType):
     """A probe that is an ``lfpykit`` LinearModel of the same class name."""
 
     def model(self, geometry):
-        return getattr(lfpykit, self.name)(geometry, **self.kwargs)
+        return getattr(_lfpykit(), self.name)(cell_geometry(geometry), **self.kwargs)
 
 
 class PopulationDepthProbe(ProbeType):
@@ -164,7 +174,7 @@ class DipoleProbe(ProbeType):
         kwargs = dict(self.kwargs)
         if kwargs.pop("rotational_symmetry", False):
             return SymmetricCurrentDipoleMoment(geometry, **kwargs)
-        return lfpykit.CurrentDipoleMoment(geometry, **kwargs)
+        return _lfpykit().CurrentDipoleMoment(cell_geometry(geometry), **kwargs)
 
 
 class HeadModelProbe(ProbeType):
@@ -188,7 +198,7 @@ class HeadModelProbe(ProbeType):
         kwargs.pop("dipole", None)
         location = kwargs.pop("dipole_location", None)
         dipole = DipoleProbe(self.all_probes[self.dipole_name]).model(geometry)
-        head_model = getattr(eegmegcalc, self.name)(**kwargs)
+        head_model = getattr(_lfpykit().eegmegcalc, self.name)(**kwargs)
         return HeadModelProjection(head_model, dipole, location)
 
     def head_matrix(self):
@@ -241,9 +251,9 @@ class AveragedPotentialProbe(CellPotentialProbe):
         kwargs = dict(self.kwargs)
         average = kwargs.pop("population_average", None)
         if average is None:
-            return getattr(lfpykit, self.name)(geometry, **kwargs)
+            return getattr(_lfpykit(), self.name)(cell_geometry(geometry), **kwargs)
         return PopulationAveragedPotential(
-            geometry, getattr(lfpykit, self.name), **kwargs, **average
+            geometry, getattr(_lfpykit(), self.name), **kwargs, **average
         )
 
 
@@ -322,7 +332,7 @@ def transformation_matrix(spec, geometry, all_probes=None):
 
 def small_geometry():
     """A cell geometry of two segments (um), to build a probe's matrix without a cell."""
-    return lfpykit.CellGeometry(
+    return SegmentGeometry(
         x=np.zeros((2, 2)),
         y=np.zeros((2, 2)),
         z=np.array([[0.0, 10.0], [10.0, 20.0]]),
@@ -332,7 +342,15 @@ def small_geometry():
 
 def check(spec, where, all_probes=None):
     """Raise ConfigError unless the probe can be built (tried on a small test geometry);
-    return its number of channels."""
+    return its number of channels. Kept in the user cache by content
+    (:func:`~hpckernels.usercache.stored`: a kept check imports no LFPykit)."""
+    head = probe_type(spec, all_probes, where)
+    dipole = all_probes.get(head.kwargs.get("dipole")) if head.derived and all_probes else None
+    return _check(spec, where, {head.kwargs["dipole"]: dipole} if dipole else None)
+
+
+@stored("probes", ("lfpykit", "numpy"))
+def _check(spec, where, all_probes=None):
     probe = probe_type(spec, all_probes, where)
     for key in ("sigma", "sigmas"):
         values = np.ravel(np.asarray(spec.get(key, 1.0), dtype=object))

@@ -21,10 +21,9 @@ import numpy as np
 from ..console import STDERR
 from ..convolution import centered_kernel
 from ..errors import InputError
-from ..hashing import file_sha256
 from ..io import spikes
 from ..io.h5 import text
-from ..io.kernels import read_tensor, tensor_differences
+from ..io.kernels import read_tensor, tensor_differences, tensor_file_attrs, tensor_paths
 from ..io.validation import groundtruth_attrs, write_predicted_error
 from ..signals import iter_window_signals
 from ..validation import error_theory, heterogeneity
@@ -59,11 +58,13 @@ def predict_error_file(config, settings, kernels_file, spike_files, output, log=
         A tensor that does not belong to the config, or spikes without node ids.
     """
     started = time.monotonic()
-    tensor = read_tensor(kernels_file)
+    files = tensor_paths(kernels_file)
+    tensor = read_tensor(files)
     stale = tensor_differences(tensor, config)
     if stale:
         raise InputError(
-            str(kernels_file), f"not the kernel tensor of this config: {'; '.join(stale[:3])}"
+            ", ".join(str(p) for p in files),
+            f"not the kernel tensor of this config: {'; '.join(stale[:3])}",
         )
     source = spikes.spike_source(config, spike_files)
     # presynaptic populations in config order
@@ -104,8 +105,7 @@ def predict_error_file(config, settings, kernels_file, spike_files, output, log=
         **groundtruth_attrs(config, settings),
         "t_start": t_start,
         "t_stop": t_stop,
-        "kernels_file": str(kernels_file),
-        "kernels_sha256": file_sha256(kernels_file),
+        **tensor_file_attrs(files),
         "kernels_mode": text(tensor.attrs.get("mode", "")),
         "spike_files": json.dumps([str(p) for p in source.files]),
         "rates": json.dumps(dict(zip(names, stats.rates.tolist(), strict=True))),

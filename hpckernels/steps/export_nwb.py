@@ -18,7 +18,7 @@ from ..errors import InputError
 from ..hashing import file_sha256
 from ..io import spikes
 from ..io.h5 import open_h5, provenance, text
-from ..io.kernels import read_tensor
+from ..io.kernels import read_tensor, tensor_file_attrs, tensor_paths
 from ..io.nwb import require_pynwb, write_nwb
 
 
@@ -44,7 +44,7 @@ def export_nwb(config, signals_file, output, kernels_file=None, spike_files=None
         Signals file of ``hpckernels signals``.
     output : Path
         The NWB file (written atomically).
-    kernels_file : str or Path, optional
+    kernels_file : str or Path, or list of them, optional
         The kernel tensor the signals were computed from (its SHA-256 must be the one
         the signals file records).
     spike_files : list of str, optional
@@ -88,13 +88,16 @@ def export_nwb(config, signals_file, output, kernels_file=None, spike_files=None
             f"{config.hash}): not the signals of {config.source}",
         )
     tensor = None
-    if kernels_file is not None:
+    kernel_files = tensor_paths(kernels_file) if kernels_file is not None else []
+    if kernel_files:
         recorded = text(attrs.get("kernels_sha256", ""))
-        if recorded and file_sha256(kernels_file) != recorded:
+        if recorded and tensor_file_attrs(kernel_files)["kernels_sha256"] != recorded:
             raise InputError(
-                str(kernels_file), f"not the kernel tensor {signals_file} was computed from"
+                ", ".join(str(p) for p in kernel_files),
+                f"not the kernel tensor {signals_file} was computed from (the same files, "
+                "in the same order)",
             )
-        tensor = read_tensor(kernels_file)
+        tensor = read_tensor(kernel_files)
     if not spike_files and "spikes" not in config.data:
         spike_files = recorded_spike_files(attrs)
     trains, note = None, None
@@ -109,7 +112,7 @@ def export_nwb(config, signals_file, output, kernels_file=None, spike_files=None
     else:
         inputs = []
         note = "no spike files (--spikes): no Units table"
-    inputs += [signals_file] + ([Path(kernels_file)] if kernels_file else [])
+    inputs += [Path(signals_file), *kernel_files]
     for path in inputs:
         if path.resolve() == Path(output).resolve():
             raise InputError("-o/--output", f"{output} is also an input file")

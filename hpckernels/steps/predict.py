@@ -18,10 +18,9 @@ from .. import binning
 from ..console import STDERR
 from ..convolution import centered_kernel
 from ..errors import InputError
-from ..hashing import file_sha256
 from ..io import spikes
 from ..io.h5 import IN_MEMORY_LIMIT, provenance, require_space, text
-from ..io.kernels import read_tensor, tensor_differences
+from ..io.kernels import read_tensor, tensor_differences, tensor_file_attrs, tensor_paths
 from ..io.signals import SIGNAL_FORMATS
 from ..resources import require_memory
 from ..signals import config_chunk_size, signal_margins, stream_window
@@ -33,8 +32,8 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
     Parameters
     ----------
     config : NetworkConfig
-    kernels_file : str or Path
-        Kernel tensor of ``hpckernels assemble``.
+    kernels_file : str or Path, or list of them
+        Kernel tensor of ``hpckernels assemble`` (or one file per probe).
     spike_files : list of str or None
         Spike files replacing the config's ``spikes.files`` (required without a
         ``spikes`` section: the SONATA file of ``hpckernels network``).
@@ -68,7 +67,9 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
     t_start, t_stop = config.signal_window()
     dt = float(config.simulation["dt"])
     n = binning.bin_count(t_start, t_stop, dt)
-    tensor = read_tensor(kernels_file)
+    files = tensor_paths(kernels_file)
+    kernels_file = ", ".join(str(p) for p in files)
+    tensor = read_tensor(files)
     tensor_dt = float(tensor.attrs.get("dt", dt))
     if abs(tensor_dt - dt) > 1e-9 * dt:
         raise InputError(
@@ -106,7 +107,7 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
     if size > IN_MEMORY_LIMIT:
         require_space(Path(output).parent, size)
     source = spikes.spike_source(config, spike_files)
-    for path in [*source.files, Path(kernels_file)]:
+    for path in [*source.files, *files]:
         if path.resolve() == Path(output).resolve():
             raise InputError("-o/--output", f"{output} is also an input file")
 
@@ -134,8 +135,7 @@ def predict_signals(config, kernels_file, spike_files, output, allow_stale=False
         **provenance(config),
         "t_start": t_start,
         "t_stop": t_stop,
-        "kernels_file": str(tensor.path),
-        "kernels_sha256": file_sha256(tensor.path),
+        **tensor_file_attrs(files),
         "kernels_config_hash": text(tensor.attrs.get("config_hash", "")) or None,
         "spike_files": json.dumps([str(p) for p in source.files]),
         "spike_format": source.format.name,

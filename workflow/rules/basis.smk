@@ -1,7 +1,6 @@
-# One MPI job per postsynaptic population Y: Y's linearized cell is simulated once per
-# segment and synapse kinetics of its inputs (unit events), the responses projected onto
-# the probes. Per-segment membrane currents are cached by content hash (when they fit),
-# so a probe edit reruns this job without NEURON.
+# One job per postsynaptic population Y, the only one that runs NEURON: Y's linearized
+# cell as a linear system (the response file of the default linear engine; no probe,
+# synapse kinetics or delay enters it), read by every kernel job into Y.
 
 
 rule basis:
@@ -17,15 +16,15 @@ rule basis:
         POPULATION_GROUP
     conda:
         "../envs/hpckernels.yaml"
-    threads: TASKS
+    threads: 1
     resources:
         mpi="mpiexec",
-        tasks=TASKS,
+        tasks=1,
     params:
         cli=HPCKERNELS,
         config=CONFIG_FILE,
         inputs=basis_inputs,
-        cache=f"{RESULTS}/cache/basis",
+        launch=launcher,
     shell:
-        "{resources.mpi} -n {resources.tasks} {params.cli} basis {params.config} "
-        "--post {wildcards.post} --cache {params.cache} -o {output} > {log} 2>&1"
+        "{params.launch} {params.cli} basis {params.config} --post {wildcards.post} "
+        "-o {output} > {log} 2>&1"

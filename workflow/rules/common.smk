@@ -11,6 +11,7 @@ from dataclasses import asdict
 
 from hpckernels import inputs
 from hpckernels.config import NetworkConfig
+from hpckernels.engines import get_engine
 from hpckernels.errors import InputError
 from hpckernels.hashing import content_hash
 from hpckernels.network import network_parameters
@@ -64,10 +65,12 @@ ACTIVE_PATHWAYS = [
     if NETWORK.populations[p.post]["cell"]["biophysics"]["type"] == "active"
 ]
 RESULTS = f"results/{RUN}"
+# the engine of the basis and kernel jobs (hpckernels' default)
+ENGINE = get_engine()
 # The rules run the hpckernels of this checkout (inside --sdm conda environments too,
 # which hold only its dependencies).
 HPCKERNELS = f"python {workflow.basedir}/scripts/hpckernels_cli.py"
-# The basis job of a population and the pathway jobs into it form one group: on a
+# The basis job of a population and the kernel jobs into it form one group: on a
 # cluster each population is one submission (connected jobs of one group name become
 # one group job). Small jobs run on the submit host.
 POPULATION_GROUP = "population"
@@ -87,32 +90,42 @@ wildcard_constraints:
     probe="[A-Za-z][A-Za-z0-9_]*",
 
 
-def pathway_kernel_files(pre, post):
-    """The (X, Y, probe) outputs of one pathway."""
-    return [f"{RESULTS}/kernels/{post}/{pre}/{probe}.h5" for probe in PROBES]
+def probe_kernel_files(wildcards):
+    """The (X, Y, probe) kernel files of one probe, every pathway."""
+    return [
+        f"{RESULTS}/kernels/{p.post}/{p.pre}/{wildcards.probe}.h5" for p in PATHWAYS
+    ]
 
 
-def all_kernel_files():
-    return [f for p in PATHWAYS for f in pathway_kernel_files(p.pre, p.post)]
+def tensor_files():
+    """The kernel tensor of every probe."""
+    return [f"{RESULTS}/tensor/{probe}.h5" for probe in PROBES]
+
+
+def launcher(wildcards, threads, resources):
+    """How a job's command starts: its MPI ranks with `mpiexec -n N` or `srun -n N`;
+    a job of one rank on this machine without (mpiexec and MPI's start-up would cost
+    more than a kernel job's work)."""
+    if resources.tasks == 1 and resources.mpi.startswith("mpiexec"):
+        return ""
+    return f"{resources.mpi} -n {resources.tasks}"
 
 
 def basis_inputs(wildcards):
-    """Rerun trigger of a basis job: the content hash of what the basis of a population
-    depends on (its cell, the kinetics and placement of its inputs, the g_eff leak, the
-    probes with a matrix on the cell)."""
-    return inputs.basis_hash(NETWORK, wildcards.post)
+    """Rerun trigger of a basis job: the content hash of what the response file of a
+    population depends on (its cell and the placement of its inputs, with g_eff the
+    mean conductances of its inputs; no probe, kinetics or delay)."""
+    return ENGINE.response_hash(NETWORK, wildcards.post)
 
 
-def pathway_inputs(wildcards):
-    """Rerun trigger of a pathway job: content hashes of its physics and its probes.
-
-    With g_eff on, every connection into the postsynaptic population enters the
-    hash (their mean conductances set the leak).
-    """
-    return {
-        "pathway": inputs.pathway_hash(NETWORK, wildcards.pre, wildcards.post, MODE),
-        "probes": {name: content_hash(NETWORK.probes[name]) for name in sorted(PROBES)},
-    }
+def kernel_inputs(wildcards):
+    """Rerun trigger of a kernel job: the content hash of the pathway's physics and of
+    its probe (resolved for the population; a head model with its dipole). With g_eff
+    on, every connection into the postsynaptic population enters the hash (their mean
+    conductances set the leak)."""
+    return inputs.pathway_hash(
+        NETWORK, wildcards.pre, wildcards.post, MODE, wildcards.probe
+    )
 
 
 # Rerun triggers: each rule's params hold the content hash of exactly what its command
@@ -137,8 +150,9 @@ def network_inputs(wildcards):
 
 
 def tensor_inputs(wildcards):
-    """What assembling the tensor reads: populations, pathways, probes, kernel settings."""
-    return content_hash(inputs.tensor_inputs(NETWORK, MODE))
+    """What assembling a probe's tensor reads: populations, pathways, the probe, kernel
+    settings."""
+    return content_hash(inputs.tensor_inputs(NETWORK, MODE, [wildcards.probe]))
 
 
 def signals_inputs(wildcards):
@@ -272,8 +286,9 @@ def prediction_arguments():
 
 
 def kernel_sets():
-    sets = {"mean-field": f"{RESULTS}/kernels.h5"}
+    """{name: tensor files} of every kernel prediction (mean-field: one per probe)."""
+    sets = {"mean-field": tensor_files()}
     for name, variant in PREDICTION_NAMES.items():
         if variant in VALIDATION_VARIANTS:
-            sets[name] = f"{VALIDATION_DIR}/kernels_{variant}.h5"
+            sets[name] = [f"{VALIDATION_DIR}/kernels_{variant}.h5"]
     return sets

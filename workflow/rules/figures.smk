@@ -3,7 +3,7 @@
 
 rule kernel_figure:
     input:
-        f"{RESULTS}/kernels.h5",
+        f"{RESULTS}/tensor/{{probe}}.h5",
     output:
         report(
             f"{RESULTS}/figures/kernels_{{probe}}.png",

@@ -1,21 +1,17 @@
-# One MPI job per pathway X -> Y: the kernels of every probe from the basis of Y (no
-# NEURON run), one file per (X, Y, probe). On SLURM the basis job of Y and the pathway
-# jobs into Y are one submission (group POPULATION_GROUP).
+# One job per pathway X -> Y and probe: the kernels of that probe from the response file of
+# Y, without NEURON. A probe edit reruns the jobs of that probe only. On SLURM the basis
+# job of Y and the kernel jobs into Y are one submission (group POPULATION_GROUP).
 
 
-rule pathway_kernels:
+rule kernel:
     input:
         basis=f"{RESULTS}/basis/{{post}}.h5",
     output:
-        expand(
-            "{results}/kernels/{{post}}/{{pre}}/{probe}.h5",
-            results=RESULTS,
-            probe=PROBES,
-        ),
+        f"{RESULTS}/kernels/{{post}}/{{pre}}/{{probe}}.h5",
     log:
-        f"{RESULTS}/logs/kernels/{{post}}_{{pre}}.log",
+        f"{RESULTS}/logs/kernels/{{post}}/{{pre}}/{{probe}}.log",
     benchmark:
-        f"{RESULTS}/benchmarks/kernels/{{post}}_{{pre}}.tsv"
+        f"{RESULTS}/benchmarks/kernels/{{post}}/{{pre}}/{{probe}}.tsv"
     group:
         POPULATION_GROUP
     conda:
@@ -28,9 +24,9 @@ rule pathway_kernels:
         cli=HPCKERNELS,
         config=CONFIG_FILE,
         mode=MODE,
-        inputs=pathway_inputs,
-        outdir=lambda wildcards: f"{RESULTS}/kernels/{wildcards.post}/{wildcards.pre}",
+        inputs=kernel_inputs,
+        launch=launcher,
     shell:
-        "{resources.mpi} -n {resources.tasks} {params.cli} kernel {params.config} "
-        "--pre {wildcards.pre} --post {wildcards.post} --mode {params.mode} "
-        "--basis {input.basis} --output-dir {params.outdir} > {log} 2>&1"
+        "{params.launch} {params.cli} kernel {params.config} --pre {wildcards.pre} "
+        "--post {wildcards.post} --probe {wildcards.probe} --mode {params.mode} "
+        "--basis {input.basis} -o {output} > {log} 2>&1"

@@ -10,7 +10,7 @@ localrules:
 rule export_nwb:
     input:
         signals=f"{RESULTS}/signals.h5",
-        kernels=f"{RESULTS}/kernels.h5",
+        kernels=tensor_files(),
         spikes=spike_files(),
     output:
         f"{RESULTS}/{RUN}.nwb",

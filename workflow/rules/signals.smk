@@ -4,7 +4,7 @@
 
 rule signals:
     input:
-        kernels=f"{RESULTS}/kernels.h5",
+        kernels=tensor_files(),
         spikes=spike_files(),
     output:
         f"{RESULTS}/signals.h5",

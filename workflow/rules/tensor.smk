@@ -1,22 +1,21 @@
-# Reduce: all (X, Y, probe) kernels into one tensor per probe, (post, pre, channel, lag).
+# Reduce, per probe: the (X, Y, probe) kernels into one tensor (post, pre, channel, lag).
 
 
 rule kernel_tensor:
     input:
-        all_kernel_files(),
+        probe_kernel_files,
     output:
-        f"{RESULTS}/kernels.h5",
+        f"{RESULTS}/tensor/{{probe}}.h5",
     log:
-        f"{RESULTS}/logs/kernel_tensor.log",
+        f"{RESULTS}/logs/tensor/{{probe}}.log",
     conda:
         "../envs/hpckernels.yaml"
     params:
         cli=HPCKERNELS,
         config=CONFIG_FILE,
         mode=MODE,
-        # results/<run>/kernels, the root of the <post>/<pre>/<probe>.h5 inputs
-        kernels=lambda wildcards, input: Path(input[0]).parents[2],
+        kernels=f"{RESULTS}/kernels",
         inputs=tensor_inputs,
     shell:
         "{params.cli} assemble {params.config} --kernels-dir {params.kernels} "
-        "--mode {params.mode} -o {output} > {log} 2>&1"
+        "--probe {wildcards.probe} --mode {params.mode} -o {output} > {log} 2>&1"

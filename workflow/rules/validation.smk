@@ -62,7 +62,7 @@ rule hybrid_kernels:
 rule predict_error:
     input:
         mechanisms=f"{RESULTS}/mechanisms.txt",
-        kernels=f"{RESULTS}/kernels.h5",
+        kernels=tensor_files(),
         spikes=spike_files(),
     output:
         f"{VALIDATION_DIR}/error.h5",
@@ -170,7 +170,7 @@ rule compare:
             gtmode=["conductance", "linearized"],
         ),
         predictions=list(prediction_arguments().values()),
-        kernels=list(kernel_sets().values()),
+        kernels=[path for paths in kernel_sets().values() for path in paths],
     output:
         validation=f"{VALIDATION_DIR}/validation.h5",
         figures=report(
@@ -192,7 +192,9 @@ rule compare:
             for name, path in prediction_arguments().items()
         ),
         kernels=" ".join(
-            f"--kernels '{name}={path}'" for name, path in kernel_sets().items()
+            f"--kernels '{name}={path}'"
+            for name, paths in kernel_sets().items()
+            for path in paths
         ),
         hybrid=lambda wildcards, input: " ".join(
             f"--hybrid-kernels {path}" for path in input.hybrid
