@@ -303,6 +303,38 @@ def build_linearized_cell(config, post, tstop):
     return LinearizedCell(cell, geometry(cell), vrest, conductance, linear)
 
 
+#: Operating points already found in this process, by (config hash, population).
+_OPERATING_POINTS = {}
+
+
+def operating_point(config, post):
+    """Membrane potential (mV) per segment at population ``post``'s operating point: the
+    ``vrest`` of its linearized cell (:func:`build_linearized_cell`), where synapses are
+    linearized and a detailed cell of the population starts.
+
+    Computed once per process and config (it builds the cell: call it before the cells
+    that are kept, since building a cell deletes the sections of the previous one).
+    """
+    key = (config.hash, post)
+    if key not in _OPERATING_POINTS:
+        linearized = build_linearized_cell(config, post, config.simulation["dt"])
+        _OPERATING_POINTS[key] = np.array(linearized.vrest, dtype=float)
+        linearized.close()
+    return _OPERATING_POINTS[key]
+
+
+def initialize_at(h, segments, vrest):
+    """``h.finitialize`` with every segment's membrane potential at ``vrest`` (mV, per
+    segment) and the states of its mechanisms at their steady state there."""
+    vrest = np.asarray(vrest, dtype=float)
+    if np.all(vrest == vrest[0]):
+        h.finitialize(float(vrest[0]))
+        return
+    for segment, value in zip(segments, vrest, strict=True):
+        segment.v = float(value)
+    h.finitialize()
+
+
 def linearization_cache(config, post):
     """File of population ``post``'s stored linearization in the user cache, named by the
     content hash of everything it depends on (:func:`hpckernels.inputs.cell_inputs`)."""

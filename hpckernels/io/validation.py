@@ -109,8 +109,10 @@ def write_groundtruth(path, config, settings, result, attrs):
         if result.soma_v is not None:
             pops = np.array(result.cells.population)
             fh.attrs["soma_v_mean"] = json.dumps(
-                {p: float(result.soma_v[pops == p].mean()) for p in posts if (pops == p).any()}
+                {p: float(result.soma_v[pops == p, 0].mean()) for p in posts if (pops == p).any()}
             )
+            # the paper's rest potential: median over the cells' somatic potentials
+            fh.attrs["soma_v_median"] = json.dumps(result.soma_medians())
         _write_synapses(fh, result.synapses)
         if result.backgrounds is not None:
             group = fh.create_group("background")
@@ -212,7 +214,15 @@ def _write_cells(fh, cells, soma_v=None):
             (row,),
             "mV",
             "mean somatic membrane potential in the window",
-            data=soma_v,
+            data=soma_v[:, 0],
+        )
+        h5io.write_dataset(
+            group,
+            "soma_v_median",
+            (row,),
+            "mV",
+            "median somatic membrane potential in the window (to 0.01 mV)",
+            data=soma_v[:, 1],
         )
 
 
