@@ -355,7 +355,7 @@ def basis_phase_run(args):
         first, step = args["share"]
         stack = ProbeStack(config.probes)
         with UnitResponseModel(config, post) as model:
-            matrices = stack.matrices(model.linearized.geometry, post)
+            matrices = stack.matrices(model.linearized.geometry, config.populations[post])
             M = np.concatenate([matrices[name] for name in stack.primary])
             for synapse, connections in kinetics_groups(config, post).values():
                 columns = basis_columns(model.placements, connections)

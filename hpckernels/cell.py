@@ -107,11 +107,22 @@ def build_cell(config, post, tstop):
             templateargs=kwargs["morphology"] if template.get("morphology_argument") else None,
             **kwargs,
         )
-    rotation = population.get("rotation", {})
+    rotation = fixed_rotation(population.get("rotation", {}))
     if rotation:
-        cell.set_rotation(**{axis: rotation[axis] for axis in ("x", "y", "z") if axis in rotation})
+        cell.set_rotation(**rotation)
     cell.set_pos(z=population["position"]["loc"])
     return cell
+
+
+def fixed_rotation(rotation):
+    """The angles (rad) of a population's ``rotation`` entry, {axis: angle}, as LFPy's
+    ``set_rotation`` takes them; ``z: uniform`` (a uniform random angle per cell, which
+    the kernels average over) is left out."""
+    return {
+        axis: float(rotation[axis])
+        for axis in ("x", "y", "z")
+        if axis in rotation and not isinstance(rotation[axis], str)
+    }
 
 
 def segments(cell):
@@ -213,7 +224,7 @@ def effective_conductance(config, post, cell):
     for connection in config.connections_into(post):
         stats = ConnectionStatistics(config, connection)
         pmf = placement_pmf(cell, connection["placement"], spread)
-        rate = config.populations[connection["pre"]]["rate"]
+        rate = config.rate(connection["pre"])
         synapse = synapse_model(connection["synapse"])
         add(synapse, synapse.leak_shift(rate, pmf * stats.indegree, area))
     reversal = np.full(cell.totnsegs, float(config.simulation["vrest"]))

@@ -26,6 +26,8 @@ from .resources import require_memory
 from .synapses import synapse_model
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
+#: A population ``rate`` taken from the network's spikes (:meth:`NetworkConfig.with_rates`).
+MEASURED = "measured"
 
 DEFAULTS = {
     "simulation": {"g_eff": True, "fir": False},
@@ -162,6 +164,37 @@ class NetworkConfig:
             raise ConfigError(str(path), message) from None
         return cls(data, base_dir=path.parent, source=str(path))
 
+    def rate(self, name):
+        """Mean firing rate (spikes/s) of population ``name``.
+
+        Raises
+        ------
+        ConfigError
+            For a ``measured`` rate that was not measured (:meth:`with_rates`).
+        """
+        rate = self.populations[name]["rate"]
+        if rate == MEASURED:
+            raise ConfigError(
+                f"populations.{name}.rate",
+                "measured from the network's spikes: give them (--spikes FILE, or the "
+                "config's spikes section)",
+            )
+        return float(rate)
+
+    @property
+    def measured_rates(self):
+        """Populations whose ``rate`` is ``measured`` (from the network's spikes)."""
+        return [name for name, p in self.populations.items() if p["rate"] == MEASURED]
+
+    def with_rates(self, rates):
+        """This config with the ``measured`` rates replaced by ``rates`` ({name: spikes/s}),
+        validated again: what every command that uses a rate works with."""
+        data = copy.deepcopy(self.data)
+        for name, rate in rates.items():
+            data["populations"][name]["rate"] = float(rate)
+        changed = ", ".join(f"{name} {rate:.4g}/s" for name, rate in rates.items())
+        return NetworkConfig(data, self.base_dir, f"{self.source} (measured rates {changed})")
+
     def with_simulation(self, **settings):
         """This config with ``simulation`` settings replaced, validated again."""
         data = copy.deepcopy(self.data)
@@ -257,7 +290,7 @@ class NetworkConfig:
         spec = self.probes[name]
         if post is None:
             return spec
-        return probes.resolve(spec, self.populations[post]["position"], f"probes.{name}")
+        return probes.resolve(spec, self.populations[post], f"probes.{name}")
 
     def probe_names(self, names=None):
         """The named probes (default all), checked against the config."""

@@ -34,17 +34,38 @@ def warn(message):
     print(f"hpckernels: warning: {message}", file=sys.stderr)
 
 
-def load_config(path, g_eff=None):
+def load_config(path, g_eff=None, spikes=None, rates=True):
     """The validated config of ``path``; its warnings go to stderr. ``g_eff`` ("on",
-    "off" or None) overrides ``simulation.g_eff`` (see :func:`add_g_eff_option`)."""
+    "off" or None) overrides ``simulation.g_eff`` (see :func:`add_g_eff_option`); with
+    ``rates``, ``rate: measured`` becomes the rate of the network's spikes (``spikes``:
+    the ``--spikes`` files, else the config's spikes section; see
+    :func:`hpckernels.steps.rates.with_measured_rates`)."""
     from ..config import NetworkConfig
 
     config = NetworkConfig.from_file(path)
     if g_eff is not None:
         config = config.with_simulation(g_eff=g_eff == "on")
+    if rates and config.measured_rates:
+        from ..steps.rates import with_measured_rates
+
+        measured = config.measured_rates
+        config = with_measured_rates(config, spikes)
+        values = ", ".join(f"{name} {config.rate(name):.4g}/s" for name in measured)
+        print(f"[hpckernels] measured rates: {values}", file=sys.stderr)
     for message in config.warnings:
         warn(message)
     return config
+
+
+def add_rate_spikes_option(parser):
+    """``--spikes FILE...``: the network's spikes that ``rate: measured`` is taken from."""
+    parser.add_argument(
+        "--spikes",
+        nargs="+",
+        metavar="FILE",
+        help="spike files that 'rate: measured' is taken from (override spikes.files; the "
+        "SONATA file of 'hpckernels network')",
+    )
 
 
 def add_g_eff_option(parser):

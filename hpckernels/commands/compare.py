@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from ..errors import InputError
-from . import load_config, output_path
+from . import add_rate_spikes_option, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -51,6 +51,7 @@ def add_parser(subparsers):
     )
     parser.add_argument("-o", "--output", required=True, metavar="VALIDATION.h5")
     parser.add_argument("--figures", metavar="DIR", help="write the figures into DIR")
+    add_rate_spikes_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -72,7 +73,7 @@ def run(args):
     from ..plotting.validation import plot_validation
     from ..steps.compare import compare_files
 
-    config = load_config(args.config)
+    config = load_config(args.config, spikes=args.spikes)
     predictions = named(args.prediction, "--prediction")
     kernel_sets = named(args.kernels, "--kernels")
     inputs = [

@@ -74,7 +74,7 @@ def run(args):
 
     started = time.monotonic()
     # everything is checked before MPI starts (cells load in a child process)
-    config = load_config(args.config)
+    config = load_config(args.config, spikes=args.spikes)
     source = spikes.spike_source(config, args.spikes)
     output = output_path(args.output, inputs=[args.config, *source.files])
     settings = groundtruth.settings_from_config(

@@ -25,7 +25,7 @@ def run(args):
     from ..io import spikes
     from ..validation import groundtruth
 
-    config = load_config(args.config)
+    config = load_config(args.config, spikes=args.spikes)
     source = spikes.spike_source(config, args.spikes)
     output = output_path(args.output, inputs=[args.config, args.kernels, *source.files])
     settings = groundtruth.settings_from_config(

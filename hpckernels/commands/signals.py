@@ -47,7 +47,7 @@ def add_parser(subparsers):
 def run(args):
     from ..steps.predict import predict_signals
 
-    config = load_config(args.config, args.g_eff)
+    config = load_config(args.config, args.g_eff, spikes=args.spikes)
     output = output_path(args.output, inputs=[args.config, args.kernels, *(args.spikes or [])])
     predict_signals(config, args.kernels, args.spikes, output, allow_stale=args.allow_stale)
     return 0

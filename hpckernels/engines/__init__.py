@@ -41,10 +41,10 @@ def get_engine(name=DEFAULT_ENGINE, where="--engine"):
 def require_basis_memory(config, post, n_segments, pres=None):
     """Raise InputError (``simulation.dt``) unless the basis of ``post`` fits in memory: the
     responses of every kinetics (and their gathered copies and transforms, about 4 times)."""
-    position = config.populations[post]["position"]
+    population = config.populations[post]
     stack = ProbeStack(config.probes)
     channels = sum(
-        check(stack.spec(name, position), f"probes.{name}", config.probes)
+        check(stack.spec(name, population), f"probes.{name}", config.probes)
         for name in stack.primary
     )
     n_kinetics = len(kinetics_groups(config, post, pres))

@@ -206,7 +206,7 @@ def draw_cells(config, post, indices, seed):
     CellTable
     """
     position = config.populations[post]["position"]
-    rotation = config.populations[post].get("rotation", {})
+    rotation = cellmod.fixed_rotation(config.populations[post].get("rotation", {}))
     rows = []
     for index in indices:
         rng = cell_rng(seed, post, index, POSITION)
@@ -234,7 +234,7 @@ def position_cell(cell, xyz, rotation, configured):
     """Move a cell built by :func:`hpckernels.cell.build_cell` (configured rotation, soma
     at the mean depth) to its place: the random rotation about z, then the soma to
     ``xyz``."""
-    extra = float(rotation[2]) - float(configured.get("z", 0.0))
+    extra = float(rotation[2]) - cellmod.fixed_rotation(configured).get("z", 0.0)
     cell.set_rotation(z=extra)
     cell.set_pos(*xyz)
 

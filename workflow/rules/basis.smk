@@ -7,6 +7,7 @@
 rule basis:
     input:
         mechanisms=f"{RESULTS}/mechanisms.txt",
+        rate_spikes=RATE_SPIKES,
     output:
         f"{RESULTS}/basis/{{post}}.h5",
     log:
@@ -24,6 +25,8 @@ rule basis:
         config=CONFIG_FILE,
         inputs=basis_inputs,
         cache=f"{RESULTS}/cache/basis",
+        rates=RATE_FLAGS,
     shell:
         "{resources.mpi} -n {resources.tasks} {params.cli} basis {params.config} "
-        "--post {wildcards.post} --cache {params.cache} -o {output} > {log} 2>&1"
+        "--post {wildcards.post} --cache {params.cache} {params.rates} -o {output} "
+        "> {log} 2>&1"

@@ -160,6 +160,12 @@ def spike_files():
     return [str(path) for path in files]
 
 
+# rate: measured: the jobs that use a rate (the g_eff conductances) read the network's
+# spikes, so they run after the network and rerun when its spikes change
+RATE_SPIKES = spike_files() if NETWORK.measured_rates else []
+RATE_FLAGS = f"--spikes {' '.join(RATE_SPIKES)}" if RATE_SPIKES else ""
+
+
 SIGNAL_FIGURES = (
     expected_figures(
         [spec["type"] for spec in NETWORK.probes.values()],

@@ -48,6 +48,7 @@ rule signal_figures:
 rule linearization_figure:
     input:
         f"{RESULTS}/mechanisms.txt",
+        rate_spikes=RATE_SPIKES,
     output:
         report(
             f"{RESULTS}/figures/linearization_{{post}}_{{pre}}.png",
@@ -64,6 +65,7 @@ rule linearization_figure:
         inputs=lambda wildcards: inputs.pathway_hash(
             NETWORK, wildcards.pre, wildcards.post
         ),
+        rates=RATE_FLAGS,
     shell:
         "{params.cli} plot-linearization {params.config} --pre {wildcards.pre} "
-        "--post {wildcards.post} -o {output} > {log} 2>&1"
+        "--post {wildcards.post} {params.rates} -o {output} > {log} 2>&1"

@@ -6,6 +6,7 @@
 rule pathway_kernels:
     input:
         basis=f"{RESULTS}/basis/{{post}}.h5",
+        rate_spikes=RATE_SPIKES,
     output:
         expand(
             "{results}/kernels/{{post}}/{{pre}}/{probe}.h5",
@@ -28,7 +29,8 @@ rule pathway_kernels:
         mode=MODE,
         inputs=pathway_inputs,
         outdir=lambda wildcards: f"{RESULTS}/kernels/{wildcards.post}/{wildcards.pre}",
+        rates=RATE_FLAGS,
     shell:
         "{resources.mpi} -n {resources.tasks} {params.cli} kernel {params.config} "
         "--pre {wildcards.pre} --post {wildcards.post} --mode {params.mode} "
-        "--basis {input.basis} --output-dir {params.outdir} > {log} 2>&1"
+        "--basis {input.basis} {params.rates} --output-dir {params.outdir} > {log} 2>&1"
