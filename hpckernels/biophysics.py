@@ -46,6 +46,11 @@ class Biophysics:
     def check(self, cell_spec):
         """Raise ConfigError for what the schema cannot express (``cell_spec``: the
         population's ``cell`` entry)."""
+        if "vrest" in self.spec and self.operating_point != "uniform":
+            raise ConfigError(
+                f"{self.where}.vrest",
+                "only used with operating_point: uniform (the steady state finds its own)",
+            )
 
     def insert(self, cell):
         """Insert the membrane mechanisms (an LFPy ``custom_fun``)."""
@@ -124,9 +129,13 @@ class Biophysics:
     def check_linearization(self, lin):
         """Raise ConfigError for what the config asks of a linearization it lacks."""
 
+    #: ``steady-state`` or ``uniform`` (see the subclasses).
+    operating_point = "uniform"
+
     def rest_vrest(self, n_segments):
-        """vrest (mV) per segment of the uniform operating point."""
-        return np.full(n_segments, self.vrest)
+        """vrest (mV) per segment of the uniform operating point (``vrest`` of the spec,
+        default ``simulation.vrest``)."""
+        return np.full(n_segments, float(self.spec.get("vrest", self.vrest)))
 
     @staticmethod
     def add_conductance(cell, conductance, reversal):
@@ -173,18 +182,15 @@ class Passive(Biophysics):
         for segment, extra in zip(segments, conductance, strict=True):
             segment.g_pas += extra
 
-    def rest_potential(self, cell):
-        """Membrane potential (mV) of every segment at rest: ``e_pas`` (no input)."""
-        return np.full(cell.totnsegs, self.e_pas)
-
     def linearize(self, cell, conductance, reversal, cache=None):
         if self.linearizes:
             return self.linearized_membrane(cell, conductance, reversal, cache)
         self.add_leak(cell, conductance)
         # the linear twin rests where its synapses are linearized (only g matters)
+        vrest = self.rest_vrest(cell.totnsegs)
         for section in cell.allseclist:
-            section.e_pas = self.vrest
-        return super().rest_potential(cell), None
+            section.e_pas = vrest[0]
+        return vrest, None
 
 
 @BIOPHYSICS.register
@@ -210,11 +216,7 @@ class Active(Biophysics):
         self.linearization = dict(choice) if isinstance(choice, dict) else {"default": choice}
 
     def check(self, cell_spec):
-        if "vrest" in self.spec and self.operating_point != "uniform":
-            raise ConfigError(
-                f"{self.where}.vrest",
-                "only used with operating_point: uniform (the steady state finds its own)",
-            )
+        super().check(cell_spec)
         if "template" not in cell_spec and not self.spec.get("sections"):
             raise ConfigError(
                 f"{self.where}.sections",

@@ -28,6 +28,8 @@ from .synapses import synapse_model
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
 #: A population ``rate`` taken from the network's spikes (:meth:`NetworkConfig.with_rates`).
 MEASURED = "measured"
+#: The built-in predictions of ``validation.predictions`` (variants take other names).
+PREDICTIONS = ("mean-field", "mean-field-no-geff", "ensemble")
 
 DEFAULTS = {
     "simulation": {"g_eff": True, "fir": False},
@@ -194,6 +196,43 @@ class NetworkConfig:
             data["populations"][name]["rate"] = float(rate)
         changed = ", ".join(f"{name} {rate:.4g}/s" for name, rate in rates.items())
         return NetworkConfig(data, self.base_dir, f"{self.source} (measured rates {changed})")
+
+    @property
+    def variants(self):
+        """Names of the prediction variants (``validation.variants``)."""
+        return list(self.data.get("validation", {}).get("variants", {}))
+
+    def variant(self, name, where="--variant"):
+        """This config with the changes of prediction variant ``name``
+        (``validation.variants``), validated again: ``g_eff`` replaces
+        ``simulation.g_eff``; ``operating_point``, ``linearization`` (active cells) and
+        ``vrest`` (one number or one per population) replace the biophysics entries of
+        every postsynaptic population's cell."""
+        variants = self.data.get("validation", {}).get("variants", {})
+        if name not in variants:
+            raise ConfigError(
+                where,
+                f"no variant '{name}' in validation.variants "
+                f"({', '.join(variants) or 'none defined'})",
+            )
+        changes = variants[name]
+        data = copy.deepcopy(self.data)
+        # a variant is one config (its own variants are not checked again)
+        del data["validation"]["variants"]
+        if "g_eff" in changes:
+            data["simulation"]["g_eff"] = changes["g_eff"]
+        for post in self.postsynaptic_populations():
+            biophysics = data["populations"][post]["cell"]["biophysics"]
+            for key in ("operating_point", "linearization", "vrest"):
+                value = changes.get(key)
+                if key == "vrest" and isinstance(value, dict):
+                    value = value.get(post)
+                if value is None or (key == "linearization" and biophysics["type"] != "active"):
+                    continue
+                biophysics[key] = copy.deepcopy(value)
+            if biophysics.get("operating_point") == "steady-state":
+                biophysics.pop("vrest", None)
+        return NetworkConfig(data, self.base_dir, f"{self.source} (variant {name})")
 
     def with_simulation(self, **settings):
         """This config with ``simulation`` settings replaced, validated again."""
@@ -423,3 +462,11 @@ class NetworkConfig:
                 f"in every block; give at least {self.n_lags - 1} or leave it "
                 "out for the default",
             )
+        for name in self.variants:
+            where = f"validation.variants.{name}"
+            if name in PREDICTIONS:
+                raise ConfigError(where, f"'{name}' names a built-in prediction; choose another")
+            try:
+                self.variant(name)
+            except ConfigError as error:
+                raise ConfigError(where, f"{error.where}: {error.message}") from None

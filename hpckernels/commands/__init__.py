@@ -34,15 +34,19 @@ def warn(message):
     print(f"hpckernels: warning: {message}", file=sys.stderr)
 
 
-def load_config(path, g_eff=None, spikes=None, rates=True):
-    """The validated config of ``path``; its warnings go to stderr. ``g_eff`` ("on",
-    "off" or None) overrides ``simulation.g_eff`` (see :func:`add_g_eff_option`); with
+def load_config(path, g_eff=None, spikes=None, rates=True, variant=None):
+    """The validated config of ``path``; its warnings go to stderr. ``variant``: the
+    config with the changes of that prediction variant (``validation.variants``);
+    ``g_eff`` ("on", "off" or None) overrides ``simulation.g_eff`` (see
+    :func:`add_g_eff_option`); with
     ``rates``, ``rate: measured`` becomes the rate of the network's spikes (``spikes``:
     the ``--spikes`` files, else the config's spikes section; see
     :func:`hpckernels.steps.rates.with_measured_rates`)."""
     from ..config import NetworkConfig
 
     config = NetworkConfig.from_file(path)
+    if variant is not None:
+        config = config.variant(variant)
     if g_eff is not None:
         config = config.with_simulation(g_eff=g_eff == "on")
     if rates and config.measured_rates:
@@ -55,6 +59,18 @@ def load_config(path, g_eff=None, spikes=None, rates=True):
     for message in config.warnings:
         warn(message)
     return config
+
+
+def add_variant_option(parser):
+    """``--variant NAME``: the config with the changes of a prediction variant of its
+    ``validation.variants`` (other operating points, linearizations); the outputs record
+    it, so kernel, assemble and signals need the same."""
+    parser.add_argument(
+        "--variant",
+        metavar="NAME",
+        help="the config with the changes of validation.variants.NAME (give the same to "
+        "kernel, assemble and signals)",
+    )
 
 
 def add_rate_spikes_option(parser):

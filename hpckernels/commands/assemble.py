@@ -4,7 +4,14 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from . import add_g_eff_option, add_rate_spikes_option, load_config, output_path, warn
+from . import (
+    add_g_eff_option,
+    add_rate_spikes_option,
+    add_variant_option,
+    load_config,
+    output_path,
+    warn,
+)
 
 
 def add_parser(subparsers):
@@ -27,12 +34,13 @@ def add_parser(subparsers):
         "refusing them",
     )
     add_g_eff_option(parser)
+    add_variant_option(parser)
     add_rate_spikes_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args):
-    config = load_config(args.config, args.g_eff, spikes=args.spikes)
+    config = load_config(args.config, args.g_eff, spikes=args.spikes, variant=args.variant)
     files = {}
     for pathway in config.pathways():
         for probe in config.probes:

@@ -51,6 +51,9 @@ def add_parser(subparsers):
     )
     parser.add_argument("-o", "--output", required=True, metavar="VALIDATION.h5")
     parser.add_argument("--figures", metavar="DIR", help="write the figures into DIR")
+    parser.add_argument(
+        "--summary", metavar="SUMMARY.md", help="write the tables of the metrics (markdown)"
+    )
     add_rate_spikes_option(parser)
     parser.set_defaults(func=run)
 
@@ -85,6 +88,7 @@ def run(args):
         *(p for p in (args.linearized, args.predicted_error) if p),
     ]
     output = output_path(args.output, inputs=inputs)
+    summary = output_path(args.summary, "--summary", inputs) if args.summary else None
     figures = None
     if args.figures:
         figures = Path(args.figures)
@@ -99,6 +103,7 @@ def run(args):
         output,
         linearized=args.linearized,
         error=args.predicted_error,
+        summary=summary,
     )
     if figures is not None:
         figures.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 """``hpckernels signals``: predicted signals of every probe from spikes and a kernel tensor."""
 
-from . import add_g_eff_option, load_config, output_path
+from . import add_g_eff_option, add_variant_option, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -41,13 +41,14 @@ def add_parser(subparsers):
         "the output's stale_kernels attribute) instead of refusing it",
     )
     add_g_eff_option(parser)
+    add_variant_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args):
     from ..steps.predict import predict_signals
 
-    config = load_config(args.config, args.g_eff, spikes=args.spikes)
+    config = load_config(args.config, args.g_eff, spikes=args.spikes, variant=args.variant)
     output = output_path(args.output, inputs=[args.config, args.kernels, *(args.spikes or [])])
     predict_signals(config, args.kernels, args.spikes, output, allow_stale=args.allow_stale)
     return 0

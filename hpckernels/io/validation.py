@@ -361,6 +361,12 @@ def write_predicted_error(
                     "single-neuron kernel heterogeneity",
                 ),
                 ("var_background", prediction.background[s], f"({units})^2", "background"),
+                (
+                    "var_sample_excess",
+                    prediction.sample_excess[s],
+                    f"({units})^2",
+                    "variance of the sampled cells beyond that of the whole population",
+                ),
             ):
                 h5io.write_dataset(group, key, (channel,), value_units, long_name, data=values)
             totals[name] = h5io.write_dataset(
@@ -418,8 +424,8 @@ def check_hybrid_kernels(path, config):
 
 
 def read_predicted_error(path):
-    """{probe: {"e_rel": (n_channels,), "e_rel_mean_kernel": (n_channels,)}} of a
-    ``predict-error`` file.
+    """{probe: {"e_rel": (n_channels,), "e_rel_mean_kernel": (n_channels,),
+    "var_sample_excess": (n_channels,)}} of a ``predict-error`` file.
 
     Raises
     ------
@@ -433,7 +439,11 @@ def read_predicted_error(path):
                 continue
             if "e_rel" not in group:
                 raise InputError(str(path), "not a predict-error file (no e_rel)")
-            out[name] = {key: group[key][()] for key in ("e_rel", "e_rel_mean_kernel")}
+            out[name] = {
+                key: group[key][()]
+                for key in ("e_rel", "e_rel_mean_kernel", "var_sample_excess")
+                if key in group
+            }
     if not out:
         raise InputError(str(path), "not a predict-error file (no e_rel)")
     return out
@@ -489,6 +499,26 @@ def write_comparison(path, config, comparison, attrs):
                     f"{key}: median and 10/90 % quantiles across active channels",
                     data=result["summaries"][key],
                 )
+            if result["full"] is not None:
+                for key in ("r2", "r_std", "e_rel"):
+                    h5io.write_dataset(
+                        group,
+                        f"{key}_full",
+                        (reference, prediction, channel),
+                        "",
+                        f"{key} (raw) estimated against the whole population: the variance "
+                        "that the ground truth's sample of cells adds (predict-error's "
+                        "var_sample_excess) removed",
+                        data=result["full"][key],
+                    )
+                    h5io.write_dataset(
+                        group,
+                        f"{key}_full_summary",
+                        (reference, prediction, stat),
+                        "",
+                        f"{key}_full: median and 10/90 % quantiles across active channels",
+                        data=result["full_summaries"][key],
+                    )
             if result["coherence"] is not None:
                 frequency = h5io.write_scale(
                     group, "frequency", result["frequency"], "Hz", "frequency"

@@ -3,18 +3,26 @@ the config, compared and written."""
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
 from ..errors import InputError
 from ..io import validation as layouts
 from ..io.h5 import text
 from ..io.signals import SignalFile
-from ..validation.comparison import LINEARIZED, MEAN_KERNELS, compare
+from ..validation.comparison import GROUNDTRUTH, LINEARIZED, MEAN_KERNELS, compare
 
 
 def _layout(attrs):
     return {k: text(attrs.get(k, "")) for k in ("cells_per_population", "seed", "contacts")}
 
 
-def compare_files(config, groundtruth, predictions, output, linearized=None, error=None):
+def compare_files(
+    config, groundtruth, predictions, output, linearized=None, error=None, summary=None
+):
     """Metrics of every prediction against the ground truth (and against the linearized
     reconstruction), written to ``output``.
 
@@ -31,8 +39,11 @@ def compare_files(config, groundtruth, predictions, output, linearized=None, err
         ground truth, and the second reference of every prediction.
     error : str or Path, optional
         ``hpckernels predict-error`` output: its predicted E_rel (against the linearized
-        reconstruction) is stored next to the measured one, and its mean-kernel
-        prediction is compared too.
+        reconstruction) is stored next to the measured one, its mean-kernel
+        prediction is compared too, and the metrics are also estimated against the whole
+        population (the variance the ground truth's sample of cells adds removed).
+    summary : str or Path, optional
+        Markdown file with the tables of :func:`summary_markdown`.
 
     Returns
     -------
@@ -79,4 +90,75 @@ def compare_files(config, groundtruth, predictions, output, linearized=None, err
             "error_file": str(error) if error else None,
         },
     )
+    if summary is not None:
+        tmp = Path(summary).with_name(f".{Path(summary).name}.tmp-{os.getpid()}")
+        tmp.write_text(summary_markdown(comparison, config))
+        os.replace(tmp, summary)
     return comparison
+
+
+def _cell(values):
+    """'median [q10, q90]' of a summary row (median, q10, q90)."""
+    if np.isnan(values[0]):
+        return "-"
+    return f"{values[0]:.2f} [{values[1]:.2f}, {values[2]:.2f}]"
+
+
+def _potentials(attrs, key):
+    found = json.loads(text(attrs.get(key, "{}")) or "{}")
+    return ", ".join(f"{post} {value:.1f}" for post, value in found.items()) or "-"
+
+
+def summary_markdown(comparison, config):
+    """The comparison's tables (markdown): per probe and prediction the medians across
+    channels [10 %, 90 % quantiles] of R^2, r_STD and E_rel against the ground truth,
+    raw, low-pass filtered and (with a predicted error) estimated for the whole
+    population; the ground truth's somatic potentials and the spike rates."""
+    gt = comparison.gt
+    cells = json.loads(text(gt.attrs["cells_per_population"]))
+    sizes = json.loads(text(gt.attrs["population_sizes"]))
+    lines = [
+        f"# Validation: {config.source}",
+        "",
+        f"Ground truth: cells {', '.join(f'{p} {cells[p]}/{sizes[p]}' for p in cells)}; "
+        f"window {float(gt.attrs['t_start']):g}-{float(gt.attrs['t_stop']):g} ms. "
+        f"Median somatic potential (mV): ground truth {_potentials(gt.attrs, 'soma_v_median')}"
+        + (
+            f", linearized reconstruction {_potentials(comparison.lin.attrs, 'soma_v_median')}"
+            if comparison.lin is not None
+            else ""
+        )
+        + ".",
+    ]
+    if comparison.err is not None:
+        rates = json.loads(text(comparison.err.attrs.get("rates", "{}")) or "{}")
+        lines[-1] += " Rates (spikes/s): " + ", ".join(f"{k} {v:.2f}" for k, v in rates.items())
+    r = comparison.references.index(GROUNDTRUTH)
+    for probe, result in comparison.metrics.items():
+        if not result["active"].any():
+            continue
+        full = result["full_summaries"]
+        header = ["prediction", "R2", "r_STD", "E_rel", "R2 100 Hz", "r_STD 100 Hz"]
+        header += ["E_rel 100 Hz"] + (["R2 all", "r_STD all", "E_rel all"] if full else [])
+        lines += [
+            "",
+            f"## {probe} ({int(result['active'].sum())} channels)",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
+        for p, name in enumerate(comparison.names):
+            row = [name]
+            for f in range(len(comparison.filters)):
+                row += [_cell(result["summaries"][k][r, p, f]) for k in ("r2", "r_std", "e_rel")]
+            if full:
+                row += [_cell(full[k][r, p]) for k in ("r2", "r_std", "e_rel")]
+            lines.append("| " + " | ".join(row) + " |")
+    lines += [
+        "",
+        "Medians across the channels whose ground truth varies [10 %, 90 % quantiles]; "
+        "'all': raw, estimated against the whole population (the variance the sample of "
+        "cells adds, predicted by predict-error, removed).",
+        "",
+    ]
+    return "\n".join(lines)

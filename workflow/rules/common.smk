@@ -192,19 +192,26 @@ def signal_figure_files():
 # ------------------------------------------------------------------ validation
 
 VALIDATION = config.get("validation", {})
-# kernel predictions besides the main mean-field one: folder name -> (mode, --g-eff)
+# kernel predictions besides the main mean-field one: folder name -> (mode, flags of
+# kernel, assemble and signals, the config as these commands see it); the config's
+# variants (validation.variants) in folders variant_<name>
 VARIANTS = {
-    "no_geff": ("mean-field", "off"),
-    "ensemble": ("ensemble", None),
+    "no_geff": ("mean-field", "--g-eff off", NETWORK.with_simulation(g_eff=False)),
+    "ensemble": ("ensemble", "", NETWORK),
+    **{
+        f"variant_{name}": ("mean-field", f"--variant {name}", NETWORK.variant(name))
+        for name in NETWORK.variants
+    },
 }
 PREDICTION_NAMES = {
     "mean-field": None,
     "mean-field-no-geff": "no_geff",
     "ensemble": "ensemble",
+    **{name: f"variant_{name}" for name in NETWORK.variants},
 }
 VALIDATION_VARIANTS = [
     PREDICTION_NAMES[name]
-    for name in VALIDATION.get("predictions", ["mean-field"])
+    for name in VALIDATION.get("predictions", ["mean-field"]) + NETWORK.variants
     if PREDICTION_NAMES[name]
 ]
 GT_TASKS = VALIDATION.get("tasks", 2)
@@ -218,18 +225,31 @@ wildcard_constraints:
 
 def validation_outputs():
     """What the target `validation` makes."""
-    return [f"{VALIDATION_DIR}/validation.h5", f"{VALIDATION_DIR}/figures"]
+    return [
+        f"{VALIDATION_DIR}/validation.h5",
+        f"{VALIDATION_DIR}/summary.md",
+        f"{VALIDATION_DIR}/figures",
+    ]
+
+
+def paper_inputs(wildcards):
+    """What the target `paper` makes: the default target's outputs and the validation."""
+    if "validation" not in config:
+        raise WorkflowError(
+            f"{CONFIG_FILE}: the target 'paper' needs a config with a validation section "
+            "(config/paper.yaml, config/paper_hay.yaml)"
+        )
+    return [*rules.all.input, *validation_outputs()]
 
 
 def variant_config(variant):
     """The config as the variant's commands see it."""
-    mode, g_eff = VARIANTS[variant]
-    return NETWORK if g_eff is None else NETWORK.with_simulation(g_eff=g_eff == "on")
+    return VARIANTS[variant][2]
 
 
 def variant_flags(variant):
-    mode, g_eff = VARIANTS[variant]
-    return f"--g-eff {g_eff}" if g_eff else ""
+    """The variant's flags of kernel, assemble and signals."""
+    return VARIANTS[variant][1]
 
 
 def groundtruth_trigger(wildcards):

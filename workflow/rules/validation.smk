@@ -78,6 +78,7 @@ rule predict_error:
 rule validation_pathway_kernels:
     input:
         mechanisms=f"{RESULTS}/mechanisms.txt",
+        rate_spikes=RATE_SPIKES,
     output:
         expand(
             "{folder}/kernels_{{variant}}/{{post}}/{{pre}}/{probe}.h5",
@@ -97,17 +98,19 @@ rule validation_pathway_kernels:
         config=CONFIG_FILE,
         mode=lambda wildcards: VARIANTS[wildcards.variant][0],
         flags=lambda wildcards: variant_flags(wildcards.variant),
+        rates=RATE_FLAGS,
         inputs=variant_pathway_inputs,
         outdir=lambda wildcards: f"{VALIDATION_DIR}/kernels_{wildcards.variant}/{wildcards.post}/{wildcards.pre}",
     shell:
         "{resources.mpi} -n {resources.tasks} {params.cli} kernel {params.config} "
         "--pre {wildcards.pre} --post {wildcards.post} --mode {params.mode} {params.flags} "
-        "--output-dir {params.outdir} > {log} 2>&1"
+        "{params.rates} --output-dir {params.outdir} > {log} 2>&1"
 
 
 rule validation_tensor:
     input:
         variant_kernel_files,
+        rate_spikes=RATE_SPIKES,
     output:
         f"{VALIDATION_DIR}/kernels_{{variant}}.h5",
     log:
@@ -120,6 +123,7 @@ rule validation_tensor:
         mode=lambda wildcards: VARIANTS[wildcards.variant][0],
         flags=lambda wildcards: variant_flags(wildcards.variant),
         kernels=lambda wildcards: f"{VALIDATION_DIR}/kernels_{wildcards.variant}",
+        rates=RATE_FLAGS,
         inputs=lambda wildcards: content_hash(
             inputs.tensor_inputs(
                 variant_config(wildcards.variant), VARIANTS[wildcards.variant][0]
@@ -127,7 +131,7 @@ rule validation_tensor:
         ),
     shell:
         "{params.cli} assemble {params.config} --kernels-dir {params.kernels} "
-        "--mode {params.mode} {params.flags} -o {output} > {log} 2>&1"
+        "--mode {params.mode} {params.flags} {params.rates} -o {output} > {log} 2>&1"
 
 
 rule validation_signals:
@@ -165,6 +169,7 @@ rule compare:
         kernels=list(kernel_sets().values()),
     output:
         validation=f"{VALIDATION_DIR}/validation.h5",
+        summary=f"{VALIDATION_DIR}/summary.md",
         figures=report(
             directory(f"{VALIDATION_DIR}/figures"),
             patterns=["{name}.png"],
@@ -189,8 +194,10 @@ rule compare:
         hybrid=lambda wildcards, input: " ".join(
             f"--hybrid-kernels {path}" for path in input.hybrid
         ),
+        rates=RATE_FLAGS,
     shell:
         "{params.cli} compare {params.config} --groundtruth {input.groundtruth} "
         "--linearized {input.linearized} --predicted-error {input.error} "
-        "{params.hybrid} {params.predictions} {params.kernels} "
-        "-o {output.validation} --figures {output.figures} > {log} 2>&1"
+        "{params.hybrid} {params.predictions} {params.kernels} {params.rates} "
+        "-o {output.validation} --summary {output.summary} --figures {output.figures} "
+        "> {log} 2>&1"
