@@ -230,8 +230,8 @@ class NetworkConfig:
                 if value is None or (key == "linearization" and biophysics["type"] != "active"):
                     continue
                 biophysics[key] = copy.deepcopy(value)
-            if biophysics.get("operating_point") == "steady-state":
-                biophysics.pop("vrest", None)
+            if changes.get("operating_point") == "steady-state" and "vrest" not in changes:
+                biophysics.pop("vrest", None)  # that of the uniform operating point
         return NetworkConfig(data, self.base_dir, f"{self.source} (variant {name})")
 
     def with_simulation(self, **settings):

@@ -104,3 +104,40 @@ def test_validation_target_dag(tmp_path):
         "compare": 1,
         "validation": 1,
     }, counts
+
+
+@pytest.mark.workflow
+def test_paper_target_dag(tmp_path):
+    """snakemake paper with config/paper.yaml: the default target's jobs and the
+    validation with one kernel set per variant (3) and without g_eff; rate: measured puts
+    the network's spikes into every job that uses a rate, so they run after the network."""
+    result = run_snakemake(tmp_path, CONFIGS / "paper.yaml", "-n", "paper")
+    assert result.returncode == 0, result.stdout + result.stderr
+    from test_workflow import job_counts
+
+    counts = job_counts(result.stdout)
+    assert counts == {
+        "mechanisms": 1,
+        "network": 1,
+        "basis": 2,
+        "pathway_kernels": 4,
+        "kernel_tensor": 1,
+        "kernel_figure": 3,
+        "linearization_figure": 4,
+        "signals": 1,
+        "signal_figures": 1,
+        "groundtruth": 2,
+        "hybrid_kernels": 2,
+        "predict_error": 1,
+        "validation_pathway_kernels": 16,
+        "validation_tensor": 4,
+        "validation_signals": 4,
+        "compare": 1,
+        "paper": 1,
+    }, counts
+    commands = [line for line in result.stdout.splitlines() if "hpckernels_cli.py" in line]
+    spikes = "--spikes results/paper/network/spikes.h5"
+    for command in ("basis", "kernel", "assemble", "plot-linearization", "compare"):
+        using = [line for line in commands if f"hpckernels_cli.py {command} " in line]
+        assert using and all(spikes in line for line in using), command
+    assert sum("--variant lin_uniform" in line for line in commands) == 4 + 1 + 1
