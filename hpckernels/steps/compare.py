@@ -104,6 +104,10 @@ def _cell(values):
     return f"{values[0]:.2f} [{values[1]:.2f}, {values[2]:.2f}]"
 
 
+def _value(value):
+    return "-" if np.isnan(value) else f"{value:.2f}"
+
+
 def _potentials(attrs, key):
     found = json.loads(text(attrs.get(key, "{}")) or "{}")
     return ", ".join(f"{post} {value:.1f}" for post, value in found.items()) or "-"
@@ -134,26 +138,39 @@ def summary_markdown(comparison, config):
         rates = json.loads(text(comparison.err.attrs.get("rates", "{}")) or "{}")
         lines[-1] += " Rates (spikes/s): " + ", ".join(f"{k} {v:.2f}" for k, v in rates.items())
     r = comparison.references.index(GROUNDTRUTH)
+    keys = ("r2", "r_std", "e_rel")
     for probe, result in comparison.metrics.items():
-        if not result["active"].any():
+        active = result["active"]
+        if not active.any():
             continue
-        full = result["full_summaries"]
+        full = result["full"]
         header = ["prediction", "R2", "r_STD", "E_rel", "R2 100 Hz", "r_STD 100 Hz"]
         header += ["E_rel 100 Hz"] + (["R2 all", "r_STD all", "E_rel all"] if full else [])
+        # a dipole's components one by one, other probes as medians across channels
+        labels = np.asarray(comparison.gt.probes[probe]["channels"]).astype(str)
+        channels = np.flatnonzero(active) if active.size <= 3 else [None]
         lines += [
             "",
-            f"## {probe} ({int(result['active'].sum())} channels)",
+            f"## {probe} ({int(active.sum())} channels)",
             "",
             "| " + " | ".join(header) + " |",
             "|" + "---|" * len(header),
         ]
         for p, name in enumerate(comparison.names):
-            row = [name]
-            for f in range(len(comparison.filters)):
-                row += [_cell(result["summaries"][k][r, p, f]) for k in ("r2", "r_std", "e_rel")]
-            if full:
-                row += [_cell(full[k][r, p]) for k in ("r2", "r_std", "e_rel")]
-            lines.append("| " + " | ".join(row) + " |")
+            for c in channels:
+                if c is None:
+                    row = [name]
+                    for f in range(len(comparison.filters)):
+                        row += [_cell(result["summaries"][k][r, p, f]) for k in keys]
+                    if full:
+                        row += [_cell(result["full_summaries"][k][r, p]) for k in keys]
+                else:
+                    row = [f"{name} ({labels[c]})"]
+                    for f in range(len(comparison.filters)):
+                        row += [_value(result[k][r, p, f, c]) for k in keys]
+                    if full:
+                        row += [_value(full[k][r, p, c]) for k in keys]
+                lines.append("| " + " | ".join(row) + " |")
     lines += [
         "",
         "Medians across the channels whose ground truth varies [10 %, 90 % quantiles]; "
