@@ -13,11 +13,11 @@ from harness import (
     fmt_s,
     machine_nproc,
     pass_fail,
+    snakemake_command,
     snakemake_jobs_done,
     snakemake_stage_times,
     summary_row,
     timed_run,
-    venv_executable,
 )
 
 ORDER = 70  # position in the run order and the tables (harness docstring)
@@ -71,17 +71,7 @@ def microcircuit_workflow(ctx):
     cores = machine_nproc()
     workdir = ctx.scratch / "microcircuit"
     workdir.mkdir(parents=True)
-    cmd = [
-        venv_executable("snakemake"),
-        "-s",
-        str(REPO / "workflow" / "Snakefile"),
-        "--profile",
-        str(REPO / "cluster_profiles" / "local"),
-        "--configfile",
-        str(MICROCIRCUIT),
-        "--cores",
-        str(cores),
-    ]
+    cmd = snakemake_command(MICROCIRCUIT, cores)
     ctx.say(f"microcircuit_workflow: --cores {cores}")
     wall, proc = timed_run(ctx, cmd, workdir, timeout=7200)
     done, planned = snakemake_jobs_done(proc.stderr)

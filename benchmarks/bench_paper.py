@@ -30,6 +30,7 @@ from harness import (
     machine_nproc,
     mpiexec,
     pass_fail,
+    snakemake_command,
     snakemake_jobs_done,
     snakemake_stage_times,
     summary_row,
@@ -91,18 +92,7 @@ def _paper(ctx, name):
     cores = machine_nproc()
     workdir = ctx.scratch / name
     workdir.mkdir(parents=True)
-    cmd = [
-        venv_executable("snakemake"),
-        "-s",
-        str(REPO / "workflow" / "Snakefile"),
-        "--profile",
-        str(REPO / "cluster_profiles" / "local"),
-        "--configfile",
-        str(config),
-        "--cores",
-        str(cores),
-        "paper",
-    ]
+    cmd = snakemake_command(config, cores, "paper")
     load_before = os.getloadavg()
     ctx.say(f"{name}: snakemake paper --cores {cores} (load {load_before[0]:.1f})")
     wall, proc = timed_run(ctx, cmd, workdir, timeout=4 * 3600)

@@ -71,6 +71,30 @@ def test_xcorr_and_summary_by_hand():
     )
 
 
+#: Jobs of the validation of a two-population network besides its kernel predictions.
+COMMON_JOBS = {
+    "mechanisms": 1,
+    "network": 1,
+    "basis": 2,
+    "pathway_kernels": 4,
+    "kernel_tensor": 1,
+    "signals": 1,
+    "groundtruth": 2,
+    "hybrid_kernels": 2,
+    "predict_error": 1,
+}
+
+
+def dry_run_counts(workdir, config, target):
+    """A dry run of ``target`` and its jobs per rule."""
+    from test_workflow import job_counts
+
+    # the target after another option: --configfile takes every file name that follows it
+    result = run_snakemake(workdir, config, "-n", target)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, job_counts(result.stdout)
+
+
 @pytest.mark.workflow
 def test_validation_target_dag(tmp_path):
     """snakemake validation: the ground truth (both cell models), hybrid kernels, the no-g_eff
@@ -82,22 +106,8 @@ def test_validation_target_dag(tmp_path):
         cell["morphology"] = str(CONFIGS / cell["morphology"])
     config = tmp_path / "validation.yaml"
     config.write_text(yaml.safe_dump(data))
-    # the target after another option: --configfile takes every file name that follows it
-    result = run_snakemake(tmp_path, config, "-n", "validation")
-    assert result.returncode == 0, result.stdout + result.stderr
-    from test_workflow import job_counts
-
-    counts = job_counts(result.stdout)
-    assert counts == {
-        "mechanisms": 1,
-        "network": 1,
-        "basis": 2,
-        "pathway_kernels": 4,
-        "kernel_tensor": 1,
-        "signals": 1,
-        "groundtruth": 2,
-        "hybrid_kernels": 2,
-        "predict_error": 1,
+    _, counts = dry_run_counts(tmp_path, config, "validation")
+    assert counts == COMMON_JOBS | {
         "validation_pathway_kernels": 8,
         "validation_tensor": 2,
         "validation_signals": 2,
@@ -111,24 +121,11 @@ def test_paper_target_dag(tmp_path):
     """snakemake paper with config/paper.yaml: the default target's jobs and the
     validation with one kernel set per variant (3) and without g_eff; rate: measured puts
     the network's spikes into every job that uses a rate, so they run after the network."""
-    result = run_snakemake(tmp_path, CONFIGS / "paper.yaml", "-n", "paper")
-    assert result.returncode == 0, result.stdout + result.stderr
-    from test_workflow import job_counts
-
-    counts = job_counts(result.stdout)
-    assert counts == {
-        "mechanisms": 1,
-        "network": 1,
-        "basis": 2,
-        "pathway_kernels": 4,
-        "kernel_tensor": 1,
+    result, counts = dry_run_counts(tmp_path, CONFIGS / "paper.yaml", "paper")
+    assert counts == COMMON_JOBS | {
         "kernel_figure": 3,
         "linearization_figure": 4,
-        "signals": 1,
         "signal_figures": 1,
-        "groundtruth": 2,
-        "hybrid_kernels": 2,
-        "predict_error": 1,
         "validation_pathway_kernels": 16,
         "validation_tensor": 4,
         "validation_signals": 4,
