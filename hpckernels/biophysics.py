@@ -37,6 +37,11 @@ class Biophysics:
     name: ClassVar[str]
     #: Temperature (degC) the cell is simulated at; None leaves NEURON's.
     celsius = None
+    #: ``steady-state`` or ``uniform``: where synapses are linearized (see the subclasses).
+    operating_point = "uniform"
+    #: Whether :meth:`linearize` finds an operating point with NEURON's equations (and
+    #: keeps it in the user cache): the cell check then linearizes the cell once.
+    linearizes = False
 
     def __init__(self, spec, vrest, where="cell.biophysics"):
         self.spec = spec
@@ -55,14 +60,6 @@ class Biophysics:
     def insert(self, cell):
         """Insert the membrane mechanisms (an LFPy ``custom_fun``)."""
         raise NotImplementedError
-
-    def add_leak(self, cell, conductance):
-        """Add a conductance density (S/cm2, one value per segment) to the leak."""
-        raise NotImplementedError
-
-    def rest_potential(self, cell):
-        """Membrane potential (mV) of every segment at rest, in LFPy's segment order."""
-        return np.full(cell.totnsegs, self.vrest)
 
     def linearize(self, cell, conductance, reversal, cache=None):
         """Turn the cell into its linearized membrane with the g_eff conductance added.
@@ -83,14 +80,9 @@ class Biophysics:
         vrest : ndarray
             Membrane potential (mV) per segment at rest.
         membrane : LinearMembrane or None
-            What starts the cell at rest (None: a uniform ``finitialize(vrest)``).
+            What starts the cell at rest (None: a uniform ``finitialize(vrest[0])``).
         """
-        self.add_leak(cell, conductance)
-        return self.rest_potential(cell), None
-
-    #: Whether :meth:`linearize` finds an operating point with NEURON's equations (and
-    #: keeps it in the user cache): the cell check then linearizes the cell once.
-    linearizes = False
+        raise NotImplementedError
 
     def linearized_membrane(self, cell, conductance, reversal, cache, quasi_active=None):
         """The cell turned into its linearization around the operating point of
@@ -129,9 +121,6 @@ class Biophysics:
     def check_linearization(self, lin):
         """Raise ConfigError for what the config asks of a linearization it lacks."""
 
-    #: ``steady-state`` or ``uniform`` (see the subclasses).
-    operating_point = "uniform"
-
     def rest_vrest(self, n_segments):
         """vrest (mV) per segment of the uniform operating point (``vrest`` of the spec,
         default ``simulation.vrest``)."""
@@ -156,8 +145,9 @@ class Passive(Biophysics):
     ``simulation.vrest``).
 
     Operating point ``uniform`` (the default, the linearized model of Hagen et al. 2022
-    and lfpykernels): synapses are linearized at ``simulation.vrest`` in every segment, and
-    the mean synaptic conductance added to ``g_pas`` does not move the rest.
+    and lfpykernels): synapses are linearized at ``vrest`` (default ``simulation.vrest``)
+    in every segment, and the mean synaptic conductance added to ``g_pas`` does not move
+    the rest.
     ``steady-state`` (self-consistent): the g_eff conductances enter with their reversal
     potentials, so the rest is where the leak and the mean synaptic currents balance (per
     segment, with the axial currents); synapses are linearized there.
@@ -178,6 +168,7 @@ class Passive(Biophysics):
             section.e_pas = self.e_pas
 
     def add_leak(self, cell, conductance):
+        """Add a conductance density (S/cm2, one value per segment) to ``g_pas``."""
         segments = [segment for section in cell.allseclist for segment in section]
         for segment, extra in zip(segments, conductance, strict=True):
             segment.g_pas += extra

@@ -233,11 +233,6 @@ def effective_conductance(config, post, cell):
     return conductance, reversal
 
 
-def effective_leak(config, post, cell):
-    """Mean conductance density (S/cm2) per segment of all synapses onto ``post`` (g_eff)."""
-    return effective_conductance(config, post, cell)[0]
-
-
 @dataclass
 class LinearizedCell:
     """The cell of a postsynaptic population, linearized at its rest state.
