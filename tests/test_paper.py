@@ -266,6 +266,24 @@ def test_variants():
         NetworkConfig(bad, base_dir=CONFIGS)
 
 
+def test_paper_full_scale_differs_only_in_scale():
+    """config/paper_full_scale.yaml is config/paper.yaml with every neuron for 12 s, the
+    paper's 2 s transient and every cell in the ground truth."""
+    reduced = yaml.safe_load(PAPER.read_text())
+    full = yaml.safe_load((CONFIGS / "paper_full_scale.yaml").read_text())
+    assert full["network"].pop("scale") == 1.0 and reduced["network"].pop("scale") == 0.5
+    assert full["network"].pop("duration") == 12000.0
+    reduced["network"].pop("duration")
+    assert full["signals"].pop("t_start") == 2000.0
+    reduced["signals"].pop("t_start")
+    assert "cells_per_population" not in full["groundtruth"]
+    reduced["groundtruth"].pop("cells_per_population")
+    assert full["workflow"].pop("run") == "paper_full_scale"
+    reduced["workflow"].pop("run")
+    assert full == reduced
+    NetworkConfig.from_file(CONFIGS / "paper_full_scale.yaml")
+
+
 # ------------------------------------------------------------------ whole population
 def test_full_population_metrics():
     """Metrics against a scaled-up sample, with the sample's excess variance removed,
