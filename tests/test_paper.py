@@ -240,20 +240,18 @@ def test_variants():
     (one per population) of every postsynaptic population; bad variants are refused when
     the config is loaded."""
     config = NetworkConfig.from_file(PAPER)
-    assert config.variants == ["frozen", "lin_uniform", "frozen_uniform"]
+    assert config.variants == ["frozen", "lin_uniform", "frozen_uniform", "paper_vrest"]
     frozen = config.variant("frozen_uniform")
     for post in ("E", "I"):
         biophysics = frozen.populations[post]["cell"]["biophysics"]
         assert biophysics["linearization"] == "frozen"
         assert biophysics["operating_point"] == "uniform"
     data = yaml.safe_load(PAPER.read_text())
-    data["validation"]["variants"]["paper_vrest"] = {
-        "operating_point": "uniform",
-        "vrest": {"E": -63.5, "I": -66.0},
-    }
+    data["validation"]["variants"]["one_vrest"] = {"operating_point": "uniform", "vrest": -66.0}
     config = NetworkConfig(data, base_dir=CONFIGS)
     paper = config.variant("paper_vrest")
-    assert paper.populations["I"]["cell"]["biophysics"]["vrest"] == -66.0
+    assert paper.populations["I"]["cell"]["biophysics"]["vrest"] == -70.2
+    assert config.variant("one_vrest").populations["E"]["cell"]["biophysics"]["vrest"] == -66.0
     with pytest.raises(ConfigError, match="no variant 'x'"):
         config.variant("x")
     bad = copy.deepcopy(data)

@@ -119,16 +119,16 @@ def test_validation_target_dag(tmp_path):
 @pytest.mark.workflow
 def test_paper_target_dag(tmp_path):
     """snakemake paper with config/paper.yaml: the default target's jobs and the
-    validation with one kernel set per variant (3) and without g_eff; rate: measured puts
+    validation with one kernel set per variant (4) and without g_eff; rate: measured puts
     the network's spikes into every job that uses a rate, so they run after the network."""
     result, counts = dry_run_counts(tmp_path, CONFIGS / "paper.yaml", "paper")
     assert counts == COMMON_JOBS | {
         "kernel_figure": 3,
         "linearization_figure": 4,
         "signal_figures": 1,
-        "validation_pathway_kernels": 16,
-        "validation_tensor": 4,
-        "validation_signals": 4,
+        "validation_pathway_kernels": 20,
+        "validation_tensor": 5,
+        "validation_signals": 5,
         "compare": 1,
         "paper": 1,
     }, counts
