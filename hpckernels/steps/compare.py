@@ -126,13 +126,7 @@ def summary_markdown(comparison, config):
         "",
         f"Ground truth: cells {', '.join(f'{p} {cells[p]}/{sizes[p]}' for p in cells)}; "
         f"window {float(gt.attrs['t_start']):g}-{float(gt.attrs['t_stop']):g} ms. "
-        f"Median somatic potential (mV): ground truth {_potentials(gt.attrs, 'soma_v_median')}"
-        + (
-            f", linearized reconstruction {_potentials(comparison.lin.attrs, 'soma_v_median')}"
-            if comparison.lin is not None
-            else ""
-        )
-        + ".",
+        f"Median somatic potential (mV): {_potentials(gt.attrs, 'soma_v_median')}.",
     ]
     if comparison.err is not None:
         rates = json.loads(text(comparison.err.attrs.get("rates", "{}")) or "{}")
