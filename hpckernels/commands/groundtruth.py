@@ -27,7 +27,8 @@ def add_parser(subparsers):
         "--linearized",
         action="store_true",
         help="linearized reconstruction: the same cells, synapses and spikes with "
-        "current-based synapses linearized at rest and the g_eff leak",
+        "the kernel engines' linearized cells with current-based synapses linearized at "
+        "their operating point",
     )
     parser.add_argument(
         "--cells",

@@ -24,10 +24,12 @@ background
     Poisson train at ``external.rate`` (spike times on the dt grid).
 
 Membranes and synapses (:class:`DetailedCell`): the ground truth is the population's
-cell as :func:`hpckernels.cell.build_cell` builds it (the configured membrane at rest)
-with conductance-based synapses ``g(t)(V - E)`` and no g_eff leak; the *linearized
-reconstruction* has the same cells, synapses and spikes, but current-based synapses
-linearized at the rest potential and the g_eff leak of the kernel cell (what the
+cell as :func:`hpckernels.cell.build_cell` builds it (the configured membrane, passive
+or active) with conductance-based synapses ``g(t)(V - E)`` and no g_eff leak, started at
+the population's operating point (:func:`hpckernels.cell.operating_point`); the
+*linearized reconstruction* has the same cells, synapses and spikes, but is the kernel
+engines' own cell (:func:`hpckernels.cell.build_linearized_cell`: linearized membrane
+and g_eff leak) with current-based synapses linearized at its operating point (what the
 kernel method assumes of every cell).
 
 Signals are summed over cells at probes that measure what the config's probes model
@@ -452,8 +454,9 @@ class DetailedCell:
     trains : dict of str to SpikeTrains
     window : Window
     linearized : bool
-        Current-based synapses linearized at rest and the g_eff leak of the kernel cell,
-        instead of conductance-based synapses.
+        The kernel engines' linearized cell (g_eff leak, linearized membrane) with
+        current-based synapses linearized at its operating point, instead of the model's
+        cell with conductance-based synapses.
 
     Attributes
     ----------
