@@ -22,7 +22,7 @@ DEB_PACKAGES := libopenmpi-dev openmpi-bin slurmctld slurmd slurm-client munge s
 	mariadb-server chromium
 DEB_CHECK := mpicc mpiexec slurmctld slurmd slurmdbd munged mariadbd chromium
 
-.PHONY: setup system-packages mechanisms run test test-fast bench lint docs config-readme clean
+.PHONY: setup system-packages mechanisms run paper test test-fast bench lint docs config-readme clean
 
 setup: system-packages $(VENV)/.installed mechanisms
 
@@ -59,6 +59,17 @@ run: setup
 	@echo "signals:       $(CURDIR)/results/default/signals.h5"
 	@echo "kernel tensors: $(CURDIR)/results/default/tensor/"
 	@echo "figures:       $(CURDIR)/results/default/figures/"
+
+# the paper's validation at reduced scale, both networks (docs/validation.md), and their
+# tables in one file
+paper: setup
+	for config in paper paper_hay; do \
+	  $(BIN)/snakemake -s workflow/Snakefile --profile cluster_profiles/local --cores $(CORES) \
+	    paper --configfile config/$$config.yaml || exit 1; done
+	cat results/paper/validation/summary.md results/paper_hay/validation/summary.md \
+	  > results/paper.md
+	@echo "tables:  $(CURDIR)/results/paper.md"
+	@echo "figures: $(CURDIR)/results/paper/validation/figures/, $(CURDIR)/results/paper_hay/validation/figures/"
 
 test: setup
 	$(BIN)/python -m pytest -q --durations=25

@@ -16,12 +16,12 @@ from harness import (
     machine_nproc,
     pass_fail,
     snakemake_benchmarks,
+    snakemake_command,
     snakemake_jobs_done,
     snakemake_stage_times,
     summary_row,
     target_spec,
     timed_run,
-    venv_executable,
     workflow_split,
 )
 
@@ -72,17 +72,7 @@ def run_workflow(ctx, config, name):
     cores = machine_nproc()
     workdir = ctx.scratch / name
     workdir.mkdir(parents=True)
-    cmd = [
-        venv_executable("snakemake"),
-        "-s",
-        str(REPO / "workflow" / "Snakefile"),
-        "--profile",
-        str(REPO / "cluster_profiles" / "local"),
-        "--configfile",
-        str(config),
-        "--cores",
-        str(cores),
-    ]
+    cmd = snakemake_command(config, cores)
     ctx.say(f"{name}: --cores {cores}")
     wall, proc = timed_run(ctx, cmd, workdir, timeout=7200)
     done, planned = snakemake_jobs_done(proc.stderr)

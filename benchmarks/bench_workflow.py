@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from harness import (
     CONFIG,
-    REPO,
     benchmark,
     pass_fail,
+    snakemake_command,
     snakemake_jobs_done,
     summary_row,
     timed_run,
-    venv_executable,
 )
 
 ORDER = 30  # position in the run order and the tables (harness docstring)
@@ -25,7 +24,6 @@ ORDER = 30  # position in the run order and the tables (harness docstring)
     ratio="1-core / 2-core wall time",
 )
 def workflow_wall_time(ctx):
-    exe = venv_executable("snakemake")
     repeats = ctx.repeat_count(2)
     times, jobs = {}, {}
     for cores in (1, 2):
@@ -33,17 +31,7 @@ def workflow_wall_time(ctx):
         for rep in range(repeats):
             workdir = ctx.scratch / f"workflow_c{cores}_r{rep}"
             workdir.mkdir(parents=True)
-            cmd = [
-                exe,
-                "-s",
-                str(REPO / "workflow" / "Snakefile"),
-                "--profile",
-                str(REPO / "cluster_profiles" / "local"),
-                "--configfile",
-                str(CONFIG),
-                "--cores",
-                str(cores),
-            ]
+            cmd = snakemake_command(CONFIG, cores)
             ctx.say(f"workflow_wall_time: --cores {cores} (repetition {rep + 1})")
             wall, proc = timed_run(ctx, cmd, workdir, timeout=1800)
             jobs[f"cores_{cores}_rep_{rep}"] = snakemake_jobs_done(proc.stderr)

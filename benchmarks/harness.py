@@ -319,6 +319,22 @@ def timed_run(ctx, cmd, cwd, timeout):
 _SNAKEMAKE_STEPS = re.compile(r"(\d+) of (\d+) steps \(\d+%\) done")
 
 
+def snakemake_command(config, cores, *targets):
+    """The workflow with the local profile on ``cores`` cores for a config file."""
+    return [
+        venv_executable("snakemake"),
+        "-s",
+        str(REPO / "workflow" / "Snakefile"),
+        "--profile",
+        str(REPO / "cluster_profiles" / "local"),
+        "--configfile",
+        str(config),
+        "--cores",
+        str(cores),
+        *targets,
+    ]
+
+
 def snakemake_jobs_done(stderr):
     """(jobs done, jobs planned) from Snakemake's last progress line; (0, None) if none."""
     steps = _SNAKEMAKE_STEPS.findall(stderr)

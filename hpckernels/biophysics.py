@@ -37,6 +37,11 @@ class Biophysics:
     name: ClassVar[str]
     #: Temperature (degC) the cell is simulated at; None leaves NEURON's.
     celsius = None
+    #: ``steady-state`` or ``uniform``: where synapses are linearized (see the subclasses).
+    operating_point = "uniform"
+    #: Whether :meth:`linearize` finds an operating point with NEURON's equations (and
+    #: keeps it in the user cache): the cell check then linearizes the cell once.
+    linearizes = False
 
     def __init__(self, spec, vrest, where="cell.biophysics"):
         self.spec = spec
@@ -46,18 +51,15 @@ class Biophysics:
     def check(self, cell_spec):
         """Raise ConfigError for what the schema cannot express (``cell_spec``: the
         population's ``cell`` entry)."""
+        if "vrest" in self.spec and self.operating_point != "uniform":
+            raise ConfigError(
+                f"{self.where}.vrest",
+                "only used with operating_point: uniform (the steady state finds its own)",
+            )
 
     def insert(self, cell):
         """Insert the membrane mechanisms (an LFPy ``custom_fun``)."""
         raise NotImplementedError
-
-    def add_leak(self, cell, conductance):
-        """Add a conductance density (S/cm2, one value per segment) to the leak."""
-        raise NotImplementedError
-
-    def rest_potential(self, cell):
-        """Membrane potential (mV) of every segment at rest, in LFPy's segment order."""
-        return np.full(cell.totnsegs, self.vrest)
 
     def linearize(self, cell, conductance, reversal, cache=None):
         """Turn the cell into its linearized membrane with the g_eff conductance added.
@@ -78,33 +80,108 @@ class Biophysics:
         vrest : ndarray
             Membrane potential (mV) per segment at rest.
         membrane : LinearMembrane or None
-            What starts the cell at rest (None: a uniform ``finitialize(vrest)``).
+            What starts the cell at rest (None: a uniform ``finitialize(vrest[0])``).
         """
-        self.add_leak(cell, conductance)
-        return self.rest_potential(cell), None
+        raise NotImplementedError
+
+    def linearized_membrane(self, cell, conductance, reversal, cache, quasi_active=None):
+        """The cell turned into its linearization around the operating point of
+        ``self.operating_point`` (``steady-state`` or ``uniform``), with the g_eff
+        conductance (S/cm2) inserted at its ``reversal`` (mV) first.
+
+        The :class:`~hpckernels.linearization.Linearization` is read from ``cache`` when
+        there, else computed and stored; ``quasi_active(mechanism)`` chooses the
+        mechanisms whose states become modes (default none: frozen).
+
+        Returns
+        -------
+        vrest : ndarray
+            The operating point (mV) per segment.
+        membrane : LinearMembrane
+        """
+        from .linearization import Linearization, LinearMembrane, linearize
+
+        lin = Linearization.load(cache) if cache is not None else None
+        if lin is None or lin.vrest.size != cell.totnsegs:
+            self.add_conductance(cell, conductance, reversal)
+            vrest = self.rest_vrest(cell.totnsegs) if self.operating_point == "uniform" else None
+            lin = linearize(cell, self.operating_point, vrest, self.where)
+            if cache is not None:
+                lin.save(cache)
+        self.check_linearization(lin)
+        modes = lin.modes(quasi_active or (lambda mechanism: False), self.where)
+        # the verdict is kept with the stored linearization (its key covers this choice)
+        stable = None if cache is None else cache.with_name(f"{cache.stem}.stable")
+        if stable is None or not stable.is_file():
+            lin.check_stable(lin.conductance, modes, self.where)
+            if stable is not None:
+                stable.touch()
+        return lin.vrest, LinearMembrane(cell, lin.vrest, lin.conductance, modes, self.where)
+
+    def check_linearization(self, lin):
+        """Raise ConfigError for what the config asks of a linearization it lacks."""
+
+    def rest_vrest(self, n_segments):
+        """vrest (mV) per segment of the uniform operating point (``vrest`` of the spec,
+        default ``simulation.vrest``)."""
+        return np.full(n_segments, float(self.spec.get("vrest", self.vrest)))
+
+    @staticmethod
+    def add_conductance(cell, conductance, reversal):
+        """Insert the g_eff conductance (S/cm2) with its reversal potential (mV)."""
+        if not np.any(conductance):
+            return
+        for sec in cell.allseclist:
+            sec.insert("geff")
+        segments = [seg for sec in cell.allseclist for seg in sec]
+        for seg, g, e in zip(segments, conductance, reversal, strict=True):
+            seg.geff.g = g
+            seg.geff.e = e
 
 
 @BIOPHYSICS.register
 class Passive(Biophysics):
-    """Uniform passive leak ``g_pas`` (S/cm2) reversing at ``simulation.vrest``.
+    """Uniform passive leak ``g_pas`` (S/cm2) reversing at ``e_pas`` (mV, default
+    ``simulation.vrest``).
 
-    The cell is then at rest at ``vrest`` from t = 0, and the mean synaptic
-    conductance added to ``g_pas`` does not move it (the linearized model of
-    Hagen et al. 2022).
+    Operating point ``uniform`` (the default, the linearized model of Hagen et al. 2022
+    and lfpykernels): synapses are linearized at ``vrest`` (default ``simulation.vrest``)
+    in every segment, and the mean synaptic conductance added to ``g_pas`` does not move
+    the rest.
+    ``steady-state`` (self-consistent): the g_eff conductances enter with their reversal
+    potentials, so the rest is where the leak and the mean synaptic currents balance (per
+    segment, with the axial currents); synapses are linearized there.
     """
 
     name = "passive"
+
+    def __init__(self, spec, vrest, where="cell.biophysics"):
+        super().__init__(spec, vrest, where)
+        self.e_pas = float(spec.get("e_pas", vrest))
+        self.operating_point = spec.get("operating_point", "uniform")
+        self.linearizes = self.operating_point == "steady-state"
 
     def insert(self, cell):
         for section in cell.allseclist:
             section.insert("pas")
             section.g_pas = self.spec["g_pas"]
-            section.e_pas = self.vrest
+            section.e_pas = self.e_pas
 
     def add_leak(self, cell, conductance):
+        """Add a conductance density (S/cm2, one value per segment) to ``g_pas``."""
         segments = [segment for section in cell.allseclist for segment in section]
         for segment, extra in zip(segments, conductance, strict=True):
             segment.g_pas += extra
+
+    def linearize(self, cell, conductance, reversal, cache=None):
+        if self.linearizes:
+            return self.linearized_membrane(cell, conductance, reversal, cache)
+        self.add_leak(cell, conductance)
+        # the linear twin rests where its synapses are linearized (only g matters)
+        vrest = self.rest_vrest(cell.totnsegs)
+        for section in cell.allseclist:
+            section.e_pas = vrest[0]
+        return vrest, None
 
 
 @BIOPHYSICS.register
@@ -130,11 +207,7 @@ class Active(Biophysics):
         self.linearization = dict(choice) if isinstance(choice, dict) else {"default": choice}
 
     def check(self, cell_spec):
-        if "vrest" in self.spec and self.operating_point != "uniform":
-            raise ConfigError(
-                f"{self.where}.vrest",
-                "only used with operating_point: uniform (the steady state finds its own)",
-            )
+        super().check(cell_spec)
         if "template" not in cell_spec and not self.spec.get("sections"):
             raise ConfigError(
                 f"{self.where}.sections",
@@ -176,14 +249,14 @@ class Active(Biophysics):
         return vrest.astype(float)
 
     # ---------------------------------------------------------- linearization
-    def linearize(self, cell, conductance, reversal, cache=None):
-        from .linearization import Linearization, LinearMembrane
+    linearizes = True
 
-        lin = Linearization.load(cache) if cache is not None else None
-        if lin is None or lin.vrest.size != cell.totnsegs:
-            lin = self.linearize_model(cell, conductance, reversal)
-            if cache is not None:
-                lin.save(cache)
+    def linearize(self, cell, conductance, reversal, cache=None):
+        return self.linearized_membrane(
+            cell, conductance, reversal, cache, lambda m: self.mode(m) == "quasi-active"
+        )
+
+    def check_linearization(self, lin):
         unknown = sorted(set(self.linearization) - {"default"} - lin.mechanisms)
         if unknown:
             raise ConfigError(
@@ -191,38 +264,6 @@ class Active(Biophysics):
                 f"the cell has no mechanism {unknown[0]} with states (mechanisms with "
                 f"states: {', '.join(sorted(lin.mechanisms)) or 'none'})",
             )
-        modes = lin.modes(lambda m: self.mode(m) == "quasi-active", self.where)
-        # the verdict is kept with the stored linearization (its key covers this choice)
-        stable = None if cache is None else cache.with_name(f"{cache.stem}.stable")
-        if stable is None or not stable.is_file():
-            lin.check_stable(lin.conductance, modes, self.where)
-            if stable is not None:
-                stable.touch()
-        membrane = LinearMembrane(cell, lin.vrest, lin.conductance, modes, self.where)
-        return lin.vrest, membrane
-
-    def linearize_model(self, cell, conductance, reversal):
-        """The :class:`~hpckernels.linearization.Linearization` of the active cell with
-        the g_eff conductance (its NEURON cell is left active, at the operating point)."""
-        from .linearization import linearize
-
-        self.add_conductance(cell, conductance, reversal)
-        vrest = None
-        if self.operating_point == "uniform":
-            vrest = self.rest_vrest(cell.totnsegs)
-        return linearize(cell, self.operating_point, vrest, self.where)
-
-    @staticmethod
-    def add_conductance(cell, conductance, reversal):
-        """Insert the g_eff conductance (S/cm2) with its reversal potential (mV)."""
-        if not np.any(conductance):
-            return
-        for sec in cell.allseclist:
-            sec.insert("geff")
-        segments = [seg for sec in cell.allseclist for seg in sec]
-        for seg, g, e in zip(segments, conductance, reversal, strict=True):
-            seg.geff.g = g
-            seg.geff.e = e
 
 
 def _base(section):

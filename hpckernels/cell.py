@@ -106,11 +106,22 @@ def build_cell(config, post, tstop):
             templateargs=kwargs["morphology"] if template.get("morphology_argument") else None,
             **kwargs,
         )
-    rotation = population.get("rotation", {})
+    rotation = fixed_rotation(population.get("rotation", {}))
     if rotation:
-        cell.set_rotation(**{axis: rotation[axis] for axis in ("x", "y", "z") if axis in rotation})
+        cell.set_rotation(**rotation)
     cell.set_pos(z=population["position"]["loc"])
     return cell
+
+
+def fixed_rotation(rotation):
+    """The angles (rad) of a population's ``rotation`` entry, {axis: angle}, as LFPy's
+    ``set_rotation`` takes them; ``z: uniform`` (a uniform random angle per cell, which
+    the kernels average over) is left out."""
+    return {
+        axis: float(rotation[axis])
+        for axis in ("x", "y", "z")
+        if axis in rotation and not isinstance(rotation[axis], str)
+    }
 
 
 def segments(cell):
@@ -214,18 +225,13 @@ def effective_conductance(config, post, cell):
     for connection in config.connections_into(post):
         stats = ConnectionStatistics(config, connection)
         pmf = placement_pmf(cell, connection["placement"], spread)
-        rate = config.populations[connection["pre"]]["rate"]
+        rate = config.rate(connection["pre"])
         synapse = synapse_model(connection["synapse"])
         add(synapse, synapse.leak_shift(rate, pmf * stats.indegree, area))
     reversal = np.full(cell.totnsegs, float(config.simulation["vrest"]))
     positive = conductance > 0
     reversal[positive] = weighted[positive] / conductance[positive]
     return conductance, reversal
-
-
-def effective_leak(config, post, cell):
-    """Mean conductance density (S/cm2) per segment of all synapses onto ``post`` (g_eff)."""
-    return effective_conductance(config, post, cell)[0]
 
 
 @dataclass
@@ -302,6 +308,38 @@ def build_linearized_cell(config, post, tstop):
         cell, conductance, reversal, linearization_cache(config, post)
     )
     return LinearizedCell(cell, geometry(cell), vrest, conductance, linear)
+
+
+#: Operating points already found in this process, by (config hash, population).
+_OPERATING_POINTS = {}
+
+
+def operating_point(config, post):
+    """Membrane potential (mV) per segment at population ``post``'s operating point: the
+    ``vrest`` of its linearized cell (:func:`build_linearized_cell`), where synapses are
+    linearized and a detailed cell of the population starts.
+
+    Computed once per process and config (it builds the cell: call it before the cells
+    that are kept, since building a cell deletes the sections of the previous one).
+    """
+    key = (config.hash, post)
+    if key not in _OPERATING_POINTS:
+        linearized = build_linearized_cell(config, post, config.simulation["dt"])
+        _OPERATING_POINTS[key] = np.array(linearized.vrest, dtype=float)
+        linearized.close()
+    return _OPERATING_POINTS[key]
+
+
+def initialize_at(h, segments, vrest):
+    """``h.finitialize`` with every segment's membrane potential at ``vrest`` (mV, per
+    segment) and the states of its mechanisms at their steady state there."""
+    vrest = np.asarray(vrest, dtype=float)
+    if np.all(vrest == vrest[0]):
+        h.finitialize(float(vrest[0]))
+        return
+    for segment, value in zip(segments, vrest, strict=True):
+        segment.v = float(value)
+    h.finitialize()
 
 
 def linearization_cache(config, post):

@@ -52,7 +52,7 @@ def _key(config, post):
             "rotation": population.get("rotation", {}),
             "placements": [c["placement"] for c in config.connections_into(post)],
             "neuron": version("neuron"),
-            "check": 2,
+            "check": 3,
         }
     )
 
@@ -250,7 +250,7 @@ def _child(payload):
             )
             return
     segments = int(cell.totnsegs)
-    if spec["biophysics"]["type"] != "passive":
+    if cellmod.population_biophysics(config, post).linearizes:
         print("stage linearization", flush=True)
         try:
             cellmod.build_linearized_cell(config, post, config.simulation["dt"]).close()

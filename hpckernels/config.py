@@ -27,6 +27,10 @@ from .resources import require_memory
 from .synapses import synapse_model
 
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "config.schema.yaml"
+#: A population ``rate`` taken from the network's spikes (:meth:`NetworkConfig.with_rates`).
+MEASURED = "measured"
+#: The built-in predictions of ``validation.predictions`` (variants take other names).
+PREDICTIONS = ("mean-field", "mean-field-no-geff", "ensemble")
 
 #: Groups of the output files that a probe group may not be named like.
 RESERVED_PROBE_NAMES = ("rates", "cells", "synapses", "background", "spikes")
@@ -247,6 +251,74 @@ class NetworkConfig:
             raise ConfigError(str(path), "binary file (a YAML config is expected)")
         return cls(load_yaml(text, str(path)), base_dir=path.parent, source=str(path))
 
+    def rate(self, name):
+        """Mean firing rate (spikes/s) of population ``name``.
+
+        Raises
+        ------
+        ConfigError
+            For a ``measured`` rate that was not measured (:meth:`with_rates`).
+        """
+        rate = self.populations[name]["rate"]
+        if rate == MEASURED:
+            raise ConfigError(
+                f"populations.{name}.rate",
+                "measured from the network's spikes: give them (--spikes FILE, or the "
+                "config's spikes section)",
+            )
+        return float(rate)
+
+    @property
+    def measured_rates(self):
+        """Populations whose ``rate`` is ``measured`` (from the network's spikes)."""
+        return [name for name, p in self.populations.items() if p["rate"] == MEASURED]
+
+    def with_rates(self, rates):
+        """This config with the ``measured`` rates replaced by ``rates`` ({name: spikes/s}),
+        validated again: what every command that uses a rate works with."""
+        data = copy.deepcopy(self.data)
+        for name, rate in rates.items():
+            data["populations"][name]["rate"] = float(rate)
+        changed = ", ".join(f"{name} {rate:.4g}/s" for name, rate in rates.items())
+        return NetworkConfig(data, self.base_dir, f"{self.source} (measured rates {changed})")
+
+    @property
+    def variants(self):
+        """Names of the prediction variants (``validation.variants``)."""
+        return list(self.data.get("validation", {}).get("variants", {}))
+
+    def variant(self, name, where="--variant"):
+        """This config with the changes of prediction variant ``name``
+        (``validation.variants``), validated again: ``g_eff`` replaces
+        ``simulation.g_eff``; ``operating_point``, ``linearization`` (active cells) and
+        ``vrest`` (one number or one per population) replace the biophysics entries of
+        every postsynaptic population's cell."""
+        variants = self.data.get("validation", {}).get("variants", {})
+        if name not in variants:
+            raise ConfigError(
+                where,
+                f"no variant '{name}' in validation.variants "
+                f"({', '.join(variants) or 'none defined'})",
+            )
+        changes = variants[name]
+        data = copy.deepcopy(self.data)
+        # a variant is one config (its own variants are not checked again)
+        del data["validation"]["variants"]
+        if "g_eff" in changes:
+            data["simulation"]["g_eff"] = changes["g_eff"]
+        for post in self.postsynaptic_populations():
+            biophysics = data["populations"][post]["cell"]["biophysics"]
+            for key in ("operating_point", "linearization", "vrest"):
+                value = changes.get(key)
+                if key == "vrest" and isinstance(value, dict):
+                    value = value.get(post)
+                if value is None or (key == "linearization" and biophysics["type"] != "active"):
+                    continue
+                biophysics[key] = copy.deepcopy(value)
+            if changes.get("operating_point") == "steady-state" and "vrest" not in changes:
+                biophysics.pop("vrest", None)  # that of the uniform operating point
+        return NetworkConfig(data, self.base_dir, f"{self.source} (variant {name})")
+
     def with_simulation(self, **settings):
         """This config with ``simulation`` settings replaced, validated again."""
         data = copy.deepcopy(self.data)
@@ -342,7 +414,7 @@ class NetworkConfig:
         spec = self.probes[name]
         if post is None:
             return spec
-        return probes.resolve(spec, self.populations[post]["position"], f"probes.{name}")
+        return probes.resolve(spec, self.populations[post], f"probes.{name}")
 
     def probe_names(self, names=None):
         """The named probes (default all), checked against the config."""
@@ -490,3 +562,11 @@ class NetworkConfig:
                 f"in every block; give at least {self.n_lags - 1} or leave it "
                 "out for the default",
             )
+        for name in self.variants:
+            where = f"validation.variants.{name}"
+            if name in PREDICTIONS:
+                raise ConfigError(where, f"'{name}' names a built-in prediction; choose another")
+            try:
+                self.variant(name)
+            except ConfigError as error:
+                raise ConfigError(where, f"{error.where}: {error.message}") from None

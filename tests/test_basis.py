@@ -137,6 +137,7 @@ def test_two_population_kernels_equal_neuron_engine(mechanisms_loaded, variant):
                     assert relative(batch[probe][k], kernel) <= RTOL, (pre, post, probe, k)
 
 
+@pytest.mark.slow
 def test_eight_populations_with_four_kinetics(mechanisms_loaded):
     """A synthetic 8-population network (64 pathways; ExpSyn and Exp2Syn, four kinetics
     onto every population; EEG derived from the dipole): every mean-field kernel, and

@@ -140,6 +140,6 @@ def test_population_parameters_take_each_postsynaptic_populations_values():
     with pytest.raises(ConfigError, match=r"probes\.x\.sigma"):
         probes.resolve(
             {"type": "GaussCylinderPotential", "sigma": "population"},
-            config.populations["L5E"]["position"],
+            config.populations["L5E"],
             "probes.x",
         )

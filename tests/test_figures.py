@@ -622,6 +622,7 @@ def microcircuit_files(tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_eight_populations_are_drawn_readably(microcircuit_files, tmp_path):
     """Raster, LFP and CSD images, pathway shares (64 pathways: matrices per probe) and the
     8 x 8 kernel panel of 16 channels: every figure drawn, of a size a screen shows."""

@@ -167,6 +167,7 @@ def test_three_cells_resimulated_with_plain_lfpy(network, mechanisms_loaded):
         cell.strip_hoc_objects()
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_bit_identical_for_1_2_3_ranks(network, tmp_path):
     folder, config, spikes = network
@@ -423,7 +424,9 @@ def test_groundtruth_bad_inputs(network, tmp_path):
 def test_compare_writes_metrics_and_figures(network, tmp_path, mechanisms_loaded):
     """compare: metrics of a mean-field prediction and of the population's mean kernels
     against the ground truth and the linearized reconstruction, the predicted E_rel next
-    to them, the figures; a ground truth of other settings is refused."""
+    to them, the metrics against all cells (not for the linearized reconstruction, which
+    has the ground truth's cells), the summary tables, the figures; a ground truth of
+    other settings is refused."""
     from conftest import load
 
     from hpckernels.engines import get_engine
@@ -464,14 +467,14 @@ def test_compare_writes_metrics_and_figures(network, tmp_path, mechanisms_loaded
     )
     cond = groundtruth(path, spikes, tmp_path / "cond.h5")
     lin = groundtruth(path, spikes, tmp_path / "lin.h5", "--linearized")
-    out, figures = tmp_path / "validation.h5", tmp_path / "figures"
+    out, figures, summary = tmp_path / "validation.h5", tmp_path / "figures", tmp_path / "s.md"
     from hpckernels import cli
 
     with pytest.raises(SystemExit) as done:  # in this process: no interpreter start-up
         cli.main(
             ["compare", str(path), "--groundtruth", str(cond), "--linearized", str(lin)]
             + ["--prediction", f"mean-field={signals}", "--predicted-error", str(error)]
-            + ["-o", str(out), "--figures", str(figures)]
+            + ["-o", str(out), "--figures", str(figures), "--summary", str(summary)]
         )
     assert done.value.code == 0
     with h5py.File(out) as fh:
@@ -485,6 +488,15 @@ def test_compare_writes_metrics_and_figures(network, tmp_path, mechanisms_loaded
         assert np.all(np.isfinite(lfp["e_rel_predicted"][()]))
         assert lfp["coherence"].shape[-1] == lfp["frequency"].size and lfp["frequency"][-1] <= 500
         assert fh["dipole"]["xcorr_z"].shape[-1] == 2 * int(20 / DT) + 1
+        full = lfp["e_rel_full"][()]  # (reference, prediction, channel)
+        assert full.shape == lfp["e_rel"].shape[:2] + lfp["channel"].shape
+        assert np.all(np.isnan(full[:, 0]))
+        # the sample's excess is variance: against all cells the error is smaller (4 of
+        # 8192 cells are mostly that excess: NaN where none of the variance is left)
+        known = np.isfinite(full[0, 1])
+        assert np.all(full[0, 1][known] <= lfp["e_rel"][0, 1, 0][known])
+    text = summary.read_text()
+    assert "## lfp (" in text and "| mean-field | " in text and "| mean-field (z) | " in text
     assert {p.name for p in figures.glob("*.png")} >= {
         "traces_lfp.png",
         "metrics_lfp.png",

@@ -80,6 +80,7 @@ def test_bad_input_under_mpi_exits_2_once(tmp_path):
     assert list(tmp_path.iterdir()) == [config]
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_basis_file_bit_identical_for_1_2_3_ranks(tmp_path):
     """The basis engine's segment runs of each kinetics (27 and 26 columns) dealt over 1,
@@ -113,6 +114,7 @@ def test_bit_identical_for_1_2_3_ranks(tmp_path):
     assert np.abs(results[0]["lfp"][1]).max() > 0  # realizations differ
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_neuron_engine_bit_identical_for_1_2_3_ranks(tmp_path):
     """The reference engine: 40 realizations = NEURON blocks of 16, 16, 8."""
@@ -124,6 +126,7 @@ def test_neuron_engine_bit_identical_for_1_2_3_ranks(tmp_path):
             assert np.array_equal(results[0][probe][1], other[probe][1])
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_fewer_realizations_than_ranks(tmp_path):
     out, result = ensemble(tmp_path, 3, 2, "few")
@@ -159,6 +162,7 @@ def test_mean_within_1_percent_at_1024(tmp_path, mean_field):
         assert error < 0.01, (probe, error)
 
 
+@pytest.mark.slow
 @pytest.mark.unit
 def test_error_falls_as_inverse_sqrt_R(mechanisms_loaded):
     """RMS relative L2 error over disjoint sub-ensembles of 2048 realizations:
@@ -189,6 +193,7 @@ def test_error_falls_as_inverse_sqrt_R(mechanisms_loaded):
     assert 2.5 < rms[64] / rms[1024] < 6.5, rms
 
 
+@pytest.mark.slow
 @pytest.mark.mpi
 def test_active_cell_bit_identical_for_1_and_3_ranks(tmp_path):
     """Ensembles on the linearized Hay-style cell: the ranks load the linearization the

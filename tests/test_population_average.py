@@ -41,6 +41,7 @@ def random_offsets_average(model, geometry, n, seed):
     return M.mean(axis=1), M.std(axis=1, ddof=1) / np.sqrt(n)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", [lfpykit.PointSourcePotential, lfpykit.LineSourcePotential])
 def test_quadrature_converges_to_the_random_offset_average(model):
     """As the nodes grow the quadrature moves to lfpykernels' random-offset average (here

@@ -71,6 +71,33 @@ def test_xcorr_and_summary_by_hand():
     )
 
 
+#: Jobs of the validation of a two-population network besides its kernel predictions.
+def common_jobs(n_probes):
+    """The jobs of the main job and the ground truth of the two-population validation
+    networks: (X, Y, probe) kernel jobs and a tensor per probe."""
+    return {
+        "mechanisms": 1,
+        "network": 1,
+        "basis": 2,
+        "kernel": 4 * n_probes,
+        "kernel_tensor": n_probes,
+        "signals": 1,
+        "groundtruth": 2,
+        "hybrid_kernels": 2,
+        "predict_error": 1,
+    }
+
+
+def dry_run_counts(workdir, config, target):
+    """A dry run of ``target`` and its jobs per rule."""
+    from test_workflow import job_counts
+
+    # the target after another option: --configfile takes every file name that follows it
+    result = run_snakemake(workdir, config, "-n", target)
+    assert result.returncode == 0, result.stdout + result.stderr
+    return result, job_counts(result.stdout)
+
+
 @pytest.mark.workflow
 def test_validation_target_dag(tmp_path):
     """snakemake validation: the ground truth (both cell models), hybrid kernels, the no-g_eff
@@ -82,25 +109,35 @@ def test_validation_target_dag(tmp_path):
         cell["morphology"] = str(CONFIGS / cell["morphology"])
     config = tmp_path / "validation.yaml"
     config.write_text(yaml.safe_dump(data))
-    # the target after another option: --configfile takes every file name that follows it
-    result = run_snakemake(tmp_path, config, "-n", "validation")
-    assert result.returncode == 0, result.stdout + result.stderr
-    from test_workflow import job_counts
-
-    counts = job_counts(result.stdout)
-    assert counts == {
-        "mechanisms": 1,
-        "network": 1,
-        "basis": 2,
-        "kernel": 4 * 4,  # pathways x probes (lfp, dipole, eeg, meg)
-        "kernel_tensor": 4,
-        "signals": 1,
-        "groundtruth": 2,
-        "hybrid_kernels": 2,
-        "predict_error": 1,
+    _, counts = dry_run_counts(tmp_path, config, "validation")
+    assert counts == common_jobs(4) | {  # lfp, dipole, eeg, meg
         "validation_pathway_kernels": 8,
         "validation_tensor": 2,
         "validation_signals": 2,
         "compare": 1,
         "validation": 1,
     }, counts
+
+
+@pytest.mark.workflow
+def test_paper_target_dag(tmp_path):
+    """snakemake paper with config/paper.yaml: the default target's jobs and the
+    validation with one kernel set per variant (4) and without g_eff; rate: measured puts
+    the network's spikes into every job that uses a rate, so they run after the network."""
+    result, counts = dry_run_counts(tmp_path, CONFIGS / "paper.yaml", "paper")
+    assert counts == common_jobs(3) | {
+        "kernel_figure": 3,
+        "linearization_figure": 4,
+        "signal_figures": 1,
+        "validation_pathway_kernels": 20,
+        "validation_tensor": 5,
+        "validation_signals": 5,
+        "compare": 1,
+        "paper": 1,
+    }, counts
+    commands = [line for line in result.stdout.splitlines() if "hpckernels_cli.py" in line]
+    spikes = "--spikes results/paper/network/spikes.h5"
+    for command in ("basis", "kernel", "assemble", "plot-linearization", "compare"):
+        using = [line for line in commands if f"hpckernels_cli.py {command} " in line]
+        assert using and all(spikes in line for line in using), command
+    assert sum("--variant lin_uniform" in line for line in commands) == 4 + 1 + 1

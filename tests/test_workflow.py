@@ -140,6 +140,36 @@ def test_config_semantic_error_stops_before_any_job(tmp_path):
     assert not (tmp_path / "results").exists()
 
 
+def test_config_with_a_key_given_twice_stops_before_any_job(tmp_path):
+    config = network_config(tmp_path)
+    text = config.read_text()
+    assert "\nsimulation:\n" in text
+    config.write_text(text.replace("\nsimulation:\n", "\nsimulation:\n  tau: 20.0\n", 1))
+    result = run_snakemake(tmp_path, config, "-n")
+    assert result.returncode != 0
+    assert "key 'tau' appears twice" in result.stdout + result.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_file_names_never_reach_the_shell_unquoted(tmp_path):
+    """A config named like shell commands, in a folder with a space: the run name it
+    would give is refused; with workflow.run set, the jobs run and the commands never
+    do."""
+    folder = tmp_path / "my runs"
+    folder.mkdir()
+    name = "inj$(touch PWNED1);touch PWNED2`touch PWNED3`.yaml"
+    config = network_config(folder, name=name)
+    result = run_snakemake(folder, config, "-n")
+    assert result.returncode != 0
+    assert "workflow.run" in result.stdout + result.stderr
+    config = network_config(folder, lambda data: data.update(workflow={"run": "inj"}), name)
+    result = run_snakemake(folder, config, "results/inj/tensor/lfp.h5", "--cores", "2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (folder / "results/inj/tensor/lfp.h5").is_file()
+    assert not list(tmp_path.rglob("PWNED*")) and not list(REPO.glob("PWNED*"))
+    assert not list(Path.cwd().glob("PWNED*"))
+
+
 def read_tensor(results):
     """{probe: {"kernel", "std"}} of the per-probe tensors of a run's results folder."""
     out = {}

@@ -47,16 +47,22 @@ def note(message):
         print(f"hpckernels: note: {message}", file=sys.stderr)
 
 
-def load_config(path, g_eff=None, window=None):
-    """The validated config of ``path``; its warnings go to stderr. ``g_eff`` ("on",
-    "off" or None) overrides ``simulation.g_eff`` (see :func:`add_g_eff_option`),
-    ``window`` (an argparse namespace with ``t_start`` and ``t_stop``, see
-    :func:`add_window_options`) the signal window."""
+def load_config(path, g_eff=None, window=None, spikes=None, rates=True, variant=None):
+    """The validated config of ``path``; its warnings go to stderr. ``variant``: the
+    config with the changes of that prediction variant (``validation.variants``);
+    ``g_eff`` ("on", "off" or None) overrides ``simulation.g_eff`` (see
+    :func:`add_g_eff_option`), ``window`` (an argparse namespace with ``t_start`` and
+    ``t_stop``, see :func:`add_window_options`) the signal window; with ``rates``,
+    ``rate: measured`` becomes the rate of the network's spikes (``spikes``: the
+    ``--spikes`` files, else the config's spikes section; see
+    :func:`hpckernels.steps.rates.with_measured_rates`)."""
     import copy
 
     from ..config import NetworkConfig
 
     config = NetworkConfig.from_file(path)
+    if variant is not None:
+        config = config.variant(variant)
     if g_eff is not None:
         config = config.with_simulation(g_eff=g_eff == "on")
     given = {
@@ -69,6 +75,13 @@ def load_config(path, g_eff=None, window=None):
         data.setdefault("signals", {}).update(given)
         changed = ", ".join(f"signals.{k}={v:g}" for k, v in given.items())
         config = NetworkConfig(data, config.base_dir, f"{config.source} ({changed})")
+    if rates and config.measured_rates:
+        from ..steps.rates import with_measured_rates
+
+        measured = config.measured_rates
+        config = with_measured_rates(config, spikes)
+        values = ", ".join(f"{name} {config.rate(name):.4g}/s" for name in measured)
+        print(f"[hpckernels] measured rates: {values}", file=sys.stderr)
     for message in config.warnings:
         warn(message)
     return config
@@ -91,6 +104,29 @@ def add_window_options(parser):
         metavar="MS",
         help="end of the signal window in ms (default signals.t_stop, else network.duration; "
         "required for spike files without either)",
+    )
+
+
+def add_variant_option(parser):
+    """``--variant NAME``: the config with the changes of a prediction variant of its
+    ``validation.variants`` (other operating points, linearizations); the outputs record
+    it, so kernel, assemble and signals need the same."""
+    parser.add_argument(
+        "--variant",
+        metavar="NAME",
+        help="the config with the changes of validation.variants.NAME (give the same to "
+        "kernel, assemble and signals)",
+    )
+
+
+def add_rate_spikes_option(parser):
+    """``--spikes FILE...``: the network's spikes that ``rate: measured`` is taken from."""
+    parser.add_argument(
+        "--spikes",
+        nargs="+",
+        metavar="FILE",
+        help="spike files that 'rate: measured' is taken from (override spikes.files; the "
+        "SONATA file of 'hpckernels network')",
     )
 
 

@@ -4,7 +4,14 @@ import sys
 from pathlib import Path
 
 from ..errors import InputError
-from . import add_g_eff_option, load_config, output_path, warn
+from . import (
+    add_g_eff_option,
+    add_rate_spikes_option,
+    add_variant_option,
+    load_config,
+    output_path,
+    warn,
+)
 
 
 def add_parser(subparsers):
@@ -40,6 +47,8 @@ def add_parser(subparsers):
         "refusing them",
     )
     add_g_eff_option(parser)
+    add_variant_option(parser)
+    add_rate_spikes_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -49,7 +58,7 @@ def run(args):
 
     if bool(args.files) == bool(args.kernels_dir):
         raise InputError("KERNEL_FILE/--kernels-dir", "give the kernel files or --kernels-dir")
-    config = load_config(args.config, args.g_eff)
+    config = load_config(args.config, args.g_eff, spikes=args.spikes, variant=args.variant)
     found = pathway_files(args.files) if args.files else {}
     files = {}
     for pathway in config.pathways():

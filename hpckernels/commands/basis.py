@@ -3,7 +3,7 @@
 import sys
 import time
 
-from . import load_config, output_path
+from . import add_rate_spikes_option, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -31,6 +31,7 @@ def add_parser(subparsers):
         help="--engine basis: folder of cached per-segment membrane currents, so that a "
         "probe edit needs no NEURON run (bases up to 512 MiB)",
     )
+    add_rate_spikes_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -41,7 +42,7 @@ def run(args):
     from ..io.cache import ResponseCache
 
     started = time.monotonic()
-    config = load_config(args.config)
+    config = load_config(args.config, spikes=args.spikes)
     if not config.connections_into(args.post):
         posts = sorted({c["post"] for c in config.connections})
         raise ConfigError(

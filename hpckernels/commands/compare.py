@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from ..errors import InputError
-from . import load_config, output_path
+from . import add_rate_spikes_option, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -58,6 +58,10 @@ def add_parser(subparsers):
     )
     parser.add_argument("-o", "--output", required=True, metavar="VALIDATION.h5")
     parser.add_argument("--figures", metavar="DIR", help="write the figures into DIR")
+    parser.add_argument(
+        "--summary", metavar="SUMMARY.md", help="write the tables of the metrics (markdown)"
+    )
+    add_rate_spikes_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -83,7 +87,7 @@ def run(args):
     from ..plotting.validation import plot_validation
     from ..steps.compare import compare_files
 
-    config = load_config(args.config)
+    config = load_config(args.config, spikes=args.spikes)
     predictions = named(args.prediction, "--prediction")
     kernel_sets = named(args.kernels, "--kernels", repeat=True)
     inputs = [
@@ -95,6 +99,9 @@ def run(args):
         *(p for p in (args.linearized, args.predicted_error) if p),
     ]
     output = output_path(args.output, inputs=inputs, config=config)
+    summary = (
+        output_path(args.summary, "--summary", inputs, config=config) if args.summary else None
+    )
     figures = None
     if args.figures:
         figures = Path(args.figures)
@@ -110,6 +117,7 @@ def run(args):
         linearized=args.linearized,
         error=args.predicted_error,
         allow_stale=args.allow_stale,
+        summary=summary,
     )
     if figures is not None:
         figures.mkdir(parents=True, exist_ok=True)

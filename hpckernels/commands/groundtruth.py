@@ -33,7 +33,8 @@ def add_parser(subparsers):
         "--linearized",
         action="store_true",
         help="linearized reconstruction: the same cells, synapses and spikes with "
-        "current-based synapses linearized at rest and the g_eff leak",
+        "the kernel engines' linearized cells with current-based synapses linearized at "
+        "their operating point",
     )
     parser.add_argument(
         "--cells",
@@ -107,7 +108,7 @@ def run(args):
 
     started = time.monotonic()
     # everything is checked before MPI starts (cells load in a child process)
-    config = load_config(args.config, window=args)
+    config = load_config(args.config, window=args, spikes=args.spikes)
     source = spikes.spike_source(config, args.spikes)
     output = output_path(args.output, inputs=source.files, config=config)
     settings = groundtruth.settings_from_config(

@@ -5,7 +5,14 @@ import time
 from pathlib import Path
 
 from ..errors import InputError
-from . import add_g_eff_option, int_at_least, load_config, output_path
+from . import (
+    add_g_eff_option,
+    add_rate_spikes_option,
+    add_variant_option,
+    int_at_least,
+    load_config,
+    output_path,
+)
 
 
 def add_parser(subparsers):
@@ -51,6 +58,8 @@ def add_parser(subparsers):
         "responses, per-segment basis responses), so that a probe edit needs no NEURON run",
     )
     add_g_eff_option(parser)
+    add_variant_option(parser)
+    add_rate_spikes_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -60,7 +69,7 @@ def run(args):
     started = time.monotonic()
     # everything is checked before MPI starts: the cell loads in a child process, where
     # a broken template or morphology cannot take the ranks down
-    config = load_config(args.config, args.g_eff)
+    config = load_config(args.config, args.g_eff, spikes=args.spikes, variant=args.variant)
     config.connection(args.pre, args.post)
     probes = config.probe_names(args.probe)
     if args.output:

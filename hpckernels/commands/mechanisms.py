@@ -18,7 +18,7 @@ def add_parser(subparsers):
 
 
 def run(args):
-    config = load_config(args.config) if args.config else None
+    config = load_config(args.config, rates=False) if args.config else None
     for folder in mechanisms.compile_all(config, quiet=False):
         print(folder)
     return 0

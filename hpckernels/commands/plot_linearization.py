@@ -1,7 +1,7 @@
 """``hpckernels plot-linearization``: an active cell against its linearizations."""
 
 from ..errors import InputError
-from . import FIGURE_SUFFIXES, load_config, output_path
+from . import FIGURE_SUFFIXES, add_rate_spikes_option, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -24,6 +24,7 @@ def add_parser(subparsers):
         help="numbers of synapses activated together (default 1 3 10 30 100 300 1000)",
     )
     parser.add_argument("-o", "--output", required=True, help="PNG file")
+    add_rate_spikes_option(parser)
     parser.set_defaults(func=run)
 
 
@@ -31,7 +32,7 @@ def run(args):
     from ..cellcheck import check_cells
     from ..plotting.linearization import SYNAPSES
 
-    config = load_config(args.config)
+    config = load_config(args.config, spikes=args.spikes)
     config.connection(args.pre, args.post)
     synapses = args.synapses or SYNAPSES
     if any(not n > 0 for n in synapses):

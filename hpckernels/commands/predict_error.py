@@ -32,7 +32,7 @@ def run(args):
     from ..io import spikes
     from ..validation import groundtruth
 
-    config = load_config(args.config, window=args)
+    config = load_config(args.config, window=args, spikes=args.spikes)
     source = spikes.spike_source(config, args.spikes)
     output = output_path(args.output, inputs=[*args.kernels, *source.files], config=config)
     settings = groundtruth.settings_from_config(

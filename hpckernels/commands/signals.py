@@ -1,6 +1,6 @@
 """``hpckernels signals``: predicted signals of every probe from spikes and a kernel tensor."""
 
-from . import add_g_eff_option, add_window_options, load_config, output_path
+from . import add_g_eff_option, add_variant_option, add_window_options, load_config, output_path
 
 
 def add_parser(subparsers):
@@ -43,13 +43,16 @@ def add_parser(subparsers):
     )
     add_window_options(parser)
     add_g_eff_option(parser)
+    add_variant_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args):
     from ..steps.predict import predict_signals
 
-    config = load_config(args.config, args.g_eff, window=args)
+    config = load_config(
+        args.config, args.g_eff, window=args, spikes=args.spikes, variant=args.variant
+    )
     output = output_path(args.output, inputs=[*args.kernels, *(args.spikes or [])], config=config)
     predict_signals(config, args.kernels, args.spikes, output, allow_stale=args.allow_stale)
     return 0

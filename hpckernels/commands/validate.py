@@ -1,6 +1,6 @@
 """``hpckernels validate CONFIG``: check a config and list its pathways and probes."""
 
-from . import load_config
+from . import add_rate_spikes_option, load_config
 
 
 def add_parser(subparsers):
@@ -14,13 +14,14 @@ def add_parser(subparsers):
         "refused here.",
     )
     parser.add_argument("config", help="network config (YAML)")
+    add_rate_spikes_option(parser)
     parser.set_defaults(func=run)
 
 
 def run(args):
     from ..cellcheck import check_cells
 
-    config = load_config(args.config)
+    config = load_config(args.config, spikes=args.spikes)
     check_cells(config)
     print(
         f"{args.config}: valid; pathways: {', '.join(map(str, config.pathways()))}; "

@@ -77,10 +77,10 @@ def require_resources(
     """
     n_lags = config.n_steps_tau + 1
     run = neuron_run_seconds(n_segments, config.n_steps_tau)
-    position = config.populations[post]["position"]
+    population = config.populations[post]
     stack = ProbeStack(config.probes)
     channels = sum(
-        check(stack.spec(name, position), f"probes.{name}", config.probes)
+        check(stack.spec(name, population), f"probes.{name}", config.probes)
         for name in stack.primary
     )
     n_kinetics = len(kinetics_groups(config, post, pres))

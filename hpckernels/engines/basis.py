@@ -149,12 +149,12 @@ class BasisEngine(Engine):
         comm = comm or ensemble.SerialComm()
         rank, size = comm.Get_rank(), comm.Get_size()
         stack = ProbeStack(config.probes, probes)
-        position = config.populations[post]["position"]
+        population = config.populations[post]
         groups = kinetics_groups(config, post, pres)
         started = time.monotonic()
         with UnitResponseModel(config, post) as model:
             result = model.empty_basis(post, basis_hash(config, post))
-            matrices = stack.matrices_on(comm, result.geometry, position)
+            matrices = stack.matrices_on(comm, result.geometry, population)
             M = np.concatenate([matrices[name] for name in stack.primary])
             n_lags = model.n_steps + 1
             for label, (synapse, connections) in groups.items():

@@ -618,13 +618,13 @@ class FixedStep:
 
 
 # ------------------------------------------------------------------------ engine
-def _probe_matrix(stack, basis, position, comm):
+def _probe_matrix(stack, basis, population, comm):
     """The stacked probe matrix of the primary probes of ``stack`` on the basis's cell
     (columns computed by the ranks of ``comm`` on blocks of segments)."""
     matrices = (
-        stack.matrices_on(comm, basis.geometry, position)
+        stack.matrices_on(comm, basis.geometry, population)
         if comm is not None
-        else stack.matrices(basis.geometry, position)
+        else stack.matrices(basis.geometry, population)
     )
     return np.concatenate([matrices[name] for name in stack.primary])
 
@@ -730,7 +730,7 @@ class LinearEngine(Engine):
             raise InputError("--basis", f"holds no linear system of {system.post}")
         post, n_steps, dt = system.post, system.n_steps, system.dt
         stack = ProbeStack(config.probes, probes)
-        M = _probe_matrix(stack, system, config.populations[post]["position"], comm)
+        M = _probe_matrix(stack, system, config.populations[post], comm)
         groups = kinetics_groups(config, post, pres)
         inputs = {
             label: (SynapseKinetics(synapse, dt), basis_columns(system.placements, connections))
@@ -813,7 +813,7 @@ class LinearEngine(Engine):
         """
         post = system.post
         stack = ProbeStack(config.probes, probes)
-        M = _probe_matrix(stack, system, config.populations[post]["position"], None)
+        M = _probe_matrix(stack, system, config.populations[post], None)
         step = FixedStep(system.system, system.dt)
         groups = {}
         for pre in pres:

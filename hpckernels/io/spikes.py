@@ -1126,6 +1126,29 @@ def count_scales(config, source, names):
     return scales
 
 
+def measured_rates(config, source, names):
+    """Mean firing rate per neuron (spikes/s) of populations ``names`` in the config's
+    signal window (after the onset transient), from the spikes of ``source``: spikes in
+    the window over the simulated neurons (:func:`count_scales`) and its duration."""
+    t_start, t_stop = config.signal_window()
+    times = source.read()
+    check_population_names(
+        list(times),
+        names,
+        allow_extra=True,
+        found_label=f"spikes ({', '.join(map(str, source.files))})",
+        expected_label="the config's measured rates",
+    )
+    scales = count_scales(config, source, names)
+    rates = {}
+    for name in names:
+        t = times[name]
+        count = int(np.count_nonzero((t >= t_start) & (t < t_stop)))
+        size = config.populations[name]["size"]
+        rates[name] = count * scales[name] / size / ((t_stop - t_start) / 1000.0)
+    return rates
+
+
 # ---------------------------------------------------------------------------------------
 # Per-neuron spike trains (the hybrid scheme drives each synapse by its own neuron)
 # ---------------------------------------------------------------------------------------

@@ -109,8 +109,10 @@ def write_groundtruth(path, config, settings, result, attrs):
         if result.soma_v is not None:
             pops = np.array(result.cells.population)
             fh.attrs["soma_v_mean"] = json.dumps(
-                {p: float(result.soma_v[pops == p].mean()) for p in posts if (pops == p).any()}
+                {p: float(result.soma_v[pops == p, 0].mean()) for p in posts if (pops == p).any()}
             )
+            # the paper's rest potential: median over the cells' somatic potentials
+            fh.attrs["soma_v_median"] = json.dumps(result.soma_medians())
         _write_synapses(fh, result.synapses)
         if result.backgrounds is not None:
             group = fh.create_group("background")
@@ -212,7 +214,15 @@ def _write_cells(fh, cells, soma_v=None):
             (row,),
             "mV",
             "mean somatic membrane potential in the window",
-            data=soma_v,
+            data=soma_v[:, 0],
+        )
+        h5io.write_dataset(
+            group,
+            "soma_v_median",
+            (row,),
+            "mV",
+            "median somatic membrane potential in the window (to 0.01 mV)",
+            data=soma_v[:, 1],
         )
 
 
@@ -351,6 +361,12 @@ def write_predicted_error(
                     "single-neuron kernel heterogeneity",
                 ),
                 ("var_background", prediction.background[s], f"({units})^2", "background"),
+                (
+                    "var_sample_excess",
+                    prediction.sample_excess[s],
+                    f"({units})^2",
+                    "variance of the sampled cells beyond that of the whole population",
+                ),
             ):
                 h5io.write_dataset(
                     group, key, (channel,), value_units, long_name, data=values, finite=False
@@ -410,8 +426,8 @@ def check_hybrid_kernels(path, config):
 
 
 def read_predicted_error(path):
-    """{probe: {"e_rel": (n_channels,), "e_rel_mean_kernel": (n_channels,)}} of a
-    ``predict-error`` file.
+    """{probe: {"e_rel": (n_channels,), "e_rel_mean_kernel": (n_channels,),
+    "var_sample_excess": (n_channels,)}} of a ``predict-error`` file.
 
     Raises
     ------
@@ -425,7 +441,11 @@ def read_predicted_error(path):
                 continue
             if "e_rel" not in group:
                 raise InputError(str(path), "not a predict-error file (no e_rel)")
-            out[name] = {key: h5io.read(group[key]) for key in ("e_rel", "e_rel_mean_kernel")}
+            out[name] = {
+                key: h5io.read(group[key])
+                for key in ("e_rel", "e_rel_mean_kernel", "var_sample_excess")
+                if key in group
+            }
     if not out:
         raise InputError(str(path), "not a predict-error file (no e_rel)")
     return out
@@ -488,6 +508,28 @@ def write_comparison(path, config, comparison, attrs):
                     data=result["summaries"][key],
                     finite=False,
                 )
+            if result["full"] is not None:
+                for key in ("r2", "r_std", "e_rel"):
+                    h5io.write_dataset(
+                        group,
+                        f"{key}_full",
+                        (reference, prediction, channel),
+                        "",
+                        f"{key} (raw) estimated against the whole population: the variance "
+                        "that the ground truth's sample of cells adds (predict-error's "
+                        "var_sample_excess) removed",
+                        data=result["full"][key],
+                        finite=False,
+                    )
+                    h5io.write_dataset(
+                        group,
+                        f"{key}_full_summary",
+                        (reference, prediction, stat),
+                        "",
+                        f"{key}_full: median and 10/90 % quantiles across active channels",
+                        data=result["full_summaries"][key],
+                        finite=False,
+                    )
             if result["coherence"] is not None:
                 frequency = h5io.write_scale(
                     group, "frequency", result["frequency"], "Hz", "frequency"

@@ -58,24 +58,24 @@ class ProbeStack:
         self.primary = [name for name in specs if name in wanted]
         self.slices = {}
 
-    def spec(self, name, position=None, where="probes"):
-        """Probe ``name``'s spec; with a population's ``position``, its ``population``
-        parameters replaced by that population's values."""
+    def spec(self, name, population=None, where="probes"):
+        """Probe ``name``'s spec; on a postsynaptic population (its config entry), resolved
+        for it (:func:`~hpckernels.probes.types.resolve`)."""
         spec = self.specs[name]
-        return spec if position is None else resolve(spec, position, f"{where}.{name}")
+        return spec if population is None else resolve(spec, population, f"{where}.{name}")
 
-    def matrices(self, geometry, position=None):
-        """{primary probe: M (n_channels, n_segments)} on a cell geometry (``position``:
-        the postsynaptic population's, whose values ``population`` probe parameters
-        take); sets ``slices``."""
+    def matrices(self, geometry, population=None):
+        """{primary probe: M (n_channels, n_segments)} on a cell geometry (``population``:
+        the postsynaptic population's config entry, for which the specs are resolved);
+        sets ``slices``."""
         out, start = {}, 0
         for name in self.primary:
-            out[name] = probe_type(self.spec(name, position), self.specs).matrix(geometry)
+            out[name] = probe_type(self.spec(name, population), self.specs).matrix(geometry)
             self.slices[name] = slice(start, start + out[name].shape[0])
             start += out[name].shape[0]
         return out
 
-    def matrices_on(self, comm, geometry, position=None):
+    def matrices_on(self, comm, geometry, population=None):
         """:meth:`matrices`, computed by the ranks of ``comm`` on contiguous blocks of
         segments and gathered on every rank: a column of a probe matrix depends on its
         segment alone, so the result is the same as :meth:`matrices` (bit for bit), and
@@ -83,13 +83,13 @@ class ProbeStack:
         size = comm.Get_size()
         n_segments = geometry.totnsegs
         if size == 1 or n_segments < size:
-            return self.matrices(geometry, position)
+            return self.matrices(geometry, population)
         bounds = np.linspace(0, n_segments, size + 1).astype(int)
         mine = slice(bounds[comm.Get_rank()], bounds[comm.Get_rank() + 1])
         part = SegmentGeometry(
             x=geometry.x[mine], y=geometry.y[mine], z=geometry.z[mine], d=geometry.d[mine]
         )
-        blocks = comm.allgather(self.matrices(part, position))
+        blocks = comm.allgather(self.matrices(part, population))
         return {name: np.concatenate([b[name] for b in blocks], axis=1) for name in self.primary}
 
     def stack(self, arrays, axis=0):

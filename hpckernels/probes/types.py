@@ -55,6 +55,15 @@ PROBES = Registry("probe type")
 #: A probe parameter given as this word takes the value of the postsynaptic population
 #: (see :attr:`ProbeType.population_parameters`).
 POPULATION = "population"
+#: A population ``rotation.z`` given as this word: each cell is rotated about the vertical
+#: axis by a uniform random angle (as LFPy's ``NetworkPopulation`` does).
+UNIFORM = "uniform"
+#: Key that :func:`resolve` adds to the spec of a probe on a population rotated uniformly
+#: about the vertical axis: the number of equally spaced angles its matrix is averaged
+#: over (:meth:`ProbeType.matrix`).
+Z_ROTATIONS = "z_rotations"
+#: Angles of that average: exact for every trigonometric polynomial of degree below it.
+ROTATION_NODES = 16
 
 
 def linspace_or_array(value):
@@ -94,11 +103,18 @@ class ProbeType:
     #: True for probes that are a fixed matrix applied to another probe's signal
     #: (``dipole_name``, ``head_matrix()``), e.g. EEG and MEG head models.
     derived: ClassVar[bool] = False
+    #: True for probes whose matrix does not change when the cell turns about the
+    #: vertical axis (population probes along the depth axis).
+    axisymmetric: ClassVar[bool] = False
 
     def __init__(self, spec, all_probes=None):
         self.spec = spec
         self.all_probes = all_probes or {}
-        self.kwargs = {k: linspace_or_array(v) for k, v in spec.items() if k != "type"}
+        #: Angles about the vertical axis the matrix is averaged over (1: none).
+        self.rotations = int(spec.get(Z_ROTATIONS, 1))
+        self.kwargs = {
+            k: linspace_or_array(v) for k, v in spec.items() if k not in ("type", Z_ROTATIONS)
+        }
 
     def model(self, geometry):
         """The LinearModel of this probe on a cell geometry."""
@@ -112,6 +128,11 @@ class ProbeType:
                 f"{', '.join(unresolved)}: '{POPULATION}' needs the postsynaptic population "
                 "(resolve the spec first)"
             )
+        if self.rotations > 1 and not self.axisymmetric:
+            return rotation_average(lambda g: self._matrix(g), geometry, self.rotations)
+        return self._matrix(geometry)
+
+    def _matrix(self, geometry):
         return np.atleast_2d(np.asarray(self.model(geometry).get_transformation_matrix()))
 
     def channel_labels(self, n_channels):
@@ -121,6 +142,30 @@ class ProbeType:
     def parameters(self):
         """The spec without ``type`` (for output attributes)."""
         return {k: v for k, v in self.spec.items() if k != "type"}
+
+
+def rotation_average(matrix, geometry, n):
+    """Mean of ``matrix(geometry turned about the vertical axis by 2 pi k / n)`` over k.
+
+    The population's cells are turned by a uniform random angle about the vertical axis
+    through their soma (at x = y = 0 on the kernel cell); the mean over ``n`` equally
+    spaced angles is exact for matrices that are trigonometric polynomials of degree
+    below ``n`` in the angle (a dipole's: degree 1).
+    """
+    import lfpykit
+
+    total = 0.0
+    for k in range(n):
+        angle = 2 * np.pi * k / n
+        c, s = np.cos(angle), np.sin(angle)
+        turned = lfpykit.CellGeometry(
+            x=c * geometry.x - s * geometry.y,
+            y=s * geometry.x + c * geometry.y,
+            z=geometry.z.copy(),
+            d=geometry.d.copy(),
+        )
+        total = total + matrix(turned)
+    return total / n
 
 
 class LFPykitProbe(ProbeType):
@@ -137,6 +182,7 @@ class PopulationDepthProbe(ProbeType):
 
     population_parameters = {"R": "radius", "sigma_z": "scale"}
     linear_model: ClassVar[type]
+    axisymmetric = True
 
     def model(self, geometry):
         return self.linear_model(geometry, **self.kwargs)
@@ -172,9 +218,16 @@ class DipoleProbe(ProbeType):
 
     def model(self, geometry):
         kwargs = dict(self.kwargs)
-        if kwargs.pop("rotational_symmetry", False):
+        # turned uniformly about the vertical axis, P_x and P_y average to zero exactly
+        if kwargs.pop("rotational_symmetry", False) or self.rotations > 1:
             return SymmetricCurrentDipoleMoment(geometry, **kwargs)
         return _lfpykit().CurrentDipoleMoment(cell_geometry(geometry), **kwargs)
+
+    @property
+    def axisymmetric(self):
+        """With rotational symmetry (or turned uniformly about the vertical axis) the
+        dipole is its P_z (:meth:`model`)."""
+        return bool(self.kwargs.get("rotational_symmetry")) or self.rotations > 1
 
 
 class HeadModelProbe(ProbeType):
@@ -183,6 +236,12 @@ class HeadModelProbe(ProbeType):
 
     #: Head models are derived from a dipole probe (kernels need no matrix of their own).
     derived = True
+
+    @property
+    def axisymmetric(self):
+        """Turned uniformly about the vertical axis, the dipole averages itself
+        (:meth:`model`)."""
+        return self.rotations > 1
 
     @property
     def dipole_name(self):
@@ -197,7 +256,10 @@ class HeadModelProbe(ProbeType):
         kwargs = dict(self.kwargs)
         kwargs.pop("dipole", None)
         location = kwargs.pop("dipole_location", None)
-        dipole = DipoleProbe(self.all_probes[self.dipole_name]).model(geometry)
+        spec = self.all_probes[self.dipole_name]
+        if self.rotations > 1:
+            spec = dict(spec, **{Z_ROTATIONS: self.rotations})
+        dipole = DipoleProbe(spec).model(geometry)
         head_model = getattr(_lfpykit().eegmegcalc, self.name)(**kwargs)
         return HeadModelProjection(head_model, dipole, location)
 
@@ -291,16 +353,20 @@ def probe_type(spec, all_probes=None, where="probe"):
     return PROBES.lookup(spec["type"], f"{where}.type")(spec, all_probes)
 
 
-def resolve(spec, position, where="probe"):
-    """A probe spec with the parameters given as ``population`` replaced by the values
-    of a population's ``position`` (e.g. ``sigma_z: population`` -> its ``scale``).
+def resolve(spec, population, where="probe"):
+    """A probe spec on a postsynaptic population: the parameters given as ``population``
+    replaced by the values of the population's ``position`` (e.g. ``sigma_z:
+    population`` -> its ``scale``), and, when the population's cells are turned about the
+    vertical axis by a uniform angle (``rotation.z: uniform``), the angles the probe's
+    matrix is averaged over (``z_rotations``; probes along the depth axis need none).
 
     Parameters
     ----------
     spec : dict
         Config probe entry.
-    position : dict
-        ``populations.<Y>.position`` of the postsynaptic population (radius, loc, scale).
+    population : dict
+        ``populations.<Y>`` of the postsynaptic population (its ``position``: radius,
+        loc, scale; its ``rotation``).
     where : str
         Config key of the probe, for errors.
 
@@ -310,10 +376,14 @@ def resolve(spec, position, where="probe"):
         A new spec (``spec`` itself when nothing is population-dependent).
     """
     keys = [k for k, v in spec.items() if isinstance(v, str) and v == POPULATION]
-    if not keys:
+    turned = population.get("rotation", {}).get("z") == UNIFORM
+    if not keys and not (turned and not probe_type(spec, where=where).axisymmetric):
         return spec
+    position = population["position"]
     allowed = probe_type(spec, where=where).population_parameters
     resolved = dict(spec)
+    if turned:
+        resolved[Z_ROTATIONS] = ROTATION_NODES
     for key in keys:
         if key not in allowed:
             raise ConfigError(

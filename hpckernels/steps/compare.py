@@ -4,12 +4,16 @@ the config, compared and written."""
 from __future__ import annotations
 
 import json
+import os
+from pathlib import Path
+
+import numpy as np
 
 from ..errors import InputError
 from ..io import validation as layouts
 from ..io.h5 import text
 from ..io.signals import SignalFile
-from ..validation.comparison import LINEARIZED, MEAN_KERNELS, compare
+from ..validation.comparison import GROUNDTRUTH, LINEARIZED, MEAN_KERNELS, compare
 
 
 def _layout(attrs):
@@ -34,28 +38,48 @@ def check_prediction(signals, config, allow_stale=False):
         )
     mode = text(signals.attrs.get("kernels_mode", "mean-field"))
     g_eff = bool(signals.attrs.get("kernels_g_eff", config.simulation["g_eff"]))
-    variant = (
-        config if g_eff == config.simulation["g_eff"] else config.with_simulation(g_eff=g_eff)
-    )
     hashes = json.loads(text(signals.attrs["kernels_pathway_hashes"]))
-    for probe, stored in hashes.items():
+    for probe in hashes:
         if probe not in config.probes:
             raise InputError(signals.label, f"kernels of probe {probe}, not in the config")
-        for pathway in variant.pathways():
-            key = f"{pathway.post}<-{pathway.pre}"
-            if stale is None and stored.get(key) != pathway_hash(
-                variant, pathway.pre, pathway.post, mode, probe
-            ):
-                raise InputError(
-                    signals.label,
-                    f"predicted with kernels of another config ({probe}, pathway "
-                    f"{pathway.pre}->{pathway.post} differs)",
-                )
-    return stale
+    if stale is not None:
+        return stale
+    # the config itself or one of its prediction variants (validation.variants), with
+    # the g_eff the kernels record
+    candidates = [config, *(config.variant(name) for name in config.variants)]
+    differing = None
+    for candidate in candidates:
+        if g_eff != candidate.simulation["g_eff"]:
+            candidate = candidate.with_simulation(g_eff=g_eff)
+        differing = next(
+            (
+                (probe, pathway)
+                for probe, stored in hashes.items()
+                for pathway in candidate.pathways()
+                if stored.get(f"{pathway.post}<-{pathway.pre}")
+                != pathway_hash(candidate, pathway.pre, pathway.post, mode, probe)
+            ),
+            None,
+        )
+        if differing is None:
+            return None
+    probe, pathway = differing
+    raise InputError(
+        signals.label,
+        f"predicted with kernels of another config ({probe}, pathway {pathway.pre}->"
+        f"{pathway.post} differs from the config and its variants)",
+    )
 
 
 def compare_files(
-    config, groundtruth, predictions, output, linearized=None, error=None, allow_stale=False
+    config,
+    groundtruth,
+    predictions,
+    output,
+    linearized=None,
+    error=None,
+    allow_stale=False,
+    summary=None,
 ):
     """Metrics of every prediction against the ground truth (and against the linearized
     reconstruction), written to ``output``.
@@ -73,8 +97,11 @@ def compare_files(
         ground truth, and the second reference of every prediction.
     error : str or Path, optional
         ``hpckernels predict-error`` output: its predicted E_rel (against the linearized
-        reconstruction) is stored next to the measured one, and its mean-kernel
-        prediction is compared too.
+        reconstruction) is stored next to the measured one, its mean-kernel
+        prediction is compared too, and the metrics are also estimated against the whole
+        population (the variance the ground truth's sample of cells adds removed).
+    summary : str or Path, optional
+        Markdown file with the tables of :func:`summary_markdown`.
     allow_stale : bool
         Take predictions made with stale kernels (recorded in the output).
 
@@ -126,4 +153,86 @@ def compare_files(
             "stale_predictions": json.dumps(stale) if stale else None,
         },
     )
+    if summary is not None:
+        tmp = Path(summary).with_name(f".{Path(summary).name}.tmp-{os.getpid()}")
+        tmp.write_text(summary_markdown(comparison, config))
+        os.replace(tmp, summary)
     return comparison
+
+
+def _cell(values):
+    """'median [q10, q90]' of a summary row (median, q10, q90)."""
+    if np.isnan(values[0]):
+        return "-"
+    return f"{values[0]:.2f} [{values[1]:.2f}, {values[2]:.2f}]"
+
+
+def _value(value):
+    return "-" if np.isnan(value) else f"{value:.2f}"
+
+
+def _potentials(attrs, key):
+    found = json.loads(text(attrs.get(key, "{}")) or "{}")
+    return ", ".join(f"{post} {value:.1f}" for post, value in found.items()) or "-"
+
+
+def summary_markdown(comparison, config):
+    """The comparison's tables (markdown): per probe and prediction the medians across
+    channels [10 %, 90 % quantiles] of R^2, r_STD and E_rel against the ground truth,
+    raw, low-pass filtered and (with a predicted error) estimated for the whole
+    population; the ground truth's somatic potentials and the spike rates."""
+    gt = comparison.gt
+    cells = json.loads(text(gt.attrs["cells_per_population"]))
+    sizes = json.loads(text(gt.attrs["population_sizes"]))
+    lines = [
+        f"# Validation: {config.source}",
+        "",
+        f"Ground truth: cells {', '.join(f'{p} {cells[p]}/{sizes[p]}' for p in cells)}; "
+        f"window {float(gt.attrs['t_start']):g}-{float(gt.attrs['t_stop']):g} ms. "
+        f"Median somatic potential (mV): {_potentials(gt.attrs, 'soma_v_median')}.",
+    ]
+    if comparison.err is not None:
+        rates = json.loads(text(comparison.err.attrs.get("rates", "{}")) or "{}")
+        lines[-1] += " Rates (spikes/s): " + ", ".join(f"{k} {v:.2f}" for k, v in rates.items())
+    r = comparison.references.index(GROUNDTRUTH)
+    keys = ("r2", "r_std", "e_rel")
+    for probe, result in comparison.metrics.items():
+        active = result["active"]
+        if not active.any():
+            continue
+        full = result["full"]
+        header = ["prediction", "R2", "r_STD", "E_rel", "R2 100 Hz", "r_STD 100 Hz"]
+        header += ["E_rel 100 Hz"] + (["R2 all", "r_STD all", "E_rel all"] if full else [])
+        # a dipole's components one by one, other probes as medians across channels
+        labels = np.asarray(comparison.gt.probes[probe]["channels"]).astype(str)
+        channels = np.flatnonzero(active) if active.size <= 3 else [None]
+        lines += [
+            "",
+            f"## {probe} ({int(active.sum())} channels)",
+            "",
+            "| " + " | ".join(header) + " |",
+            "|" + "---|" * len(header),
+        ]
+        for p, name in enumerate(comparison.names):
+            for c in channels:
+                if c is None:
+                    row = [name]
+                    for f in range(len(comparison.filters)):
+                        row += [_cell(result["summaries"][k][r, p, f]) for k in keys]
+                    if full:
+                        row += [_cell(result["full_summaries"][k][r, p]) for k in keys]
+                else:
+                    row = [f"{name} ({labels[c]})"]
+                    for f in range(len(comparison.filters)):
+                        row += [_value(result[k][r, p, f, c]) for k in keys]
+                    if full:
+                        row += [_value(full[k][r, p, c]) for k in keys]
+                lines.append("| " + " | ".join(row) + " |")
+    lines += [
+        "",
+        "Medians across the channels whose ground truth varies [10 %, 90 % quantiles]; "
+        "'all': raw, estimated against the whole population (the variance the sample of "
+        "cells adds, predicted by predict-error, removed).",
+        "",
+    ]
+    return "\n".join(lines)

@@ -85,7 +85,12 @@ def predict_error_file(config, settings, kernels_file, spike_files, output, log=
     own = [kstats.names.index(name) for name in names]
     K = model_kernels(config, tensor, rows, names, scales)
     prediction = error_theory.predict_error(
-        kstats.mean[own], K, kstats.deviation_xcorr[own], kstats.background, stats
+        kstats.mean[own],
+        K,
+        kstats.deviation_xcorr[own],
+        kstats.background,
+        stats,
+        (kstats.sample_deviation_xcorr[own], kstats.sample_background),
     )
     mean_kernels = {
         name: np.concatenate(

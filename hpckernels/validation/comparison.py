@@ -35,7 +35,9 @@ class Comparison:
     metrics : dict of str to dict
         Per probe: ``active`` channels, ``r2``, ``r_std``, ``e_rel`` (reference,
         prediction, filter, channel), their ``summaries`` (median and 10/90 % quantiles
-        across active channels), ``frequency``, ``coherence`` (reference,
+        across active channels), with a predicted error ``full`` and ``full_summaries``
+        (the raw metrics estimated for the whole population, reference, prediction,
+        channel), ``frequency``, ``coherence`` (reference,
         prediction, channel, frequency), ``xcorr_z`` and ``xcorr_lags`` (dipoles) and
         ``predicted`` ({"e_rel", "e_rel_mean_kernel": (channel,)}).
     references, names : list of str
@@ -98,6 +100,13 @@ def compare(gt, lin, files, err=None, predicted_errors=None):
             key: np.full((len(references), len(names), 2, active.size), np.nan)
             for key in ("r2", "r_std", "e_rel")
         }
+        # against the whole population (the sample's excess variance removed), raw
+        full_of = {
+            key: np.full(values_of[key].shape[:2] + active.shape, np.nan) for key in values_of
+        }
+        excess = None
+        if err is not None and probe in err.probes:
+            excess = predicted_errors[probe].get("var_sample_excess")
         freqs, coh, xc, lags, predicted = None, None, None, None, {}
         for r, ref in enumerate(references.values()):
             ref_values = ref.probes[probe]["total"]
@@ -107,6 +116,12 @@ def compare(gt, lin, files, err=None, predicted_errors=None):
                 values = files[name].probes[probe]["total"]
                 for key, value in metrics.channel_metrics(ref_values, values, dt).items():
                     values_of[key][r, p] = np.where(active, value, np.nan)
+                # the linearized reconstruction has the ground truth's sample of cells
+                if excess is not None and name != LINEARIZED:
+                    for key, value in metrics.full_population_metrics(
+                        ref_values, values, excess
+                    ).items():
+                        full_of[key][r, p] = np.where(active, value, np.nan)
                 f, c = metrics.coherence(ref_values, values, dt)
                 if coh is None:
                     freqs = f
@@ -124,6 +139,12 @@ def compare(gt, lin, files, err=None, predicted_errors=None):
             "active": active,
             **values_of,
             "summaries": {key: metrics.summary(v, active) for key, v in values_of.items()},
+            "full": full_of if excess is not None else None,
+            "full_summaries": (
+                {key: metrics.summary(v, active) for key, v in full_of.items()}
+                if excess is not None
+                else None
+            ),
             "frequency": freqs,
             "coherence": coh,
             "xcorr_z": xc,

@@ -198,12 +198,17 @@ class ErrorPrediction:
         Variance of the background's contribution (not in the prediction).
     signal : ndarray (n_channels,)
         Variance of phi.
+    sample_excess : ndarray (n_channels,)
+        Variance of phi of a sample of M_Y of N_Y cells (scaled by N_Y / M_Y) beyond that
+        of the whole population: (1 - M_Y / N_Y) times the heterogeneity and background
+        terms of each postsynaptic population Y (zero for whole populations).
     """
 
     shared: np.ndarray
     heterogeneity: np.ndarray
     background: np.ndarray
     signal: np.ndarray
+    sample_excess: np.ndarray = None
 
     @property
     def error(self):
@@ -264,7 +269,7 @@ def heterogeneity_variance(deviation_xcorr, stats):
     return np.einsum("xcu,xu->c", deviation_xcorr, stats.summed_autocovariance)
 
 
-def predict_error(mean_kernels, model_kernels, deviation_xcorr, background, stats):
+def predict_error(mean_kernels, model_kernels, deviation_xcorr, background, stats, sample=None):
     """Predicted variances of the error of ``model_kernels`` and of the signal.
 
     Parameters
@@ -278,6 +283,10 @@ def predict_error(mean_kernels, model_kernels, deviation_xcorr, background, stat
     background : ndarray (n_channels,)
         Variance of the background contribution.
     stats : SpikeStatistics
+    sample : (ndarray, ndarray), optional
+        The parts of ``deviation_xcorr`` and ``background`` that a sample of cells has
+        beyond the whole population (``sample_deviation_xcorr`` and ``sample_background``
+        of :class:`~hpckernels.validation.heterogeneity.KernelStatistics`).
 
     Returns
     -------
@@ -285,11 +294,15 @@ def predict_error(mean_kernels, model_kernels, deviation_xcorr, background, stat
     """
     mean_kernels = np.asarray(mean_kernels, float)
     het = heterogeneity_variance(deviation_xcorr, stats)
+    excess = np.zeros_like(het)
+    if sample is not None:
+        excess = heterogeneity_variance(sample[0], stats) + np.asarray(sample[1], float)
     return ErrorPrediction(
         shared=shared_variance(mean_kernels - np.asarray(model_kernels, float), stats),
         heterogeneity=het,
         background=np.asarray(background, float),
         signal=shared_variance(mean_kernels, stats) + het + np.asarray(background, float),
+        sample_excess=excess,
     )
 
 

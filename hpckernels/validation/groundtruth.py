@@ -24,10 +24,12 @@ background
     Poisson train at ``external.rate`` (spike times on the dt grid).
 
 Membranes and synapses (:class:`DetailedCell`): the ground truth is the population's
-cell as :func:`hpckernels.cell.build_cell` builds it (the configured membrane at rest)
-with conductance-based synapses ``g(t)(V - E)`` and no g_eff leak; the *linearized
-reconstruction* has the same cells, synapses and spikes, but current-based synapses
-linearized at the rest potential and the g_eff leak of the kernel cell (what the
+cell as :func:`hpckernels.cell.build_cell` builds it (the configured membrane, passive
+or active) with conductance-based synapses ``g(t)(V - E)`` and no g_eff leak, started at
+the population's operating point (:func:`hpckernels.cell.operating_point`); the
+*linearized reconstruction* has the same cells, synapses and spikes, but is the kernel
+engines' own cell (:func:`hpckernels.cell.build_linearized_cell`: linearized membrane
+and g_eff leak) with current-based synapses linearized at its operating point (what the
 kernel method assumes of every cell).
 
 Signals are summed over cells at probes that measure what the config's probes model
@@ -61,9 +63,27 @@ from ..synapses import synapse_model
 BLOCK = 4
 #: Time steps simulated between two reads of the membrane-current recordings.
 CHUNK_STEPS = 2**14
+#: Histogram of somatic membrane potentials: lowest edge, highest edge, bin width (mV);
+#: values beyond the edges fall into the end bins.
+SOMA_HISTOGRAM = (-150.0, 100.0, 0.01)
 #: Random streams of a cell (:func:`cell_rng`): position, background placement and
 #: trains, connection ``k`` (``CONNECTION + k``).
 POSITION, BACKGROUND, TRAINS, CONNECTION = 0, 1, 2, 3
+
+
+def soma_histogram(values):
+    """Counts of somatic potentials (mV) in the bins of :data:`SOMA_HISTOGRAM`."""
+    lo, hi, width = SOMA_HISTOGRAM
+    n = int(round((hi - lo) / width))
+    index = np.clip(np.floor((np.asarray(values) - lo) / width), 0, n - 1).astype(np.int64)
+    return np.bincount(index, minlength=n)
+
+
+def histogram_median(counts):
+    """Median (mV, to the bin width) of the potentials counted by :func:`soma_histogram`."""
+    lo, _, width = SOMA_HISTOGRAM
+    cumulative = np.cumsum(counts)
+    return lo + (int(np.searchsorted(cumulative, cumulative[-1] / 2)) + 0.5) * width
 
 
 def cell_rng(seed, post, index, purpose):
@@ -188,7 +208,7 @@ def draw_cells(config, post, indices, seed):
     CellTable
     """
     position = config.populations[post]["position"]
-    rotation = config.populations[post].get("rotation", {})
+    rotation = cellmod.fixed_rotation(config.populations[post].get("rotation", {}))
     rows = []
     for index in indices:
         rng = cell_rng(seed, post, index, POSITION)
@@ -216,7 +236,7 @@ def position_cell(cell, xyz, rotation, configured):
     """Move a cell built by :func:`hpckernels.cell.build_cell` (configured rotation, soma
     at the mean depth) to its place: the random rotation about z, then the soma to
     ``xyz``."""
-    extra = float(rotation[2]) - float(configured.get("z", 0.0))
+    extra = float(rotation[2]) - cellmod.fixed_rotation(configured).get("z", 0.0)
     cell.set_rotation(z=extra)
     cell.set_pos(*xyz)
 
@@ -434,8 +454,9 @@ class DetailedCell:
     trains : dict of str to SpikeTrains
     window : Window
     linearized : bool
-        Current-based synapses linearized at rest and the g_eff leak of the kernel cell,
-        instead of conductance-based synapses.
+        The kernel engines' linearized cell (g_eff leak, linearized membrane) with
+        current-based synapses linearized at its operating point, instead of the model's
+        cell with conductance-based synapses.
 
     Attributes
     ----------
@@ -449,12 +470,23 @@ class DetailedCell:
 
         self.window = window
         _, index, xyz, rotation = row
-        self.cell = cellmod.build_cell(config, post, window.t_stop - window.t_begin)
-        biophysics = cellmod.population_biophysics(config, post)
-        if linearized and config.simulation["g_eff"]:
-            # the kernel cell's leak, computed where the kernel cell is (mean depth)
-            biophysics.add_leak(self.cell, cellmod.effective_leak(config, post, self.cell))
-        self.vrest = biophysics.rest_potential(self.cell)
+        tstop = window.t_stop - window.t_begin
+        self.linearized = None
+        if linearized:
+            # the kernel engines' cell: its membrane, g_eff and operating point
+            self.linearized = cellmod.build_linearized_cell(config, post, tstop)
+            self.cell = self.linearized.cell
+            self.vrest = self.linearized.vrest
+            initialize = self.linearized.initialize
+        else:
+            # the model as it is, started at the operating point (its mean state with input)
+            self.vrest = cellmod.operating_point(config, post)
+            self.cell = cellmod.build_cell(config, post, tstop)
+            segments = cellmod.segments(self.cell)
+
+            def initialize(h):
+                cellmod.initialize_at(h, segments, self.vrest)
+
         position_cell(self.cell, xyz, rotation, config.populations[post].get("rotation", {}))
         self.geometry = cellmod.geometry(self.cell)
         self.table = draw_synapses(config, post, index, seed, self.cell, trains)
@@ -464,8 +496,7 @@ class DetailedCell:
         )
         segments = cellmod.segments(self.cell)
         soma = segments[int(self.cell.somaidx[0])]
-        start = float(self.vrest[0])
-        self.driver = NeuronDriver(self.cell, lambda h: h.finitialize(start), [soma._ref_v])
+        self.driver = NeuronDriver(self.cell, initialize, [soma._ref_v])
         self._groups = []
         # synapses of one kind and weight on one segment share a point process: their
         # kinetics are linear, so the summed conductance is that of one synapse
@@ -490,8 +521,10 @@ class DetailedCell:
                 synapse = model.insert_conductance(h, seg)
                 weight = model.weight
             self._groups.append((self.driver.add_synapse(synapse, weight), rows))
-        #: Mean somatic membrane potential (mV) over the output bins of the last run.
+        #: Mean somatic membrane potential (mV) over the output bins of the last run,
+        #: and its histogram (:func:`soma_histogram`).
         self.soma_v = np.nan
+        self.soma_counts = None
         self.set_inputs(self.network_events(config, trains))
 
     def set_inputs(self, events):
@@ -546,7 +579,7 @@ class DetailedCell:
         """
         w = self.window
         n = self.driver.n_segments
-        soma_sum = 0.0
+        soma_sum, counts = 0.0, 0
         # recording index of the last output bin
         for first, piece in self.driver.run_chunks(w.skip + w.n_bins - 1, w.dt, CHUNK_STEPS):
             done = first + piece.shape[1]
@@ -555,15 +588,20 @@ class DetailedCell:
                 imem, soma = piece[:n], piece[n]
                 out[:, a - w.skip : done - w.skip] += project(matrix, imem[:, a - first :])
                 soma_sum += soma[a - first :].sum()
+                counts = counts + soma_histogram(soma[a - first :])
         self.soma_v = soma_sum / w.n_bins
+        self.soma_counts = counts
 
     def close(self):
         """Release the NEURON objects (before the next cell is built in this process)."""
         self.driver.release()
         self._groups = []
-        if self.cell is not None:
+        if self.linearized is not None:
+            self.linearized.close()
+            self.linearized = None
+        elif self.cell is not None:
             self.cell.strip_hoc_objects()
-            self.cell = None
+        self.cell = None
 
     def __enter__(self):
         return self
@@ -583,7 +621,8 @@ class BlockResult:
     synapses: SynapseTable
     per_cell: np.ndarray | None = None  # (n_cells, n_rows, n_bins) with --cells
     background: list | None = None  # Background per cell with --cells
-    soma_v: np.ndarray | None = None  # mean somatic potential (mV) per cell
+    soma_v: np.ndarray | None = None  # mean and median somatic potential (mV) per cell
+    soma_counts: np.ndarray | None = None  # histogram of the block's somatic potentials
     seconds: float = 0.0  # wall time of the block on its rank (s)
 
 
@@ -611,14 +650,15 @@ def simulate_block(config, settings, post, indices, trains, window, rows):
     started = time.perf_counter()
     table = draw_cells(config, post, indices, settings.seed)
     keep = settings.subset is not None
-    total, synapses, per_cell, backgrounds, soma_v = None, [], [], [], []
+    total, synapses, per_cell, backgrounds, soma_v, counts = None, [], [], [], [], 0
     for k in range(len(indices)):
         signal = np.zeros((rows.n_rows, window.n_bins))
         with DetailedCell(
             config, post, table.row(k), settings.seed, trains, window, settings.linearized
         ) as detailed:
             detailed.run(rows.matrix(detailed.geometry), signal)
-            soma_v.append(detailed.soma_v)
+            soma_v.append((detailed.soma_v, histogram_median(detailed.soma_counts)))
+            counts = counts + detailed.soma_counts
             detailed.table.cell[:] = k
             synapses.append(detailed.table)
             backgrounds.append(detailed.background)
@@ -633,6 +673,7 @@ def simulate_block(config, settings, post, indices, trains, window, rows):
         np.array(per_cell) if keep else None,
         backgrounds if keep else None,
         np.array(soma_v),
+        counts,
         time.perf_counter() - started,
     )
 
@@ -689,9 +730,15 @@ class PopulationResult:
     rows: ProbeStack
     window: Window
     elapsed: float
-    soma_v: np.ndarray | None = None  # per cell-table row
+    soma_v: np.ndarray | None = None  # mean and median (mV) per cell-table row
+    #: Histogram of the somatic potentials of each population's cells (soma_histogram).
+    soma_counts: dict = field(default_factory=dict)
     #: Wall time (s) the ranks spent on each population's cells (their CPU cost).
     cell_seconds: dict = field(default_factory=dict)
+
+    def soma_medians(self):
+        """{population: median (mV) of its cells' somatic potentials over the window}."""
+        return {post: histogram_median(counts) for post, counts in self.soma_counts.items()}
 
 
 def simulate_population(
@@ -730,7 +777,7 @@ def simulate_population(
     n_rounds = -(-len(jobs) // size)
     started = time.monotonic()
     sums, tables, synapse_tables, per_cell, backgrounds, done = {}, [], [], [], [], {}
-    soma_v, seconds = [], {}
+    soma_v, seconds, soma_counts = [], {}, {}
     for round_index in range(n_rounds):
         job = round_index * size + rank
         result = None
@@ -760,6 +807,7 @@ def simulate_population(
             synapse_tables.append(part.synapses)
             if part.soma_v is not None:
                 soma_v.append(part.soma_v)
+                soma_counts[part.post] = soma_counts.get(part.post, 0) + part.soma_counts
             seconds[part.post] = seconds.get(part.post, 0.0) + part.seconds
             if part.per_cell is not None:
                 per_cell.append(part.per_cell)
@@ -787,6 +835,7 @@ def simulate_population(
         window,
         time.monotonic() - started,
         np.concatenate(soma_v) if soma_v else None,
+        soma_counts,
         seconds,
     )
 

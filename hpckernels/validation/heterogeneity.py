@@ -24,6 +24,13 @@ Then, with ybar_j = sum_s p_j(s) y_js delayed, and (x) the lag correlation of
 exactly (cells draw their inputs independently; delays do not change y (x) y). The
 background of cell j (n_ext synapses placed by area, Poisson at nu_ext) adds the
 variance w^2 n_ext nu_ext dt sum_s area_j(s) ``|y_js|^2`` per channel.
+
+The heterogeneity and background terms are sums over the M cells of independent
+contributions, times w^2 = (N / M)^2: in expectation N^2 / M times a cell's, N / M times
+what all N cells of the population would give. A sample of M cells therefore carries
+the excess (1 - M / N) of them over the whole population
+(``KernelStatistics.sample_deviation_xcorr``, ``sample_background``): what ``compare``
+removes to estimate the metrics against all N cells.
 """
 
 from __future__ import annotations
@@ -63,6 +70,11 @@ class KernelStatistics:
     background : ndarray (n_rows,)
         Variance of the background's contribution per bin.
     rows : ProbeStack
+    sample_deviation_xcorr : ndarray (n_pop, n_rows, 4 n_steps + 1)
+        The part of D_X that the sample has beyond the whole population: each
+        postsynaptic population's share times 1 - M_Y / N_Y.
+    sample_background : ndarray (n_rows,)
+        The same part of the background variance.
     """
 
     names: list
@@ -70,6 +82,8 @@ class KernelStatistics:
     deviation_xcorr: np.ndarray
     background: np.ndarray
     rows: object
+    sample_deviation_xcorr: np.ndarray = None
+    sample_background: np.ndarray = None
 
 
 def connection_moments(config, connection, n_simulated):
@@ -133,9 +147,11 @@ def kernel_statistics(config, settings, simulated_sizes, log=STDERR):
     mean = np.zeros((len(names), rows.n_rows, length))
     deviation = np.zeros((len(names), rows.n_rows, 2 * length - 1))
     background = np.zeros(rows.n_rows)
+    sample_deviation, sample_background = np.zeros_like(deviation), np.zeros_like(background)
     n_fft = sfft.next_fast_len(2 * length)
     for post in config.postsynaptic_populations():
         w = config.populations[post]["size"] / settings.cells[post]
+        share_deviation, share_background = np.zeros_like(deviation), np.zeros_like(background)
         responses = unit_responses(config, post)
         into = [(k, c) for k, c in enumerate(config.connections) if c["post"] == post]
         moments = {k: connection_moments(config, c, simulated_sizes[c["pre"]]) for k, c in into}
@@ -168,19 +184,26 @@ def kernel_statistics(config, settings, simulated_sizes, log=STDERR):
                     own = power_xcorr(power, n_fft, length - 1)
                     pair = xcorr(ybar, ybar, length - 1)
                     mean[x] += w * a1 * m1 * ybar
-                    deviation[x] += w**2 * (
+                    share_deviation[x] += w**2 * (
                         a1 * (m1 * own + m2 * pair) + (a2 - a1**2) * m1**2 * pair
                     )
                 if EXTERNAL in responses and lam > 0:
                     area = cell.area / cell.area.sum()
                     y = np.einsum("ck,skl->scl", M, responses[EXTERNAL], optimize=True)
-                    background += w**2 * lam * np.einsum("s,scl->c", area, y**2)
+                    share_background += w**2 * lam * np.einsum("s,scl->c", area, y**2)
         finally:
             cell.strip_hoc_objects()
+        deviation += share_deviation
+        background += share_background
+        excess = 1.0 - 1.0 / w  # 1 - M_Y / N_Y
+        sample_deviation += excess * share_deviation
+        sample_background += excess * share_background
         if log is not None:
             print(
                 f"[hpckernels] single-neuron kernels onto {post}: {len(indices)} cells "
                 f"({time.monotonic() - started:.1f} s)",
                 file=log,
             )
-    return KernelStatistics(names, mean, deviation, background, rows)
+    return KernelStatistics(
+        names, mean, deviation, background, rows, sample_deviation, sample_background
+    )

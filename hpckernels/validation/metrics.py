@@ -72,6 +72,41 @@ def e_rel(gt, pred):
     return np.divide((pred - gt).std(axis=1), s, out=np.full(s.shape, np.nan), where=s > 0)
 
 
+def full_population_metrics(gt, pred, excess):
+    """R^2, r_STD and E_rel (raw) against the whole population, estimated from a ground
+    truth of a sample of its cells scaled up (Var gt = Var of the whole population +
+    ``excess``, the part the sample adds; independent of the prediction, so that
+    Var(pred - gt) carries the same excess and Cov(pred, gt) none).
+
+    Parameters
+    ----------
+    gt, pred : ndarray (n_channels, n_times)
+    excess : ndarray (n_channels,)
+        Variance the sample has beyond the whole population (``predict-error``'s
+        ``var_sample_excess``).
+
+    Returns
+    -------
+    dict of str to ndarray (n_channels,)
+        ``r2``, ``r_std``, ``e_rel``; NaN where the excess leaves no variance.
+    """
+    gt, pred = _rows(gt), _rows(pred)
+    excess = np.asarray(excess, dtype=float)
+    var_gt = gt.var(axis=1) - excess
+    var_pred = pred.var(axis=1)
+    cov = ((gt - gt.mean(axis=1, keepdims=True)) * (pred - pred.mean(axis=1, keepdims=True))).mean(
+        axis=1
+    )
+    var_error = np.maximum((pred - gt).var(axis=1) - excess, 0.0)
+    nan = np.full(var_gt.shape, np.nan)
+    ok = var_gt > 0
+    return {
+        "r2": np.divide(cov**2, var_pred * var_gt, out=nan.copy(), where=ok & (var_pred > 0)),
+        "r_std": np.sqrt(np.divide(var_pred, var_gt, out=nan.copy(), where=ok)),
+        "e_rel": np.sqrt(np.divide(var_error, var_gt, out=nan.copy(), where=ok)),
+    }
+
+
 def lowpass(x, dt, cutoff=LOWPASS["cutoff"]):
     """The paper's low-pass filter along time (``dt`` in ms, ``cutoff`` in Hz)."""
     sos = ss.ellip(

@@ -6,6 +6,7 @@
 rule basis:
     input:
         mechanisms=f"{RESULTS}/mechanisms.txt",
+        rate_spikes=RATE_SPIKES,
     output:
         f"{RESULTS}/basis/{{post}}.h5",
     log:
@@ -25,6 +26,7 @@ rule basis:
         config=CONFIG_FILE,
         inputs=basis_inputs,
         launch=launcher,
+        rates=RATE_FLAGS,
     shell:
-        "{params.launch} {params.cli} basis {params.config} --post {wildcards.post} "
-        "-o {output} > {log} 2>&1"
+        "{params.launch} {params.cli} basis {params.config:q} --post {wildcards.post} "
+        "{params.rates} -o {output:q} > {log:q} 2>&1"

@@ -1,6 +1,8 @@
 # Config validation and helpers shared by all rules. The config is validated
 # against the same JSON schema the hpckernels CLI uses, then by hpckernels
 # itself (references between keys, files, dt | tau), before any job starts.
+import re
+import shlex
 from pathlib import Path
 
 import yaml
@@ -10,7 +12,7 @@ from snakemake.utils import validate
 from dataclasses import asdict
 
 from hpckernels import inputs
-from hpckernels.config import NetworkConfig
+from hpckernels.config import NetworkConfig, load_yaml
 from hpckernels.engines import get_engine
 from hpckernels.errors import InputError
 from hpckernels.hashing import content_hash
@@ -28,7 +30,13 @@ if len(workflow.configfiles) != 1:
         f"{workflow.configfiles}"
     )
 CONFIG_FILE = Path(workflow.configfiles[0]).resolve()
-if yaml.safe_load(CONFIG_FILE.read_text()) != config:
+try:
+    # hpckernels' own reading: a key given twice or an alias bomb is refused (Snakemake's
+    # YAML reader would keep the last value of a duplicated key)
+    CONFIG_DATA = load_yaml(CONFIG_FILE.read_text(), str(CONFIG_FILE))
+except InputError as error:
+    raise WorkflowError(str(error)) from None
+if CONFIG_DATA != config:
     # the jobs read the network from the file; --config overrides would be lost
     raise WorkflowError(
         f"{CONFIG_FILE}: --config overrides are not supported; edit a copy of the "
@@ -50,6 +58,12 @@ if "network" in config:
 
 WORKFLOW_SETTINGS = config.get("workflow", {})
 RUN = WORKFLOW_SETTINGS.get("run", CONFIG_FILE.stem)
+if not re.fullmatch(r"[A-Za-z0-9_.-]+", RUN) or RUN in (".", ".."):
+    # the run names the results folder, which every job's command line names
+    raise WorkflowError(
+        f"{CONFIG_FILE}: workflow.run '{RUN}' (default: the config file's name) may "
+        "hold only letters, digits, '_', '.' and '-'; set workflow.run"
+    )
 MODE = WORKFLOW_SETTINGS.get("mode", "mean-field")
 # mean-field kernels run on one rank; ensembles spread realizations over ranks
 TASKS = 1 if MODE == "mean-field" else 2
@@ -69,7 +83,7 @@ RESULTS = f"results/{RUN}"
 ENGINE = get_engine()
 # The rules run the hpckernels of this checkout (inside --sdm conda environments too,
 # which hold only its dependencies).
-HPCKERNELS = f"python {workflow.basedir}/scripts/hpckernels_cli.py"
+HPCKERNELS = shlex.join(["python", f"{workflow.basedir}/scripts/hpckernels_cli.py"])
 # The basis job of a population and the kernel jobs into it form one group: on a
 # cluster each population is one submission (connected jobs of one group name become
 # one group job). Small jobs run on the submit host.
@@ -108,7 +122,7 @@ def launcher(wildcards, threads, resources):
     more than a kernel job's work)."""
     if resources.tasks == 1 and resources.mpi.startswith("mpiexec"):
         return ""
-    return f"{resources.mpi} -n {resources.tasks}"
+    return f"{resources.mpi} -n {int(resources.tasks)}"
 
 
 def basis_inputs(wildcards):
@@ -175,6 +189,13 @@ def spike_files():
     return [str(path) for path in files]
 
 
+# rate: measured: the jobs that use a rate (the g_eff conductances) read the network's
+# spikes, so they run after the network and rerun when its spikes change
+RATE_SPIKES = spike_files() if NETWORK.measured_rates else []
+# (flags built with shlex: no file name reaches the shell unquoted)
+RATE_FLAGS = shlex.join(["--spikes", *RATE_SPIKES]) if RATE_SPIKES else ""
+
+
 SIGNAL_FIGURES = (
     expected_figures(
         [spec["type"] for spec in NETWORK.probes.values()],
@@ -214,19 +235,30 @@ def signal_figure_files():
 # ------------------------------------------------------------------ validation
 
 VALIDATION = config.get("validation", {})
-# kernel predictions besides the main mean-field one: folder name -> (mode, --g-eff)
+# kernel predictions besides the main mean-field one: folder name -> (mode, flags of
+# kernel, assemble and signals, the config as these commands see it); the config's
+# variants (validation.variants) in folders variant_<name>
 VARIANTS = {
-    "no_geff": ("mean-field", "off"),
-    "ensemble": ("ensemble", None),
+    "no_geff": ("mean-field", "--g-eff off", NETWORK.with_simulation(g_eff=False)),
+    "ensemble": ("ensemble", "", NETWORK),
+    **{
+        f"variant_{name}": (
+            "mean-field",
+            shlex.join(["--variant", name]),
+            NETWORK.variant(name),
+        )
+        for name in NETWORK.variants
+    },
 }
 PREDICTION_NAMES = {
     "mean-field": None,
     "mean-field-no-geff": "no_geff",
     "ensemble": "ensemble",
+    **{name: f"variant_{name}" for name in NETWORK.variants},
 }
 VALIDATION_VARIANTS = [
     PREDICTION_NAMES[name]
-    for name in VALIDATION.get("predictions", ["mean-field"])
+    for name in VALIDATION.get("predictions", ["mean-field"]) + NETWORK.variants
     if PREDICTION_NAMES[name]
 ]
 GT_TASKS = VALIDATION.get("tasks", 2)
@@ -240,18 +272,31 @@ wildcard_constraints:
 
 def validation_outputs():
     """What the target `validation` makes."""
-    return [f"{VALIDATION_DIR}/validation.h5", f"{VALIDATION_DIR}/figures"]
+    return [
+        f"{VALIDATION_DIR}/validation.h5",
+        f"{VALIDATION_DIR}/summary.md",
+        f"{VALIDATION_DIR}/figures",
+    ]
+
+
+def paper_inputs(wildcards):
+    """What the target `paper` makes: the default target's outputs and the validation."""
+    if "validation" not in config:
+        raise WorkflowError(
+            f"{CONFIG_FILE}: the target 'paper' needs a config with a validation section "
+            "(config/paper.yaml, config/paper_hay.yaml)"
+        )
+    return [*rules.all.input, *validation_outputs()]
 
 
 def variant_config(variant):
     """The config as the variant's commands see it."""
-    mode, g_eff = VARIANTS[variant]
-    return NETWORK if g_eff is None else NETWORK.with_simulation(g_eff=g_eff == "on")
+    return VARIANTS[variant][2]
 
 
 def variant_flags(variant):
-    mode, g_eff = VARIANTS[variant]
-    return f"--g-eff {g_eff}" if g_eff else ""
+    """The variant's flags of kernel, assemble and signals."""
+    return VARIANTS[variant][1]
 
 
 def groundtruth_trigger(wildcards):

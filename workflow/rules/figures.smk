@@ -18,7 +18,7 @@ rule kernel_figure:
     params:
         cli=HPCKERNELS,
     shell:
-        "{params.cli} plot-kernels {input} --probe {wildcards.probe} -o {output} > {log} 2>&1"
+        "{params.cli} plot-kernels {input:q} --probe {wildcards.probe} -o {output:q} > {log:q} 2>&1"
 
 
 rule signal_figures:
@@ -34,12 +34,12 @@ rule signal_figures:
     params:
         cli=HPCKERNELS,
         spikes=lambda wildcards, input: (
-            f"--spikes {input.spikes}" if input.spikes else ""
+            shlex.join(["--spikes", *input.spikes]) if input.spikes else ""
         ),
         outdir=lambda wildcards, output: Path(output[0]).parent,
     shell:
-        "{params.cli} plot-signals {input.signals} {params.spikes} "
-        "--output-dir {params.outdir} > {log} 2>&1"
+        "{params.cli} plot-signals {input.signals:q} {params.spikes} "
+        "--output-dir {params.outdir:q} > {log:q} 2>&1"
 
 
 # Active cells: the active model against its passive, frozen and quasi-active
@@ -49,6 +49,7 @@ rule signal_figures:
 rule linearization_figure:
     input:
         f"{RESULTS}/mechanisms.txt",
+        rate_spikes=RATE_SPIKES,
     output:
         report(
             f"{RESULTS}/figures/linearization_{{post}}_{{pre}}.png",
@@ -66,6 +67,7 @@ rule linearization_figure:
         inputs=lambda wildcards: inputs.pathway_hash(
             NETWORK, wildcards.pre, wildcards.post
         ),
+        rates=RATE_FLAGS,
     shell:
-        "{params.cli} plot-linearization {params.config} --pre {wildcards.pre} "
-        "--post {wildcards.post} -o {output} > {log} 2>&1"
+        "{params.cli} plot-linearization {params.config:q} --pre {wildcards.pre} "
+        "--post {wildcards.post} {params.rates} -o {output:q} > {log:q} 2>&1"

@@ -6,6 +6,7 @@
 rule kernel:
     input:
         basis=f"{RESULTS}/basis/{{post}}.h5",
+        rate_spikes=RATE_SPIKES,
     output:
         f"{RESULTS}/kernels/{{post}}/{{pre}}/{{probe}}.h5",
     log:
@@ -26,7 +27,8 @@ rule kernel:
         mode=MODE,
         inputs=kernel_inputs,
         launch=launcher,
+        rates=RATE_FLAGS,
     shell:
-        "{params.launch} {params.cli} kernel {params.config} --pre {wildcards.pre} "
+        "{params.launch} {params.cli} kernel {params.config:q} --pre {wildcards.pre} "
         "--post {wildcards.post} --probe {wildcards.probe} --mode {params.mode} "
-        "--basis {input.basis} -o {output} > {log} 2>&1"
+        "--basis {input.basis:q} {params.rates} -o {output:q} > {log:q} 2>&1"

@@ -16,4 +16,4 @@ rule mechanisms:
         config=CONFIG_FILE,
         inputs=mechanism_inputs,
     shell:
-        "{params.cli} mechanisms {params.config} > {output} 2> {log}"
+        "{params.cli} mechanisms {params.config:q} > {output:q} 2> {log:q}"

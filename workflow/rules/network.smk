@@ -17,4 +17,4 @@ rule network:
         config=CONFIG_FILE,
         inputs=network_inputs,
     shell:
-        "{params.cli} network {params.config} -o {output} > {log} 2>&1"
+        "{params.cli} network {params.config:q} -o {output:q} > {log:q} 2>&1"

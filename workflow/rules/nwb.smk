@@ -23,11 +23,11 @@ rule export_nwb:
         config=CONFIG_FILE,
         inputs=lambda wildcards: inputs.config_hash(NETWORK),
         spikes=lambda wildcards, input: (
-            f"--spikes {' '.join(input.spikes)}" if input.spikes else ""
+            shlex.join(["--spikes", *input.spikes]) if input.spikes else ""
         ),
     shell:
-        "{params.cli} export-nwb {params.config} --signals {input.signals} "
-        "--kernels {input.kernels} {params.spikes} -o {output} > {log} 2>&1"
+        "{params.cli} export-nwb {params.config:q} --signals {input.signals:q} "
+        "--kernels {input.kernels:q} {params.spikes} -o {output:q} > {log:q} 2>&1"
 
 
 # snakemake nwb --profile cluster_profiles/local --configfile CONFIG

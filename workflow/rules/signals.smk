@@ -19,5 +19,5 @@ rule signals:
         config=CONFIG_FILE,
         inputs=signals_inputs,
     shell:
-        "{params.cli} signals {params.config} --kernels {input.kernels} "
-        "--spikes {input.spikes} -o {output} > {log} 2>&1"
+        "{params.cli} signals {params.config:q} --kernels {input.kernels:q} "
+        "--spikes {input.spikes:q} -o {output:q} > {log:q} 2>&1"

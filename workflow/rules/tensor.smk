@@ -4,6 +4,7 @@
 rule kernel_tensor:
     input:
         probe_kernel_files,
+        rate_spikes=RATE_SPIKES,
     output:
         f"{RESULTS}/tensor/{{probe}}.h5",
     log:
@@ -16,6 +17,7 @@ rule kernel_tensor:
         mode=MODE,
         kernels=f"{RESULTS}/kernels",
         inputs=tensor_inputs,
+        rates=RATE_FLAGS,
     shell:
-        "{params.cli} assemble {params.config} --kernels-dir {params.kernels} "
-        "--probe {wildcards.probe} --mode {params.mode} -o {output} > {log} 2>&1"
+        "{params.cli} assemble {params.config:q} --kernels-dir {params.kernels:q} "
+        "--probe {wildcards.probe} --mode {params.mode} {params.rates} -o {output:q} > {log:q} 2>&1"

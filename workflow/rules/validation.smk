@@ -27,8 +27,8 @@ rule groundtruth:
             "--linearized" if wildcards.gtmode == "linearized" else ""
         ),
     shell:
-        "{resources.mpi} -n {resources.tasks} {params.cli} groundtruth {params.config} "
-        "--spikes {input.spikes} {params.flag} -o {output} > {log} 2>&1"
+        "{resources.mpi} -n {resources.tasks} {params.cli} groundtruth {params.config:q} "
+        "--spikes {input.spikes:q} {params.flag} -o {output:q} > {log:q} 2>&1"
 
 
 rule hybrid_kernels:
@@ -55,8 +55,8 @@ rule hybrid_kernels:
             "--linearized" if wildcards.gtmode == "linearized" else ""
         ),
     shell:
-        "{resources.mpi} -n {resources.tasks} {params.cli} groundtruth {params.config} "
-        "--spikes {input.spikes} --hybrid-kernels {params.flag} -o {output} > {log} 2>&1"
+        "{resources.mpi} -n {resources.tasks} {params.cli} groundtruth {params.config:q} "
+        "--spikes {input.spikes:q} --hybrid-kernels {params.flag} -o {output:q} > {log:q} 2>&1"
 
 
 rule predict_error:
@@ -77,13 +77,14 @@ rule predict_error:
         config=CONFIG_FILE,
         inputs=groundtruth_trigger,
     shell:
-        "{params.cli} predict-error {params.config} --kernels {input.kernels} "
-        "--spikes {input.spikes} -o {output} > {log} 2>&1"
+        "{params.cli} predict-error {params.config:q} --kernels {input.kernels:q} "
+        "--spikes {input.spikes:q} -o {output:q} > {log:q} 2>&1"
 
 
 rule validation_pathway_kernels:
     input:
         mechanisms=f"{RESULTS}/mechanisms.txt",
+        rate_spikes=RATE_SPIKES,
     output:
         expand(
             "{folder}/kernels_{{variant}}/{{post}}/{{pre}}/{probe}.h5",
@@ -105,17 +106,19 @@ rule validation_pathway_kernels:
         config=CONFIG_FILE,
         mode=lambda wildcards: VARIANTS[wildcards.variant][0],
         flags=lambda wildcards: variant_flags(wildcards.variant),
+        rates=RATE_FLAGS,
         inputs=variant_pathway_inputs,
         outdir=lambda wildcards: f"{VALIDATION_DIR}/kernels_{wildcards.variant}/{wildcards.post}/{wildcards.pre}",
     shell:
-        "{resources.mpi} -n {resources.tasks} {params.cli} kernel {params.config} "
+        "{resources.mpi} -n {resources.tasks} {params.cli} kernel {params.config:q} "
         "--pre {wildcards.pre} --post {wildcards.post} --mode {params.mode} {params.flags} "
-        "--output-dir {params.outdir} > {log} 2>&1"
+        "{params.rates} --output-dir {params.outdir:q} > {log:q} 2>&1"
 
 
 rule validation_tensor:
     input:
         variant_kernel_files,
+        rate_spikes=RATE_SPIKES,
     output:
         f"{VALIDATION_DIR}/kernels_{{variant}}.h5",
     log:
@@ -128,14 +131,15 @@ rule validation_tensor:
         mode=lambda wildcards: VARIANTS[wildcards.variant][0],
         flags=lambda wildcards: variant_flags(wildcards.variant),
         kernels=lambda wildcards: f"{VALIDATION_DIR}/kernels_{wildcards.variant}",
+        rates=RATE_FLAGS,
         inputs=lambda wildcards: content_hash(
             inputs.tensor_inputs(
                 variant_config(wildcards.variant), VARIANTS[wildcards.variant][0]
             )
         ),
     shell:
-        "{params.cli} assemble {params.config} --kernels-dir {params.kernels} "
-        "--mode {params.mode} {params.flags} -o {output} > {log} 2>&1"
+        "{params.cli} assemble {params.config:q} --kernels-dir {params.kernels:q} "
+        "--mode {params.mode} {params.flags} {params.rates} -o {output:q} > {log:q} 2>&1"
 
 
 rule validation_signals:
@@ -156,8 +160,8 @@ rule validation_signals:
             inputs.signal_inputs(variant_config(wildcards.variant))
         ),
     shell:
-        "{params.cli} signals {params.config} --kernels {input.kernels} "
-        "--spikes {input.spikes} {params.flags} -o {output} > {log} 2>&1"
+        "{params.cli} signals {params.config:q} --kernels {input.kernels:q} "
+        "--spikes {input.spikes:q} {params.flags} -o {output:q} > {log:q} 2>&1"
 
 
 rule compare:
@@ -173,6 +177,7 @@ rule compare:
         kernels=[path for paths in kernel_sets().values() for path in paths],
     output:
         validation=f"{VALIDATION_DIR}/validation.h5",
+        summary=f"{VALIDATION_DIR}/summary.md",
         figures=report(
             directory(f"{VALIDATION_DIR}/figures"),
             patterns=["{name}.png"],
@@ -187,20 +192,24 @@ rule compare:
         cli=HPCKERNELS,
         config=CONFIG_FILE,
         inputs=groundtruth_trigger,
-        predictions=" ".join(
-            f"--prediction '{name}={path}'"
+        predictions=shlex.join(
+            arg
             for name, path in prediction_arguments().items()
+            for arg in ("--prediction", f"{name}={path}")
         ),
-        kernels=" ".join(
-            f"--kernels '{name}={path}'"
+        kernels=shlex.join(
+            arg
             for name, paths in kernel_sets().items()
             for path in paths
+            for arg in ("--kernels", f"{name}={path}")
         ),
-        hybrid=lambda wildcards, input: " ".join(
-            f"--hybrid-kernels {path}" for path in input.hybrid
+        hybrid=lambda wildcards, input: shlex.join(
+            arg for path in input.hybrid for arg in ("--hybrid-kernels", path)
         ),
+        rates=RATE_FLAGS,
     shell:
-        "{params.cli} compare {params.config} --groundtruth {input.groundtruth} "
-        "--linearized {input.linearized} --predicted-error {input.error} "
-        "{params.hybrid} {params.predictions} {params.kernels} "
-        "-o {output.validation} --figures {output.figures} > {log} 2>&1"
+        "{params.cli} compare {params.config:q} --groundtruth {input.groundtruth:q} "
+        "--linearized {input.linearized:q} --predicted-error {input.error:q} "
+        "{params.hybrid} {params.predictions} {params.kernels} {params.rates} "
+        "-o {output.validation:q} --summary {output.summary:q} --figures {output.figures:q} "
+        "> {log:q} 2>&1"
