@@ -70,7 +70,7 @@ def test_test_folder_runs_end_to_end_with_benchmarks(test_run):
     tables = sorted((RESULTS / "benchmarks").rglob("*.tsv"))
     names = {str(p.relative_to(RESULTS / "benchmarks")) for p in tables}
     assert {"network.tsv", "signals.tsv", "basis/E.tsv", "basis/I.tsv"} <= names
-    assert {f"kernels/{y}_{x}.tsv" for y in "EI" for x in "EI"} <= names
+    assert {f"kernels/{y}/{x}/lfp.tsv" for y in "EI" for x in "EI"} <= names
     for table in tables:
         header, row = table.read_text().splitlines()[:2]
         columns = dict(zip(header.split("\t"), row.split("\t"), strict=False))

@@ -143,8 +143,10 @@ def test_config_semantic_error_stops_before_any_job(tmp_path):
 def test_config_with_a_key_given_twice_stops_before_any_job(tmp_path):
     config = network_config(tmp_path)
     text = config.read_text()
-    assert "\nsimulation:\n" in text
-    config.write_text(text.replace("\nsimulation:\n", "\nsimulation:\n  tau: 20.0\n", 1))
+    assert re.search(r"^simulation:\n", text, re.M)
+    config.write_text(
+        re.sub(r"^simulation:\n", "simulation:\n  tau: 20.0\n", text, count=1, flags=re.M)
+    )
     result = run_snakemake(tmp_path, config, "-n")
     assert result.returncode != 0
     assert "key 'tau' appears twice" in result.stdout + result.stderr
@@ -163,7 +165,8 @@ def test_file_names_never_reach_the_shell_unquoted(tmp_path):
     assert result.returncode != 0
     assert "workflow.run" in result.stdout + result.stderr
     config = network_config(folder, lambda data: data.update(workflow={"run": "inj"}), name)
-    result = run_snakemake(folder, config, "results/inj/tensor/lfp.h5", "--cores", "2")
+    # the target after another option: --configfile takes every file name that follows it
+    result = run_snakemake(folder, config, "--cores", "2", "results/inj/tensor/lfp.h5")
     assert result.returncode == 0, result.stdout + result.stderr
     assert (folder / "results/inj/tensor/lfp.h5").is_file()
     assert not list(tmp_path.rglob("PWNED*")) and not list(REPO.glob("PWNED*"))
