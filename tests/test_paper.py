@@ -303,6 +303,9 @@ def test_full_population_metrics():
         assert estimate[key][0] == pytest.approx(truth[key], rel=0.02)
         assert abs(raw[key] - truth[key]) > 0.1 * abs(truth[key])
     assert np.isnan(metrics.full_population_metrics(sample, prediction, excess * 100)["r_std"])
+    # an excess beyond what the sample shows gives no estimate (not R^2 > 1, E_rel 0)
+    close = metrics.full_population_metrics(sample, whole, excess * 1.5)
+    assert all(np.isnan(close[key][0]) for key in metrics_keys())
 
 
 def metrics_keys():

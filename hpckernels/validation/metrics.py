@@ -88,7 +88,9 @@ def full_population_metrics(gt, pred, excess):
     Returns
     -------
     dict of str to ndarray (n_channels,)
-        ``r2``, ``r_std``, ``e_rel``; NaN where the excess leaves no variance.
+        ``r2``, ``r_std``, ``e_rel``; NaN where the excess leaves no variance, or more
+        than the ground truth's sample shows (an estimated R^2 above 1 or a negative
+        error variance: the predicted excess does not hold for these cells).
     """
     gt, pred = _rows(gt), _rows(pred)
     excess = np.asarray(excess, dtype=float)
@@ -97,9 +99,11 @@ def full_population_metrics(gt, pred, excess):
     cov = ((gt - gt.mean(axis=1, keepdims=True)) * (pred - pred.mean(axis=1, keepdims=True))).mean(
         axis=1
     )
-    var_error = np.maximum((pred - gt).var(axis=1) - excess, 0.0)
+    var_error = (pred - gt).var(axis=1) - excess
     nan = np.full(var_gt.shape, np.nan)
-    ok = var_gt > 0
+    # an excess larger than the ground truth shows (a prediction closer to the sample than
+    # the whole population could be, R^2 above 1) makes the estimate meaningless: none
+    ok = (var_gt > 0) & (var_error >= 0) & (cov**2 <= var_pred * var_gt)
     return {
         "r2": np.divide(cov**2, var_pred * var_gt, out=nan.copy(), where=ok & (var_pred > 0)),
         "r_std": np.sqrt(np.divide(var_pred, var_gt, out=nan.copy(), where=ok)),
