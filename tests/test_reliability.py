@@ -18,6 +18,7 @@ import pytest
 import yaml
 from conftest import CONFIGS, hpckernels_env, run_cli, run_main
 from test_bad_input import assert_bad
+from test_cli import set_in
 
 pytestmark = pytest.mark.unit
 
@@ -119,16 +120,6 @@ def refused(args, *fragments, outputs=(), unchanged=()):
     for folder, sums in before.items():
         assert checksums(folder) == sums, f"an input below {folder} changed"
     return result
-
-
-def set_in(path, value):
-    def edit(data):
-        target = data
-        for key in path[:-1]:
-            target = target[key]
-        target[path[-1]] = value
-
-    return edit
 
 
 # ------------------------------------------------ 1. probes are part of what is checked
@@ -632,24 +623,25 @@ def test_a_yaml_alias_bomb_is_refused_at_once(tmp_path):
     refused(["validate", path], str(path))
 
 
-@pytest.fixture
-def tiny_disk(tmp_path):
-    """A 96 KiB tmpfs (root only: the tests run as root here and in CI)."""
-    mount = tmp_path / "tiny"
+def tmpfs(mount, options):
+    """Mount a tmpfs with ``options`` at a new folder ``mount`` (root only: the tests run
+    as root here and in CI); yields the folder, unmounted after."""
     mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=96k", "tmpfs", str(mount)], check=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(mount)], check=True)
     yield mount
     subprocess.run(["umount", str(mount)], check=True)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 96 KiB tmpfs: a full disk."""
+    yield from tmpfs(tmp_path / "tiny", "size=96k")
 
 
 @pytest.fixture
 def read_only(tmp_path):
     """A read-only folder, also for root (a read-only tmpfs)."""
-    mount = tmp_path / "ro"
-    mount.mkdir()
-    subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(mount)], check=True)
-    yield mount
-    subprocess.run(["umount", str(mount)], check=True)
+    yield from tmpfs(tmp_path / "ro", "ro,size=64k")
 
 
 @pytest.mark.parametrize("command", ["kernel", "assemble", "signals"])
