@@ -72,30 +72,101 @@ def test_passive_steady_state_is_the_rest_of_leak_and_mean_synapses(mechanisms_l
         assert np.abs(v - vrest[:, None]).max() < 1e-6
 
 
+def test_steady_state_is_the_mean_potential_under_poisson_input(mechanisms_loaded):
+    """The self-consistent operating point is where the detailed passive cell sits under
+    its input: the cell (plain LFPy synapses, conductance-based) driven by independent
+    Poisson trains whose summed rate on each segment is the configured rate times the
+    expected synapse count there (external background and every connection), averaged
+    over 10 s after a 200 ms transient, is within 0.3 mV of the steady state at the soma
+    and on the dendrites' (area-weighted) mean, within 0.5 mV on every segment, and
+    several mV below the configured vrest."""
+    import LFPy
+
+    config = config_of(BASE)  # the default: the self-consistent steady state
+    rng = np.random.default_rng(17)
+    t_on, t_stop = 200.0, 10200.0
+    for post in ("E", "I"):
+        linearized = cellmod.build_linearized_cell(config, post, 1.0)
+        vrest = linearized.vrest.copy()
+        linearized.close()
+        cell = cellmod.build_cell(config, post, t_stop)
+        population = config.populations[post]
+        inputs = [
+            (
+                population["external"]["synapse"],
+                population["external"]["rate"],
+                population["external"]["count"] * cell.area / cell.area.sum(),
+            )
+        ]
+        for connection in config.connections_into(post):
+            pmf = cellmod.placement_pmf(
+                cell, connection["placement"], population["position"]["scale"]
+            )
+            indegree = cellmod.ConnectionStatistics(config, connection).indegree
+            inputs.append((connection["synapse"], config.rate(connection["pre"]), pmf * indegree))
+        synapses = 0
+        for spec, rate, counts in inputs:
+            for segment in np.flatnonzero(counts > 0):
+                n = rng.poisson(rate * counts[segment] * t_stop / 1000.0)
+                times = np.sort(rng.uniform(0.0, t_stop, n))
+                synapse = LFPy.Synapse(
+                    cell,
+                    idx=int(segment),
+                    syntype="Exp2Syn",
+                    weight=spec["weight"],
+                    e=spec["e"],
+                    tau1=spec["tau1"],
+                    tau2=spec["tau2"],
+                )
+                synapse.set_spike_times(times)
+                synapses += 1
+        cell.simulate(rec_vmem=True)
+        after = cell.tvec >= t_on
+        mean = cell.vmem[:, after].mean(axis=1)
+        cell.strip_hoc_objects()
+        dendrites = np.arange(1, cell.totnsegs)  # segment 0 is the soma
+        weights = cell.area[dendrites] / cell.area[dendrites].sum()
+        soma = (vrest[0], mean[0])
+        dendrite = (weights @ vrest[dendrites], weights @ mean[dendrites])
+        print(
+            post,
+            f"{synapses} inputs; soma: steady state {soma[0]:.2f}, mean {soma[1]:.2f} mV;",
+            f"dendrites (area-weighted): {dendrite[0]:.2f}, {dendrite[1]:.2f} mV;",
+            f"largest difference {np.abs(mean - vrest).max():.2f} mV",
+        )
+        assert abs(soma[1] - soma[0]) <= 0.3
+        assert abs(dendrite[1] - dendrite[0]) <= 0.3
+        # the mean field leaves out that conductance and potential covary: next to the
+        # strong inhibitory synapses the cell sits a few tenths of a mV higher
+        assert np.abs(mean - vrest).max() <= 0.5
+        assert config.simulation["vrest"] - vrest[0] > 2.0
+
+
 def test_steady_state_kernels_same_in_both_engines(mechanisms_loaded):
     """Both engines take the operating point from the shared linearized cell: their
     mean-field kernels agree to 1e-9 of the maximum; with the inhibitory driving force
     at the (more hyperpolarized) operating point the I->E kernel is smaller than at the
-    configured vrest, and `operating_point: uniform` is what no key gives, bit for bit."""
+    configured vrest (`operating_point: uniform`), and the steady state is what no key
+    gives, bit for bit."""
     config = config_of(steady_state(BASE))
-    uniform = config_of(BASE)
-    explicit = copy.deepcopy(BASE)
-    for population in explicit["populations"].values():
+    default = config_of(BASE)
+    uniform = copy.deepcopy(BASE)
+    for population in uniform["populations"].values():
         population["cell"]["biophysics"]["operating_point"] = "uniform"
-    explicit = config_of(explicit)
+    uniform = config_of(uniform)
     probes = ["lfp", "dipole"]
     basis, neuron = get_engine("basis"), get_engine("neuron")
     for pre, post in (("I", "E"), ("E", "I")):
         a = basis.mean_field_kernels(config, pre, post, probes)
         b = neuron.mean_field_kernels(config, pre, post, probes)
-        c = basis.mean_field_kernels(uniform, pre, post, probes)
-        d = basis.mean_field_kernels(explicit, pre, post, probes)
+        c = basis.mean_field_kernels(default, pre, post, probes)
+        d = basis.mean_field_kernels(uniform, pre, post, probes)
         for name in probes:
             scale = np.abs(a[name]).max()
             assert np.abs(a[name] - b[name]).max() <= 1e-9 * scale, (pre, post, name)
-            assert np.array_equal(c[name], d[name])
+            assert np.array_equal(a[name], c[name])
         if pre == "I":
-            assert np.abs(a["dipole"]).max() < 0.9 * np.abs(c["dipole"]).max()
+            assert np.abs(a["dipole"]).max() < 0.9 * np.abs(d["dipole"]).max()
 
 
 def test_linearized_reconstruction_is_the_kernel_cell(tmp_path, mechanisms_loaded):
@@ -144,7 +215,7 @@ def test_linearized_reconstruction_is_the_kernel_cell(tmp_path, mechanisms_loade
 def test_soma_histogram_median():
     """The ground truth's median somatic potential (the paper's Vrest) from histograms of
     0.01 mV bins summed over cells: np.median to within a bin."""
-    rng = np.random.default_rng(1)
+    rng = np.random.default_rng(17)
     traces = [rng.normal(-68.0 + k, 2.0, size=5001) for k in range(3)]
     counts = sum(gtmod.soma_histogram(t) for t in traces)
     assert abs(gtmod.histogram_median(counts) - np.median(np.concatenate(traces))) <= 0.01
@@ -287,7 +358,7 @@ def test_full_population_metrics():
     """Metrics against a scaled-up sample, with the sample's excess variance removed,
     estimate those against the whole population: a shared signal s, the whole
     population's independent part n (variance v) and the sample's (variance N/M v)."""
-    rng = np.random.default_rng(3)
+    rng = np.random.default_rng(17)
     t = np.arange(200_000)
     s = np.sin(2 * np.pi * t / 500) + 0.5 * np.sin(2 * np.pi * t / 77)
     v, factor = 0.2, 4.0
