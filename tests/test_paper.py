@@ -5,6 +5,7 @@ somatic potentials of a ground truth and the metrics against a whole population 
 sample of its cells."""
 
 import copy
+from pathlib import Path
 
 import h5py
 import numpy as np
@@ -381,3 +382,50 @@ def test_full_population_metrics():
 
 def metrics_keys():
     return ("r2", "r_std", "e_rel")
+
+
+# ------------------------------------------------------------------ paper figures
+def test_paper_figure_assembles_the_runs_figures(tmp_path):
+    """paper-figure: the panels of a figure of the config's paper section, lettered,
+    under its title; panels of another config, of another tool, in another number or
+    order, and figures the section does not name are one line and exit code 2."""
+    from PIL import Image
+
+    from hpckernels.plotting.common import finish, pyplot
+
+    config = NetworkConfig.from_file(PAPER)
+    spec = config.data["paper"]["Fig07_coherence"]
+    plt = pyplot()
+
+    def panel(name, config_hash):
+        fig, ax = plt.subplots(figsize=(3, 2))
+        ax.plot([0, 1], [0, 1])
+        return finish(fig, tmp_path / name, name, ["x.h5"], {"": {"config_hash": config_hash}})
+
+    panels = [panel(Path(p).name, config.hash) for p in spec["panels"]]
+    out = tmp_path / "Fig07_coherence.png"
+    result = run_main(["paper-figure", PAPER, "Fig07_coherence", *panels, "-o", out])
+    assert result.returncode == 0, result.stderr
+    with Image.open(out) as image:
+        assert image.text["Title"] == spec["title"]
+        assert config.hash in image.text["Description"]
+        assert image.size[0] > 2 * Image.open(panels[0]).size[0]
+    foreign = tmp_path / "foreign" / panels[0].name
+    foreign.parent.mkdir()
+    plt.imsave(foreign, np.zeros((4, 4)))
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    stale_panel = panel("stale/" + panels[0].name, "f" * 16)
+    cases = [
+        (["Fig99_nothing", *panels], "Fig99_nothing: not a figure of the paper section"),
+        (["Fig07_coherence", *panels[:2]], "panels: Fig07_coherence has 3 panels"),
+        (["Fig07_coherence", panels[1], panels[0], panels[2]], "expected the panel"),
+        (["Fig07_coherence", foreign, *panels[1:]], "not a PNG figure of hpckernels"),
+        (["Fig07_coherence", stale_panel, *panels[1:]], "made from another config"),
+    ]
+    for args, message in cases:
+        target = tmp_path / "bad.png"
+        result = run_main(["paper-figure", PAPER, *args, "-o", target])
+        assert result.returncode == 2, (args, result.stderr)
+        assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+        assert not target.exists()

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..io import h5 as io_h5
 from ..io import validation as layouts
 from ..io.h5 import text
 from ..io.signals import SignalFile
@@ -235,4 +236,49 @@ def summary_markdown(comparison, config):
         "cells adds, predicted by predict-error, removed).",
         "",
     ]
+    return "\n".join(lines)
+
+
+def read_medians(path):
+    """{probe: {prediction: {"r2", "r_std", "e_rel": median}}} of a ``compare`` file:
+    the medians across the channels whose ground truth varies, raw, against the ground
+    truth (what the first columns of ``summary.md`` show).
+
+    Raises
+    ------
+    InputError
+        Not a compare file.
+    """
+    out = {}
+    with io_h5.open_h5(path, "validation") as fh:
+        for name, group in fh.items():
+            if not hasattr(group, "keys") or "r2_summary" not in group:
+                continue
+            references = [text(r) for r in group["reference"][()]]
+            predictions = [text(p) for p in group["prediction"][()]]
+            r = references.index(GROUNDTRUTH)
+            out[name] = {
+                prediction: {
+                    key: float(io_h5.read(group[f"{key}_summary"])[r, p, 0, 0])
+                    for key in ("r2", "r_std", "e_rel")
+                }
+                for p, prediction in enumerate(predictions)
+            }
+    if not out:
+        raise InputError(str(path), "not a compare file (no metrics)")
+    return out
+
+
+def medians_rst(medians):
+    """The medians of :func:`read_medians` as a reStructuredText list (a report caption):
+    one item per probe, its predictions' R^2, r_STD and E_rel."""
+    lines = []
+    for probe, rows in medians.items():
+        values = "; ".join(
+            f"{name} R² {m['r2']:.2f}, r_STD {m['r_std']:.2f}, E_rel {m['e_rel']:.2f}"
+            for name, m in rows.items()
+            if not np.isnan(m["r2"])
+        )
+        if values:
+            lines.append(f"- *{probe}*: {values}")
     return "\n".join(lines)

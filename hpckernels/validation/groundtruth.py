@@ -377,7 +377,7 @@ class Window:
 
 
 # -------------------------------------------------------------------- detailed probes
-def _line_contacts(spec, contacts):
+def _line_contacts(spec, contacts, radii):
     """A GaussCylinderPotential measured at point (``contacts: point``) or line-source
     contacts (LFPykit; segments within d/2 of a contact are taken at d/2) on the
     population's axis (x = y = 0) at the contact depths ``z``, same conductivity."""
@@ -387,25 +387,31 @@ def _line_contacts(spec, contacts):
     return {"type": kind, "x": zeros, "y": zeros, "z": z.tolist(), "sigma": spec["sigma"]}
 
 
-def _laminar_cylinders(spec, contacts):
+def _laminar_cylinders(spec, contacts, radii):
     """A GaussCylinderCSD measured in cylinders of radius ``R`` on the population's axis,
-    slabs ``h`` thick around the contact depths (lfpykit.LaminarCurrentSourceDensity)."""
-    if isinstance(spec["R"], str):
-        raise ConfigError(
-            f"probes.{spec['type']}.R",
-            "a detailed population needs one cylinder radius for all populations (a "
-            "number, not 'population')",
-        )
+    slabs ``h`` thick around the contact depths (lfpykit.LaminarCurrentSourceDensity);
+    ``R: population`` is the populations' radius where they share one."""
+    radius = spec["R"]
+    if isinstance(radius, str):
+        if len(set(radii.values())) != 1:
+            raise ConfigError(
+                f"probes.{spec['type']}.R",
+                "a detailed population needs one cylinder radius for all populations: "
+                "'population' only where every population has the same position.radius ("
+                + ", ".join(f"{post} {r:g}" for post, r in radii.items())
+                + ")",
+            )
+        radius = next(iter(radii.values()))
     z = np.asarray(linspace_or_array(spec["z"]), dtype=float)
     h = float(spec["h"])
     return {
         "type": "LaminarCurrentSourceDensity",
         "z": [[zi - h / 2, zi + h / 2] for zi in z.tolist()],
-        "r": [float(spec["R"])] * z.size,
+        "r": [float(radius)] * z.size,
     }
 
 
-def _full_dipole(spec, contacts):
+def _full_dipole(spec, contacts, radii):
     """Each cell's full dipole moment (a population sum needs no symmetry assumption)."""
     return {k: v for k, v in spec.items() if k != "rotational_symmetry"}
 
@@ -420,21 +426,25 @@ DETAILED_PROBES = {
 }
 
 
-def detailed_probes(specs, contacts="line"):
-    """{name: spec} of the probes that measure the config probes ``specs`` on a detailed
+def detailed_probes(config, contacts="line"):
+    """{name: spec} of the probes that measure the config's probes on a detailed
     population of positioned cells, whose per-cell signals are summed (head models keep
     referring to their dipole probe by name).
 
     Parameters
     ----------
-    specs : dict of str to dict
-        The config's probes.
+    config : NetworkConfig
     contacts : {"line", "point"}
         How GaussCylinderPotential depths are measured (``groundtruth.contacts``).
     """
+    radii = {
+        post: float(population["position"]["radius"])
+        for post, population in config.populations.items()
+        if "cell" in population
+    }
     return {
-        name: DETAILED_PROBES.get(spec["type"], lambda s, c: dict(s))(spec, contacts)
-        for name, spec in specs.items()
+        name: DETAILED_PROBES.get(spec["type"], lambda s, c, r: dict(s))(spec, contacts, radii)
+        for name, spec in config.probes.items()
     }
 
 
@@ -772,7 +782,7 @@ def simulate_population(
     if window is None:
         t_start, t_stop = config.signal_window()
         window = Window.of(t_start, t_stop, config.simulation["dt"], settings.warmup)
-    rows = ProbeStack(detailed_probes(config.probes, settings.contacts))
+    rows = ProbeStack(detailed_probes(config, settings.contacts))
     jobs = blocks_of(config, settings)
     n_rounds = -(-len(jobs) // size)
     started = time.monotonic()

@@ -140,7 +140,7 @@ def kernel_statistics(config, settings, simulated_sizes, log=STDERR):
     started = time.monotonic()
     dt, n = config.simulation["dt"], config.n_steps_tau
     names = list(config.populations)
-    rows = ProbeStack(groundtruth.detailed_probes(config.probes, settings.contacts))
+    rows = ProbeStack(groundtruth.detailed_probes(config, settings.contacts))
     # kernels on lags 0..2n: responses of n steps after delays of up to n steps, whole
     # (then delays do not change a synapse's auto-correlation)
     length = 2 * n + 1

@@ -1,0 +1,87 @@
+"""A figure of Hagen et al. (2022) assembled from the run's own figures
+(``hpckernels paper-figure``): the panels side by side with their letters, under the
+paper figure's title."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from .common import finish, pyplot
+
+
+def panel_provenance(path):
+    """The PNG text metadata of a figure of hpckernels ({} for any other PNG).
+
+    Parameters
+    ----------
+    path : str or Path
+
+    Returns
+    -------
+    dict of str
+    """
+    from PIL import Image
+
+    with Image.open(path) as image:
+        if image.format != "PNG":
+            return {}
+        info = dict(getattr(image, "text", {}) or {})
+    return info if info.get("Software") == "hpckernels" else {}
+
+
+def config_hashes(info):
+    """The config hashes a figure's metadata (:func:`panel_provenance`) names.
+
+    ``Description`` holds ``[tag: ]key=value; ...`` per source, sources separated by
+    ``" | "`` (:func:`hpckernels.plotting.common.png_metadata`).
+    """
+    hashes = set()
+    for source in info.get("Description", "").split(" | "):
+        for item in source.split("; "):
+            key, _, value = item.rpartition(": ")[2].partition("=")
+            if key in ("config_hash", "kernels_config_hash") and value:
+                hashes.add(value)
+    return hashes
+
+
+def paper_figure(panels, title, output, config_hash):
+    """Draw the panels (PNG files) in a grid of at most two columns, lettered A, B, ...
+
+    Parameters
+    ----------
+    panels : sequence of Path
+        The run's figures, in panel order.
+    title : str
+        The paper figure's title (printed above the panels).
+    output : Path
+        PNG file.
+    config_hash : str
+        Hash of the config the panels were made from (the figure's provenance).
+
+    Returns
+    -------
+    Path
+    """
+    plt = pyplot()
+    images = [plt.imread(str(panel)) for panel in panels]
+    columns = 1 if len(images) == 1 else 2
+    rows = math.ceil(len(images) / columns)
+    aspect = max(image.shape[0] / image.shape[1] for image in images)
+    width = 7.0 * columns
+    fig, axes = plt.subplots(
+        rows,
+        columns,
+        figsize=(width, rows * 7.0 * aspect + 0.6),
+        squeeze=False,
+        layout="constrained",
+    )
+    for index, ax in enumerate(axes.flat):
+        ax.set_axis_off()
+        if index >= len(images):
+            continue
+        ax.imshow(images[index])
+        ax.set_title(chr(ord("A") + index), loc="left", fontweight="bold", fontsize=14)
+    fig.suptitle(title, fontsize=12)
+    infos = {"": {"config_hash": config_hash}}
+    return finish(fig, output, title, [Path(p).name for p in panels], infos)
