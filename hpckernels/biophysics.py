@@ -42,6 +42,9 @@ class Biophysics:
     #: Whether :meth:`linearize` finds an operating point with NEURON's equations (and
     #: keeps it in the user cache): the cell check then linearizes the cell once.
     linearizes = False
+    #: Whether the membrane is linear already (leaks only): its linearization keeps the
+    #: leak conductances as they are.
+    linear = False
 
     def __init__(self, spec, vrest, where="cell.biophysics"):
         self.spec = spec
@@ -110,13 +113,17 @@ class Biophysics:
                 lin.save(cache)
         self.check_linearization(lin)
         modes = lin.modes(quasi_active or (lambda mechanism: False), self.where)
+        # a membrane of leaks is linear: its conductance is theirs exactly, where the
+        # numerical Jacobian's carries round-off (~1e-6), which a near-cancelling kernel
+        # (a small dipole) would show
+        conductance = lin.passive_conductance if self.linear else lin.conductance
         # the verdict is kept with the stored linearization (its key covers this choice)
         stable = None if cache is None else cache.with_name(f"{cache.stem}.stable")
         if stable is None or not stable.is_file():
-            lin.check_stable(lin.conductance, modes, self.where)
+            lin.check_stable(conductance, modes, self.where)
             if stable is not None:
                 stable.touch()
-        return lin.vrest, LinearMembrane(cell, lin.vrest, lin.conductance, modes, self.where)
+        return lin.vrest, LinearMembrane(cell, lin.vrest, conductance, modes, self.where)
 
     def check_linearization(self, lin):
         """Raise ConfigError for what the config asks of a linearization it lacks."""
@@ -155,6 +162,7 @@ class Passive(Biophysics):
     """
 
     name = "passive"
+    linear = True
 
     def __init__(self, spec, vrest, where="cell.biophysics"):
         super().__init__(spec, vrest, where)

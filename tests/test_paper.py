@@ -429,3 +429,51 @@ def test_paper_figure_assembles_the_runs_figures(tmp_path):
         assert result.returncode == 2, (args, result.stderr)
         assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
         assert not target.exists()
+
+
+def test_population_cylinders_of_a_detailed_population():
+    """A CSD probe with R: population is measured in cylinders of the populations'
+    radius where they share one (the microcircuit); otherwise it is refused."""
+    config = NetworkConfig.from_file(CONFIGS / "microcircuit_validation.yaml")
+    probes = gtmod.detailed_probes(config)
+    radius = config.populations["L23E"]["position"]["radius"]
+    assert probes["csd"]["type"] == "LaminarCurrentSourceDensity"
+    assert probes["csd"]["r"] == [radius] * 16
+    assert probes["lfp"]["type"] == "LineSourcePotential"
+    data = copy.deepcopy(config.data)
+    data["populations"]["L5I"]["position"]["radius"] = 300.0
+    with pytest.raises(ConfigError, match=r"probes\.GaussCylinderCSD\.R: .*L5I 300"):
+        gtmod.detailed_probes(NetworkConfig(data, base_dir=CONFIGS))
+
+
+def test_microcircuit_validation_is_the_microcircuit():
+    """config/microcircuit_validation.yaml is config/microcircuit.yaml with a ground truth
+    and a validation section; with current-based synapses and no g_eff both operating
+    points are e_pas: the kernels of the two conventions are the same."""
+    base = yaml.safe_load((CONFIGS / "microcircuit.yaml").read_text())
+    validation = yaml.safe_load((CONFIGS / "microcircuit_validation.yaml").read_text())
+    assert validation.pop("workflow")["run"] == "microcircuit_validation"
+    base.pop("workflow")
+    assert set(validation.pop("groundtruth")) >= {"cells_per_population", "seed"}
+    assert validation.pop("validation")["predictions"] == ["mean-field"]
+    assert validation == base
+
+
+def test_microcircuit_operating_points_agree(mechanisms_loaded):
+    """With current-based synapses and no g_eff the self-consistent operating point is
+    e_pas = simulation.vrest: the microcircuit's kernels are those of lfpykernels'
+    convention to 1e-9 of the maximum, also the interneurons' small, near-cancelling
+    dipole kernels (the leak conductances are kept as they are, not taken from a
+    numerical Jacobian)."""
+    data = yaml.safe_load((CONFIGS / "microcircuit.yaml").read_text())
+    uniform = copy.deepcopy(data)
+    for population in uniform["populations"].values():
+        population["cell"]["biophysics"] = {
+            **population["cell"]["biophysics"],
+            "operating_point": "uniform",
+        }
+    engine = get_engine("basis")
+    a = engine.mean_field_kernels(config_of(data), "L4E", "L23I", ["lfp", "dipole"])
+    b = engine.mean_field_kernels(config_of(uniform), "L4E", "L23I", ["lfp", "dipole"])
+    for name in ("lfp", "dipole"):
+        assert np.abs(a[name] - b[name]).max() <= 1e-9 * np.abs(b[name]).max(), name

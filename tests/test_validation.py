@@ -145,7 +145,5 @@ def test_paper_target_dag(tmp_path):
     assert sum("--variant lin_uniform" in line for line in commands) == 4 + 1 + 1
     figures = [line for line in commands if "hpckernels_cli.py paper-figure " in line]
     names = [line.split(" paper-figure ", 1)[1].split()[1] for line in figures]
-    assert sorted(names) == sorted(
-        yaml.safe_load((CONFIGS / "paper.yaml").read_text())["paper"]
-    )
+    assert sorted(names) == sorted(yaml.safe_load((CONFIGS / "paper.yaml").read_text())["paper"])
     assert any("results/paper/validation/figures/traces_lfp.png" in line for line in figures)
