@@ -116,6 +116,14 @@ class Biophysics:
         # a membrane of leaks is linear: its conductance is theirs exactly, where the
         # numerical Jacobian's carries round-off (~1e-6), which a near-cancelling kernel
         # (a small dipole) would show
+        leak = lin.passive_conductance - np.asarray(conductance, dtype=float)
+        if self.linear and np.any(leak <= 0):
+            raise ConfigError(
+                f"{self.where}.linearization",
+                "passive keeps the cell's pas leak (and g_eff), and "
+                f"{int(np.sum(leak <= 0))} segments have none (a leak inside another "
+                "mechanism, as hh's, is removed with it)",
+            )
         conductance = lin.passive_conductance if self.linear else lin.conductance
         # the verdict is kept with the stored linearization (its key covers this choice)
         stable = None if cache is None else cache.with_name(f"{cache.stem}.stable")
@@ -203,7 +211,9 @@ class Active(Biophysics):
     model's rest; ``uniform``: clamped to ``vrest`` by a compensating current per
     segment) and replaces the mechanisms by their linearization
     (:mod:`hpckernels.linearization`): ``frozen`` (a passive leak per segment) or
-    ``quasi-active`` (plus one relaxing mode per state), chosen per mechanism.
+    ``quasi-active`` (plus one relaxing mode per state), chosen per mechanism; or
+    ``passive`` for the whole cell: the channels removed, only the leaks (``pas`` and the
+    g_eff conductance) at the operating point.
     """
 
     name = "active"
@@ -214,6 +224,8 @@ class Active(Biophysics):
         self.operating_point = spec.get("operating_point", "steady-state")
         choice = spec["linearization"]
         self.linearization = dict(choice) if isinstance(choice, dict) else {"default": choice}
+        # passive: the channels removed, the leaks kept (linear already, as a passive cell)
+        self.linear = choice == "passive"
 
     def check(self, cell_spec):
         super().check(cell_spec)
@@ -224,7 +236,7 @@ class Active(Biophysics):
             )
 
     def mode(self, mechanism):
-        """'frozen' or 'quasi-active' for one mechanism."""
+        """'frozen', 'quasi-active' (or 'passive': removed) for one mechanism."""
         return self.linearization.get(mechanism, self.linearization["default"])
 
     # ----------------------------------------------------------------- recipe

@@ -312,7 +312,7 @@ def test_variants():
     (one per population) of every postsynaptic population; bad variants are refused when
     the config is loaded."""
     config = NetworkConfig.from_file(PAPER)
-    assert config.variants == ["frozen", "lin_uniform", "frozen_uniform", "paper_vrest"]
+    assert config.variants == ["frozen", "passive", "lin_uniform", "frozen_uniform", "paper_vrest"]
     frozen = config.variant("frozen_uniform")
     for post in ("E", "I"):
         biophysics = frozen.populations[post]["cell"]["biophysics"]
@@ -477,3 +477,49 @@ def test_microcircuit_operating_points_agree(mechanisms_loaded):
     b = engine.mean_field_kernels(config_of(uniform), "L4E", "L23I", ["lfp", "dipole"])
     for name in ("lfp", "dipole"):
         assert np.abs(a[name] - b[name]).max() <= 1e-9 * np.abs(b[name]).max(), name
+
+
+def test_passive_linearization_of_an_active_cell(mechanisms_loaded):
+    """linearization: passive (the paper's passive variant of an active model) is the
+    cell with its channels removed and its leaks kept at the operating point: the same
+    kernels as the cell built with pas alone (the recipe's pas entries, no channels),
+    frozen, at that operating point per segment (to the Jacobian's 1e-5); not the frozen
+    kernels; and refused for a cell whose leak is inside a channel (hh)."""
+    data = yaml.safe_load(PAPER.read_text())
+    data["mechanisms"] = [str(CONFIGS / "mechanisms" / "hay_l5pc")]
+    mechanisms.load_all(NetworkConfig.from_file(PAPER))
+    data["populations"]["E"]["rate"] = 2.3
+    data["populations"]["I"]["rate"] = 4.9
+    passive = copy.deepcopy(data)
+    passive["populations"]["E"]["cell"]["biophysics"]["linearization"] = "passive"
+    config = config_of(passive)
+    linearized = cellmod.build_linearized_cell(config, "E", 1.0)
+    vrest = linearized.vrest.copy()
+    assert linearized.membrane.modes.segment.size == 0
+    linearized.close()
+    leak_only = copy.deepcopy(data)
+    biophysics = leak_only["populations"]["E"]["cell"]["biophysics"]
+    for entry in biophysics["sections"]:
+        entry["mechanisms"] = {"pas": entry["mechanisms"]["pas"]}
+        entry.pop("ions", None)
+    biophysics.update(linearization="frozen", operating_point="uniform", vrest=vrest.tolist())
+    frozen_data = copy.deepcopy(data)
+    frozen_data["populations"]["E"]["cell"]["biophysics"]["linearization"] = "frozen"
+    engine = get_engine("basis")
+    probes = ["lfp", "dipole"]
+    for pre in ("E", "I"):
+        a = engine.mean_field_kernels(config, pre, "E", probes)
+        b = engine.mean_field_kernels(config_of(leak_only), pre, "E", probes)
+        c = engine.mean_field_kernels(config_of(frozen_data), pre, "E", probes)
+        for name in probes:
+            scale = np.abs(b[name]).max()
+            assert np.abs(a[name] - b[name]).max() <= 1e-5 * scale, (pre, name)
+            assert np.abs(a[name] - c[name]).max() > 1e-3 * scale, (pre, name)
+    hh = copy.deepcopy(BASE)
+    hh["populations"]["E"]["cell"]["biophysics"] = {
+        "type": "active",
+        "linearization": "passive",
+        "sections": [{"sections": ["all"], "mechanisms": {"hh": {}}}],
+    }
+    with pytest.raises(ConfigError, match=r"populations\.E\.cell\.biophysics\.linearization"):
+        cellmod.build_linearized_cell(config_of(hh), "E", 1.0)

@@ -123,16 +123,16 @@ def test_validation_target_dag(tmp_path):
 @pytest.mark.workflow
 def test_paper_target_dag(tmp_path):
     """snakemake paper with config/paper.yaml: the default target's jobs and the
-    validation with one kernel set per variant (4) and without g_eff; rate: measured puts
+    validation with one kernel set per variant (5) and without g_eff; rate: measured puts
     the network's spikes into every job that uses a rate, so they run after the network."""
     result, counts = dry_run_counts(tmp_path, CONFIGS / "paper.yaml", "paper")
     assert counts == common_jobs(3) | {
         "kernel_figure": 3,
         "linearization_figure": 4,
         "signal_figures": 1,
-        "validation_pathway_kernels": 20,
-        "validation_tensor": 5,
-        "validation_signals": 5,
+        "validation_pathway_kernels": 24,
+        "validation_tensor": 6,
+        "validation_signals": 6,
         "compare": 1,
         "paper_figure": 5,
         "paper": 1,
