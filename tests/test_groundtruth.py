@@ -637,7 +637,7 @@ def active_network(tmp_path_factory):
     data["groundtruth"] = {"cells_per_population": {"E": 3, "I": 2}, "seed": 3, "warmup": 50.0}
     config = folder / "config.yaml"
     config.write_text(yaml.safe_dump(data))
-    spikes = write_sonata(folder / "spikes.h5", {"E": (400, 40.0), "I": (100, 20.0)}, 200.0)
+    spikes = write_sonata(folder / "spikes.h5", {"E": (400, 100.0), "I": (100, 10.0)}, 200.0)
     return folder, config, spikes
 
 
@@ -677,6 +677,21 @@ def test_active_cells_fire_and_are_resimulated_with_plain_lfpy(active_network, m
     }
     print("somatic spikes of the E cells:", spikes_fired)
     assert all(count > 0 for count in spikes_fired.values()), spikes_fired
+    # the file counts them (in the window) and compare warns of them, scaled by N/M
+    from hpckernels.io.validation import read_soma_spikes
+    from hpckernels.steps.compare import SampledSpikesWarning, warn_sampled_spikes
+
+    with h5py.File(out) as fh:
+        stored = fh["cells/soma_spikes"][()]
+        attrs = dict(fh.attrs)
+        skip = int(round(attrs["warmup_ms"] / DT))
+        n_bins = fh["lfp/cells"].shape[-1]
+    for row, result in results.items():
+        above = result["somav"][skip : skip + n_bins] >= 0.0
+        assert stored[row] == np.sum(above[1:] & ~above[:-1]), row
+    assert read_soma_spikes(out)["E"] == stored[:2].sum() > 0
+    with pytest.warns(SampledSpikesWarning, match=r"E \d+ \(x 2730.67\)"):
+        warn_sampled_spikes(out, attrs)
 
 
 @pytest.mark.slow

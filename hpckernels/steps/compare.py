@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import HpckernelsWarning, InputError
 from ..io import h5 as io_h5
 from ..io import validation as layouts
 from ..io.h5 import text
@@ -72,6 +72,35 @@ def check_prediction(signals, config, allow_stale=False):
     )
 
 
+class SampledSpikesWarning(HpckernelsWarning):
+    """Spiking cells of a sampled ground truth, scaled up by N/M."""
+
+
+def warn_sampled_spikes(path, attrs):
+    """Warn when cells of a ground truth that stand for N/M cells each fired: every
+    action potential enters the signals N/M times over, a transient that the whole
+    population would average out and no linear kernel has."""
+    import warnings
+
+    scales = json.loads(text(attrs.get("signal_scales", "{}")) or "{}")
+    fired = {
+        post: count
+        for post, count in layouts.read_soma_spikes(path).items()
+        if count and scales.get(post, 1.0) > 1.0
+    }
+    if fired:
+        listed = ", ".join(f"{post} {count} (x {scales[post]:g})" for post, count in fired.items())
+        warnings.warn(
+            f"{path}: the sampled cells fired action potentials, each scaled by N/M: "
+            f"{listed}; their transients weigh N/M times what they would in the whole "
+            "population, so the metrics against this ground truth are biased low (more "
+            "cells: groundtruth.cells_per_population; or read them against the "
+            "linearized reconstruction)",
+            SampledSpikesWarning,
+            stacklevel=2,
+        )
+
+
 def compare_files(
     config,
     groundtruth,
@@ -112,6 +141,7 @@ def compare_files(
     """
     gt = SignalFile(groundtruth, f"ground truth ({groundtruth})")
     layouts.check_groundtruth(gt, config, "conductance")
+    warn_sampled_spikes(groundtruth, gt.attrs)
     files = {
         name: SignalFile(path, f"prediction {name} ({path})") for name, path in predictions.items()
     }

@@ -63,6 +63,8 @@ from ..synapses import synapse_model
 BLOCK = 4
 #: Time steps simulated between two reads of the membrane-current recordings.
 CHUNK_STEPS = 2**14
+#: Somatic potential (mV) whose upward crossing counts as an action potential.
+SPIKE_THRESHOLD = 0.0
 #: Histogram of somatic membrane potentials: lowest edge, highest edge, bin width (mV);
 #: values beyond the edges fall into the end bins.
 SOMA_HISTOGRAM = (-150.0, 100.0, 0.01)
@@ -534,6 +536,7 @@ class DetailedCell:
         #: Mean somatic membrane potential (mV) over the output bins of the last run,
         #: and its histogram (:func:`soma_histogram`).
         self.soma_v = np.nan
+        self.soma_spikes = 0
         self.soma_counts = None
         self.set_inputs(self.network_events(config, trains))
 
@@ -589,7 +592,7 @@ class DetailedCell:
         """
         w = self.window
         n = self.driver.n_segments
-        soma_sum, counts = 0.0, 0
+        soma_sum, counts, spikes, last = 0.0, 0, 0, None
         # recording index of the last output bin
         for first, piece in self.driver.run_chunks(w.skip + w.n_bins - 1, w.dt, CHUNK_STEPS):
             done = first + piece.shape[1]
@@ -599,8 +602,14 @@ class DetailedCell:
                 out[:, a - w.skip : done - w.skip] += project(matrix, imem[:, a - first :])
                 soma_sum += soma[a - first :].sum()
                 counts = counts + soma_histogram(soma[a - first :])
+                # upward threshold crossings, across the chunks' boundaries too
+                above = soma[a - first :] >= SPIKE_THRESHOLD
+                above = above if last is None else np.r_[last, above]
+                spikes += int(np.sum(above[1:] & ~above[:-1]))
+                last = above[-1]
         self.soma_v = soma_sum / w.n_bins
         self.soma_counts = counts
+        self.soma_spikes = spikes
 
     def close(self):
         """Release the NEURON objects (before the next cell is built in this process)."""
@@ -631,7 +640,7 @@ class BlockResult:
     synapses: SynapseTable
     per_cell: np.ndarray | None = None  # (n_cells, n_rows, n_bins) with --cells
     background: list | None = None  # Background per cell with --cells
-    soma_v: np.ndarray | None = None  # mean and median somatic potential (mV) per cell
+    soma_v: np.ndarray | None = None  # mean, median (mV) and action potentials per cell
     soma_counts: np.ndarray | None = None  # histogram of the block's somatic potentials
     seconds: float = 0.0  # wall time of the block on its rank (s)
 
@@ -667,7 +676,9 @@ def simulate_block(config, settings, post, indices, trains, window, rows):
             config, post, table.row(k), settings.seed, trains, window, settings.linearized
         ) as detailed:
             detailed.run(rows.matrix(detailed.geometry), signal)
-            soma_v.append((detailed.soma_v, histogram_median(detailed.soma_counts)))
+            soma_v.append(
+                (detailed.soma_v, histogram_median(detailed.soma_counts), detailed.soma_spikes)
+            )
             counts = counts + detailed.soma_counts
             detailed.table.cell[:] = k
             synapses.append(detailed.table)
@@ -740,7 +751,7 @@ class PopulationResult:
     rows: ProbeStack
     window: Window
     elapsed: float
-    soma_v: np.ndarray | None = None  # mean and median (mV) per cell-table row
+    soma_v: np.ndarray | None = None  # mean, median (mV) and spikes per cell-table row
     #: Histogram of the somatic potentials of each population's cells (soma_histogram).
     soma_counts: dict = field(default_factory=dict)
     #: Wall time (s) the ranks spent on each population's cells (their CPU cost).
