@@ -646,6 +646,7 @@ def hh_membrane(cell, spec):
         sec.insert("hh")
 
 
+@pytest.mark.slow
 @pytest.mark.unit
 def test_active_cells_fire_and_are_resimulated_with_plain_lfpy(active_network, mechanisms_loaded):
     """An active population's ground truth is the model itself (hh channels, conductance-

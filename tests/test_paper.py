@@ -73,6 +73,7 @@ def test_passive_steady_state_is_the_rest_of_leak_and_mean_synapses(mechanisms_l
         assert np.abs(v - vrest[:, None]).max() < 1e-6
 
 
+@pytest.mark.slow
 def test_steady_state_is_the_mean_potential_under_poisson_input(mechanisms_loaded):
     """The self-consistent operating point is where the detailed passive cell sits under
     its input: the cell (plain LFPy synapses, conductance-based) driven by independent
@@ -459,6 +460,7 @@ def test_microcircuit_validation_is_the_microcircuit():
     assert validation == base
 
 
+@pytest.mark.slow
 def test_microcircuit_operating_points_agree(mechanisms_loaded):
     """With current-based synapses and no g_eff the self-consistent operating point is
     e_pas = simulation.vrest: the microcircuit's kernels are those of lfpykernels'
@@ -479,6 +481,7 @@ def test_microcircuit_operating_points_agree(mechanisms_loaded):
         assert np.abs(a[name] - b[name]).max() <= 1e-9 * np.abs(b[name]).max(), name
 
 
+@pytest.mark.slow
 def test_passive_linearization_of_an_active_cell(mechanisms_loaded):
     """linearization: passive (the paper's passive variant of an active model) is the
     cell with its channels removed and its leaks kept at the operating point: the same
