@@ -147,3 +147,24 @@ def test_paper_target_dag(tmp_path):
     names = [line.split(" paper-figure ", 1)[1].split()[1] for line in figures]
     assert sorted(names) == sorted(yaml.safe_load((CONFIGS / "paper.yaml").read_text())["paper"])
     assert any("results/paper/validation/figures/traces_lfp.png" in line for line in figures)
+
+
+@pytest.mark.workflow
+def test_paper_figure_panels_are_figures_of_the_run(tmp_path):
+    """A paper figure made of a figure the run does not make is refused before any job,
+    naming the key."""
+    data = copy.deepcopy(yaml.safe_load((CONFIGS / "paper.yaml").read_text()))
+    data["mechanisms"] = [str(CONFIGS / m) for m in data["mechanisms"]]
+    for population in data["populations"].values():
+        cell = population["cell"]
+        cell["template"]["file"] = str(CONFIGS / cell["template"]["file"])
+        cell["morphology"] = str(CONFIGS / cell["morphology"])
+    data["paper"]["Fig07_coherence"]["panels"][2] = "validation/figures/coherence_eeg.png"
+    config = tmp_path / "paper.yaml"
+    config.write_text(yaml.safe_dump(data))
+    result = run_snakemake(tmp_path, config, "-n", "paper")
+    assert result.returncode != 0
+    assert (
+        "paper.Fig07_coherence.panels: validation/figures/coherence_eeg.png is not a figure"
+        in result.stdout + result.stderr
+    )

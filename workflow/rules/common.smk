@@ -19,6 +19,7 @@ from hpckernels.hashing import content_hash
 from hpckernels.network import network_parameters
 from hpckernels.plotting import FIGURES, expected_figures
 from hpckernels.plotting.common import figure_kind
+from hpckernels.plotting.validation import validation_figure_names
 from hpckernels.io.spikes import expand_files
 from snakemake.io import report as report_item  # `report` alone is a Snakefile keyword
 
@@ -283,12 +284,25 @@ def validation_outputs():
 
 PAPER_FIGURES = config.get("paper", {})
 PAPER_CAPTIONS = Path(workflow.basedir) / "report" / "paper"
-for _figure in PAPER_FIGURES:
+# the figures a paper figure can be made of: those of the default target and of compare
+RUN_FIGURES = {
+    *(f"figures/{name}" for name in SIGNAL_FIGURES),
+    *(f"figures/kernels_{probe}.png" for probe in PROBES),
+    *(f"figures/linearization_{p.post}_{p.pre}.png" for p in ACTIVE_PATHWAYS),
+    *(f"validation/figures/{name}" for name in validation_figure_names(PROBES)),
+}
+for _figure, _spec in PAPER_FIGURES.items():
     if not (PAPER_CAPTIONS / f"{_figure[:5]}.rst").is_file():
         raise WorkflowError(
             f"{CONFIG_FILE}: paper.{_figure}: no caption for {_figure[:5]} "
             f"({PAPER_CAPTIONS}/{_figure[:5]}.rst)"
         )
+    for _panel in _spec["panels"]:
+        if _panel not in RUN_FIGURES:
+            raise WorkflowError(
+                f"{CONFIG_FILE}: paper.{_figure}.panels: {_panel} is not a figure this run "
+                f"makes (figures: {', '.join(sorted(RUN_FIGURES))})"
+            )
 
 
 wildcard_constraints:
