@@ -30,21 +30,6 @@ def panel_provenance(path):
     return info if info.get("Software") == "hpckernels" else {}
 
 
-def config_hashes(info):
-    """The config hashes a figure's metadata (:func:`panel_provenance`) names.
-
-    ``Description`` holds ``[tag: ]key=value; ...`` per source, sources separated by
-    ``" | "`` (:func:`hpckernels.plotting.common.png_metadata`).
-    """
-    hashes = set()
-    for source in info.get("Description", "").split(" | "):
-        for item in source.split("; "):
-            key, _, value = item.rpartition(": ")[2].partition("=")
-            if key in ("config_hash", "kernels_config_hash") and value:
-                hashes.add(value)
-    return hashes
-
-
 def paper_figure(panels, title, output, config_hash):
     """Draw the panels (PNG files) in a grid of at most two columns, lettered A, B, ...
 
