@@ -52,14 +52,16 @@ def paper_figure(panels, title, output, config_hash):
     images = [plt.imread(str(panel)) for panel in panels]
     columns = 1 if len(images) == 1 else 2
     rows = math.ceil(len(images) / columns)
-    aspect = max(image.shape[0] / image.shape[1] for image in images)
-    width = 7.0 * columns
+    # each row as tall as its tallest panel (height / width) at 7 inches per column
+    aspects = [image.shape[0] / image.shape[1] for image in images]
+    heights = [max(aspects[r * columns : (r + 1) * columns]) for r in range(rows)]
     fig, axes = plt.subplots(
         rows,
         columns,
-        figsize=(width, rows * 7.0 * aspect + 0.6),
+        figsize=(7.0 * columns, 7.0 * sum(heights) + 0.6),
         squeeze=False,
         layout="constrained",
+        gridspec_kw={"height_ratios": heights},
     )
     for index, ax in enumerate(axes.flat):
         ax.set_axis_off()
