@@ -202,7 +202,6 @@ def microcircuit_validation_workflow(ctx):
     "mpiexec -n 2 for the ground truths.",
 )
 def sample_bias(ctx):
-    import numpy as np
     import yaml
 
     exe = venv_executable("hpckernels")
@@ -250,7 +249,7 @@ def sample_bias(ctx):
         cmd += ["--prediction", f"mean-field={signals}", *extra, "-o", out]
         timed_run(ctx, cmd, REPO, 1800)
         compared[name] = _metrics(out)
-    per_channel, worst, improved = {}, 0.0, True
+    per_channel = {}
     import h5py
 
     with h5py.File(folder / "compare_sample.h5") as s, h5py.File(folder / "compare_whole.h5") as w:
@@ -258,36 +257,54 @@ def sample_bias(ctx):
             p_s = _text(s[probe]["prediction"][()]).index("mean-field")
             p_w = _text(w[probe]["prediction"][()]).index("mean-field")
             active = s[probe]["active"][()] & w[probe]["active"][()]
-            rows = {}
-            for metric in ("r2", "r_std", "e_rel"):
-                rows[metric] = {
+            per_channel[probe] = {
+                metric: {
                     "whole": w[probe][metric][0, p_w, 0][active],
                     "sample": s[probe][metric][0, p_s, 0][active],
                     "estimate": s[probe][f"{metric}_full"][0, p_s][active],
                 }
-            per_channel[probe] = rows
-            e = rows["e_rel"]
-            off = np.abs(e["estimate"] - e["whole"])
-            worst = max(worst, float(off.max()))
-            improved &= bool(np.all(off <= np.abs(e["sample"] - e["whole"])))
-    met = worst <= E_REL_TOLERANCE and improved
-    lfp, pz = per_channel["lfp"]["e_rel"], per_channel["dipole"]["e_rel"]
+                for metric in ("r2", "r_std", "e_rel")
+            }
     return {
         "groundtruth_wall_s": walls,
         "ranks": RANKS,
         "per_channel": per_channel,
         "metrics": compared,
+        **sample_bias_verdict(per_channel, walls),
+    }
+
+
+def sample_bias_verdict(per_channel, walls):
+    """Target, checks and table row of sample_bias from its per-channel metrics (the
+    channels the estimate leaves out, NaN, are counted, not compared)."""
+    import numpy as np
+
+    worst, improved, missing = 0.0, True, 0
+    for probe in ("lfp", "dipole"):
+        e = {k: np.asarray(v, dtype=float) for k, v in per_channel[probe]["e_rel"].items()}
+        known = np.isfinite(e["estimate"])
+        missing += int((~known).sum())
+        off = np.abs(e["estimate"][known] - e["whole"][known])
+        worst = max(worst, float(off.max()) if off.size else 0.0)
+        improved &= bool(np.all(off <= np.abs(e["sample"][known] - e["whole"][known])))
+    met = worst <= E_REL_TOLERANCE and improved
+    lfp = {k: np.asarray(v, dtype=float) for k, v in per_channel["lfp"]["e_rel"].items()}
+    pz = {k: np.asarray(v, dtype=float) for k, v in per_channel["dipole"]["e_rel"].items()}
+    n_lfp = lfp["whole"].size
+    return {
         "max_abs_e_rel_error_of_estimate": worst,
+        "channels_without_estimate": missing,
         "target": target_spec("max_abs_e_rel_error_of_estimate", "<=", E_REL_TOLERANCE, met),
         "checks": {"estimate_closer_than_sample": {"passed": improved}},
         "summary": summary_row(
-            hpckernels=f"from 384 cells: E_rel LFP {np.median(lfp['estimate']):.2f}, P_z "
-            f"{pz['estimate'][0]:.2f} (as measured on them {np.median(lfp['sample']):.2f}, "
-            f"{pz['sample'][0]:.2f})",
+            hpckernels=f"from 384 cells: E_rel LFP {np.nanmedian(lfp['estimate']):.2f} "
+            f"({n_lfp - int(np.isfinite(lfp['estimate']).sum())} of {n_lfp} channels "
+            f"without estimate), P_z {pz['estimate'][0]:.2f} (as measured on them "
+            f"{np.median(lfp['sample']):.2f}, {pz['sample'][0]:.2f})",
             reference=f"all 9216 cells: LFP {np.median(lfp['whole']):.2f}, P_z "
             f"{pz['whole'][0]:.2f} ({fmt_s(walls['whole'])} on {RANKS} ranks)",
             ratio=f"max |estimate - all| = {worst:.3f}",
-            target=f"<= {E_REL_TOLERANCE} on every LFP channel and P_z",
+            target=f"<= {E_REL_TOLERANCE} on every LFP channel with an estimate and P_z",
             met=met,
             checks=f"estimate closer than the sample: {pass_fail(improved)}",
         ),
