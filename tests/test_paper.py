@@ -144,6 +144,7 @@ def test_steady_state_is_the_mean_potential_under_poisson_input(mechanisms_loade
         assert config.simulation["vrest"] - vrest[0] > 2.0
 
 
+@pytest.mark.slow
 def test_steady_state_kernels_same_in_both_engines(mechanisms_loaded):
     """Both engines take the operating point from the shared linearized cell: their
     mean-field kernels agree to 1e-9 of the maximum; with the inhibitory driving force
@@ -386,6 +387,7 @@ def metrics_keys():
 
 
 # ------------------------------------------------------------------ paper figures
+@pytest.mark.slow
 def test_paper_figure_assembles_the_runs_figures(tmp_path):
     """paper-figure: the panels of a figure of the config's paper section, lettered,
     under its title; panels of another tool, in another number or order, and figures
@@ -428,6 +430,7 @@ def test_paper_figure_assembles_the_runs_figures(tmp_path):
         assert not target.exists()
 
 
+@pytest.mark.slow
 def test_population_cylinders_of_a_detailed_population():
     """A CSD probe with R: population is measured in cylinders of the populations'
     radius where they share one (the microcircuit); otherwise it is refused."""
