@@ -65,9 +65,14 @@ run: setup
 paper: setup
 	for config in paper paper_hay; do \
 	  $(BIN)/snakemake -s workflow/Snakefile --profile cluster_profiles/local --cores $(CORES) \
-	    paper --configfile config/$$config.yaml || exit 1; done
+	    paper --configfile config/$$config.yaml || exit 1; \
+	  $(BIN)/snakemake -s workflow/Snakefile --profile cluster_profiles/local \
+	    paper --report results/$$config/report.html --configfile config/$$config.yaml \
+	    || exit 1; done
 	cat results/paper/validation/summary.md results/paper_hay/validation/summary.md \
 	  > results/paper.md
+	@echo "figures: $(CURDIR)/results/paper/paper $(CURDIR)/results/paper_hay/paper"
+	@echo "reports: $(CURDIR)/results/paper/report.html $(CURDIR)/results/paper_hay/report.html"
 	@echo "tables:  $(CURDIR)/results/paper.md"
 	@echo "figures: $(CURDIR)/results/paper/validation/figures/, $(CURDIR)/results/paper_hay/validation/figures/"
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 import sys
 
 from harness import (
-    CONFIG,
     PATHWAYS,
     REPO,
     benchmark,
     fmt_s,
+    lfpykernels_config,
     mean_field_pathway,
     pass_fail,
     profile_top,
@@ -81,7 +81,8 @@ def kernel_tensor_lfpykernels(args):
 
 @benchmark(
     "kernel_tensor",
-    "Mean-field kernel tensor of config/two_population.yaml (E->E, E->I, I->E, I->I; "
+    "Mean-field kernel tensor of config/two_population.yaml in lfpykernels' convention "
+    "(operating_point: uniform; E->E, E->I, I->E, I->I; "
     "probes lfp = GaussCylinderPotential and dipole = CurrentDipoleMoment): "
     "hpckernels' per-pathway NEURON engine (--engine neuron; the linear engine is in "
     "linear_tensor) vs lfpykernels 0.2.0 KernelApprox.get_kernel (t_X = 500 ms), "
@@ -92,11 +93,12 @@ def kernel_tensor(ctx):
     import numpy as np
 
     repeats = ctx.repeat_count(3)
+    config = lfpykernels_config(ctx)
     runs = {}
     for impl in ("hpckernels", "lfpykernels"):
         ctx.say(f"kernel_tensor: {impl}, best of {repeats}")
         args = {
-            "config": str(CONFIG),
+            "config": str(config),
             "repeats": repeats,
             "arrays": str(ctx.scratch / f"kernel_tensor_{impl}.npz"),
         }

@@ -1,5 +1,7 @@
-"""paper_workflow, paper_hay_workflow and sample_bias: the paper's validation (Hagen et
-al. 2022) end to end, and the metrics against a whole population estimated from a
+"""paper_workflow, paper_hay_workflow, validation_workflow,
+microcircuit_validation_workflow and sample_bias: the paper's validation (Hagen et al.
+2022) and the validation of every shipped network end to end (target: 20 minutes each
+for the validations), and the metrics against a whole population estimated from a
 sample of its cells.
 
 paper_workflow, paper_hay_workflow
@@ -84,7 +86,9 @@ def _metrics(validation_file):
     return out
 
 
-def _paper(ctx, name):
+def _paper(ctx, name, target="paper", limit=PAPER_TARGET):
+    """``snakemake TARGET`` of config/NAME.yaml from an empty results folder: wall time
+    (at most ``limit`` s), stages, load, and the metrics against the ground truth."""
     import yaml
 
     config = REPO / "config" / f"{name}.yaml"
@@ -92,9 +96,9 @@ def _paper(ctx, name):
     cores = machine_nproc()
     workdir = ctx.scratch / name
     workdir.mkdir(parents=True)
-    cmd = snakemake_command(config, cores, "paper")
+    cmd = snakemake_command(config, cores, target)
     load_before = os.getloadavg()
-    ctx.say(f"{name}: snakemake paper --cores {cores} (load {load_before[0]:.1f})")
+    ctx.say(f"{name}: snakemake {target} --cores {cores} (load {load_before[0]:.1f})")
     wall, proc = timed_run(ctx, cmd, workdir, timeout=4 * 3600)
     load_after = os.getloadavg()
     done, planned = snakemake_jobs_done(proc.stderr)
@@ -106,9 +110,17 @@ def _paper(ctx, name):
     metrics = _metrics(validation / "validation.h5")
     with_gt = {k: v for k, v in stages.items() if k.startswith(("groundtruth", "hybrid"))}
     all_ran = planned is not None and done == planned
-    met = wall <= PAPER_TARGET and all_ran
+    met = wall <= limit and all_ran
     main = metrics.get("lfp", {}).get("mean-field", {})
     dipole = metrics.get("dipole z", {}).get("mean-field", {})
+    uniform = metrics.get("lfp", {}).get("lfpykernels")
+    uniform_dipole = metrics.get("dipole z", {}).get("lfpykernels", {})
+    convention = (
+        ""
+        if uniform is None
+        else f"; lfpykernels' convention: LFP r_STD {uniform['r_std']:.2f}, "
+        f"P_z r_STD {uniform_dipole.get('r_std', float('nan')):.2f}"
+    )
     return {
         "config": str(config.relative_to(REPO)),
         "cores": cores,
@@ -117,7 +129,7 @@ def _paper(ctx, name):
         "stages": stages,
         "metrics_vs_groundtruth": metrics,
         "summary_file": f"paper/{name}_summary.md",
-        "target": target_spec("wall_s", "<=", PAPER_TARGET, met),
+        "target": target_spec("wall_s", "<=", limit, met),
         "checks": {"all_jobs_ran": {"passed": all_ran, "jobs_done_of_planned": [done, planned]}},
         "summary": summary_row(
             hpckernels=f"--cores {cores}: {fmt_s(wall)} end to end (load "
@@ -126,8 +138,8 @@ def _paper(ctx, name):
             + ", ".join(f"{k} {v['span_s']:.0f} s" for k, v in with_gt.items()),
             ratio=f"mean-field: LFP R2 {main.get('r2', float('nan')):.2f}, r_STD "
             f"{main.get('r_std', float('nan')):.2f}; P_z R2 {dipole.get('r2', float('nan')):.2f}, "
-            f"r_STD {dipole.get('r_std', float('nan')):.2f}",
-            target=f"<= {fmt_s(PAPER_TARGET)}",
+            f"r_STD {dipole.get('r_std', float('nan')):.2f}{convention}",
+            target=f"<= {fmt_s(limit)}",
             met=met,
             checks=f"{done} jobs each run: {pass_fail(all_ran)}",
         ),
@@ -136,10 +148,10 @@ def _paper(ctx, name):
 
 @benchmark(
     "paper_workflow",
-    "snakemake paper for config/paper.yaml (the paper's E/I network; ground truth: 512 E "
-    "and 256 I active ball-and-sticks cells for 3 s, conductance-based and linearized, "
-    "hybrid-scheme kernels; kernels of 5 predictions) with the local profile on all "
-    "cores, from an empty results folder.",
+    "snakemake paper for config/paper.yaml (the paper's E/I network; ground truth: 256 E "
+    "and 128 I active ball-and-sticks cells for 3 s, conductance-based and linearized, "
+    "hybrid-scheme kernels; kernels of 7 predictions; Figs 4-7 and 14) with the local "
+    "profile on all cores, from an empty results folder.",
 )
 def paper_workflow(ctx):
     return _paper(ctx, "paper")
@@ -147,12 +159,39 @@ def paper_workflow(ctx):
 
 @benchmark(
     "paper_hay_workflow",
-    "snakemake paper for config/paper_hay.yaml (the Hay network; ground truth: 128 Hay-"
-    "style E cells and 128 active ball-and-sticks I cells for 3 s; kernels of 6 "
-    "predictions) with the local profile on all cores, from an empty results folder.",
+    "snakemake paper for config/paper_hay.yaml (the Hay network; ground truth: 64 Hay-"
+    "style E cells and 64 active ball-and-sticks I cells for 3 s; kernels of 7 "
+    "predictions; Figs 2 and 10-13) with the local profile on all cores, from an empty "
+    "results folder.",
 )
 def paper_hay_workflow(ctx):
     return _paper(ctx, "paper_hay")
+
+
+#: Longest wall time (s) of a shipped network's validation target.
+VALIDATION_TARGET = 1200.0
+
+
+@benchmark(
+    "validation_workflow",
+    "snakemake validation for config/validation.yaml (the E/I network of passive cells; "
+    "ground truth: 256 E and 128 I cells for 3 s; the default and lfpykernels' operating "
+    "point, no g_eff, ensemble) with the local profile on all cores, from an empty "
+    "results folder.",
+)
+def validation_workflow(ctx):
+    return _paper(ctx, "validation", "validation", VALIDATION_TARGET)
+
+
+@benchmark(
+    "microcircuit_validation_workflow",
+    "snakemake validation for config/microcircuit_validation.yaml (the cortical "
+    "microcircuit; ground truth: 16 cells of each of the 8 populations for 1.5 s, "
+    "passive, current-based synapses) with the local profile on all cores, from an "
+    "empty results folder.",
+)
+def microcircuit_validation_workflow(ctx):
+    return _paper(ctx, "microcircuit_validation", "validation", VALIDATION_TARGET)
 
 
 @benchmark(
@@ -163,7 +202,6 @@ def paper_hay_workflow(ctx):
     "mpiexec -n 2 for the ground truths.",
 )
 def sample_bias(ctx):
-    import numpy as np
     import yaml
 
     exe = venv_executable("hpckernels")
@@ -211,7 +249,7 @@ def sample_bias(ctx):
         cmd += ["--prediction", f"mean-field={signals}", *extra, "-o", out]
         timed_run(ctx, cmd, REPO, 1800)
         compared[name] = _metrics(out)
-    per_channel, worst, improved = {}, 0.0, True
+    per_channel = {}
     import h5py
 
     with h5py.File(folder / "compare_sample.h5") as s, h5py.File(folder / "compare_whole.h5") as w:
@@ -219,36 +257,54 @@ def sample_bias(ctx):
             p_s = _text(s[probe]["prediction"][()]).index("mean-field")
             p_w = _text(w[probe]["prediction"][()]).index("mean-field")
             active = s[probe]["active"][()] & w[probe]["active"][()]
-            rows = {}
-            for metric in ("r2", "r_std", "e_rel"):
-                rows[metric] = {
+            per_channel[probe] = {
+                metric: {
                     "whole": w[probe][metric][0, p_w, 0][active],
                     "sample": s[probe][metric][0, p_s, 0][active],
                     "estimate": s[probe][f"{metric}_full"][0, p_s][active],
                 }
-            per_channel[probe] = rows
-            e = rows["e_rel"]
-            off = np.abs(e["estimate"] - e["whole"])
-            worst = max(worst, float(off.max()))
-            improved &= bool(np.all(off <= np.abs(e["sample"] - e["whole"])))
-    met = worst <= E_REL_TOLERANCE and improved
-    lfp, pz = per_channel["lfp"]["e_rel"], per_channel["dipole"]["e_rel"]
+                for metric in ("r2", "r_std", "e_rel")
+            }
     return {
         "groundtruth_wall_s": walls,
         "ranks": RANKS,
         "per_channel": per_channel,
         "metrics": compared,
+        **sample_bias_verdict(per_channel, walls),
+    }
+
+
+def sample_bias_verdict(per_channel, walls):
+    """Target, checks and table row of sample_bias from its per-channel metrics (the
+    channels the estimate leaves out, NaN, are counted, not compared)."""
+    import numpy as np
+
+    worst, improved, missing = 0.0, True, 0
+    for probe in ("lfp", "dipole"):
+        e = {k: np.asarray(v, dtype=float) for k, v in per_channel[probe]["e_rel"].items()}
+        known = np.isfinite(e["estimate"])
+        missing += int((~known).sum())
+        off = np.abs(e["estimate"][known] - e["whole"][known])
+        worst = max(worst, float(off.max()) if off.size else 0.0)
+        improved &= bool(np.all(off <= np.abs(e["sample"][known] - e["whole"][known])))
+    met = worst <= E_REL_TOLERANCE and improved
+    lfp = {k: np.asarray(v, dtype=float) for k, v in per_channel["lfp"]["e_rel"].items()}
+    pz = {k: np.asarray(v, dtype=float) for k, v in per_channel["dipole"]["e_rel"].items()}
+    n_lfp = lfp["whole"].size
+    return {
         "max_abs_e_rel_error_of_estimate": worst,
+        "channels_without_estimate": missing,
         "target": target_spec("max_abs_e_rel_error_of_estimate", "<=", E_REL_TOLERANCE, met),
         "checks": {"estimate_closer_than_sample": {"passed": improved}},
         "summary": summary_row(
-            hpckernels=f"from 384 cells: E_rel LFP {np.median(lfp['estimate']):.2f}, P_z "
-            f"{pz['estimate'][0]:.2f} (as measured on them {np.median(lfp['sample']):.2f}, "
-            f"{pz['sample'][0]:.2f})",
+            hpckernels=f"from 384 cells: E_rel LFP {np.nanmedian(lfp['estimate']):.2f} "
+            f"({n_lfp - int(np.isfinite(lfp['estimate']).sum())} of {n_lfp} channels "
+            f"without estimate), P_z {pz['estimate'][0]:.2f} (as measured on them "
+            f"{np.median(lfp['sample']):.2f}, {pz['sample'][0]:.2f})",
             reference=f"all 9216 cells: LFP {np.median(lfp['whole']):.2f}, P_z "
             f"{pz['whole'][0]:.2f} ({fmt_s(walls['whole'])} on {RANKS} ranks)",
             ratio=f"max |estimate - all| = {worst:.3f}",
-            target=f"<= {E_REL_TOLERANCE} on every LFP channel and P_z",
+            target=f"<= {E_REL_TOLERANCE} on every LFP channel with an estimate and P_z",
             met=met,
             checks=f"estimate closer than the sample: {pass_fail(improved)}",
         ),

@@ -574,6 +574,26 @@ def time_tensor(pathway, args, pathways=PATHWAYS):
     return result
 
 
+def lfpykernels_config(ctx, path=CONFIG):
+    """``path`` in lfpykernels' convention, written to the scratch folder: every cell
+    linearized at ``simulation.vrest`` (``operating_point: uniform``, where hpckernels'
+    default is the self-consistent steady state), cell files made absolute."""
+    import yaml
+
+    data = yaml.safe_load(Path(path).read_text())
+    for population in data["populations"].values():
+        cell = population.get("cell")
+        if not cell:
+            continue
+        cell["biophysics"] = {"operating_point": "uniform", **cell["biophysics"]}
+        for key in ("morphology",):
+            cell[key] = str((Path(path).parent / cell[key]).resolve())
+        cell["template"]["file"] = str((Path(path).parent / cell["template"]["file"]).resolve())
+    out = ctx.scratch / f"{Path(path).stem}_lfpykernels.yaml"
+    out.write_text(yaml.safe_dump(data, sort_keys=False))
+    return out
+
+
 def mean_field_pathway(config):
     """``pathway(pre, post) -> {probe: kernel}`` with hpckernels' mean-field engine (one
     PathwayModel per pathway, as the workflow's pathway jobs)."""

@@ -42,6 +42,9 @@ class Biophysics:
     #: Whether :meth:`linearize` finds an operating point with NEURON's equations (and
     #: keeps it in the user cache): the cell check then linearizes the cell once.
     linearizes = False
+    #: Whether the membrane is linear already (leaks only): its linearization keeps the
+    #: leak conductances as they are.
+    linear = False
 
     def __init__(self, spec, vrest, where="cell.biophysics"):
         self.spec = spec
@@ -110,13 +113,25 @@ class Biophysics:
                 lin.save(cache)
         self.check_linearization(lin)
         modes = lin.modes(quasi_active or (lambda mechanism: False), self.where)
+        # a membrane of leaks is linear: its conductance is theirs exactly, where the
+        # numerical Jacobian's carries round-off (~1e-6), which a near-cancelling kernel
+        # (a small dipole) would show
+        leak = lin.passive_conductance - np.asarray(conductance, dtype=float)
+        if self.linear and np.any(leak <= 0):
+            raise ConfigError(
+                f"{self.where}.linearization",
+                "passive keeps the cell's pas leak (and g_eff), and "
+                f"{int(np.sum(leak <= 0))} segments have none (a leak inside another "
+                "mechanism, as hh's, is removed with it)",
+            )
+        conductance = lin.passive_conductance if self.linear else lin.conductance
         # the verdict is kept with the stored linearization (its key covers this choice)
         stable = None if cache is None else cache.with_name(f"{cache.stem}.stable")
         if stable is None or not stable.is_file():
-            lin.check_stable(lin.conductance, modes, self.where)
+            lin.check_stable(conductance, modes, self.where)
             if stable is not None:
                 stable.touch()
-        return lin.vrest, LinearMembrane(cell, lin.vrest, lin.conductance, modes, self.where)
+        return lin.vrest, LinearMembrane(cell, lin.vrest, conductance, modes, self.where)
 
     def check_linearization(self, lin):
         """Raise ConfigError for what the config asks of a linearization it lacks."""
@@ -144,21 +159,23 @@ class Passive(Biophysics):
     """Uniform passive leak ``g_pas`` (S/cm2) reversing at ``e_pas`` (mV, default
     ``simulation.vrest``).
 
-    Operating point ``uniform`` (the default, the linearized model of Hagen et al. 2022
-    and lfpykernels): synapses are linearized at ``vrest`` (default ``simulation.vrest``)
-    in every segment, and the mean synaptic conductance added to ``g_pas`` does not move
-    the rest.
-    ``steady-state`` (self-consistent): the g_eff conductances enter with their reversal
-    potentials, so the rest is where the leak and the mean synaptic currents balance (per
-    segment, with the axial currents); synapses are linearized there.
+    Operating point ``steady-state`` (self-consistent, the default): the g_eff
+    conductances enter with their reversal potentials, so the rest is where the leak and
+    the mean synaptic currents balance (per segment, with the axial currents); synapses
+    are linearized there.
+    ``uniform`` (the linearized model of Hagen et al. 2022 and lfpykernels): synapses are
+    linearized at ``vrest`` (default ``simulation.vrest``) in every segment, and the mean
+    synaptic conductance added to ``g_pas`` does not move the rest. The validation of
+    every shipped network chose the default (docs/validation.md).
     """
 
     name = "passive"
+    linear = True
 
     def __init__(self, spec, vrest, where="cell.biophysics"):
         super().__init__(spec, vrest, where)
         self.e_pas = float(spec.get("e_pas", vrest))
-        self.operating_point = spec.get("operating_point", "uniform")
+        self.operating_point = spec.get("operating_point", "steady-state")
         self.linearizes = self.operating_point == "steady-state"
 
     def insert(self, cell):
@@ -194,7 +211,9 @@ class Active(Biophysics):
     model's rest; ``uniform``: clamped to ``vrest`` by a compensating current per
     segment) and replaces the mechanisms by their linearization
     (:mod:`hpckernels.linearization`): ``frozen`` (a passive leak per segment) or
-    ``quasi-active`` (plus one relaxing mode per state), chosen per mechanism.
+    ``quasi-active`` (plus one relaxing mode per state), chosen per mechanism; or
+    ``passive`` for the whole cell: the channels removed, only the leaks (``pas`` and the
+    g_eff conductance) at the operating point.
     """
 
     name = "active"
@@ -205,6 +224,8 @@ class Active(Biophysics):
         self.operating_point = spec.get("operating_point", "steady-state")
         choice = spec["linearization"]
         self.linearization = dict(choice) if isinstance(choice, dict) else {"default": choice}
+        # passive: the channels removed, the leaks kept (linear already, as a passive cell)
+        self.linear = choice == "passive"
 
     def check(self, cell_spec):
         super().check(cell_spec)
@@ -215,7 +236,7 @@ class Active(Biophysics):
             )
 
     def mode(self, mechanism):
-        """'frozen' or 'quasi-active' for one mechanism."""
+        """'frozen', 'quasi-active' (or 'passive': removed) for one mechanism."""
         return self.linearization.get(mechanism, self.linearization["default"])
 
     # ----------------------------------------------------------------- recipe

@@ -399,10 +399,15 @@ def steady_state(eq, y0, where, max_iter=200):
         jac = eq.local_jacobian(y, richardson=False)
         residual = eq.f(y)[v]
         norm = float(np.abs(residual).max())
+        J = cable + diags(jac.dc_slope())
+        # at rest already (a passive cell without g_eff, at e_pas): the residual is
+        # round-off that does not shrink, so the time step would never grow; the full
+        # Newton step says how far the rest is
+        if np.abs(spsolve(J.tocsc(), residual)).max() < NEWTON_TOL_V:
+            return y, cable
         if previous is not None and norm > 0:
             dt = min(dt * previous / norm, 1e12)
         previous = norm
-        J = cable + diags(jac.dc_slope())
         step = spsolve((diags(np.full(v.size, 1.0 / dt)) - J).tocsc(), residual)
         y = y.copy()
         y[v] += step

@@ -55,6 +55,20 @@ def load(path):
     return NetworkConfig.from_file(path)
 
 
+def load_uniform(path):
+    """A config in lfpykernels' convention: every cell whose biophysics does not name an
+    operating point is linearized at ``simulation.vrest`` (``operating_point: uniform``)
+    instead of hpckernels' default, the self-consistent steady state."""
+    from hpckernels.config import NetworkConfig, load_yaml
+
+    data = load_yaml(Path(path).read_text(), str(path))
+    for population in data["populations"].values():
+        biophysics = population.get("cell", {}).get("biophysics")
+        if biophysics is not None:
+            biophysics.setdefault("operating_point", "uniform")
+    return NetworkConfig(data, base_dir=Path(path).parent)
+
+
 def hpckernels_env():
     env = dict(os.environ)
     env.update(

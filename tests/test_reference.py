@@ -1,12 +1,13 @@
 """Differential tests against lfpykernels 0.2.0, the reference implementation.
 
 Both implementations get the same numbers (tests/lfpykernels_reference.py
-translates the config). Tolerance: max |difference| <= 1e-6 max |H|.
+translates the config) in lfpykernels' convention (``operating_point: uniform``, see
+conftest.load_uniform). Tolerance: max |difference| <= 1e-6 max |H|.
 """
 
 import numpy as np
 import pytest
-from conftest import CONFIGS, TEST_CONFIGS, load
+from conftest import CONFIGS, TEST_CONFIGS, load_uniform
 from lfpykernels_reference import reference_kernels, reference_probe
 
 from hpckernels import probes
@@ -39,23 +40,23 @@ def check_pathway(config, pre, post, t_X=500.0):
 
 
 def test_readme_example(mechanisms_loaded):
-    check_pathway(load(CONFIGS / "readme_example.yaml"), "I", "E")
+    check_pathway(load_uniform(CONFIGS / "readme_example.yaml"), "I", "E")
 
 
 def test_lfpykernels_unittest_parameters(mechanisms_loaded):
     """GaussCylinderPotential and KernelApproxCurrentDipoleMoment, tau = 100 ms, t_X = 200 ms."""
-    check_pathway(load(TEST_CONFIGS / "lfpykernels_unittest.yaml"), "E", "E", t_X=200.0)
+    check_pathway(load_uniform(TEST_CONFIGS / "lfpykernels_unittest.yaml"), "E", "E", t_X=200.0)
 
 
 @pytest.mark.parametrize("pre,post", [("E", "E"), ("E", "I"), ("I", "E"), ("I", "I")])
 def test_two_population_pathways(mechanisms_loaded, pre, post):
     """LFP (GaussCylinderPotential) and the 3-row current dipole moment of each pathway."""
-    check_pathway(load(CONFIGS / "two_population.yaml"), pre, post)
+    check_pathway(load_uniform(CONFIGS / "two_population.yaml"), pre, post)
 
 
 def test_engine_with_the_same_probe_object(mechanisms_loaded):
     """With one probe implementation on both sides, the engines agree to round-off."""
-    config = load(CONFIGS / "readme_example.yaml")
+    config = load_uniform(CONFIGS / "readme_example.yaml")
     spec = config.probes["GaussCylinderPotential"]
     probe = probes.probe_type(spec).model(None)
     (expected,) = reference_kernels(config, "I", "E", [probe]).values()
@@ -65,7 +66,7 @@ def test_engine_with_the_same_probe_object(mechanisms_loaded):
 
 def test_current_based_connection(mechanisms_loaded):
     """synapse.current_based: weight in nA, g_eff off; lfpykernels with conductance_based=False."""
-    data = load(CONFIGS / "readme_example.yaml").data
+    data = load_uniform(CONFIGS / "readme_example.yaml").data
     data["simulation"]["g_eff"] = False
     synapse = data["connections"][1]["synapse"]
     data["connections"][1]["synapse"] = {
@@ -83,7 +84,7 @@ def test_current_based_connection(mechanisms_loaded):
 
 def test_fir_kernel(mechanisms_loaded):
     """fir: true returns lags (0, tau] as lfpykernels' fir=True."""
-    data = load(CONFIGS / "readme_example.yaml").data
+    data = load_uniform(CONFIGS / "readme_example.yaml").data
     data["simulation"]["fir"] = True
     from hpckernels.config import NetworkConfig
 

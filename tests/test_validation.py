@@ -101,7 +101,8 @@ def dry_run_counts(workdir, config, target):
 @pytest.mark.workflow
 def test_validation_target_dag(tmp_path):
     """snakemake validation: the ground truth (both cell models), hybrid kernels, the no-g_eff
-    and ensemble predictions, the predicted error and compare, on top of the main job."""
+    and ensemble predictions, lfpykernels' operating point (a variant), the predicted
+    error and compare, on top of the main job."""
     data = copy.deepcopy(yaml.safe_load((CONFIGS / "validation.yaml").read_text()))
     for population in data["populations"].values():
         cell = population["cell"]
@@ -111,9 +112,9 @@ def test_validation_target_dag(tmp_path):
     config.write_text(yaml.safe_dump(data))
     _, counts = dry_run_counts(tmp_path, config, "validation")
     assert counts == common_jobs(4) | {  # lfp, dipole, eeg, meg
-        "validation_pathway_kernels": 8,
-        "validation_tensor": 2,
-        "validation_signals": 2,
+        "validation_pathway_kernels": 12,
+        "validation_tensor": 3,
+        "validation_signals": 3,
         "compare": 1,
         "validation": 1,
     }, counts
@@ -122,17 +123,18 @@ def test_validation_target_dag(tmp_path):
 @pytest.mark.workflow
 def test_paper_target_dag(tmp_path):
     """snakemake paper with config/paper.yaml: the default target's jobs and the
-    validation with one kernel set per variant (4) and without g_eff; rate: measured puts
+    validation with one kernel set per variant (5) and without g_eff; rate: measured puts
     the network's spikes into every job that uses a rate, so they run after the network."""
     result, counts = dry_run_counts(tmp_path, CONFIGS / "paper.yaml", "paper")
     assert counts == common_jobs(3) | {
         "kernel_figure": 3,
         "linearization_figure": 4,
         "signal_figures": 1,
-        "validation_pathway_kernels": 20,
-        "validation_tensor": 5,
-        "validation_signals": 5,
+        "validation_pathway_kernels": 24,
+        "validation_tensor": 6,
+        "validation_signals": 6,
         "compare": 1,
+        "paper_figure": 5,
         "paper": 1,
     }, counts
     commands = [line for line in result.stdout.splitlines() if "hpckernels_cli.py" in line]
@@ -141,3 +143,28 @@ def test_paper_target_dag(tmp_path):
         using = [line for line in commands if f"hpckernels_cli.py {command} " in line]
         assert using and all(spikes in line for line in using), command
     assert sum("--variant lin_uniform" in line for line in commands) == 4 + 1 + 1
+    figures = [line for line in commands if "hpckernels_cli.py paper-figure " in line]
+    names = [line.split(" paper-figure ", 1)[1].split()[1] for line in figures]
+    assert sorted(names) == sorted(yaml.safe_load((CONFIGS / "paper.yaml").read_text())["paper"])
+    assert any("results/paper/validation/figures/traces_lfp.png" in line for line in figures)
+
+
+@pytest.mark.workflow
+def test_paper_figure_panels_are_figures_of_the_run(tmp_path):
+    """A paper figure made of a figure the run does not make is refused before any job,
+    naming the key."""
+    data = copy.deepcopy(yaml.safe_load((CONFIGS / "paper.yaml").read_text()))
+    data["mechanisms"] = [str(CONFIGS / m) for m in data["mechanisms"]]
+    for population in data["populations"].values():
+        cell = population["cell"]
+        cell["template"]["file"] = str(CONFIGS / cell["template"]["file"])
+        cell["morphology"] = str(CONFIGS / cell["morphology"])
+    data["paper"]["Fig07_coherence"]["panels"][2] = "validation/figures/coherence_eeg.png"
+    config = tmp_path / "paper.yaml"
+    config.write_text(yaml.safe_dump(data))
+    result = run_snakemake(tmp_path, config, "-n", "paper")
+    assert result.returncode != 0
+    assert (
+        "paper.Fig07_coherence.panels: validation/figures/coherence_eeg.png is not a figure"
+        in result.stdout + result.stderr
+    )

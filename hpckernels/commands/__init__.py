@@ -27,6 +27,7 @@ COMMANDS = (
     "plot_kernels",
     "plot_signals",
     "plot_linearization",
+    "paper_figure",
 )
 
 

@@ -144,7 +144,7 @@ def run(args):
     spikes.check_recording(
         {name: trains[name].times for name in pres}, t_start, t_stop, source.recording_end
     )
-    n_rows = ProbeStack(groundtruth.detailed_probes(config.probes, settings.contacts)).n_rows
+    n_rows = ProbeStack(groundtruth.detailed_probes(config, settings.contacts)).n_rows
     n_bins = groundtruth.Window.of(
         t_start, t_stop, config.simulation["dt"], settings.warmup
     ).n_bins

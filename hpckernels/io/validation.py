@@ -224,6 +224,14 @@ def _write_cells(fh, cells, soma_v=None):
             "median somatic membrane potential in the window (to 0.01 mV)",
             data=soma_v[:, 1],
         )
+        _int_dataset(
+            group,
+            "soma_spikes",
+            soma_v[:, 2].astype(np.int64),
+            "",
+            "action potentials in the window (upward crossings of 0 mV at the soma)",
+            row,
+        )
 
 
 def _write_synapses(fh, table):
@@ -250,6 +258,21 @@ def read_cells(path):
             h5io.read(g["z"]),
             h5io.read(g["rotation"]),
         )
+
+
+def read_soma_spikes(path):
+    """{population: action potentials of its simulated cells in the window} of a
+    ground-truth file (empty for a file without somatic recordings)."""
+    with h5io.open_h5(path, "ground truth") as fh:
+        g = fh["cells"]
+        if "soma_spikes" not in g:
+            return {}
+        populations = [h5io.text(v) for v in h5io.read(g["population"])]
+        spikes = h5io.read(g["soma_spikes"])
+    out = {}
+    for post, count in zip(populations, spikes, strict=True):
+        out[post] = out.get(post, 0) + int(count)
+    return out
 
 
 def read_synapses(path):

@@ -11,6 +11,28 @@ from .validation_metrics import plot_metrics
 from .validation_traces import plot_traces
 from .validation_xcorr import plot_xcorr
 
+#: Figures of ``compare`` per probe: ``<kind>_<probe>.png`` (xcorr for a dipole only, the
+#: hybrid-scheme kernels per kind of detailed population).
+VALIDATION_FIGURES = ("traces", "metrics", "coherence", "xcorr", "error_prediction")
+HYBRID_MODES = ("conductance", "linearized")
+
+
+def validation_figure(kind, probe, mode=None):
+    """File name of a figure of ``compare`` (``mode``: of hybrid-scheme kernels)."""
+    return (
+        f"hybrid_kernels_{mode}_{probe}.png" if kind == "hybrid_kernels" else f"{kind}_{probe}.png"
+    )
+
+
+def validation_figure_names(probes):
+    """Every file name ``compare`` may write for these probes."""
+    names = {validation_figure(kind, probe) for kind in VALIDATION_FIGURES for probe in probes}
+    return names | {
+        validation_figure("hybrid_kernels", probe, mode)
+        for probe in probes
+        for mode in HYBRID_MODES
+    }
+
 
 def plot_validation(comparison, folder, hybrid_files=(), kernel_sets=None, sources=()):
     """Write every figure of a comparison into ``folder``; return their paths.
@@ -25,12 +47,18 @@ def plot_validation(comparison, folder, hybrid_files=(), kernel_sets=None, sourc
         if not metrics["active"].any():
             continue
         written.append(
-            plot_traces(comparison, probe, folder / f"traces_{probe}.png", sources=sources)
+            plot_traces(
+                comparison, probe, folder / validation_figure("traces", probe), sources=sources
+            )
         )
-        written.append(plot_metrics(comparison, probe, folder / f"metrics_{probe}.png", sources))
+        written.append(
+            plot_metrics(comparison, probe, folder / validation_figure("metrics", probe), sources)
+        )
         if metrics["coherence"] is not None:
             written.append(
-                plot_coherence(comparison, probe, folder / f"coherence_{probe}.png", sources)
+                plot_coherence(
+                    comparison, probe, folder / validation_figure("coherence", probe), sources
+                )
             )
         if metrics["xcorr_z"] is not None:
             written.append(
@@ -38,14 +66,17 @@ def plot_validation(comparison, folder, hybrid_files=(), kernel_sets=None, sourc
                     comparison,
                     probe,
                     metrics["xcorr_lags"],
-                    folder / f"xcorr_{probe}.png",
+                    folder / validation_figure("xcorr", probe),
                     sources,
                 )
             )
         if comparison.err is not None and comparison.lin is not None:
             written.append(
                 plot_error_prediction(
-                    comparison, probe, folder / f"error_prediction_{probe}.png", sources
+                    comparison,
+                    probe,
+                    folder / validation_figure("error_prediction", probe),
+                    sources,
                 )
             )
     tensors = {name: read_tensor(path) for name, path in (kernel_sets or {}).items()}
@@ -53,6 +84,6 @@ def plot_validation(comparison, folder, hybrid_files=(), kernel_sets=None, sourc
         hybrid = read_tensor(hybrid_file)
         mode = ref_mode(hybrid)
         for probe in hybrid.probes:
-            output = folder / f"hybrid_kernels_{mode}_{probe}.png"
+            output = folder / validation_figure("hybrid_kernels", probe, mode)
             written.append(plot_hybrid_kernels(hybrid, tensors, probe, output, [hybrid_file]))
     return written

@@ -26,7 +26,7 @@ def _channel_axis(comparison, probe):
     depths = contact_depths(data["channels"])
     if depths is not None and figure_kind(data["type"]) in ("lfp", "csd"):
         return depths, "contact depth z (\u00b5m)", None
-    labels = [str(c) for c in data["channels"]]
+    labels = [c.decode() if isinstance(c, bytes) else str(c) for c in data["channels"]]
     return np.arange(len(labels), dtype=float), "channel", labels
 
 

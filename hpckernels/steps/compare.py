@@ -9,7 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import HpckernelsWarning, InputError
+from ..io import h5 as io_h5
 from ..io import validation as layouts
 from ..io.h5 import text
 from ..io.signals import SignalFile
@@ -71,6 +72,35 @@ def check_prediction(signals, config, allow_stale=False):
     )
 
 
+class SampledSpikesWarning(HpckernelsWarning):
+    """Spiking cells of a sampled ground truth, scaled up by N/M."""
+
+
+def warn_sampled_spikes(path, attrs):
+    """Warn when cells of a ground truth that stand for N/M cells each fired: every
+    action potential enters the signals N/M times over, a transient that the whole
+    population would average out and no linear kernel has."""
+    import warnings
+
+    scales = json.loads(text(attrs.get("signal_scales", "{}")) or "{}")
+    fired = {
+        post: count
+        for post, count in layouts.read_soma_spikes(path).items()
+        if count and scales.get(post, 1.0) > 1.0
+    }
+    if fired:
+        listed = ", ".join(f"{post} {count} (x {scales[post]:g})" for post, count in fired.items())
+        warnings.warn(
+            f"{path}: the sampled cells fired action potentials, each scaled by N/M: "
+            f"{listed}; their transients weigh N/M times what they would in the whole "
+            "population, so the metrics against this ground truth are biased low (more "
+            "cells: groundtruth.cells_per_population; or read them against the "
+            "linearized reconstruction)",
+            SampledSpikesWarning,
+            stacklevel=2,
+        )
+
+
 def compare_files(
     config,
     groundtruth,
@@ -111,6 +141,7 @@ def compare_files(
     """
     gt = SignalFile(groundtruth, f"ground truth ({groundtruth})")
     layouts.check_groundtruth(gt, config, "conductance")
+    warn_sampled_spikes(groundtruth, gt.attrs)
     files = {
         name: SignalFile(path, f"prediction {name} ({path})") for name, path in predictions.items()
     }
@@ -235,4 +266,49 @@ def summary_markdown(comparison, config):
         "cells adds, predicted by predict-error, removed).",
         "",
     ]
+    return "\n".join(lines)
+
+
+def read_medians(path):
+    """{probe: {prediction: {"r2", "r_std", "e_rel": median}}} of a ``compare`` file:
+    the medians across the channels whose ground truth varies, raw, against the ground
+    truth (what the first columns of ``summary.md`` show).
+
+    Raises
+    ------
+    InputError
+        Not a compare file.
+    """
+    out = {}
+    with io_h5.open_h5(path, "validation") as fh:
+        for name, group in fh.items():
+            if not hasattr(group, "keys") or "r2_summary" not in group:
+                continue
+            references = [text(r) for r in group["reference"][()]]
+            predictions = [text(p) for p in group["prediction"][()]]
+            r = references.index(GROUNDTRUTH)
+            out[name] = {
+                prediction: {
+                    key: float(io_h5.read(group[f"{key}_summary"])[r, p, 0, 0])
+                    for key in ("r2", "r_std", "e_rel")
+                }
+                for p, prediction in enumerate(predictions)
+            }
+    if not out:
+        raise InputError(str(path), "not a compare file (no metrics)")
+    return out
+
+
+def medians_rst(medians):
+    """The medians of :func:`read_medians` as a reStructuredText list (a report caption):
+    one item per probe, its predictions' R^2, r_STD and E_rel."""
+    lines = []
+    for probe, rows in medians.items():
+        values = "; ".join(
+            f"{name} R² {m['r2']:.2f}, r_STD {m['r_std']:.2f}, E_rel {m['e_rel']:.2f}"
+            for name, m in rows.items()
+            if not np.isnan(m["r2"])
+        )
+        if values:
+            lines.append(f"- *{probe}*: {values}")
     return "\n".join(lines)

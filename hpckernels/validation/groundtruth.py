@@ -63,6 +63,8 @@ from ..synapses import synapse_model
 BLOCK = 4
 #: Time steps simulated between two reads of the membrane-current recordings.
 CHUNK_STEPS = 2**14
+#: Somatic potential (mV) whose upward crossing counts as an action potential.
+SPIKE_THRESHOLD = 0.0
 #: Histogram of somatic membrane potentials: lowest edge, highest edge, bin width (mV);
 #: values beyond the edges fall into the end bins.
 SOMA_HISTOGRAM = (-150.0, 100.0, 0.01)
@@ -377,7 +379,7 @@ class Window:
 
 
 # -------------------------------------------------------------------- detailed probes
-def _line_contacts(spec, contacts):
+def _line_contacts(spec, contacts, radii):
     """A GaussCylinderPotential measured at point (``contacts: point``) or line-source
     contacts (LFPykit; segments within d/2 of a contact are taken at d/2) on the
     population's axis (x = y = 0) at the contact depths ``z``, same conductivity."""
@@ -387,25 +389,31 @@ def _line_contacts(spec, contacts):
     return {"type": kind, "x": zeros, "y": zeros, "z": z.tolist(), "sigma": spec["sigma"]}
 
 
-def _laminar_cylinders(spec, contacts):
+def _laminar_cylinders(spec, contacts, radii):
     """A GaussCylinderCSD measured in cylinders of radius ``R`` on the population's axis,
-    slabs ``h`` thick around the contact depths (lfpykit.LaminarCurrentSourceDensity)."""
-    if isinstance(spec["R"], str):
-        raise ConfigError(
-            f"probes.{spec['type']}.R",
-            "a detailed population needs one cylinder radius for all populations (a "
-            "number, not 'population')",
-        )
+    slabs ``h`` thick around the contact depths (lfpykit.LaminarCurrentSourceDensity);
+    ``R: population`` is the populations' radius where they share one."""
+    radius = spec["R"]
+    if isinstance(radius, str):
+        if len(set(radii.values())) != 1:
+            raise ConfigError(
+                f"probes.{spec['type']}.R",
+                "a detailed population needs one cylinder radius for all populations: "
+                "'population' only where every population has the same position.radius ("
+                + ", ".join(f"{post} {r:g}" for post, r in radii.items())
+                + ")",
+            )
+        radius = next(iter(radii.values()))
     z = np.asarray(linspace_or_array(spec["z"]), dtype=float)
     h = float(spec["h"])
     return {
         "type": "LaminarCurrentSourceDensity",
         "z": [[zi - h / 2, zi + h / 2] for zi in z.tolist()],
-        "r": [float(spec["R"])] * z.size,
+        "r": [float(radius)] * z.size,
     }
 
 
-def _full_dipole(spec, contacts):
+def _full_dipole(spec, contacts, radii):
     """Each cell's full dipole moment (a population sum needs no symmetry assumption)."""
     return {k: v for k, v in spec.items() if k != "rotational_symmetry"}
 
@@ -420,21 +428,25 @@ DETAILED_PROBES = {
 }
 
 
-def detailed_probes(specs, contacts="line"):
-    """{name: spec} of the probes that measure the config probes ``specs`` on a detailed
+def detailed_probes(config, contacts="line"):
+    """{name: spec} of the probes that measure the config's probes on a detailed
     population of positioned cells, whose per-cell signals are summed (head models keep
     referring to their dipole probe by name).
 
     Parameters
     ----------
-    specs : dict of str to dict
-        The config's probes.
+    config : NetworkConfig
     contacts : {"line", "point"}
         How GaussCylinderPotential depths are measured (``groundtruth.contacts``).
     """
+    radii = {
+        post: float(population["position"]["radius"])
+        for post, population in config.populations.items()
+        if "cell" in population
+    }
     return {
-        name: DETAILED_PROBES.get(spec["type"], lambda s, c: dict(s))(spec, contacts)
-        for name, spec in specs.items()
+        name: DETAILED_PROBES.get(spec["type"], lambda s, c, r: dict(s))(spec, contacts, radii)
+        for name, spec in config.probes.items()
     }
 
 
@@ -524,6 +536,7 @@ class DetailedCell:
         #: Mean somatic membrane potential (mV) over the output bins of the last run,
         #: and its histogram (:func:`soma_histogram`).
         self.soma_v = np.nan
+        self.soma_spikes = 0
         self.soma_counts = None
         self.set_inputs(self.network_events(config, trains))
 
@@ -579,7 +592,7 @@ class DetailedCell:
         """
         w = self.window
         n = self.driver.n_segments
-        soma_sum, counts = 0.0, 0
+        soma_sum, counts, spikes, last = 0.0, 0, 0, None
         # recording index of the last output bin
         for first, piece in self.driver.run_chunks(w.skip + w.n_bins - 1, w.dt, CHUNK_STEPS):
             done = first + piece.shape[1]
@@ -589,8 +602,14 @@ class DetailedCell:
                 out[:, a - w.skip : done - w.skip] += project(matrix, imem[:, a - first :])
                 soma_sum += soma[a - first :].sum()
                 counts = counts + soma_histogram(soma[a - first :])
+                # upward threshold crossings, across the chunks' boundaries too
+                above = soma[a - first :] >= SPIKE_THRESHOLD
+                above = above if last is None else np.r_[last, above]
+                spikes += int(np.sum(above[1:] & ~above[:-1]))
+                last = above[-1]
         self.soma_v = soma_sum / w.n_bins
         self.soma_counts = counts
+        self.soma_spikes = spikes
 
     def close(self):
         """Release the NEURON objects (before the next cell is built in this process)."""
@@ -621,7 +640,7 @@ class BlockResult:
     synapses: SynapseTable
     per_cell: np.ndarray | None = None  # (n_cells, n_rows, n_bins) with --cells
     background: list | None = None  # Background per cell with --cells
-    soma_v: np.ndarray | None = None  # mean and median somatic potential (mV) per cell
+    soma_v: np.ndarray | None = None  # mean, median (mV) and action potentials per cell
     soma_counts: np.ndarray | None = None  # histogram of the block's somatic potentials
     seconds: float = 0.0  # wall time of the block on its rank (s)
 
@@ -657,7 +676,9 @@ def simulate_block(config, settings, post, indices, trains, window, rows):
             config, post, table.row(k), settings.seed, trains, window, settings.linearized
         ) as detailed:
             detailed.run(rows.matrix(detailed.geometry), signal)
-            soma_v.append((detailed.soma_v, histogram_median(detailed.soma_counts)))
+            soma_v.append(
+                (detailed.soma_v, histogram_median(detailed.soma_counts), detailed.soma_spikes)
+            )
             counts = counts + detailed.soma_counts
             detailed.table.cell[:] = k
             synapses.append(detailed.table)
@@ -730,7 +751,7 @@ class PopulationResult:
     rows: ProbeStack
     window: Window
     elapsed: float
-    soma_v: np.ndarray | None = None  # mean and median (mV) per cell-table row
+    soma_v: np.ndarray | None = None  # mean, median (mV) and spikes per cell-table row
     #: Histogram of the somatic potentials of each population's cells (soma_histogram).
     soma_counts: dict = field(default_factory=dict)
     #: Wall time (s) the ranks spent on each population's cells (their CPU cost).
@@ -772,7 +793,7 @@ def simulate_population(
     if window is None:
         t_start, t_stop = config.signal_window()
         window = Window.of(t_start, t_stop, config.simulation["dt"], settings.warmup)
-    rows = ProbeStack(detailed_probes(config.probes, settings.contacts))
+    rows = ProbeStack(detailed_probes(config, settings.contacts))
     jobs = blocks_of(config, settings)
     n_rounds = -(-len(jobs) // size)
     started = time.monotonic()

@@ -47,6 +47,7 @@ from .. import distributions
 from ..console import STDERR
 from ..datatypes import EXTERNAL
 from ..engines import get_engine
+from ..engines.common import kinetics_label
 from ..probes import ProbeStack
 from ..synapses import synapse_model
 from . import groundtruth
@@ -101,25 +102,37 @@ def connection_moments(config, connection, n_simulated):
 
 
 def unit_responses(config, post, engine=None):
-    """{connection index or EXTERNAL: R (n_seg, n_seg, n_steps + 1)} of the linearized
-    cell of ``post``: the membrane currents after one synapse of each connection into it
-    (and of its background) on each segment in turn, the unit responses of ``engine``
-    (default: the default engine's) times the synapse's linearized peak current."""
+    """The membrane currents of the linearized cell of ``post`` after one synapse of each
+    connection into it (and of its background) on each segment in turn: the unit
+    responses of ``engine`` (default: the default engine's), once per synapse kind,
+    times the synapse's linearized peak current on each segment.
+
+    Returns
+    -------
+    weights : dict
+        {connection index or EXTERNAL: (n_seg,) peak current (nA) per segment, and the
+        key of its unit responses}.
+    units : dict
+        {key: U (n_seg, n_seg, n_steps + 1)}: connections of one synapse kind share them.
+    """
     engine = engine or get_engine()
     vrest = None
-    out = {}
     synapses = {k: c["synapse"] for k, c in enumerate(config.connections) if c["post"] == post}
     external = config.populations[post].get("external")
     if external and external["count"] > 0 and external["rate"] > 0:
         synapses[EXTERNAL] = external["synapse"]
+    weights, units = {}, {}
     for k, spec in synapses.items():
         if vrest is None:
             linearized = cellmod.build_linearized_cell(config, post, 0.0)
             vrest = linearized.vrest
             linearized.close()
-        weight = synapse_model(spec).linearized_weight(vrest)
-        out[k] = weight[:, None, None] * engine.unit_membrane_currents(config, post, spec)
-    return out
+        model = synapse_model(spec)
+        key = kinetics_label(model)
+        if key not in units:
+            units[key] = engine.unit_membrane_currents(config, post, spec)
+        weights[k] = (model.linearized_weight(vrest), key)
+    return weights, units
 
 
 def kernel_statistics(config, settings, simulated_sizes, log=STDERR):
@@ -140,7 +153,7 @@ def kernel_statistics(config, settings, simulated_sizes, log=STDERR):
     started = time.monotonic()
     dt, n = config.simulation["dt"], config.n_steps_tau
     names = list(config.populations)
-    rows = ProbeStack(groundtruth.detailed_probes(config.probes, settings.contacts))
+    rows = ProbeStack(groundtruth.detailed_probes(config, settings.contacts))
     # kernels on lags 0..2n: responses of n steps after delays of up to n steps, whole
     # (then delays do not change a synapse's auto-correlation)
     length = 2 * n + 1
@@ -152,7 +165,7 @@ def kernel_statistics(config, settings, simulated_sizes, log=STDERR):
     for post in config.postsynaptic_populations():
         w = config.populations[post]["size"] / settings.cells[post]
         share_deviation, share_background = np.zeros_like(deviation), np.zeros_like(background)
-        responses = unit_responses(config, post)
+        weights, units = unit_responses(config, post)
         into = [(k, c) for k, c in enumerate(config.connections) if c["post"] == post]
         moments = {k: connection_moments(config, c, simulated_sizes[c["pre"]]) for k, c in into}
         delays = {k: distributions.delay_step_pmf(c["delay"], dt, n)[: n + 1] for k, c in into}
@@ -171,12 +184,18 @@ def kernel_statistics(config, settings, simulated_sizes, log=STDERR):
                     cell, xyz, rotation, config.populations[post].get("rotation", {})
                 )
                 M = rows.matrix(cellmod.geometry(cell))
+                # M U_s once per synapse kind: (n_seg, n_rows, n + 1)
+                projected = {
+                    key: np.einsum("ck,skl->scl", M, unit, optimize=True)
+                    for key, unit in units.items()
+                }
                 for k, connection in into:
                     x = names.index(connection["pre"])
                     a1, a2, m1, m2 = moments[k]
                     pmf = cellmod.placement_pmf(cell, connection["placement"], 0.0)
-                    # y[s] = M R_s: (n_seg, n_rows, n + 1)
-                    y = np.einsum("ck,skl->scl", M, responses[k], optimize=True)
+                    # y[s] = M R_s, R_s = w_s U_s
+                    weight, key = weights[k]
+                    y = weight[:, None, None] * projected[key]
                     ybar = np.einsum("s,scl->cl", pmf, y)
                     delayed = sfft.rfft(ybar, n_fft) * sfft.rfft(delays[k], n_fft)
                     ybar = sfft.irfft(delayed, n_fft)[:, :length]
@@ -187,9 +206,10 @@ def kernel_statistics(config, settings, simulated_sizes, log=STDERR):
                     share_deviation[x] += w**2 * (
                         a1 * (m1 * own + m2 * pair) + (a2 - a1**2) * m1**2 * pair
                     )
-                if EXTERNAL in responses and lam > 0:
+                if EXTERNAL in weights and lam > 0:
                     area = cell.area / cell.area.sum()
-                    y = np.einsum("ck,skl->scl", M, responses[EXTERNAL], optimize=True)
+                    weight, key = weights[EXTERNAL]
+                    y = weight[:, None, None] * projected[key]
                     share_background += w**2 * lam * np.einsum("s,scl->c", area, y**2)
         finally:
             cell.strip_hoc_objects()

@@ -19,6 +19,7 @@ from hpckernels.hashing import content_hash
 from hpckernels.network import network_parameters
 from hpckernels.plotting import FIGURES, expected_figures
 from hpckernels.plotting.common import figure_kind
+from hpckernels.plotting.validation import validation_figure_names
 from hpckernels.io.spikes import expand_files
 from snakemake.io import report as report_item  # `report` alone is a Snakefile keyword
 
@@ -279,14 +280,80 @@ def validation_outputs():
     ]
 
 
-def paper_inputs(wildcards):
-    """What the target `paper` makes: the default target's outputs and the validation."""
-    if "validation" not in config:
+# ------------------------------------------------------------------ paper figures
+
+PAPER_FIGURES = config.get("paper", {})
+PAPER_CAPTIONS = Path(workflow.basedir) / "report" / "paper"
+# the figures a paper figure can be made of: those of the default target and of compare
+RUN_FIGURES = {
+    *(f"figures/{name}" for name in SIGNAL_FIGURES),
+    *(f"figures/kernels_{probe}.png" for probe in PROBES),
+    *(f"figures/linearization_{p.post}_{p.pre}.png" for p in ACTIVE_PATHWAYS),
+    *(f"validation/figures/{name}" for name in validation_figure_names(PROBES)),
+}
+for _figure, _spec in PAPER_FIGURES.items():
+    if not (PAPER_CAPTIONS / f"{_figure[:5]}.rst").is_file():
         raise WorkflowError(
-            f"{CONFIG_FILE}: the target 'paper' needs a config with a validation section "
-            "(config/paper.yaml, config/paper_hay.yaml)"
+            f"{CONFIG_FILE}: paper.{_figure}: no caption for {_figure[:5]} "
+            f"({PAPER_CAPTIONS}/{_figure[:5]}.rst)"
         )
-    return [*rules.all.input, *validation_outputs()]
+    for _panel in _spec["panels"]:
+        if _panel not in RUN_FIGURES:
+            raise WorkflowError(
+                f"{CONFIG_FILE}: paper.{_figure}.panels: {_panel} is not a figure this run "
+                f"makes (figures: {', '.join(sorted(RUN_FIGURES))})"
+            )
+
+
+wildcard_constraints:
+    figure="|".join(re.escape(name) for name in PAPER_FIGURES) or "no-figure",
+
+
+def paper_inputs(wildcards):
+    """What the target `paper` makes: the default target's outputs, the validation and
+    the paper's figures of the config's paper section."""
+    if "validation" not in config or not PAPER_FIGURES:
+        raise WorkflowError(
+            f"{CONFIG_FILE}: the target 'paper' needs a config with validation and paper "
+            "sections (config/paper.yaml, config/paper_hay.yaml)"
+        )
+    figures = [f"{RESULTS}/paper/{name}.png" for name in PAPER_FIGURES]
+    return [*rules.all.input, *validation_outputs(), *figures]
+
+
+def paper_panels(wildcards):
+    """The run's figures that make up a paper figure, in panel order."""
+    return [f"{RESULTS}/{panel}" for panel in PAPER_FIGURES[wildcards.figure]["panels"]]
+
+
+def paper_panel_inputs(wildcards):
+    """What a paper figure's panels come from: the default target's figures, and the
+    folder of compare's figures (an output as a whole) for its panels."""
+    return sorted(
+        {
+            (
+                f"{VALIDATION_DIR}/figures"
+                if panel.startswith("validation/figures/")
+                else f"{RESULTS}/{panel}"
+            )
+            for panel in PAPER_FIGURES[wildcards.figure]["panels"]
+        }
+    )
+
+
+def paper_caption(wildcards, input):
+    """A paper figure's report caption: what the paper shows (report/paper/FigNN.rst)
+    and this run's medians (read once the validation exists)."""
+    from hpckernels.steps.compare import medians_rst, read_medians
+
+    shows = (PAPER_CAPTIONS / f"{wildcards.figure[:5]}.rst").read_text().strip()
+    if not Path(input.validation).is_file():  # a dry run before the validation ran
+        return shows
+    got = medians_rst(read_medians(input.validation))
+    return (
+        f"{shows}\n\n**What hpckernels got in this run** (medians across the channels "
+        f"whose ground truth varies, raw, against the ground truth):\n\n{got}\n"
+    )
 
 
 def variant_config(variant):
