@@ -119,6 +119,7 @@ def resimulate_with_plain_lfpy(out, config, spikes, membrane, start=None):
             dt=DT,
             tstart=0.0,
             tstop=attrs["t_stop"] - t_begin,
+            celsius=spec["cell"]["biophysics"].get("celsius", 6.3),
             delete_sections=True,
             custom_fun=[membrane],
             custom_fun_args=[{"spec": spec}],
@@ -619,10 +620,13 @@ def test_spike_trains_per_neuron(tmp_path):
         assert np.array_equal(trains["E"].train(k), np.sort(stamps[ids == k]))
 
 
-#: Population E of the E/I network with Hodgkin-Huxley channels in every section.
+#: Population E of the E/I network with Hodgkin-Huxley channels in every section, at
+#: NEURON's default temperature (given: NEURON's celsius is one setting per process,
+#: and other tests' cells run at 34 degC).
 HH = {
     "type": "active",
     "linearization": "frozen",
+    "celsius": 6.3,
     "sections": [{"sections": ["all"], "mechanisms": {"hh": {}}}],
 }
 
