@@ -116,14 +116,15 @@ class Biophysics:
         # a membrane of leaks is linear: its conductance is theirs exactly, where the
         # numerical Jacobian's carries round-off (~1e-6), which a near-cancelling kernel
         # (a small dipole) would show
-        leak = lin.passive_conductance - np.asarray(conductance, dtype=float)
-        if self.linear and np.any(leak <= 0):
-            raise ConfigError(
-                f"{self.where}.linearization",
-                "passive keeps the cell's pas leak (and g_eff), and "
-                f"{int(np.sum(leak <= 0))} segments have none (a leak inside another "
-                "mechanism, as hh's, is removed with it)",
-            )
+        if self.linear:
+            leak = lin.passive_conductance - np.asarray(conductance, dtype=float)
+            if np.any(leak <= 0):
+                raise ConfigError(
+                    f"{self.where}.linearization",
+                    "passive keeps the cell's pas leak (and g_eff), and "
+                    f"{int(np.sum(leak <= 0))} segments have none (a leak inside another "
+                    "mechanism, as hh's, is removed with it)",
+                )
         conductance = lin.passive_conductance if self.linear else lin.conductance
         # the verdict is kept with the stored linearization (its key covers this choice)
         stable = None if cache is None else cache.with_name(f"{cache.stem}.stable")
